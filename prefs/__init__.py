@@ -1,0 +1,71 @@
+"""prefs: marketing-communications preferences and opt-outs. `create_app` builds the service."""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from typing import Any, Mapping
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import build_config
+from .extensions import db, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Defaults, then the environment, then `config` (tests). Raises ConfigError on unsafe settings."""
+    app = Flask(__name__, template_folder="../templates")
+    app.config.update(build_config(os.environ, app.instance_path, config))
+    app.json.sort_keys = False  # keep fields in the order the schemas give them
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    if app.config["PREFS_ENV"] == "development" and not app.testing:
+        log.warning("PREFS_ENV=development: secrets and SQLite may come from instance/; never serve real traffic so")
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .runtime import init_runtime
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # The busy timeout lets a writer wait for another instead of failing at once.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+    else:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
+    init_runtime(app)
+
+
+def _configure_sqlite(engine, synchronous: str) -> None:
+    """WAL (readers never block the writer), foreign keys on, synchronous NORMAL survives a killed process."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(connection: sqlite3.Connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # validated: NORMAL or FULL
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api import register_api
+    from .health import bp as health_bp
+
+    register_api(app)
+    app.register_blueprint(health_bp)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import keys_cli
+
+    app.cli.add_command(keys_cli)

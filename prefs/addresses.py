@@ -1,0 +1,127 @@
+"""Contact addresses: validation, normalisation and masking. Pure functions, no Flask.
+
+Stored emails are trimmed and lower-cased whole, so a suppression or a look-up matches however a mailer
+spells the address. Phones are stored as E.164.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import PrefsError, invalid
+
+RECIPIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# Look-ups (the check) only need to know an address is shaped like one: full validation is for writes.
+LOOKUP_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+POSTAL_FIELDS = ("lines", "city", "region", "postal_code", "country")
+
+
+def is_recipient_id(value: object) -> bool:
+    return isinstance(value, str) and RECIPIENT_ID_RE.match(value) is not None
+
+
+def normalize_email(raw: object, field: str = "email") -> str:
+    """Validate the syntax (no DNS) and return the stored form. Raises PrefsError(invalid)."""
+    if not isinstance(raw, str):
+        raise invalid(field, "Not a valid email address.")
+    candidate = raw.strip()
+    try:
+        validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise invalid(field, f"Not a valid email address: {exc}") from None
+    return candidate.lower()
+
+
+def lookup_email(raw: object, field: str = "email") -> str:
+    """The stored form of an address to look up, checked only for shape. Raises PrefsError(invalid)."""
+    if not isinstance(raw, str):
+        raise invalid(field, "Not a valid email address.")
+    candidate = raw.strip().lower()
+    if len(candidate) > 320 or not LOOKUP_EMAIL_RE.match(candidate):
+        raise invalid(field, "Not a valid email address.")
+    return candidate
+
+
+def normalize_phone(raw: object, default_region: str, field: str = "phone") -> str:
+    """Parse a number as a person would type it and return E.164. Raises PrefsError(invalid)."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 64:
+        raise invalid(field, "Not a valid phone number.")
+    return _parse_phone(raw.strip(), default_region, field)
+
+
+def lookup_phone(raw: object, default_region: str, field: str = "phone") -> str:
+    """Like normalize_phone, but skips the parser when the caller already sends E.164 (the common case)."""
+    if isinstance(raw, str) and E164_RE.match(raw):
+        return raw
+    return normalize_phone(raw, default_region, field)
+
+
+@lru_cache(maxsize=4096)
+def _parse_phone(text: str, default_region: str, field: str) -> str:
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        raise invalid(field, "Not a valid phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise invalid(field, "Not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_postal_address(raw: object, field: str = "postal_address") -> dict:
+    """Check the shape of a postal address and return it with only the known fields."""
+    if not isinstance(raw, dict):
+        raise invalid(field, "Must be an object with lines, city, region, postal_code and country.")
+    unknown = sorted(set(raw) - set(POSTAL_FIELDS))
+    if unknown:
+        raise PrefsError("invalid", "Unknown postal address fields.", {field: {name: ["Unknown field."] for name in unknown}})
+    lines = raw.get("lines")
+    if not isinstance(lines, list) or not lines or len(lines) > 5 or not all(
+        isinstance(line, str) and line.strip() and len(line) <= 200 for line in lines
+    ):
+        raise PrefsError("invalid", "Invalid postal address.", {field: {"lines": ["One to five non-empty lines of text."]}})
+    address: dict = {"lines": [line.strip() for line in lines]}
+    for name in ("city", "region", "postal_code"):
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 100:
+            raise PrefsError("invalid", "Invalid postal address.", {field: {name: ["Text of at most 100 characters."]}})
+        address[name] = value.strip()
+    country = raw.get("country")
+    if not isinstance(country, str) or not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise PrefsError("invalid", "Invalid postal address.", {field: {"country": ["An ISO 3166 two-letter country code."]}})
+    address["country"] = country.upper()
+    return address
+
+
+def normalize_locale(raw: object, field: str = "locale") -> str:
+    if not isinstance(raw, str) or not LOCALE_RE.match(raw):
+        raise invalid(field, "Not a valid locale (e.g. en, en-GB, fr_CA).")
+    return raw.replace("_", "-")
+
+
+def mask_email(email: str | None) -> str | None:
+    """j***@example.com: enough for the person to recognise it, not enough to harvest it."""
+    if not email:
+        return None
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """+1*******67: country code and the last two digits."""
+    if not phone:
+        return None
+    return phone[:2] + "*" * max(len(phone) - 4, 1) + phone[-2:]
+
+
+def mask_postal(address: dict | None) -> str | None:
+    """Only the country: a street address is too easy to recognise."""
+    if not address:
+        return None
+    return f"***, {address.get('country', '')}"

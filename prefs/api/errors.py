@@ -1,0 +1,71 @@
+"""One JSON error shape for the API (SPEC §4); other paths keep HTML errors."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..errors import PrefsError
+from ..extensions import db
+
+log = logging.getLogger(__name__)
+
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error_response(error: PrefsError):
+    db.session.rollback()
+    return error.to_dict(), error.status
+
+
+def handle_prefs_error(error: PrefsError):
+    return api_error_response(error)
+
+
+def handle_http_exception(error: HTTPException):
+    if not is_api_request():
+        return error
+    if isinstance(error, InternalServerError):
+        return handle_unexpected(error)
+    code = CODE_BY_STATUS.get(error.code or 500, "bad_request")
+    details = {}
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:  # webargs: field errors per location (json, query, ...)
+        for messages in data["messages"].values():
+            details.update(messages if isinstance(messages, dict) else {"_schema": messages})
+    message = "Invalid input." if code == "invalid" else error.description or error.name
+    response = api_error_response(PrefsError(code, message, details))
+    headers = error.get_headers() if error.code == 405 else None  # keep Allow on 405
+    if headers:
+        allow = [value for name, value in headers if name == "Allow"]
+        return response[0], response[1], {"Allow": allow[0]} if allow else {}
+    return response
+
+
+def handle_unexpected(error: Exception):
+    """A bug, not a client error: roll back, log without request data, answer in the shape."""
+    original = getattr(error, "original_exception", None) or error
+    log.error("unhandled error on %s %s", request.method, request.url_rule.rule if request.url_rule else "?", exc_info=original)
+    db.session.rollback()
+    if not is_api_request():
+        return InternalServerError()
+    return PrefsError("internal_error", "Something went wrong on our side; nothing was changed.").to_dict(), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(PrefsError, handle_prefs_error)
+    app.register_error_handler(HTTPException, handle_http_exception)

@@ -1,0 +1,165 @@
+"""Recipients and their preferences, for mailers' systems."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from sqlalchemy import select
+
+from ..addresses import lookup_email, lookup_phone
+from ..errors import PrefsError, invalid
+from ..extensions import db
+from ..models import ConsentEvent, Recipient
+from ..runtime import runtime
+from ..services.events import Actor, ChangeContext
+from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
+from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
+from ..transactions import commit
+from .auth import actor_name, authorized
+from .blueprint import blp
+from .schemas import (
+    EventPageQuerySchema,
+    EventPageSchema,
+    MatrixSchema,
+    PreferencesPatchSchema,
+    ReasonSchema,
+    RecipientInSchema,
+    RecipientListSchema,
+    RecipientQuerySchema,
+    RecipientSchema,
+    RecipientWithPreferencesSchema,
+)
+
+RECIPIENT_FIELDS = ("id", "email", "phone", "postal_address", "locale", "status", "created_at", "updated_at")
+
+
+def api_context(reason: str | None = None, evidence: dict | None = None) -> ChangeContext:
+    return ChangeContext(Actor("api", actor_name(), "api"), reason, evidence)
+
+
+def recipient_body(recipient: Recipient, with_preferences: bool = False) -> dict[str, Any]:
+    body = {name: getattr(recipient, name) for name in RECIPIENT_FIELDS}
+    if with_preferences:
+        body["preferences"] = preference_matrix(recipient)
+    return body
+
+
+@blp.route("/recipients/<string:recipient_id>", methods=["PUT"])
+@authorized("write", body="required")
+@blp.arguments(RecipientInSchema)
+@blp.response(200, RecipientSchema, description="Updated")
+@blp.alt_response(201, schema=RecipientSchema, description="Created")
+def put_recipient(fields, recipient_id):
+    """Create a recipient or merge the given fields; null clears a field."""
+    recipient, created = commit(lambda: upsert_recipient(recipient_id, fields, api_context()))
+    return recipient_body(recipient), 201 if created else 200
+
+
+@blp.route("/recipients/<string:recipient_id>", methods=["GET"])
+@authorized("read")
+@blp.response(200, RecipientWithPreferencesSchema)
+def get_recipient(recipient_id):
+    """A recipient with the preference matrix."""
+    return recipient_body(readable_recipient(recipient_id), with_preferences=True)
+
+
+@blp.route("/recipients", methods=["GET"])
+@authorized("read")
+@blp.arguments(RecipientQuerySchema, location="query")
+@blp.response(200, RecipientListSchema)
+def find_recipients(query):
+    """Find recipients by email or by phone (one of the two)."""
+    if len(query) != 1:
+        raise PrefsError("invalid", "Give exactly one of email, phone.", {"_schema": ["Give exactly one of email, phone."]})
+    if "email" in query:
+        condition = Recipient.email == lookup_email(query["email"])
+    else:
+        condition = Recipient.phone == lookup_phone(query["phone"], runtime().phone_region)
+    found = db.session.execute(select(Recipient).where(condition, Recipient.status != "erased")).scalars()
+    return {"recipients": [recipient_body(recipient) for recipient in found]}
+
+
+@blp.route("/recipients/<string:recipient_id>/preferences", methods=["GET"])
+@authorized("read")
+@blp.response(200, MatrixSchema)
+def get_preferences(recipient_id):
+    """What this person gets on which channel, and why."""
+    return preference_matrix(readable_recipient(recipient_id))
+
+
+@blp.route("/recipients/<string:recipient_id>/preferences", methods=["PATCH"])
+@authorized("write", body="required")
+@blp.arguments(PreferencesPatchSchema)
+@blp.response(200, MatrixSchema)
+def patch_preferences(body, recipient_id):
+    """Change choices, all or nothing. A change names topic and channel, one of them, or neither."""
+    changes = [PreferenceChange(c["subscribed"], c.get("topic"), c.get("channel")) for c in body["changes"]]
+    context = api_context(body.get("reason"), body.get("evidence"))
+
+    def change():
+        recipient = writable_recipient(recipient_id)
+        apply_preference_changes(recipient, changes, context)
+        return recipient
+
+    return preference_matrix(commit(change))
+
+
+@blp.route("/recipients/<string:recipient_id>/events", methods=["GET"])
+@authorized("read")
+@blp.arguments(EventPageQuerySchema, location="query")
+@blp.response(200, EventPageSchema)
+def recipient_events(query, recipient_id):
+    """This person's consent events, newest first."""
+    readable_recipient(recipient_id)
+    statement = select(ConsentEvent).where(ConsentEvent.recipient_id == recipient_id)
+    if "cursor" in query:
+        statement = statement.where(ConsentEvent.id < _decode_cursor(query["cursor"]))
+    limit = query["limit"]
+    events = list(db.session.execute(statement.order_by(ConsentEvent.id.desc()).limit(limit + 1)).scalars())
+    next_cursor = _encode_cursor(events[limit - 1].id) if len(events) > limit else None
+    return {"events": events[:limit], "next": next_cursor}
+
+
+def _encode_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"before:{event_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "before" or not number.isdigit():
+            raise ValueError
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "Not a cursor this API handed out.") from None
+
+
+def _status_change(recipient_id: str, body: dict | None, status: str) -> Recipient:
+    context = api_context((body or {}).get("reason"))
+
+    def change():
+        recipient = writable_recipient(recipient_id)
+        set_status(recipient, status, context)
+        return recipient
+
+    return commit(change)
+
+
+@blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"])
+@authorized("write", body="optional")
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(200, RecipientSchema)
+def deactivate(body, recipient_id):
+    """End the account: nothing is sent any more, mandatory topics included."""
+    return recipient_body(_status_change(recipient_id, body, "deactivated"))
+
+
+@blp.route("/recipients/<string:recipient_id>/reactivate", methods=["POST"])
+@authorized("write", body="optional")
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(200, RecipientSchema)
+def reactivate(body, recipient_id):
+    """Reopen a deactivated account; stored choices apply again."""
+    return recipient_body(_status_change(recipient_id, body, "active"))

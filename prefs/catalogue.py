@@ -1,0 +1,65 @@
+"""In-process copy of the topic catalogue, shared by every request of a worker.
+
+Another worker or machine may change a topic at any time, so the copy is reloaded when it is older than
+PREFS_CACHE_TTL_SECONDS (at most 5 s, SPEC §8) and on a miss, which makes a new topic usable at once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterable
+
+from sqlalchemy import select
+
+from .decision import TopicRule
+from .extensions import db
+from .models import Topic
+
+
+def topic_rule(topic: Topic) -> TopicRule:
+    channels = frozenset(topic.channels)
+    return TopicRule(
+        key=topic.key,
+        name=topic.name,
+        mandatory=topic.mandatory,
+        channels=channels,
+        default_on=frozenset(c for c, on in (topic.default_subscribed or {}).items() if on and c in channels),
+        archived=topic.archived,
+        description=topic.description or "",
+    )
+
+
+class TopicCatalogue:
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._rules: dict[str, TopicRule] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def all(self) -> dict[str, TopicRule]:
+        if time.monotonic() - self._loaded_at > self._ttl:
+            self._reload()
+        return self._rules
+
+    def get(self, key: str) -> TopicRule | None:
+        rule = self.all().get(key)
+        if rule is None:
+            rule = self._reload().get(key)
+        return rule
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, TopicRule]:
+        """Rules for the keys that exist; reloads at most once, whatever the number of misses."""
+        rules = self.all()
+        if any(key not in rules for key in keys):
+            rules = self._reload()
+        return rules
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    def _reload(self) -> dict[str, TopicRule]:
+        with self._lock:
+            topics = db.session.execute(select(Topic)).scalars().all()
+            self._rules = {topic.key: topic_rule(topic) for topic in topics}
+            self._loaded_at = time.monotonic()
+            return self._rules

@@ -1,0 +1,130 @@
+"""Settings: defaults, then the environment, then a test override; validated once at start.
+
+Fails closed: in production every secret and the database must be given; only development invents them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+CHANNELS = ("email", "sms", "phone", "post")
+MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
+
+
+class ConfigError(RuntimeError):
+    """The service must not start with these settings."""
+
+
+# Every setting the service reads, with its development default (None: no default).
+ENV_SETTINGS: dict[str, str | None] = {
+    "PREFS_ENV": "development",
+    "PREFS_DATABASE_URL": None,
+    "PREFS_SECRET_KEYS": None,
+    "PREFS_BASE_URL": None,
+    "PREFS_SUPPRESSION_KEY": None,
+    "PREFS_LINK_MAX_AGE_DAYS": "365",
+    "PREFS_DEFAULT_PHONE_REGION": "US",
+    "PREFS_TWILIO_AUTH_TOKEN": None,
+    "PREFS_SMS_PROGRAM_NAME": "prefs",
+    "PREFS_SUPPORT_CONTACT": None,
+    "PREFS_UNSUBSCRIBE_MAILTO": None,
+    "PREFS_EMAIL_WEBHOOK_SECRET": None,
+    "PREFS_RATELIMIT_STORAGE_URL": None,
+    "PREFS_TRUSTED_PROXIES": "0",
+    "PREFS_SQLITE_SYNCHRONOUS": "NORMAL",
+    "PREFS_MAX_BODY_BYTES": str(4 * 1024 * 1024),
+    "PREFS_CACHE_TTL_SECONDS": "2",
+}
+
+REQUIRED_IN_PRODUCTION = ("PREFS_DATABASE_URL", "PREFS_SECRET_KEYS", "PREFS_SUPPRESSION_KEY", "PREFS_BASE_URL")
+
+
+def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the Flask config for these inputs. Raises ConfigError when the service must not start."""
+    raw: dict[str, Any] = {name: environ.get(name, default) for name, default in ENV_SETTINGS.items()}
+    for name, value in environ.items():  # empty strings mean "not set", as in most deploy tools
+        if name in raw and value == "":
+            raw[name] = ENV_SETTINGS[name]
+    raw.update({k: v for k, v in (overrides or {}).items() if k in ENV_SETTINGS})
+    extra = {k: v for k, v in (overrides or {}).items() if k not in ENV_SETTINGS}
+
+    env = raw["PREFS_ENV"]
+    if env not in ("development", "production"):
+        raise ConfigError(f"PREFS_ENV must be 'development' or 'production', not {env!r}")
+    if env == "production":
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not raw[name]]
+        if missing:
+            raise ConfigError("PREFS_ENV=production needs these settings: " + ", ".join(missing))
+    else:
+        _fill_development_defaults(raw, instance_path)
+
+    secret_keys = [k.strip() for k in str(raw["PREFS_SECRET_KEYS"]).split(",") if k.strip()]
+    if not secret_keys:
+        raise ConfigError("PREFS_SECRET_KEYS holds no key")
+    link_days = _int(raw, "PREFS_LINK_MAX_AGE_DAYS")
+    if link_days < MIN_LINK_MAX_AGE_DAYS:
+        raise ConfigError(f"PREFS_LINK_MAX_AGE_DAYS must be at least {MIN_LINK_MAX_AGE_DAYS}: links must outlive the law's minimum")
+    if not 0 <= float(raw["PREFS_CACHE_TTL_SECONDS"]) <= 5:
+        raise ConfigError("PREFS_CACHE_TTL_SECONDS must be between 0 and 5: changes must reach every worker within 5 s")
+    synchronous = str(raw["PREFS_SQLITE_SYNCHRONOUS"]).upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ConfigError("PREFS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+
+    config: dict[str, Any] = dict(raw)
+    config.update(
+        PREFS_SECRET_KEYS=secret_keys,
+        PREFS_LINK_MAX_AGE_DAYS=link_days,
+        PREFS_TRUSTED_PROXIES=_int(raw, "PREFS_TRUSTED_PROXIES"),
+        PREFS_SQLITE_SYNCHRONOUS=synchronous,
+        PREFS_CACHE_TTL_SECONDS=float(raw["PREFS_CACHE_TTL_SECONDS"]),
+        PREFS_BASE_URL=str(raw["PREFS_BASE_URL"]).rstrip("/"),
+        PREFS_DEFAULT_PHONE_REGION=str(raw["PREFS_DEFAULT_PHONE_REGION"]).upper(),
+        SECRET_KEY=secret_keys[0],
+        SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
+        MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),
+    )
+    config.update(extra)
+    return config
+
+
+def _fill_development_defaults(raw: dict[str, Any], instance_path: str) -> None:
+    """Development may run with no settings at all: SQLite and secrets kept under instance/."""
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    if not raw["PREFS_DATABASE_URL"]:
+        raw["PREFS_DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "prefs.sqlite3")
+    if not raw["PREFS_BASE_URL"]:
+        raw["PREFS_BASE_URL"] = "http://127.0.0.1:5000"
+    if not raw["PREFS_SECRET_KEYS"] or not raw["PREFS_SUPPRESSION_KEY"]:
+        invented = _development_secrets(Path(instance_path) / "dev-secrets.json")
+        raw["PREFS_SECRET_KEYS"] = raw["PREFS_SECRET_KEYS"] or invented["secret_key"]
+        raw["PREFS_SUPPRESSION_KEY"] = raw["PREFS_SUPPRESSION_KEY"] or invented["suppression_key"]
+
+
+def _development_secrets(path: Path) -> dict[str, str]:
+    """Invent secrets once and keep them, so links and suppressions survive a restart.
+
+    Written to a temporary file and hard-linked into place, so two processes starting at once agree.
+    """
+    if not path.exists():
+        invented = {"secret_key": secrets.token_urlsafe(32), "suppression_key": secrets.token_urlsafe(32)}
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(invented, handle)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return json.loads(path.read_text())
+
+
+def _int(raw: Mapping[str, Any], name: str) -> int:
+    try:
+        return int(raw[name])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {raw[name]!r}") from None

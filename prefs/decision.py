@@ -1,0 +1,97 @@
+"""The decision rule of SPEC §3: may topic T go to this person on channel C, and why.
+
+Pure: no Flask, no database. Every reader (check, batch, matrix, pages, console) calls `decide`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+ANY = "*"  # wildcard in a choice key: ("*", "*") all-marketing stop, ("*", channel) channel stop
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    key: str
+    name: str
+    mandatory: bool
+    channels: frozenset[str]
+    default_on: frozenset[str]  # channels where the person gets the topic until they say no
+    archived: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientState:
+    """What the rule needs to know about one known recipient."""
+
+    id: str
+    status: str  # active, deactivated, erased
+    channels_with_address: frozenset[str]
+    sms_stopped: bool = False
+    suppressed_channels: frozenset[str] = frozenset()  # channels whose address is suppressed
+    choices: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # (topic|*, channel|*) -> subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def _decisions(*pairs: tuple[bool, str]) -> dict[str, Decision]:
+    return {reason: Decision(allowed, reason) for allowed, reason in pairs}
+
+
+# Decisions are immutable, so the hot path shares these instead of allocating one per check.
+D = _decisions(
+    (False, "topic_archived"),
+    (False, "topic_not_on_channel"),
+    (False, "suppressed"),
+    (False, "unknown_recipient"),
+    (False, "deactivated"),
+    (False, "erased"),
+    (False, "no_address"),
+    (False, "sms_stop"),
+    (True, "mandatory"),
+    (False, "all_marketing_unsubscribed"),
+    (False, "channel_unsubscribed"),
+    (True, "subscribed"),
+    (False, "unsubscribed"),
+    (True, "default"),
+    (False, "no_consent"),
+)
+
+
+def decide(topic: TopicRule, channel: str, recipient: RecipientState | None, address_suppressed: bool = False) -> Decision:
+    """Apply SPEC §3, first match wins.
+
+    `address_suppressed` matters only for an unknown recipient: it says the address the caller asked
+    about is on the suppression list.
+    """
+    if topic.archived:
+        return D["topic_archived"]
+    if channel not in topic.channels:
+        return D["topic_not_on_channel"]
+    if recipient is None:
+        return D["suppressed"] if address_suppressed else D["unknown_recipient"]
+    if recipient.status != "active":
+        return D["erased"] if recipient.status == "erased" else D["deactivated"]
+    if channel not in recipient.channels_with_address:
+        return D["no_address"]
+    if channel == "sms" and recipient.sms_stopped:
+        return D["sms_stop"]
+    if topic.mandatory:
+        return D["mandatory"]
+    if channel in recipient.suppressed_channels:
+        return D["suppressed"]
+    choices = recipient.choices
+    if choices:
+        if choices.get((ANY, ANY)) is False:
+            return D["all_marketing_unsubscribed"]
+        if choices.get((ANY, channel)) is False:
+            return D["channel_unsubscribed"]
+        choice = choices.get((topic.key, channel))
+        if choice is not None:
+            return D["subscribed"] if choice else D["unsubscribed"]
+    return D["default"] if channel in topic.default_on else D["no_consent"]

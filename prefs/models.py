@@ -1,0 +1,124 @@
+"""The tables. Only explicit choices are stored; defaults are computed by the decision rule."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .decision import ANY  # noqa: F401  (re-exported: the wildcard stored in choice rows)
+from .extensions import db
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
+BigIntPK = BigInteger().with_variant(Integer, "sqlite")
+# Python None is stored as SQL NULL, not as the JSON text 'null'.
+NullableJSON = JSON(none_as_null=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Recipient(db.Model):
+    __tablename__ = "recipients"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)  # the client system's own id
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)  # normalised: trimmed, lower-case
+    phone: Mapped[str | None] = mapped_column(String(32), unique=True)  # E.164
+    # Suppression hashes of email and phone, kept so one join tells the check whether either is suppressed.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    postal_address: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    locale: Mapped[str | None] = mapped_column(String(35))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active, deactivated, erased
+    # The person texted a stop keyword from `phone`: no texts at all until START from that number.
+    sms_stopped_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Choice(db.Model):
+    """One explicit choice: (topic, channel) cell, (*, channel) channel stop, or (*, *) all-marketing stop."""
+
+    __tablename__ = "choices"
+
+    recipient_pk: Mapped[int] = mapped_column(ForeignKey("recipients.pk", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subscribed: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Topic(db.Model):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mandatory: Mapped[bool] = mapped_column(default=False)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    default_subscribed: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ConsentEvent(db.Model):
+    """Append-only record of a change to choices, contact data or status. Never updated except by erasure."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_recipient_id_id", "recipient_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    recipient_id: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(16))  # recipient, staff, api, sms, email, import, system
+    actor_id: Mapped[str | None] = mapped_column(String(320))
+    via: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # topic_choice, channel_stop, all_marketing, sms_stop, contact, status, suppression
+    topic: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(8))
+    before: Mapped[Any] = mapped_column(NullableJSON, nullable=True)
+    after: Mapped[Any] = mapped_column(NullableJSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+
+
+class Suppression(db.Model):
+    """A keyed hash of an address that must get no marketing (HMAC with PREFS_SUPPRESSION_KEY)."""
+
+    __tablename__ = "suppressions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # email, phone
+    source: Mapped[str] = mapped_column(String(32))  # erasure, import, sms_stop, number_change
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the key: keys are 256 random bits, so a slow password hash would add nothing but latency.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))  # space-separated
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+
+class AdminEvent(db.Model):
+    """Who created, changed, revoked or disabled an API key, topic or staff account, and when."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(16))  # cli, api, staff
+    actor_id: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. topic.created, api_key.revoked
+    target: Mapped[str] = mapped_column(String(128))
+    details: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)

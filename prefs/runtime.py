@@ -1,0 +1,43 @@
+"""The running app's shared state, for services and views: settings parsed once, caches per worker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+from .suppression import address_hash
+
+if TYPE_CHECKING:
+    from .catalogue import TopicCatalogue
+    from .services.api_keys import ApiKeyCache
+
+
+@dataclass
+class Runtime:
+    catalogue: TopicCatalogue
+    api_keys: ApiKeyCache
+    suppression_key: bytes
+    phone_region: str
+
+    def address_hash(self, kind: str, normalised_address: str) -> str:
+        return address_hash(self.suppression_key, kind, normalised_address)
+
+
+def init_runtime(app: Flask) -> Runtime:
+    from .catalogue import TopicCatalogue
+    from .services.api_keys import ApiKeyCache
+
+    ttl = app.config["PREFS_CACHE_TTL_SECONDS"]
+    runtime = Runtime(
+        catalogue=TopicCatalogue(ttl),
+        api_keys=ApiKeyCache(ttl),
+        suppression_key=app.config["PREFS_SUPPRESSION_KEY"].encode(),
+        phone_region=app.config["PREFS_DEFAULT_PHONE_REGION"],
+    )
+    app.extensions["prefs"] = runtime
+    return runtime
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["prefs"]

@@ -1,0 +1,125 @@
+"""The check: may topic T go to this person on channel C? One item or up to 10,000 at once.
+
+Items are validated by hand rather than by a marshmallow schema per item (SPEC §9 allows it): the batch
+must stay within a small factor of the raw SQL it needs. The OpenAPI document describes the same shape
+(api/schemas.py), and a single check and a batch item fail with the same codes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..addresses import is_recipient_id, lookup_email, lookup_phone
+from ..config import CHANNELS
+from ..decision import Decision, RecipientState, TopicRule, decide
+from ..errors import PrefsError, invalid
+from ..runtime import runtime
+from .states import load_states
+from .suppressions import suppressed_hashes
+
+MAX_BATCH = 10_000
+LOOKUP_FIELDS = ("recipient_id", "email", "phone")
+ITEM_FIELDS = frozenset(LOOKUP_FIELDS + ("topic", "channel", "message_id"))
+ADDRESS_KIND = {"email": "email", "phone": "phone"}
+
+
+@dataclass(slots=True)
+class CheckItem:
+    by: str  # recipient_id, email or phone
+    key: str  # its normalised value
+    topic: TopicRule
+    channel: str
+    message_id: str | None = None
+
+
+@dataclass(slots=True)
+class CheckOutcome:
+    item: CheckItem
+    decision: Decision
+    recipient_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.decision.allowed,
+            "reason": self.decision.reason,
+            "recipient_id": self.recipient_id,
+            "topic": self.item.topic.key,
+            "channel": self.item.channel,
+        }
+
+
+def topic_keys_named(raw_items: Sequence[Any], default_topic: Any) -> set[str]:
+    keys = {item.get("topic") for item in raw_items if isinstance(item, dict)}
+    keys.add(default_topic)
+    return {key for key in keys if isinstance(key, str)}
+
+
+def parse_item(
+    raw: Any, rules: Mapping[str, TopicRule], region: str, default_topic: Any = None, default_channel: Any = None
+) -> CheckItem:
+    """Validate one check item. Raises PrefsError: invalid or unknown_topic."""
+    if not isinstance(raw, dict):
+        raise PrefsError("invalid", "A check item must be an object.")
+    unknown = raw.keys() - ITEM_FIELDS
+    if unknown:
+        raise PrefsError("invalid", "Unknown fields in check item.", {name: ["Unknown field."] for name in sorted(unknown)})
+    named = [name for name in LOOKUP_FIELDS if raw.get(name) is not None]
+    if len(named) != 1:
+        raise PrefsError("invalid", "Name exactly one of recipient_id, email, phone.", {"_schema": ["Name exactly one of recipient_id, email, phone."]})
+    by = named[0]
+    value = raw[by]
+    if by == "recipient_id":
+        if not is_recipient_id(value):
+            raise invalid("recipient_id", "1-128 letters, digits, '.', '_', ':' or '-'.")
+        key = value
+    elif by == "email":
+        key = lookup_email(value)
+    else:
+        key = lookup_phone(value, region)
+
+    topic_key = raw.get("topic", default_topic)
+    if not isinstance(topic_key, str):
+        raise invalid("topic", "Missing or not a string." if topic_key is None else "Not a string.")
+    topic = rules.get(topic_key)
+    if topic is None:
+        raise PrefsError("unknown_topic", f"No topic {topic_key!r}.", {"topic": [f"Unknown topic {topic_key!r}."]})
+    channel = raw.get("channel", default_channel)
+    if channel not in CHANNELS:
+        raise invalid("channel", f"Must be one of {', '.join(CHANNELS)}.")
+    message_id = raw.get("message_id")
+    if message_id is not None and (not isinstance(message_id, str) or not 0 < len(message_id) <= 255):
+        raise invalid("message_id", "A string of 1-255 characters.")
+    return CheckItem(by, key, topic, channel, message_id)
+
+
+def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
+    """Decide every item with one look-up per kind of key (and chunk), whatever the number of items."""
+    wanted: dict[str, set[str]] = {"recipient_id": set(), "email": set(), "phone": set()}
+    for item in items:
+        wanted[item.by].add(item.key)
+    states: dict[str, dict[str, RecipientState]] = {by: load_states(by, keys) if keys else {} for by, keys in wanted.items()}
+
+    # An address that matches nobody may still be suppressed (rule 3): ask once for all of them.
+    address_hash = runtime().address_hash
+    hash_of_unknown: dict[tuple[str, str], str] = {}
+    for by in ("email", "phone"):
+        for key in wanted[by] - states[by].keys():
+            hash_of_unknown[(by, key)] = address_hash(ADDRESS_KIND[by], key)
+    suppressed = suppressed_hashes(hash_of_unknown.values())
+
+    outcomes = []
+    for item in items:
+        state = states[item.by].get(item.key)
+        if state is None:
+            # Rules 1-2 come before the recipient: decide() orders them; only the suppression flag is ours.
+            unknown_suppressed = hash_of_unknown.get((item.by, item.key)) in suppressed
+            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, None, unknown_suppressed), None))
+        else:
+            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, state), state.id))
+    return outcomes
+
+
+def invalid_result(error: PrefsError) -> dict[str, Any]:
+    """A malformed batch item's answer: the others are still answered."""
+    return {"allowed": False, "reason": "invalid", "error": {"code": error.code, "message": error.message}}
+

@@ -1,0 +1,131 @@
+"""Recipients: create, merge contact data, look up. Every change leaves a consent event."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sqlalchemy import select, text
+
+from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
+from ..errors import PrefsError, invalid
+from ..extensions import db
+from ..models import Recipient, utcnow
+from ..runtime import runtime
+from .events import ChangeContext, record_event
+from .suppressions import suppress
+
+CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
+
+
+def find_recipient(recipient_id: str) -> Recipient | None:
+    return db.session.execute(select(Recipient).where(Recipient.id == recipient_id)).scalar_one_or_none()
+
+
+def readable_recipient(recipient_id: str) -> Recipient:
+    """The recipient for a read. Raises PrefsError(not_found) for unknown and erased ids alike."""
+    recipient = find_recipient(recipient_id) if is_recipient_id(recipient_id) else None
+    if recipient is None or recipient.status == "erased":
+        raise PrefsError("not_found", "No such recipient.")
+    return recipient
+
+
+def lock_recipient(recipient_id: str) -> Recipient | None:
+    """Load the recipient for a change, holding a lock on it until the transaction ends.
+
+    Two writers to one person must not both read the old state and both write (a lost update). PostgreSQL
+    gets a row lock (SELECT … FOR UPDATE). SQLite locks whole files: a no-op UPDATE as the transaction's
+    first statement takes the write lock before anything is read, so the read below is current.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE recipients SET pk = pk WHERE id = :id"), {"id": recipient_id})
+    statement = select(Recipient).where(Recipient.id == recipient_id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return db.session.execute(statement).scalar_one_or_none()
+
+
+def writable_recipient(recipient_id: str) -> Recipient:
+    """The locked recipient for a change. Raises PrefsError: not_found, or erased (a tombstone stays)."""
+    recipient = lock_recipient(recipient_id) if is_recipient_id(recipient_id) else None
+    if recipient is None:
+        raise PrefsError("not_found", "No such recipient.")
+    if recipient.status == "erased":
+        raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
+    return recipient
+
+
+def normalise_contact(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the contact fields given; None clears one. Raises PrefsError(invalid)."""
+    region = runtime().phone_region
+    normalisers = {
+        "email": normalize_email,
+        "phone": lambda value: normalize_phone(value, region),
+        "postal_address": normalize_postal_address,
+        "locale": normalize_locale,
+    }
+    return {name: None if given[name] is None else normalisers[name](given[name]) for name in CONTACT_FIELDS if name in given}
+
+
+def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: ChangeContext) -> tuple[Recipient, bool]:
+    """Create the recipient or merge the given fields into it. Returns (recipient, created).
+
+    Raises PrefsError: invalid, erased, address_in_use.
+    """
+    if not is_recipient_id(recipient_id):
+        raise invalid("id", "1-128 letters, digits, '.', '_', ':' or '-' (never an email address).")
+    fields = normalise_contact(given)
+    recipient = lock_recipient(recipient_id)
+    created = recipient is None
+    if recipient is None:
+        recipient = Recipient(id=recipient_id, status="active")
+        db.session.add(recipient)
+    elif recipient.status == "erased":
+        raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
+    _refuse_address_clash(recipient, fields)
+
+    before = {name: getattr(recipient, name) for name, value in fields.items() if getattr(recipient, name) != value}
+    after = {name: fields[name] for name in before}
+    if "phone" in after and recipient.sms_stopped_at is not None:
+        _move_sms_stop_to_suppression(recipient, context)
+    for name, value in after.items():
+        setattr(recipient, name, value)
+    hashes = runtime().address_hash
+    if "email" in after:
+        recipient.email_hash = hashes("email", recipient.email) if recipient.email else None
+    if "phone" in after:
+        recipient.phone_hash = hashes("phone", recipient.phone) if recipient.phone else None
+
+    if created:
+        record_event(context, recipient_id, "recipient_created", before=None, after={"status": "active", **after})
+    elif after:
+        record_event(context, recipient_id, "contact_changed", before=before, after=after)
+    db.session.flush()
+    return recipient, created
+
+
+def _refuse_address_clash(recipient: Recipient, fields: Mapping[str, Any]) -> None:
+    for name in ("email", "phone"):
+        value = fields.get(name)
+        if value is None:
+            continue
+        column = getattr(Recipient, name)
+        owner = db.session.execute(select(Recipient.pk).where(column == value)).scalar_one_or_none()
+        if owner is not None and owner != recipient.pk:
+            raise PrefsError("address_in_use", f"This {name} belongs to another recipient.", {name: ["Already in use."]})
+
+
+def _move_sms_stop_to_suppression(recipient: Recipient, context: ChangeContext) -> None:
+    """An SMS stop belongs to the number: the new number starts without it, the old one stays suppressed."""
+    suppress("phone", recipient.phone, "sms_stop")
+    recipient.sms_stopped_at = None
+    record_event(context, recipient.id, "sms_stop", channel="sms", before=True, after=False)
+
+
+def set_status(recipient: Recipient, status: str, context: ChangeContext) -> bool:
+    """Deactivate or reactivate; returns whether anything changed."""
+    if recipient.status == status:
+        return False
+    record_event(context, recipient.id, "status_changed", before=recipient.status, after=status)
+    recipient.status = status
+    recipient.updated_at = utcnow()
+    db.session.flush()
+    return True

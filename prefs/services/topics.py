@@ -1,0 +1,114 @@
+"""The topic catalogue: create, change, archive. Mandatory topics can only ever grow."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from ..config import CHANNELS
+from ..errors import PrefsError, invalid
+from ..extensions import db
+from ..models import Topic, utcnow
+from ..runtime import runtime
+from .admin_events import record_admin_event
+
+TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EDITABLE = ("name", "description", "channels", "default_subscribed", "archived")
+
+
+def topic_to_dict(topic: Topic) -> dict[str, Any]:
+    return {
+        "key": topic.key,
+        "name": topic.name,
+        "description": topic.description or "",
+        "mandatory": topic.mandatory,
+        "channels": [c for c in CHANNELS if c in topic.channels],
+        "default_subscribed": {c: bool((topic.default_subscribed or {}).get(c, False)) for c in CHANNELS if c in topic.channels},
+        "archived": topic.archived,
+    }
+
+
+def list_topics() -> list[Topic]:
+    return list(db.session.execute(select(Topic).order_by(Topic.key)).scalars())
+
+
+def get_topic(key: str) -> Topic:
+    """Raises PrefsError(not_found)."""
+    topic = db.session.execute(select(Topic).where(Topic.key == key)).scalar_one_or_none()
+    if topic is None:
+        raise PrefsError("not_found", f"No topic {key!r}.")
+    return topic
+
+
+def create_topic(fields: Mapping[str, Any], actor: str, actor_id: str | None) -> Topic:
+    """Raises PrefsError: invalid, already_exists."""
+    key = fields["key"]
+    if not TOPIC_KEY_RE.match(key):
+        raise invalid("key", "Lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 64.")
+    if db.session.execute(select(Topic.id).where(Topic.key == key)).first():
+        raise PrefsError("already_exists", f"Topic {key!r} exists already.", {"key": ["Taken."]})
+    channels = _channels(fields["channels"])
+    topic = Topic(
+        key=key,
+        name=fields["name"],
+        description=fields.get("description") or "",
+        mandatory=bool(fields.get("mandatory", False)),
+        channels=channels,
+        default_subscribed=_defaults(fields.get("default_subscribed") or {}, channels),
+        archived=False,
+    )
+    db.session.add(topic)
+    record_admin_event(actor, actor_id, "topic.created", key, topic_to_dict(topic))
+    db.session.flush()
+    return topic
+
+
+def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: str | None) -> Topic:
+    """Raises PrefsError: immutable_field (key, mandatory), mandatory_topic (archive or narrow one), invalid."""
+    for name in ("key", "mandatory"):
+        if name in fields and fields[name] != getattr(topic, name):
+            raise PrefsError("immutable_field", f"A topic's {name} is fixed at creation.", {name: ["Cannot change."]})
+    before = topic_to_dict(topic)
+    if "name" in fields:
+        topic.name = fields["name"]
+    if "description" in fields:
+        topic.description = fields["description"] or ""
+    if "channels" in fields:
+        channels = _channels(fields["channels"])
+        if topic.mandatory and not set(topic.channels) <= set(channels):
+            raise PrefsError("mandatory_topic", "A mandatory topic cannot lose a channel.", {"channels": ["Cannot narrow a mandatory topic."]})
+        topic.channels = channels
+    if "default_subscribed" in fields or "channels" in fields:
+        given = fields.get("default_subscribed", topic.default_subscribed or {})
+        topic.default_subscribed = _defaults(given, topic.channels, strict="default_subscribed" in fields)
+    if "archived" in fields:
+        if fields["archived"] and topic.mandatory:
+            raise PrefsError("mandatory_topic", "A mandatory topic cannot be archived.")
+        topic.archived = bool(fields["archived"])
+    after = topic_to_dict(topic)
+    if after != before:
+        topic.updated_at = utcnow()
+        changed = {name: after[name] for name in after if after[name] != before[name]}
+        record_admin_event(actor, actor_id, "topic.archived" if changed == {"archived": True} else "topic.changed", topic.key, changed)
+    db.session.flush()
+    return topic
+
+
+def _channels(given: list[str]) -> list[str]:
+    if not given or any(c not in CHANNELS for c in given) or len(set(given)) != len(given):
+        raise invalid("channels", f"One or more distinct channels among {', '.join(CHANNELS)}.")
+    return [c for c in CHANNELS if c in given]
+
+
+def _defaults(given: Mapping[str, bool], channels: list[str], strict: bool = True) -> dict[str, bool]:
+    """Per-channel defaults; a channel left out is off. Refuses a default for a channel the topic lacks."""
+    extra = set(given) - set(channels)
+    if extra and strict:
+        raise PrefsError("invalid", "A default for a channel the topic is not sent on.", {"default_subscribed": {c: ["Not a channel of this topic."] for c in sorted(extra)}})
+    return {c: bool(given.get(c, False)) for c in channels}
+
+
+def after_topic_commit() -> None:
+    """This worker sees the change at once; other workers within the catalogue's TTL."""
+    runtime().catalogue.invalidate()

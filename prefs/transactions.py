@@ -1,0 +1,32 @@
+"""Committing a change: nothing is acknowledged before it is committed."""
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from .errors import PrefsError
+from .extensions import db
+
+T = TypeVar("T")
+
+
+def commit(operation: Callable[[], T]) -> T:
+    """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race.
+
+    The retry reads the winner's row and so takes the ordinary path (an update, or a clean 409).
+    Raises PrefsError from the operation, with the transaction rolled back.
+    """
+    for attempt in (1, 2):
+        try:
+            result = operation()
+            db.session.commit()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise PrefsError("address_in_use", "A concurrent change claimed this address or id; try again.") from None
+        except BaseException:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
