@@ -9,6 +9,7 @@ from .errors import PrefsError
 from .extensions import db
 from .models import ApiKey
 from .services.api_keys import SCOPES, create_key, revoke_key
+from .runtime import runtime
 from .transactions import commit
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
@@ -41,6 +42,7 @@ def keys_revoke(name: str) -> None:
         commit(lambda: revoke_key(name, "cli", _operator()))
     except PrefsError as error:
         raise click.ClickException(error.message) from None
+    runtime().api_keys.clear()  # this process at once; other workers within the cache TTL
     click.echo(f"Revoked API key {name!r}.")
 
 

@@ -11,11 +11,11 @@ from .extensions import db
 T = TypeVar("T")
 
 
-def commit(operation: Callable[[], T]) -> T:
+def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
     """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race.
 
-    The retry reads the winner's row and so takes the ordinary path (an update, or a clean 409).
-    Raises PrefsError from the operation, with the transaction rolled back.
+    The retry reads the winner's row and so takes the ordinary path (an update, or a clean 409); should
+    it lose again, PrefsError(`conflict`) is raised. Raises PrefsError from the operation, rolled back.
     """
     for attempt in (1, 2):
         try:
@@ -25,7 +25,7 @@ def commit(operation: Callable[[], T]) -> T:
         except IntegrityError:
             db.session.rollback()
             if attempt == 2:
-                raise PrefsError("address_in_use", "A concurrent change claimed this address or id; try again.") from None
+                raise PrefsError(conflict, "A concurrent change got there first; try again.") from None
         except BaseException:
             db.session.rollback()
             raise

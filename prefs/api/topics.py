@@ -9,7 +9,7 @@ from .schemas import TopicCreateSchema, TopicListSchema, TopicPatchSchema, Topic
 
 
 def _committed(operation):
-    topic = commit(operation)
+    topic = commit(operation, conflict="already_exists")
     after_topic_commit()
     return topic_to_dict(topic)
 

@@ -1,0 +1,113 @@
+"""Every refusal in the SPEC §4 error shape, with its stable code, and never a 500 (acceptance 5)."""
+from __future__ import annotations
+
+import pytest
+
+
+def assert_error(response, status: int, code: str):
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+CHECK = {"recipient_id": "cust-1", "topic": "billing", "channel": "email"}
+
+
+def test_a_body_that_is_not_json_is_400(api):
+    headers = {"Authorization": f"Bearer {api.key}"}
+    assert_error(api.client.post("/api/v1/check", data="topic=billing", headers=headers, content_type="application/x-www-form-urlencoded"), 400, "bad_request")
+    assert_error(api.client.post("/api/v1/check", data='{"topic":', headers=headers, content_type="application/json"), 400, "bad_request")
+    assert_error(api.client.post("/api/v1/check", data='{"topic": "billing"}', headers=headers), 400, "bad_request")  # no JSON content type
+    assert_error(api.client.put("/api/v1/recipients/x", headers=headers), 400, "bad_request")  # no body at all
+
+
+def test_no_key_unknown_key_revoked_key_are_401(api, client, make_key, runner):
+    assert_error(client.post("/api/v1/check", json=CHECK), 401, "unauthorized")
+    assert_error(client.post("/api/v1/check", json=CHECK, headers={"Authorization": "Basic abc"}), 401, "unauthorized")
+    assert_error(api.post("/check", CHECK, key="prefs_not-a-key"), 401, "unauthorized")
+    key = make_key("soon-revoked", "check")
+    assert api.post("/check", CHECK, key=key).status_code == 200
+    assert runner.invoke(args=["keys", "revoke", "soon-revoked"]).exit_code == 0
+    assert_error(api.post("/check", CHECK, key=key), 401, "unauthorized")
+
+
+def test_authentication_comes_before_body_validation(client):
+    assert_error(client.post("/api/v1/check", data="not json"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "body", "status"),
+    [
+        (("check",), "GET", "/recipients/cust-1", None, 403),
+        (("check",), "PUT", "/recipients/cust-1", {}, 403),
+        (("read",), "PUT", "/recipients/cust-1", {}, 403),
+        (("read",), "POST", "/check", CHECK, 403),
+        (("write",), "POST", "/topics", {"key": "x", "name": "x", "channels": ["email"]}, 403),
+        (("write",), "GET", "/recipients/cust-1", None, 200),
+        (("check",), "GET", "/topics", None, 200),
+        (("admin",), "POST", "/check", CHECK, 200),
+    ],
+)
+def test_scopes(api, person, make_key, scopes, method, path, body, status):
+    key = make_key("scoped", *scopes)
+    response = api.call(method, path, body, key=key)
+    if status == 403:
+        assert_error(response, 403, "forbidden")
+    else:
+        assert response.status_code == status
+
+
+def test_unknown_topic_is_422_unknown_topic(api, person):
+    assert_error(api.post("/check", {**CHECK, "topic": "nope"}), 422, "unknown_topic")
+
+
+def test_a_bad_email_is_422_naming_the_field(api):
+    error = assert_error(api.put("/recipients/cust-9", {"email": "not an email"}), 422, "invalid")
+    assert "email" in error["details"]
+    error = assert_error(api.post("/check", {**CHECK, "recipient_id": None, "email": "nope"}), 422, "invalid")
+    assert "email" in error["details"]
+    assert api.get("/recipients/cust-9").status_code == 404  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"topic": "billing", "channel": "email"},
+        {"recipient_id": "a", "email": "a@example.com", "topic": "billing", "channel": "email"},
+        {"recipient_id": "a", "topic": "billing", "channel": "fax"},
+        {"recipient_id": "a", "topic": "billing"},
+        {"recipient_id": 5, "topic": "billing", "channel": "email"},
+        {"recipient_id": "a", "topic": 5, "channel": "email"},
+        {"recipient_id": "a", "topic": "billing", "channel": "email", "extra": 1},
+        [1, 2],
+        "text",
+        7,
+    ],
+)
+def test_malformed_checks_are_422_invalid(api, body):
+    assert_error(api.post("/check", body), 422, "invalid")
+
+
+def test_not_found_and_method_not_allowed(api):
+    assert_error(api.get("/nowhere"), 404, "not_found")
+    assert_error(api.get("/recipients/nobody"), 404, "not_found")
+    assert_error(api.get("/recipients/bad@id"), 404, "not_found")
+    response = api.delete("/check")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_recipient_validation(api):
+    assert_error(api.put("/recipients/has@at", {}), 422, "invalid")
+    assert_error(api.put("/recipients/r1", {"phone": "12"}), 422, "invalid")
+    assert_error(api.put("/recipients/r1", {"postal_address": {"lines": []}}), 422, "invalid")
+    assert_error(api.put("/recipients/r1", {"locale": "not a locale"}), 422, "invalid")
+    assert_error(api.put("/recipients/r1", {"status": "erased"}), 422, "invalid")
+    assert_error(api.get("/recipients?email=a@example.com&phone=+14155550123"), 422, "invalid")
+    assert_error(api.get("/recipients"), 422, "invalid")
+    assert_error(api.get("/recipients/r1/events?limit=0"), 422, "invalid")
+    api.put("/recipients/r1", {})
+    assert_error(api.get("/recipients/r1/events?cursor=garbage!"), 422, "invalid")

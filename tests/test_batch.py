@@ -1,0 +1,69 @@
+"""POST /check/batch: up to 10,000 items, answered in order, malformed items answered as such (acceptance 4)."""
+from __future__ import annotations
+
+
+def test_ten_thousand_items_answered_in_order(api, newsletter):
+    for n in range(20):
+        api.put(f"/recipients/r{n}", {"email": f"p{n}@example.com"})
+    api.patch("/recipients/r3/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]})
+    checks = []
+    for i in range(10_000):
+        n = i % 25  # r20..r24 do not exist
+        checks.append({"recipient_id": f"r{n}"} if i % 2 else {"email": f"P{n}@Example.com"})
+    response = api.post("/check/batch", {"checks": checks, "topic": "newsletter", "channel": "email"})
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert len(results) == 10_000
+    for i, result in enumerate(results):
+        n = i % 25
+        expected = (False, "unknown_recipient", None) if n >= 20 else (False, "unsubscribed", "r3") if n == 3 else (True, "default", f"r{n}")
+        assert (result["allowed"], result["reason"], result["recipient_id"]) == expected, i
+        assert (result["topic"], result["channel"]) == ("newsletter", "email")
+
+
+def test_a_malformed_item_is_answered_invalid_and_the_others_still_answered(api, newsletter, person):
+    items = [
+        {"recipient_id": "cust-1"},
+        {"recipient_id": "cust-1", "topic": "nope"},
+        {"recipient_id": "cust-1", "email": "ann@example.com"},
+        {},
+        "not an object",
+        {"recipient_id": "has@at"},
+        {"email": "not-an-email"},
+        {"phone": "12"},
+        {"recipient_id": "cust-1", "channel": "fax"},
+        {"recipient_id": "cust-1", "colour": "red"},
+        {"recipient_id": "cust-1", "topic": "billing", "channel": "sms"},
+    ]
+    response = api.post("/check/batch", {"checks": items, "topic": "newsletter", "channel": "email"})
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert [r["reason"] for r in results] == ["default"] + ["invalid"] * 9 + ["mandatory"]
+    assert [r["error"]["code"] for r in results[1:10]] == ["unknown_topic"] + ["invalid"] * 8
+    assert all(r["allowed"] is False and r["error"]["message"] for r in results[1:10])
+
+
+def test_item_fields_override_the_request_defaults(api, newsletter, person):
+    results = api.post(
+        "/check/batch", {"checks": [{"recipient_id": "cust-1"}, {"recipient_id": "cust-1", "topic": "billing", "channel": "post"}], "topic": "newsletter", "channel": "sms"}
+    ).get_json()["results"]
+    assert [(r["topic"], r["channel"], r["reason"]) for r in results] == [("newsletter", "sms", "no_consent"), ("billing", "post", "no_address")]
+
+
+def test_size_limits_and_shape(api, newsletter):
+    too_many = api.post("/check/batch", {"checks": [{"recipient_id": "x"}] * 10_001, "topic": "newsletter", "channel": "email"})
+    assert too_many.status_code == 413
+    assert too_many.get_json()["error"]["code"] == "too_large"
+    assert set(too_many.get_json()["error"]) == {"code", "message", "details"}
+    for body in ({"checks": []}, {"checks": "x"}, {}, {"checks": [{"recipient_id": "x"}], "channel": "fax"}, {"checks": [{"recipient_id": "x"}], "extra": True}, []):
+        response = api.post("/check/batch", body)
+        assert response.status_code == 422, body
+        assert response.get_json()["error"]["code"] == "invalid"
+
+
+def test_a_body_over_the_size_limit_is_413_in_the_error_shape(api):
+    response = api.client.post(
+        "/api/v1/check/batch", data=b"[" + b" " * (5 * 1024 * 1024) + b"]", headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
