@@ -60,16 +60,21 @@ def parse_item(
     """Validate one check item. Raises PrefsError: invalid or unknown_topic."""
     if not isinstance(raw, dict):
         raise PrefsError("invalid", "A check item must be an object.")
-    unknown = raw.keys() - ITEM_FIELDS
-    if unknown:
-        raise PrefsError("invalid", "Unknown fields in check item.", {name: ["Unknown field."] for name in sorted(unknown)})
-    named = [name for name in LOOKUP_FIELDS if raw.get(name) is not None]
-    if len(named) != 1:
+    by = None
+    for name in raw:
+        if name not in ITEM_FIELDS:
+            unknown = sorted(set(raw) - ITEM_FIELDS)
+            raise PrefsError("invalid", "Unknown fields in check item.", {field: ["Unknown field."] for field in unknown})
+        if name in LOOKUP_FIELDS and raw[name] is not None:
+            if by is not None:
+                by = ""
+                break
+            by = name
+    if not by:
         raise PrefsError("invalid", "Name exactly one of recipient_id, email, phone.", {"_schema": ["Name exactly one of recipient_id, email, phone."]})
-    by = named[0]
     value = raw[by]
     if by == "recipient_id":
-        if not is_recipient_id(value):
+        if value.__class__ is not str or not is_recipient_id(value):
             raise invalid("recipient_id", "1-128 letters, digits, '.', '_', ':' or '-'.")
         key = value
     elif by == "email":

@@ -1,53 +1,36 @@
 """Loading what the decision rule needs about recipients: one query per chunk of up to 1,000 look-ups.
 
-This is the hot path of every check, so it reads plain columns with SQLAlchemy Core (no ORM objects) and
-lets the database say whether an address is suppressed through the stored hashes.
+This is the hot path of every check. It runs one joined query (recipient, its choices, and whether its
+stored address hashes are suppressed) straight on the driver's cursor, inside the session's transaction:
+SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Collection, Iterator
-
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import aliased
 
 from ..decision import RecipientState
 from ..extensions import db
-from ..models import Choice, Recipient, Suppression
 
 CHUNK = 1000
-LOOKUP_COLUMNS = {"recipient_id": Recipient.id, "email": Recipient.email, "phone": Recipient.phone}
+LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}
 
-_email_suppression = aliased(Suppression)
-_phone_suppression = aliased(Suppression)
-
-
-def _state_query(lookup_column):
-    return (
-        select(
-            lookup_column,
-            Recipient.pk,
-            Recipient.id,
-            Recipient.status,
-            Recipient.email.is_not(None),
-            Recipient.phone.is_not(None),
-            Recipient.postal_address.is_not(None),
-            Recipient.sms_stopped_at.is_not(None),
-            _email_suppression.hash.is_not(None),
-            _phone_suppression.hash.is_not(None),
-            Choice.topic,
-            Choice.channel,
-            Choice.subscribed,
-        )
-        .select_from(Recipient)
-        .outerjoin(_email_suppression, _email_suppression.hash == Recipient.email_hash)
-        .outerjoin(_phone_suppression, _phone_suppression.hash == Recipient.phone_hash)
-        .outerjoin(Choice, Choice.recipient_pk == Recipient.pk)
-        .where(lookup_column.in_(bindparam("keys", expanding=True)))
-    )
+STATE_SQL = """
+SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
+       r.sms_stopped_at IS NOT NULL, se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed
+FROM recipients r
+LEFT JOIN suppressions se ON se.hash = r.email_hash
+LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
+LEFT JOIN choices c ON c.recipient_pk = r.pk
+WHERE r.{column} IN ({placeholders})
+"""
 
 
-# Built once: SQLAlchemy caches the compiled form by statement, so the hot path only binds values.
-_QUERIES = {by: _state_query(column) for by, column in LOOKUP_COLUMNS.items()}
+@lru_cache(maxsize=64)
+def state_sql(by: str, count: int, placeholder: str) -> str:
+    """The query for `count` keys; `by` is one of LOOKUP_COLUMNS, never client text."""
+    placeholders = ", ".join([placeholder] * count)
+    return STATE_SQL.format(column=LOOKUP_COLUMNS[by], placeholders=placeholders)  # noqa: S608  (no client text)
 
 
 def _address_channels() -> dict[tuple[bool, bool, bool], frozenset[str]]:
@@ -61,6 +44,7 @@ def _address_channels() -> dict[tuple[bool, bool, bool], frozenset[str]]:
     return table
 
 
+# Shared frozensets, looked up by the row's flags (SQLite answers 0/1, which hash like False/True).
 _CHANNELS_WITH_ADDRESS = _address_channels()
 _SUPPRESSED = {
     (False, False): frozenset(),
@@ -73,22 +57,30 @@ _SUPPRESSED = {
 def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
     """States of the recipients whose `by` (recipient_id, email or phone) is among `keys`, keyed by it."""
     states: dict[str, RecipientState] = {}
-    query = _QUERIES[by]
-    for chunk in _chunks(list(keys)):
-        rows: dict[str, list] = {}
-        for row in db.session.execute(query, {"keys": chunk}):
-            rows.setdefault(row[0], []).append(row)
-        for key, group in rows.items():
-            first = group[0]
-            choices = {(r[10], r[11]): r[12] for r in group if r[10] is not None}
-            states[key] = RecipientState(
-                id=first[2],
-                status=first[3],
-                channels_with_address=_CHANNELS_WITH_ADDRESS[(first[4], first[5], first[6])],
-                sms_stopped=bool(first[7]),
-                suppressed_channels=_SUPPRESSED[(first[8], first[9])],
-                choices=choices,
-            )
+    connection = db.session.connection()  # the session's transaction, so a change just made is seen
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        for chunk in _chunks(list(keys)):
+            cursor.execute(state_sql(by, len(chunk), placeholder), chunk)
+            found: dict[str, tuple] = {}  # key -> (first row, its choices), in one pass over the rows
+            for row in cursor.fetchall():
+                entry = found.get(row[0])
+                if entry is None:
+                    entry = found[row[0]] = (row, {})
+                if row[9] is not None:
+                    entry[1][(row[9], row[10])] = bool(row[11])
+            for key, (first, choices) in found.items():
+                states[key] = RecipientState(
+                    first[1],
+                    first[2],
+                    _CHANNELS_WITH_ADDRESS[(first[3], first[4], first[5])],
+                    bool(first[6]),
+                    _SUPPRESSED[(first[7], first[8])],
+                    choices,
+                )
+    finally:
+        cursor.close()
     return states
 
 
