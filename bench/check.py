@@ -23,26 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dataset import SETTINGS, build_sqlite, mixed_checks  # noqa: E402
 
-RAW_QUERY = """
-SELECT r.{column}, r.pk, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
-       r.sms_stopped_at IS NOT NULL, se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed
-FROM recipients r
-LEFT JOIN suppressions se ON se.hash = r.email_hash
-LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
-LEFT JOIN choices c ON c.recipient_pk = r.pk
-WHERE r.{column} IN ({marks})
-"""
-COLUMN_BY_KIND = {"recipient_id": "id", "email": "email", "phone": "phone"}
 
 
 def raw_lookups(path: str, items: list[dict]) -> int:
+    """The service's own look-up query (same SQL, same chunks), on a bare sqlite3 connection."""
+    from prefs.services.states import CHUNK, LOOKUP_COLUMNS, state_sql
+
     connection = sqlite3.connect(path)
     rows = 0
-    for kind, column in COLUMN_BY_KIND.items():
+    for kind in LOOKUP_COLUMNS:
         keys = list({item[kind] for item in items if kind in item})
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            rows += len(connection.execute(RAW_QUERY.format(column=column, marks=",".join("?" * len(chunk))), chunk).fetchall())
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            rows += len(connection.execute(state_sql(kind, len(chunk), "?"), chunk).fetchall())
     connection.close()
     return rows
 

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
 from .extensions import db, migrate
@@ -17,9 +18,12 @@ log = logging.getLogger(__name__)
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then the environment, then `config` (tests). Raises ConfigError on unsafe settings."""
-    app = Flask(__name__, template_folder="../templates")
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(build_config(os.environ, app.instance_path, config))
     app.json.sort_keys = False  # keep fields in the order the schemas give them
+    if app.config["PREFS_TRUSTED_PROXIES"]:
+        hops = app.config["PREFS_TRUSTED_PROXIES"]  # client IPs in evidence and rate limits come from these
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -60,9 +64,11 @@ def _configure_sqlite(engine, synchronous: str) -> None:
 def register_blueprints(app: Flask) -> None:
     from .api import register_api
     from .health import bp as health_bp
+    from .pages import bp as pages_bp
 
     register_api(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(pages_bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -26,6 +26,7 @@ def topic_rule(topic: Topic) -> TopicRule:
         default_on=frozenset(c for c, on in (topic.default_subscribed or {}).items() if on and c in channels),
         archived=topic.archived,
         description=topic.description or "",
+        id=topic.id,
     )
 
 

@@ -69,6 +69,9 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError(f"PREFS_LINK_MAX_AGE_DAYS must be at least {MIN_LINK_MAX_AGE_DAYS}: links must outlive the law's minimum")
     if not 0 <= float(raw["PREFS_CACHE_TTL_SECONDS"]) <= 5:
         raise ConfigError("PREFS_CACHE_TTL_SECONDS must be between 0 and 5: changes must reach every worker within 5 s")
+    mailto = raw["PREFS_UNSUBSCRIBE_MAILTO"]
+    if mailto and (mailto.count("@") != 1 or not mailto.split("@")[0] or len(mailto.split("@")[0]) > 64 - 35):
+        raise ConfigError("PREFS_UNSUBSCRIBE_MAILTO must be an address like unsubscribe@mail.example.com (local part at most 29 characters)")
     synchronous = str(raw["PREFS_SQLITE_SYNCHRONOUS"]).upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise ConfigError("PREFS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")

@@ -20,6 +20,7 @@ class TopicRule:
     default_on: frozenset[str]  # channels where the person gets the topic until they say no
     archived: bool = False
     description: str = ""
+    id: int = 0  # the topic's row id, for compact references
 
 
 class RecipientState(NamedTuple):
@@ -31,6 +32,7 @@ class RecipientState(NamedTuple):
     sms_stopped: bool = False
     suppressed_channels: frozenset[str] = frozenset()  # channels whose address is suppressed
     choices: Mapping[tuple[str, str], bool] = MappingProxyType({})  # (topic|*, channel|*) -> subscribed
+    pk: int = 0  # the row id, for compact references
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 from .suppression import address_hash
+from .tokens import LinkSigner
 
 if TYPE_CHECKING:
     from .catalogue import TopicCatalogue
@@ -19,6 +20,11 @@ class Runtime:
     api_keys: ApiKeyCache
     suppression_key: bytes
     phone_region: str
+    signer: LinkSigner
+    secret_keys: list[str]
+    base_url: str
+    unsubscribe_mailto: str | None
+    link_max_age_days: int
 
     def address_hash(self, kind: str, normalised_address: str) -> str:
         return address_hash(self.suppression_key, kind, normalised_address)
@@ -34,6 +40,11 @@ def init_runtime(app: Flask) -> Runtime:
         api_keys=ApiKeyCache(ttl),
         suppression_key=app.config["PREFS_SUPPRESSION_KEY"].encode(),
         phone_region=app.config["PREFS_DEFAULT_PHONE_REGION"],
+        signer=LinkSigner(app.config["PREFS_SECRET_KEYS"], app.config["PREFS_LINK_MAX_AGE_DAYS"]),
+        secret_keys=app.config["PREFS_SECRET_KEYS"],
+        base_url=app.config["PREFS_BASE_URL"],
+        unsubscribe_mailto=app.config["PREFS_UNSUBSCRIBE_MAILTO"] or None,
+        link_max_age_days=app.config["PREFS_LINK_MAX_AGE_DAYS"],
     )
     app.extensions["prefs"] = runtime
     return runtime

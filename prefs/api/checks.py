@@ -6,6 +6,7 @@ from flask import jsonify, request
 from ..config import CHANNELS
 from ..errors import PrefsError, invalid
 from ..runtime import runtime
+from ..services.links import links_for
 from ..services.checks import MAX_BATCH, evaluate, invalid_result, parse_item, topic_keys_named
 from .auth import authorized
 from .blueprint import blp
@@ -65,7 +66,11 @@ def check_batch():
             positions.append(position)
         except PrefsError as error:
             results[position] = invalid_result(error)
+    include_links = body.get("include_links", False)
     for position, outcome in zip(positions, evaluate(items)):
-        results[position] = outcome.to_dict()
+        results[position] = result = outcome.to_dict()
+        if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
+            item = outcome.item
+            result.update(links_for(outcome.recipient_id, outcome.recipient_pk, "email", item.topic, item.message_id))
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)

@@ -19,6 +19,15 @@ Channel = lambda **kw: fields.String(validate=validate.OneOf(CHANNELS), **kw)  #
 StrictBoolean = lambda **kw: fields.Boolean(truthy={True}, falsy={False}, **kw)  # noqa: E731
 
 
+def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802  (a field factory, used like a class)
+    return fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("List-Unsubscribe", "List-Unsubscribe-Post"))),
+        values=fields.String(),
+        metadata={"description": "List-Unsubscribe (<https://…/u/…>, plus <mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."},
+        **kwargs,
+    )
+
+
 class UTCDateTime(fields.DateTime):
     """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
 
@@ -88,10 +97,27 @@ class BatchResultSchema(Schema):
     topic = fields.String()
     channel = fields.String()
     error = fields.Nested(ItemErrorSchema, metadata={"description": "Only on a malformed item (reason invalid)."})
+    unsubscribe_url = fields.String(metadata={"description": "With include_links, on allowed non-mandatory email results."})
+    preferences_url = fields.String()
+    headers = UnsubscribeHeaders()
 
 
 class BatchResponseSchema(Schema):
     results = fields.List(fields.Nested(BatchResultSchema), required=True)
+
+
+# --- links ---------------------------------------------------------------------------------------------
+class LinksRequestSchema(StrictSchema):
+    recipient_id = fields.String(required=True, validate=RECIPIENT_ID)
+    channel = Channel(load_default="email")
+    topic = fields.String(allow_none=True, metadata={"description": "Without a topic the link stops all marketing on the channel."})
+    message_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+
+
+class LinksSchema(Schema):
+    unsubscribe_url = fields.String(required=True)
+    preferences_url = fields.String(required=True)
+    headers = UnsubscribeHeaders(required=True)
 
 
 # --- recipients -----------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class CheckOutcome:
     item: CheckItem
     decision: Decision
     recipient_id: str | None
+    recipient_pk: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,7 +121,7 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
             unknown_suppressed = hash_of_unknown.get((item.by, item.key)) in suppressed
             outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, None, unknown_suppressed), None))
         else:
-            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, state), state.id))
+            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, state), state.id, state.pk))
     return outcomes
 
 

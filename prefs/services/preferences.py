@@ -80,10 +80,22 @@ def apply_preference_changes(recipient: Recipient, changes: Sequence[PreferenceC
     Raises PrefsError (see plan_changes) with nothing written.
     """
     targets, opted_in = plan_changes(recipient, changes)
-    stored = {
+    written = write_choices(recipient, targets, context)
+    written += _lift_suppressions(recipient, opted_in, context)
+    db.session.flush()
+    return written
+
+
+def stored_choices(recipient: Recipient) -> dict[tuple[str, str], Choice]:
+    return {
         (choice.topic, choice.channel): choice
         for choice in db.session.execute(select(Choice).where(Choice.recipient_pk == recipient.pk)).scalars()
     }
+
+
+def write_choices(recipient: Recipient, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
+    """Set stored values (None deletes the row) of a locked recipient; an event for each that changed."""
+    stored = stored_choices(recipient)
     written = 0
     for (topic, channel), after in targets.items():
         row = stored.get((topic, channel))
@@ -106,8 +118,6 @@ def apply_preference_changes(recipient: Recipient, changes: Sequence[PreferenceC
             after=after,
         )
         written += 1
-    written += _lift_suppressions(recipient, opted_in, context)
-    db.session.flush()
     return written
 
 

@@ -17,7 +17,7 @@ LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}
 
 STATE_SQL = """
 SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
-       r.sms_stopped_at IS NOT NULL, se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed
+       r.sms_stopped_at IS NOT NULL, se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk
 FROM recipients r
 LEFT JOIN suppressions se ON se.hash = r.email_hash
 LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
@@ -78,6 +78,7 @@ def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
                     bool(first[6]),
                     _SUPPRESSED[(first[7], first[8])],
                     choices,
+                    first[12],
                 )
     finally:
         cursor.close()

@@ -1,0 +1,193 @@
+"""Recipient pages: /u (unsubscribe: confirm, one-click, undo) and /p (preference center).
+
+A GET never changes anything (mail scanners open every link). These pages set no cookie and need no
+JavaScript; every response carries the headers of SPEC §5.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, render_template, request
+
+from ..addresses import mask_email, mask_phone, mask_postal
+from ..decision import ANY, RecipientState
+from ..errors import PrefsError
+from ..extensions import db
+from ..models import Recipient
+from ..runtime import runtime
+from ..services.events import Actor, ChangeContext
+from ..services.preferences import apply_preference_changes
+from ..services.recipients import readable_recipient, writable_recipient
+from ..services.states import load_states
+from ..services.unsubscribe import undo_unsubscribe, unsubscribe
+from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
+from ..transactions import commit
+from .forms import CHANNEL_WORDS, build_form, changes_from_form, parse_shown
+
+bp = Blueprint("pages", __name__)
+
+TOKEN_PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+ERROR_PAGES = {
+    400: ("This link doesn't work", "The link may have been cut short or changed. Try the link in the email again, or use the one in a newer message."),
+    404: ("We can't find these preferences", "There is nothing to change through this link any more. If you still get messages, use the link in the newest one."),
+    410: ("This link has expired", "Links stop working after a while to keep your preferences safe. Use the link in a more recent message."),
+}
+
+
+@bp.after_app_request
+def token_page_headers(response: Response) -> Response:
+    """On every /u and /p response, errors and 404s included: tokens must not leak or be indexed."""
+    if request.path.startswith(("/u/", "/p/")):
+        response.headers.update(TOKEN_PAGE_HEADERS)
+    return response
+
+
+@bp.errorhandler(TokenInvalid)
+def bad_token(_error):
+    return error_page(400)
+
+
+@bp.errorhandler(TokenExpired)
+def expired_token(_error):
+    return error_page(410)
+
+
+@bp.errorhandler(PrefsError)
+def refused(error: PrefsError):
+    db.session.rollback()
+    if error.code in ("not_found", "erased"):
+        return error_page(404)
+    return render_template("pages/message.html", title="We couldn't do that", message=error.message), error.status
+
+
+def error_page(status: int):
+    title, message = ERROR_PAGES[status]
+    return render_template("pages/message.html", title=title, message=message), status
+
+
+def verified(purpose: str, token: str) -> LinkTarget:
+    return runtime().signer.verify(purpose, token)
+
+
+def evidence(target: LinkTarget, **extra) -> dict:
+    """What the consent record keeps about a click: the message it came from, IP and browser."""
+    values = {"message_id": target.message_id, "ip": request.remote_addr, "user_agent": request.user_agent.string[:512] or None, **extra}
+    return {name: value for name, value in values.items() if value}
+
+
+def masked_address(recipient: Recipient, channel: str) -> str | None:
+    if channel == "email":
+        return mask_email(recipient.email)
+    if channel in ("sms", "phone"):
+        return mask_phone(recipient.phone)
+    return mask_postal(recipient.postal_address)
+
+
+def what_stops(target: LinkTarget) -> str:
+    """In words: 'Newsletter emails' or 'all marketing by text message'."""
+    words = CHANNEL_WORDS.get(target.channel, target.channel)
+    if target.topic:
+        rule = runtime().catalogue.get(target.topic)
+        return f"{rule.name if rule else target.topic} by {words}"
+    return f"all marketing by {words}"
+
+
+def state_of(recipient: Recipient) -> RecipientState:
+    return load_states("recipient_id", [recipient.id])[recipient.id]
+
+
+def is_stopped(state: RecipientState, target: LinkTarget) -> bool:
+    return state.choices.get((target.topic or ANY, target.channel)) is False
+
+
+def preferences_url_for(target: LinkTarget) -> str:
+    return f"/p/{runtime().signer.sign(PREFERENCES, target)}"
+
+
+# --- /u: unsubscribe ------------------------------------------------------------------------------------
+@bp.get("/u/<token>")
+def confirm_unsubscribe(token: str):
+    target = verified(UNSUBSCRIBE, token)
+    recipient = readable_recipient(target.recipient_id)
+    return render_template(
+        "pages/unsubscribe.html",
+        what=what_stops(target),
+        address=masked_address(recipient, target.channel),
+        already=is_stopped(state_of(recipient), target),
+        token=token,
+        preferences_url=preferences_url_for(target),
+    )
+
+
+@bp.post("/u/<token>")
+def do_unsubscribe(token: str):
+    """RFC 8058 one-click (body List-Unsubscribe=One-Click) or the confirmation page's button.
+
+    Answers 200 with the page, never a redirect: a mail provider's POST must see success at once.
+    """
+    target = verified(UNSUBSCRIBE, token)
+    via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
+    context = ChangeContext(Actor("recipient", None, via), None, evidence(target))
+    recipient, _changed = commit(lambda: unsubscribe(target, context))
+    return render_template(
+        "pages/unsubscribed.html",
+        what=what_stops(target),
+        address=masked_address(recipient, target.channel),
+        token=token,
+        preferences_url=preferences_url_for(target),
+    )
+
+
+@bp.post("/u/<token>/undo")
+def undo(token: str):
+    target = verified(UNSUBSCRIBE, token)
+    context = ChangeContext(Actor("recipient", None, "undo"), None, evidence(target))
+    recipient, changed = commit(lambda: undo_unsubscribe(target, context))
+    return render_template(
+        "pages/undone.html",
+        what=what_stops(target),
+        changed=changed,
+        address=masked_address(recipient, target.channel),
+        preferences_url=preferences_url_for(target),
+    )
+
+
+# --- /p: preference center ------------------------------------------------------------------------------
+@bp.get("/p/<token>")
+def preference_center(token: str):
+    target = verified(PREFERENCES, token)
+    return render_preferences(readable_recipient(target.recipient_id), token)
+
+
+@bp.post("/p/<token>")
+def save_preferences(token: str):
+    target = verified(PREFERENCES, token)
+    shown = parse_shown(request.form.getlist("shown"))
+    # An opt-in made here is the person's own, so it may lift a suppression of their address (SPEC §2).
+    consent = evidence(target, source="preference_center", collected_at=datetime.now(timezone.utc).isoformat())
+    context = ChangeContext(Actor("recipient", None, "preference_center"), None, consent)
+
+    def save() -> tuple[Recipient, int]:
+        recipient = writable_recipient(target.recipient_id)
+        form = build_form(runtime().catalogue.all().values(), state_of(recipient))
+        changes = changes_from_form(form, request.form, shown)
+        return recipient, apply_preference_changes(recipient, changes, context) if changes else 0
+
+    recipient, written = commit(save)
+    notice = "Your choices are saved." if written else "Nothing changed: your choices were already as shown."
+    return render_preferences(recipient, token, notice)
+
+
+def render_preferences(recipient: Recipient, token: str, notice: str | None = None):
+    form = build_form(runtime().catalogue.all().values(), state_of(recipient))
+    addresses = {channel: masked_address(recipient, channel) for channel in form.channels}
+    return render_template(
+        "pages/preferences.html", form=form, addresses=addresses, channel_words=CHANNEL_WORDS, token=token, notice=notice
+    )
