@@ -15,7 +15,7 @@ from ..services.preferences import PreferenceChange
 
 CHANNEL_WORDS = {"email": "email", "sms": "text message", "phone": "phone call", "post": "post"}
 STOP_ALL = "stop_all"
-MANDATORY_WHY = "Required while your account is open: we must be able to reach you about your account and bills."
+MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
 SMS_STOP_WHY = "You replied STOP to our texts. Text START to the same number to get texts again."
 
 
@@ -24,8 +24,7 @@ class Box:
     name: str  # topic:channel, *:channel, or stop_all; the form field name
     label: str
     on: bool
-    locked: bool = False
-    why: str = ""
+    locked: bool = False  # shown but not editable: a mandatory topic, or texts after STOP
 
 
 @dataclass
@@ -43,6 +42,9 @@ class PreferenceForm:
     rows: list[TopicRow]
     channel_boxes: list[Box]
     stop_all: Box
+    sms_stopped: bool = False
+    mandatory_why: str = MANDATORY_WHY
+    sms_stop_why: str = SMS_STOP_WHY
 
     def editable(self) -> dict[str, Box]:
         boxes = [cell for row in self.rows for cell in row.cells.values() if cell] + self.channel_boxes + [self.stop_all]
@@ -61,21 +63,18 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState) -> PreferenceF
                 continue
             label = f"{rule.name} by {CHANNEL_WORDS[channel]}"
             if rule.mandatory:
-                row.cells[channel] = Box(f"{rule.key}:{channel}", label, True, True, MANDATORY_WHY)
+                row.cells[channel] = Box(f"{rule.key}:{channel}", label, True, True)
             else:
                 choice = choices.get((rule.key, channel))
                 wanted = choice if choice is not None else channel in rule.default_on
-                locked = channel == "sms" and state.sms_stopped
-                row.cells[channel] = Box(f"{rule.key}:{channel}", label, wanted, locked, SMS_STOP_WHY if locked else "")
+                row.cells[channel] = Box(f"{rule.key}:{channel}", label, wanted, channel == "sms" and state.sms_stopped)
         rows.append(row)
     channel_boxes = []
     for channel in channels:
-        locked = channel == "sms" and state.sms_stopped
-        channel_boxes.append(
-            Box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", choices.get((ANY, channel)) is not False, locked, SMS_STOP_WHY if locked else "")
-        )
+        on = choices.get((ANY, channel)) is not False
+        channel_boxes.append(Box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", on, channel == "sms" and state.sms_stopped))
     stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", choices.get((ANY, ANY)) is False)
-    return PreferenceForm(channels, rows, channel_boxes, stop_all)
+    return PreferenceForm(channels, rows, channel_boxes, stop_all, state.sms_stopped and "sms" in channels)
 
 
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:

@@ -1,0 +1,71 @@
+"""Real-browser helpers: the app served on a free local port, driven by the system's headless Chromium.
+
+Debian's `chromium` is used (Playwright's own browser download cannot run here); tests skip with a clear
+reason when it is missing. `.ci/run` installs it.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+try:
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - only without the dev requirements
+    sync_playwright = None
+
+requires_browser = pytest.mark.skipif(
+    CHROMIUM is None or sync_playwright is None,
+    reason="needs Debian's chromium (apt-get install chromium) and playwright (requirements-dev.txt); .ci/run installs both",
+)
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """Serve `app` in a thread on 127.0.0.1 and a free port; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def browser_page(**context_options):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(**context_options)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    results = Axe().run(page)
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
