@@ -253,7 +253,7 @@ def test_preference_center_shows_every_live_topic_with_mandatory_locked(api, cli
     for name in ("billing:email", "billing:sms", "billing:phone", "service:email"):
         box = checkbox(html, name)
         assert "checked" in box and "disabled" in box
-    assert "Required while your account is open" in html
+    assert "Always on while your account is open" in html
     assert "checked" in checkbox(html, "newsletter:email") and "checked" not in checkbox(html, "newsletter:sms")
     assert "disabled" not in checkbox(html, "newsletter:email")
     assert "old-news" not in html and "billing:post" not in html  # archived topic; no postal address
