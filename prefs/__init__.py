@@ -69,6 +69,8 @@ def register_blueprints(app: Flask) -> None:
     register_api(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(pages_bp)
+    if app.config["PREFS_BENCHMARK"]:
+        app.add_url_rule("/bench/trivial", "bench_trivial", lambda: {"ok": True})
 
 
 def register_cli(app: Flask) -> None:

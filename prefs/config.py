@@ -37,6 +37,7 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_SQLITE_SYNCHRONOUS": "NORMAL",
     "PREFS_MAX_BODY_BYTES": str(4 * 1024 * 1024),
     "PREFS_CACHE_TTL_SECONDS": "2",
+    "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
 REQUIRED_IN_PRODUCTION = ("PREFS_DATABASE_URL", "PREFS_SECRET_KEYS", "PREFS_SUPPRESSION_KEY", "PREFS_BASE_URL")
@@ -85,6 +86,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_CACHE_TTL_SECONDS=float(raw["PREFS_CACHE_TTL_SECONDS"]),
         PREFS_BASE_URL=str(raw["PREFS_BASE_URL"]).rstrip("/"),
         PREFS_DEFAULT_PHONE_REGION=str(raw["PREFS_DEFAULT_PHONE_REGION"]).upper(),
+        PREFS_BENCHMARK=str(raw["PREFS_BENCHMARK"]) == "1",
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),

@@ -8,6 +8,7 @@ from flask import Flask, current_app
 
 from .suppression import address_hash
 from .tokens import LinkSigner
+from .write_gate import FileWriteGate, write_gate_for
 
 if TYPE_CHECKING:
     from .catalogue import TopicCatalogue
@@ -25,6 +26,7 @@ class Runtime:
     base_url: str
     unsubscribe_mailto: str | None
     link_max_age_days: int
+    write_gate: FileWriteGate | None
 
     def address_hash(self, kind: str, normalised_address: str) -> str:
         return address_hash(self.suppression_key, kind, normalised_address)
@@ -45,6 +47,7 @@ def init_runtime(app: Flask) -> Runtime:
         base_url=app.config["PREFS_BASE_URL"],
         unsubscribe_mailto=app.config["PREFS_UNSUBSCRIBE_MAILTO"] or None,
         link_max_age_days=app.config["PREFS_LINK_MAX_AGE_DAYS"],
+        write_gate=write_gate_for(app.config["SQLALCHEMY_DATABASE_URI"]),
     )
     app.extensions["prefs"] = runtime
     return runtime

@@ -7,6 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .errors import PrefsError
 from .extensions import db
+from .runtime import runtime
+from .write_gate import gate
 
 T = TypeVar("T")
 
@@ -19,8 +21,9 @@ def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
     """
     for attempt in (1, 2):
         try:
-            result = operation()
-            db.session.commit()
+            with gate(runtime().write_gate):
+                result = operation()
+                db.session.commit()
             return result
         except IntegrityError:
             db.session.rollback()

@@ -97,12 +97,8 @@ def patch_preferences(body, recipient_id):
     changes = [PreferenceChange(c["subscribed"], c.get("topic"), c.get("channel")) for c in body["changes"]]
     context = api_context(body.get("reason"), body.get("evidence"))
 
-    def change():
-        recipient = writable_recipient(recipient_id)
-        apply_preference_changes(recipient, changes, context)
-        return recipient
-
-    return preference_matrix(commit(change))
+    commit(lambda: apply_preference_changes(writable_recipient(recipient_id), changes, context))
+    return preference_matrix(readable_recipient(recipient_id))
 
 
 @blp.route("/recipients/<string:recipient_id>/events", methods=["GET"])
@@ -138,13 +134,8 @@ def _decode_cursor(cursor: str) -> int:
 
 def _status_change(recipient_id: str, body: dict | None, status: str) -> Recipient:
     context = api_context((body or {}).get("reason"))
-
-    def change():
-        recipient = writable_recipient(recipient_id)
-        set_status(recipient, status, context)
-        return recipient
-
-    return commit(change)
+    commit(lambda: set_status(writable_recipient(recipient_id), status, context))
+    return readable_recipient(recipient_id)
 
 
 @blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"])

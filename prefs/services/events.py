@@ -4,11 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from ..extensions import db
-from ..models import ConsentEvent
+from ..models import ConsentEvent, utcnow
 
+_events = ConsentEvent.__table__
+_INSERT_EVENT = insert(_events)
+_TAKE_EVENT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
 EVENT_WRITE_LOCK = 0x70726566
 
@@ -36,8 +39,9 @@ def serialise_event_writes() -> None:
     lock taken before the first event insert makes writers commit in id order. SQLite has one writer anyway.
     Idempotent within a transaction (advisory locks nest and all end with the transaction).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_WRITE_LOCK})
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_TAKE_EVENT_LOCK, {"key": EVENT_WRITE_LOCK})
 
 
 def record_event(
@@ -49,20 +53,23 @@ def record_event(
     channel: str | None = None,
     before: Any = None,
     after: Any = None,
-) -> ConsentEvent:
+) -> None:
+    """Append one event. A Core insert: no ORM unit of work on the write paths' hot end."""
     serialise_event_writes()
-    event = ConsentEvent(
-        recipient_id=recipient_id,
-        actor=context.actor.kind,
-        actor_id=context.actor.id,
-        via=context.actor.via,
-        kind=kind,
-        topic=topic,
-        channel=channel,
-        before=before,
-        after=after,
-        reason=context.reason,
-        evidence=context.evidence,
+    db.session.connection().execute(
+        _INSERT_EVENT,
+        dict(
+            at=utcnow(),
+            recipient_id=recipient_id,
+            actor=context.actor.kind,
+            actor_id=context.actor.id,
+            via=context.actor.via,
+            kind=kind,
+            topic=topic,
+            channel=channel,
+            before=before,
+            after=after,
+            reason=context.reason,
+            evidence=context.evidence,
+        ),
     )
-    db.session.add(event)
-    return event

@@ -4,19 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from ..addresses import mask_email, mask_phone, mask_postal
 from ..config import CHANNELS
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
 from ..extensions import db
-from ..models import Choice, Recipient
+from ..models import Choice, Recipient, utcnow
 from ..runtime import runtime
 from .events import ChangeContext, record_event
+from .recipients import RecipientRow
 from .states import load_states
 from .suppressions import lift
 
+_choices = Choice.__table__
 # An opt-in lifts a suppression only with evidence of when and how the person consented (SPEC §2).
 CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
 
@@ -36,7 +38,7 @@ def event_kind(topic: str, channel: str) -> str:
     return "all_marketing" if channel == ANY else "channel_stop"
 
 
-def plan_changes(recipient: Recipient, changes: Sequence[PreferenceChange]) -> tuple[dict[tuple[str, str], bool | None], set[str]]:
+def plan_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange]) -> tuple[dict[tuple[str, str], bool | None], set[str]]:
     """Turn requested changes into the stored values wanted per (topic|*, channel|*) key (None: no row).
 
     Returns (targets, channels opted in to). Raises PrefsError before anything is written, so a request
@@ -74,40 +76,45 @@ def _at(index: int, field: str, message: str) -> dict:
     return {"changes": {str(index): {field: [message]}}}
 
 
-def apply_preference_changes(recipient: Recipient, changes: Sequence[PreferenceChange], context: ChangeContext) -> int:
+def apply_preference_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange], context: ChangeContext) -> int:
     """Apply the changes to a locked recipient; one event per stored value that changed. Returns that count.
 
     Raises PrefsError (see plan_changes) with nothing written.
     """
     targets, opted_in = plan_changes(recipient, changes)
     written = write_choices(recipient, targets, context)
-    written += _lift_suppressions(recipient, opted_in, context)
-    db.session.flush()
-    return written
+    return written + _lift_suppressions(recipient, opted_in, context)
 
 
-def stored_choices(recipient: Recipient) -> dict[tuple[str, str], Choice]:
-    return {
-        (choice.topic, choice.channel): choice
-        for choice in db.session.execute(select(Choice).where(Choice.recipient_pk == recipient.pk)).scalars()
-    }
+_key = (_choices.c.recipient_pk == bindparam("b_pk"), _choices.c.topic == bindparam("b_topic"), _choices.c.channel == bindparam("b_channel"))
+_STORED = select(_choices.c.topic, _choices.c.channel, _choices.c.subscribed).where(_choices.c.recipient_pk == bindparam("b_pk"))
+_DELETE = delete(_choices).where(*_key)
+_UPDATE = update(_choices).where(*_key).values(subscribed=bindparam("b_after"), updated_at=bindparam("b_now"))
+_INSERT = insert(_choices).values(
+    recipient_pk=bindparam("b_pk"), topic=bindparam("b_topic"), channel=bindparam("b_channel"), subscribed=bindparam("b_after"), updated_at=bindparam("b_now")
+)
 
 
-def write_choices(recipient: Recipient, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
-    """Set stored values (None deletes the row) of a locked recipient; an event for each that changed."""
-    stored = stored_choices(recipient)
+def stored_choices(recipient_pk: int) -> dict[tuple[str, str], bool]:
+    rows = db.session.connection().execute(_STORED, {"b_pk": recipient_pk})
+    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in rows}
+
+
+def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
+    """Set stored values (None deletes the row) of a locked recipient; an event for each that changed.
+
+    Core statements built once, not the ORM: this is the one-click path, where the unit of work and
+    building expressions per request cost more than the SQL itself.
+    """
+    stored = stored_choices(recipient.pk)
+    connection = db.session.connection()
     written = 0
     for (topic, channel), after in targets.items():
-        row = stored.get((topic, channel))
-        before = row.subscribed if row is not None else None
+        before = stored.get((topic, channel))
         if before == after:
             continue
-        if after is None:
-            db.session.delete(row)
-        elif row is not None:
-            row.subscribed = after
-        else:
-            db.session.add(Choice(recipient_pk=recipient.pk, topic=topic, channel=channel, subscribed=after))
+        statement = _DELETE if after is None else _UPDATE if before is not None else _INSERT
+        connection.execute(statement, {"b_pk": recipient.pk, "b_topic": topic, "b_channel": channel, "b_after": after, "b_now": utcnow()})
         record_event(
             context,
             recipient.id,
@@ -121,7 +128,7 @@ def write_choices(recipient: Recipient, targets: dict[tuple[str, str], bool | No
     return written
 
 
-def _lift_suppressions(recipient: Recipient, opted_in: set[str], context: ChangeContext) -> int:
+def _lift_suppressions(recipient: RecipientRow, opted_in: set[str], context: ChangeContext) -> int:
     evidence = context.evidence or {}
     if not opted_in or not all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS):
         return 0
@@ -136,7 +143,7 @@ def _lift_suppressions(recipient: Recipient, opted_in: set[str], context: Change
     return len(lifted)
 
 
-def preference_matrix(recipient: Recipient) -> dict[str, Any]:
+def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:
     """SPEC §4's matrix: every live topic on its channels with the decision and its reason."""
     state = load_states("recipient_id", [recipient.id]).get(recipient.id) or RecipientState(
         recipient.id, recipient.status, frozenset()

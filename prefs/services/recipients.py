@@ -1,9 +1,10 @@
 """Recipients: create, merge contact data, look up. Every change leaves a consent event."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from datetime import datetime
+from typing import Any, Mapping, NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
 from ..errors import PrefsError, invalid
@@ -14,6 +15,28 @@ from .events import ChangeContext, record_event
 from .suppressions import suppress
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
+_recipients = Recipient.__table__
+
+
+class RecipientRow(NamedTuple):
+    """A locked recipient as plain values: the write paths read it without ORM bookkeeping."""
+
+    pk: int
+    id: str
+    status: str
+    email: str | None
+    phone: str | None
+    postal_address: dict | None
+    sms_stopped_at: datetime | None
+    email_hash: str | None
+    phone_hash: str | None
+
+
+# Built once: the write paths only bind values (building expressions per request cost more than the SQL).
+_ROW_BY_ID = select(*(_recipients.c[name] for name in RecipientRow._fields)).where(_recipients.c.id == bindparam("id"))
+_ROW_BY_ID_FOR_UPDATE = _ROW_BY_ID.with_for_update()
+_TAKE_WRITE_LOCK = text("UPDATE recipients SET pk = pk WHERE id = :id")
+_SET_STATUS = update(_recipients).where(_recipients.c.pk == bindparam("b_pk")).values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
 
 
 def find_recipient(recipient_id: str) -> Recipient | None:
@@ -28,22 +51,23 @@ def readable_recipient(recipient_id: str) -> Recipient:
     return recipient
 
 
-def lock_recipient(recipient_id: str) -> Recipient | None:
-    """Load the recipient for a change, holding a lock on it until the transaction ends.
+def lock_recipient(recipient_id: str) -> RecipientRow | None:
+    """Read the recipient for a change, holding a lock on it until the transaction ends.
 
     Two writers to one person must not both read the old state and both write (a lost update). PostgreSQL
     gets a row lock (SELECT … FOR UPDATE). SQLite locks whole files: a no-op UPDATE as the transaction's
     first statement takes the write lock before anything is read, so the read below is current.
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("UPDATE recipients SET pk = pk WHERE id = :id"), {"id": recipient_id})
-    statement = select(Recipient).where(Recipient.id == recipient_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return db.session.execute(statement).scalar_one_or_none()
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_ROW_BY_ID_FOR_UPDATE, {"id": recipient_id}).first()
+    else:
+        connection.execute(_TAKE_WRITE_LOCK, {"id": recipient_id})
+        row = connection.execute(_ROW_BY_ID, {"id": recipient_id}).first()
+    return RecipientRow(*row) if row is not None else None
 
 
-def writable_recipient(recipient_id: str) -> Recipient:
+def writable_recipient(recipient_id: str) -> RecipientRow:
     """The locked recipient for a change. Raises PrefsError: not_found, or erased (a tombstone stays)."""
     recipient = lock_recipient(recipient_id) if is_recipient_id(recipient_id) else None
     if recipient is None:
@@ -73,13 +97,15 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
     if not is_recipient_id(recipient_id):
         raise invalid("id", "1-128 letters, digits, '.', '_', ':' or '-' (never an email address).")
     fields = normalise_contact(given)
-    recipient = lock_recipient(recipient_id)
-    created = recipient is None
-    if recipient is None:
+    locked = lock_recipient(recipient_id)
+    created = locked is None
+    if locked is None:
         recipient = Recipient(id=recipient_id, status="active")
         db.session.add(recipient)
-    elif recipient.status == "erased":
+    elif locked.status == "erased":
         raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
+    else:
+        recipient = db.session.get(Recipient, locked.pk, populate_existing=True)
     _refuse_address_clash(recipient, fields)
 
     before = {name: getattr(recipient, name) for name, value in fields.items() if getattr(recipient, name) != value}
@@ -120,12 +146,10 @@ def _move_sms_stop_to_suppression(recipient: Recipient, context: ChangeContext) 
     record_event(context, recipient.id, "sms_stop", channel="sms", before=True, after=False)
 
 
-def set_status(recipient: Recipient, status: str, context: ChangeContext) -> bool:
-    """Deactivate or reactivate; returns whether anything changed."""
+def set_status(recipient: RecipientRow, status: str, context: ChangeContext) -> bool:
+    """Deactivate or reactivate a locked recipient; returns whether anything changed."""
     if recipient.status == status:
         return False
     record_event(context, recipient.id, "status_changed", before=recipient.status, after=status)
-    recipient.status = status
-    recipient.updated_at = utcnow()
-    db.session.flush()
+    db.session.connection().execute(_SET_STATUS, {"b_pk": recipient.pk, "b_status": status, "b_now": utcnow()})
     return True

@@ -5,17 +5,17 @@ from sqlalchemy import select
 
 from ..decision import ANY
 from ..extensions import db
-from ..models import ConsentEvent, Recipient
+from ..models import ConsentEvent
 from ..tokens import LinkTarget
 from .events import ChangeContext
 from .preferences import PreferenceChange, apply_preference_changes, stored_choices, write_choices
-from .recipients import writable_recipient
+from .recipients import RecipientRow, writable_recipient
 
 # The ways a link unsubscribes; undo looks for the latest of these for the link's cell.
 LINK_VIAS = ("one_click", "confirm_page", "mailto")
 
 
-def unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipient, bool]:
+def unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:
     """Stop what the link names. Returns (recipient, whether anything changed): a repeat changes nothing.
 
     Raises PrefsError: not_found, erased, mandatory_topic, unknown_topic.
@@ -25,7 +25,7 @@ def unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipient, 
     return recipient, changed > 0
 
 
-def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipient, bool]:
+def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:
     """Put back the stored value from before this link's latest unsubscribe, as one more event.
 
     Nothing happens if the value has changed again since (a newer choice wins). Raises PrefsError as above.
@@ -47,9 +47,7 @@ def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipi
     unsubscribe_event = next((event for event in events if event.after is False), None)
     if unsubscribe_event is None:
         return recipient, False
-    current = stored_choices(recipient).get(key)
-    if current is None or current.subscribed is not False:
+    if stored_choices(recipient.pk).get(key) is not False:
         return recipient, False
     written = write_choices(recipient, {key: unsubscribe_event.before}, context)
-    db.session.flush()
     return recipient, written > 0

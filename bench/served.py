@@ -1,0 +1,85 @@
+"""Serving the app under gunicorn and loading it with wrk, for the HTTP benchmarks (P2, P5)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """Serve app:app with `workers` sync workers on a free port; yields the base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PREFS_BENCHMARK": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 2, script: str | None = None, env: dict | None = None) -> LoadResult:
+    """Run wrk against `url` and read its summary. wrk is Debian's package `wrk`."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench needs wrk: apt-get install wrk")
+    command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    return LoadResult(rps, _latency(output, "50%"), _latency(output, "99%"), requests, errors)
+
+
+def _latency(output: str, percentile: str) -> float:
+    value, unit = re.search(rf"{re.escape(percentile)}\s+([\d.]+)(us|ms|s)", output).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def lua_script(text: str) -> str:
+    handle = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    handle.write(text)
+    handle.close()
+    return handle.name
