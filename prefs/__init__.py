@@ -11,7 +11,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
-from .extensions import db, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ def register_extensions(app: Flask) -> None:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
@@ -63,12 +66,20 @@ def _configure_sqlite(engine, synchronous: str) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .api import register_api
+    from .api.blueprint import blp as api_blp
+    from .console import bp as console_bp
     from .health import bp as health_bp
     from .pages import bp as pages_bp
+    from .webhooks import bp as webhooks_bp
 
     register_api(app)
-    app.register_blueprint(health_bp)
-    app.register_blueprint(pages_bp)
+    for blueprint in (health_bp, pages_bp, webhooks_bp, console_bp):
+        app.register_blueprint(blueprint)
+    # CSRF protects the console's cookie sessions. The API (bearer keys), the recipient pages (signed
+    # links, no cookies, and RFC 8058 forbids a CSRF token on one-click) and the webhooks (signatures) have
+    # no session to ride on.
+    for blueprint in (api_blp, pages_bp, webhooks_bp, health_bp):
+        csrf.exempt(blueprint)
     if app.config["PREFS_BENCHMARK"]:
         app.add_url_rule("/bench/trivial", "bench_trivial", lambda: {"ok": True})
 

@@ -89,6 +89,16 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_BENCHMARK=str(raw["PREFS_BENCHMARK"]) == "1",
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
+        # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env != "development",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=env != "development",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        RATELIMIT_STORAGE_URI=raw["PREFS_RATELIMIT_STORAGE_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
         MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),
     )
     config.update(extra)

@@ -1,8 +1,12 @@
 """Extensions, created unbound here and bound to an app in the factory."""
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,3 +25,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+login_manager = LoginManager()  # staff sessions in the console
+csrf = CSRFProtect()  # every console form; the API, recipient pages and webhooks are exempt (no cookies there)
+# No default limits: each limit is declared where it protects something (login, webhooks, public pages).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

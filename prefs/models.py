@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -108,6 +109,20 @@ class ApiKey(db.Model):
     scopes: Mapped[str] = mapped_column(String(64))  # space-separated
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+
+class StaffUser(UserMixin, db.Model):
+    """A support or admin person who signs in to the console. Passwords are stored hashed (scrypt)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-case
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # viewer, agent, admin
+    disabled_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
 
 
 class AdminEvent(db.Model):
