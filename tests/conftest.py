@@ -25,6 +25,10 @@ BASE_SETTINGS = {
     "PREFS_SECRET_KEYS": "test-signing-key-1",
     "PREFS_SUPPRESSION_KEY": "test-suppression-key",
     "PREFS_BASE_URL": "https://prefs.example.com",
+    "PREFS_TWILIO_AUTH_TOKEN": "test-twilio-token",
+    "PREFS_EMAIL_WEBHOOK_SECRET": "test-email-webhook-secret",
+    "PREFS_SMS_PROGRAM_NAME": "Acme",
+    "PREFS_SUPPORT_CONTACT": "help@acme.example",
     "TESTING": True,
 }
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..addresses import lookup_email, lookup_phone
+from ..addresses import is_recipient_id, lookup_email, lookup_phone
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import ConsentEvent, Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
+from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..transactions import commit
@@ -20,6 +21,7 @@ from .auth import actor_name, authorized
 from .blueprint import blp
 from .schemas import (
     EventPageQuerySchema,
+    ExportSchema,
     EventPageSchema,
     MatrixSchema,
     PreferencesPatchSchema,
@@ -136,6 +138,27 @@ def _status_change(recipient_id: str, body: dict | None, status: str) -> Recipie
     context = api_context((body or {}).get("reason"))
     commit(lambda: set_status(writable_recipient(recipient_id), status, context))
     return readable_recipient(recipient_id)
+
+
+@blp.route("/recipients/<string:recipient_id>", methods=["DELETE"])
+@authorized("write", body="optional")
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(204, description="Erased (or erased already)")
+def erase(body, recipient_id):
+    """Erase the person (GDPR Art. 17): personal data removed, addresses kept only as suppression hashes,
+    events kept without personal fields. The id stays a tombstone: GET answers 404, PUT 409 `erased`."""
+    if not is_recipient_id(recipient_id):
+        raise PrefsError("not_found", "No such recipient.")
+    commit(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
+    return ""
+
+
+@blp.route("/recipients/<string:recipient_id>/export", methods=["GET"])
+@authorized("read")
+@blp.response(200, ExportSchema)
+def export(recipient_id):
+    """Everything held about the person, machine-readable (GDPR Art. 20)."""
+    return export_recipient(recipient_id)
 
 
 @blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"])

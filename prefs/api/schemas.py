@@ -243,6 +243,27 @@ class EventPageSchema(Schema):
     next = fields.String(required=True, allow_none=True, metadata={"description": "Cursor of the next page; null at the end."})
 
 
+class FeedQuerySchema(StrictSchema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"description": "An event id; the feed starts after it."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class FeedPageSchema(Schema):
+    events = fields.List(fields.Nested(EventSchema), required=True)
+    next = fields.Integer(required=True, allow_none=True, metadata={"description": "Pass as `after` next; null on an empty page (caught up)."})
+
+
+class ExportSchema(Schema):
+    """Everything held about the person (GDPR Art. 20)."""
+
+    exported_at = fields.String(required=True)
+    recipient = fields.Dict(required=True)
+    preferences = fields.Nested(MatrixSchema, required=True)
+    choices = fields.List(fields.Dict(), required=True)
+    suppressed = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    events = fields.List(fields.Nested(EventSchema), required=True)
+
+
 class EventPageQuerySchema(StrictSchema):
     cursor = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))

@@ -1,6 +1,74 @@
-"""Inbound channels: SMS keywords (Twilio) and mailto unsubscribes (an inbound-mail webhook)."""
+"""Inbound channels: SMS keywords (Twilio) and mailto unsubscribes (an inbound-mail webhook).
+
+Never rate-limited: a 429 here would lose a STOP (Twilio does not retry). A webhook whose own setting is
+missing is off: it answers 503 saying which setting turns it on.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import hmac
+import logging
+from xml.sax.saxutils import escape
 
+from flask import Blueprint, Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+from ..addresses import normalize_phone
+from ..errors import PrefsError
+from ..runtime import runtime
+from ..services.mailto import mailto_unsubscribe
+from ..services.sms import apply_keyword, classify, reply_text
+from ..transactions import commit
+
+log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def feature_off(setting: str) -> Response:
+    return Response(f"This webhook is off: set {setting} to turn it on.\n", 503, mimetype="text/plain")
+
+
+def twiml(message: str | None) -> Response:
+    body = f"<Message>{escape(message)}</Message>" if message else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', 200, mimetype="text/xml")
+
+
+@bp.post("/sms")
+def sms():
+    """Twilio's inbound-message webhook: From, To, Body, signed with X-Twilio-Signature."""
+    token = current_app.config["PREFS_TWILIO_AUTH_TOKEN"]
+    if not token:
+        return feature_off("PREFS_TWILIO_AUTH_TOKEN")
+    url = runtime().base_url + request.full_path.rstrip("?")
+    if not RequestValidator(token).validate(url, request.form.to_dict(), request.headers.get("X-Twilio-Signature", "")):
+        return Response("Bad signature.\n", 403, mimetype="text/plain")
+    keyword = classify(request.form.get("Body", ""))
+    if keyword is None:
+        return twiml(None)  # not a keyword: nothing to do, and no reply
+    try:
+        phone = normalize_phone(request.form.get("From", ""), runtime().phone_region)
+    except PrefsError:
+        log.warning("sms webhook: a keyword from a number that is not a valid phone number")
+        return twiml(None)
+    commit(lambda: apply_keyword(keyword, phone))
+    config = current_app.config
+    return twiml(reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team"))
+
+
+@bp.post("/email")
+def email():
+    """An inbound-mail provider's webhook for mail to unsubscribe+REF@…: fields `to` and `subject`."""
+    secret = current_app.config["PREFS_EMAIL_WEBHOOK_SECRET"]
+    if not secret:
+        return feature_off("PREFS_EMAIL_WEBHOOK_SECRET")
+    given = request.headers.get("X-Prefs-Webhook-Secret", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return {"error": {"code": "forbidden", "message": "Wrong or missing X-Prefs-Webhook-Secret.", "details": {}}}, 403
+    payload = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    to_field = payload.get("to") if isinstance(payload, dict) else None
+    if not isinstance(to_field, str):
+        to_field = ""
+    try:
+        applied = commit(lambda: mailto_unsubscribe(to_field))
+    except PrefsError:  # the person was erased meanwhile: nothing left to unsubscribe
+        applied = False
+    return {"status": "unsubscribed" if applied else "ignored"}, 200

@@ -1,0 +1,56 @@
+"""RFC 2369 mailto unsubscribes: a mail to unsubscribe+REF@… acts like the one-click POST of its link."""
+from __future__ import annotations
+
+from email.utils import getaddresses
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Recipient, Topic
+from ..runtime import runtime
+from ..tokens import LinkTarget, TokenExpired, TokenInvalid, read_mailto_reference
+from .events import Actor, ChangeContext
+from .unsubscribe import unsubscribe
+
+
+def reference_in(to_field: str, mailto_address: str) -> str | None:
+    """The REF of the first `local+REF@domain` in a To header that matches our address."""
+    local, _, domain = mailto_address.lower().partition("@")
+    for _name, address in getaddresses([to_field]):
+        address_local, _, address_domain = address.lower().partition("@")
+        prefix, plus, reference = address_local.partition("+")
+        if plus and prefix == local and address_domain == domain and reference:
+            return reference
+    return None
+
+
+def target_of(reference: str) -> LinkTarget | None:
+    """What the reference unsubscribes from; None when it is unknown, forged or expired."""
+    rt = runtime()
+    try:
+        found = read_mailto_reference(rt.secret_keys, reference, rt.link_max_age_days)
+    except (TokenInvalid, TokenExpired):
+        return None
+    recipient_id = db.session.execute(select(Recipient.id).where(Recipient.pk == found.recipient_pk)).scalar_one_or_none()
+    if recipient_id is None:
+        return None
+    topic = None
+    if found.topic_id is not None:
+        topic = db.session.execute(select(Topic.key).where(Topic.id == found.topic_id)).scalar_one_or_none()
+        if topic is None:
+            return None
+    return LinkTarget(recipient_id, found.channel, topic)
+
+
+def mailto_unsubscribe(to_field: str) -> bool:
+    """Apply the unsubscribe a mail asks for; returns whether it named a valid reference.
+
+    Raises PrefsError only for an erased person (the caller answers 2xx anyway).
+    """
+    mailto_address = runtime().unsubscribe_mailto
+    reference = reference_in(to_field, mailto_address) if mailto_address else None
+    target = target_of(reference) if reference else None
+    if target is None:
+        return False
+    unsubscribe(target, ChangeContext(Actor("email", None, "mailto"), None, {"source": "mailto"}))
+    return True

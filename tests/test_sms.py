@@ -1,0 +1,138 @@
+"""SMS keywords over the Twilio webhook (issue 5, acceptance 1)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from prefs.services.sms import START_WORDS, STOP_WORDS
+
+URL = "https://prefs.example.com/webhooks/sms"
+PHONE = "+14155550123"
+
+
+def text(client, body: str, sender: str = PHONE, token: str = "test-twilio-token", signature: str | None = None):
+    form = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": "SM123"}
+    signature = signature if signature is not None else RequestValidator(token).compute_signature(URL, form)
+    return client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature})
+
+
+def replies(response) -> list[str]:
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    return re.findall(r"<Message>(.*?)</Message>", response.get_data(as_text=True), re.S)
+
+
+def spellings(word: str) -> list[str]:
+    """The keyword as people type it: any case, stray spaces, a space inside ("opt out")."""
+    return [word, word.lower(), f"  {word.capitalize()} ", " ".join(word.lower()) if len(word) < 5 else word[:3] + " " + word[3:].lower()]
+
+
+STOPS = sorted(STOP_WORDS | {"OPT OUT", "STOP ALL"})
+STARTS = sorted(START_WORDS)
+
+
+@pytest.mark.parametrize("word", STOPS)
+def test_every_stop_keyword_stops_all_texts_but_not_email(api, client, newsletter, person, word):
+    for spelling in spellings(word):
+        response = text(client, spelling)
+        messages = replies(response)
+        assert len(messages) == 1 and "unsubscribed" in messages[0] and "START" in messages[0]
+        assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+        assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+        assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+        assert api.check("billing", "phone", recipient_id="cust-1")["reason"] == "mandatory"
+        assert len(replies(text(client, "START"))) == 1
+
+
+@pytest.mark.parametrize("word", STARTS)
+def test_every_start_keyword_lifts_the_stop(api, client, newsletter, person, word):
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    before = api.get("/recipients/cust-1/preferences").get_json()
+    for spelling in spellings(word):
+        text(client, "STOP")
+        messages = replies(text(client, spelling))
+        assert len(messages) == 1 and "resubscribed" in messages[0]
+        assert api.get("/recipients/cust-1/preferences").get_json() == before  # all as before
+        assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
+
+
+@pytest.mark.parametrize("word", ["HELP", "help", " Info "])
+def test_help_answers_with_the_rules_and_changes_nothing(api, client, person, word):
+    before = api.get("/recipients/cust-1/events").get_json()
+    (message,) = replies(text(client, word))
+    for part in ("Acme", "help@acme.example", "Msg frequency varies", "Msg&amp;data rates may apply", "STOP"):
+        assert part in message
+    assert api.get("/recipients/cust-1/events").get_json() == before
+
+
+def test_other_texts_get_no_reply_and_change_nothing(api, client, person):
+    assert replies(text(client, "stop please")) == []
+    assert replies(text(client, "hello")) == []
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
+
+
+def test_unsigned_or_wrongly_signed_requests_are_403_and_change_nothing(api, client, person):
+    before = api.get("/recipients/cust-1/events").get_json()
+    assert text(client, "STOP", signature="").status_code == 403
+    assert text(client, "STOP", signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
+    assert text(client, "STOP", token="another-token").status_code == 403
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
+    assert api.get("/recipients/cust-1/events").get_json() == before
+
+
+def test_stop_is_audited_once_and_start_restores(api, client, person):
+    text(client, "STOP")
+    text(client, "stop")
+    events = api.get("/recipients/cust-1/events").get_json()["events"]
+    stops = [e for e in events if e["kind"] == "sms_stop"]
+    assert len(stops) == 1 and (stops[0]["actor"], stops[0]["via"], stops[0]["after"]) == ("sms", "keyword:STOP", True)
+    assert api.get("/recipients/cust-1/preferences").get_json()["channels"]["sms"]["sms_stop"] is True
+    text(client, "UNSTOP")
+    assert api.get("/recipients/cust-1/events").get_json()["events"][0]["via"] == "keyword:UNSTOP"
+
+
+def test_no_api_call_lifts_an_sms_stop(api, client, newsletter, person):
+    text(client, "STOP")
+    for change in ({"channel": "sms", "subscribed": True}, {"topic": "newsletter", "channel": "sms", "subscribed": True}):
+        response = api.patch("/recipients/cust-1/preferences", {"changes": [change]})
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop"
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+
+
+def test_a_new_number_starts_without_the_stop_and_the_old_one_stays_suppressed(api, client, newsletter, person):
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    text(client, "STOP")
+    api.put("/recipients/cust-1", {"phone": "+14155550199"})
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
+    api.put("/recipients/someone-else", {"phone": PHONE})  # the old number, now someone else's
+    assert api.check("newsletter", "sms", recipient_id="someone-else")["reason"] == "suppressed"
+    assert api.check("billing", "sms", recipient_id="someone-else")["reason"] == "mandatory"
+
+
+def test_stop_from_an_unknown_number_leaves_a_suppression_that_start_lifts(api, client, newsletter):
+    stranger = "+14155550177"
+    assert len(replies(text(client, "STOP", sender=stranger))) == 1
+    assert api.check("newsletter", "sms", phone=stranger)["reason"] == "suppressed"
+    api.put("/recipients/new-person", {"phone": stranger})
+    api.patch("/recipients/new-person/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    assert api.check("newsletter", "sms", recipient_id="new-person")["reason"] == "suppressed"
+    assert api.check("billing", "sms", recipient_id="new-person")["reason"] == "mandatory"
+    text(client, "START", sender=stranger)
+    assert api.check("newsletter", "sms", recipient_id="new-person")["reason"] == "subscribed"
+
+
+def test_the_webhook_is_off_without_its_token(database_url):
+    from conftest import BASE_SETTINGS
+
+    from prefs import create_app
+    from prefs.extensions import db
+
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_TWILIO_AUTH_TOKEN": ""})
+    try:
+        response = app.test_client().post("/webhooks/sms", data={"From": PHONE, "Body": "STOP"})
+        assert response.status_code == 503 and b"PREFS_TWILIO_AUTH_TOKEN" in response.data
+    finally:
+        with app.app_context():
+            db.engine.dispose()
