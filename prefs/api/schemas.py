@@ -31,7 +31,9 @@ def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802  (a field factory
 class UTCDateTime(fields.DateTime):
     """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
 
-    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+    def _serialize(self, value: datetime | str | None, attr, obj, **kwargs):
+        if isinstance(value, str):  # already ISO 8601 (an export assembled by the service)
+            return value
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return super()._serialize(value, attr, obj, **kwargs)
