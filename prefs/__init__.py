@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import keys_cli
+    from .cli import keys_cli, recipients_cli, suppressions_cli
 
-    app.cli.add_command(keys_cli)
+    for group in (keys_cli, recipients_cli, suppressions_cli):
+        app.cli.add_command(group)

@@ -52,3 +52,112 @@ def keys_list() -> None:
     for api_key in db.session.execute(select(ApiKey).order_by(ApiKey.name)).scalars():
         state = f"revoked {api_key.revoked_at:%Y-%m-%d}" if api_key.revoked_at else "active"
         click.echo(f"{api_key.name}\t{api_key.scopes}\t{state}")
+
+
+recipients_cli = AppGroup("recipients", help="Bulk operations on recipients.")
+suppressions_cli = AppGroup("suppressions", help="The suppression list.")
+
+
+def _progress(description: str):
+    """A rich progress bar on stderr, advanced by bytes read (no need to count lines first)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn(description), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False
+    )
+
+
+class _CountingReader:
+    """Wraps a text file to tell the progress bar how far into the file the reader is."""
+
+    def __init__(self, handle, advance):
+        self._handle = handle
+        self._advance = advance
+
+    def __iter__(self):
+        for line in self._handle:
+            self._advance(len(line.encode()))
+            yield line
+
+
+@recipients_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--processes", default=2, show_default=True, help="Processes that validate rows while this one writes.")
+def recipients_import(path: str, processes: int) -> None:
+    """Import recipients from a CSV file: id,email,phone,locale and optional topic:channel yes/no columns.
+
+    Upserts in batches; an empty cell leaves a field as it is. Bad rows are reported by line number and
+    skipped, good rows kept; exit status 1 when any row was bad. Importing the same file again changes nothing.
+    """
+    import os
+
+    from .services.imports import ImportFileError, import_recipients
+    from .write_gate import gate
+
+    rt = runtime()
+
+    def write_batch(operation) -> None:
+        with gate(rt.write_gate):
+            operation()
+            db.session.commit()
+
+    with open(path, newline="", encoding="utf-8-sig") as handle, _progress("importing") as progress:
+        task = progress.add_task("import", total=os.path.getsize(path))
+        reader = _CountingReader(handle, lambda size: progress.advance(task, size))
+        try:
+            report = import_recipients(
+                reader, os.path.basename(path), dict(rt.catalogue.all()), rt.phone_region, rt.suppression_key, write_batch, processes=processes
+            )
+        except ImportFileError as error:
+            db.session.rollback()
+            raise click.ClickException(f"{path}: {error}; nothing was imported") from None
+    for bad in report.bad:
+        click.echo(f"line {bad.line}: {bad.reason}", err=True)
+    click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, {len(report.bad)} bad rows")
+    if report.bad:
+        raise SystemExit(1)
+
+
+@suppressions_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", default="import", show_default=True, help="Recorded with each suppression.")
+def suppressions_import(path: str, source: str) -> None:
+    """Suppress every address in a file, one email or phone number a line (blank lines and # comments skipped).
+
+    Only keyed hashes are stored. Bad lines are reported by number; exit status 1 when any line was bad.
+    """
+    import os
+
+    from .addresses import normalize_email, normalize_phone
+    from .services.suppressions import suppress
+
+    rt = runtime()
+    bad, added, batch = [], 0, []
+
+    def flush() -> None:
+        commit(lambda: [suppress(kind, address, source[:32]) for kind, address in batch])
+
+    with open(path, encoding="utf-8-sig") as handle, _progress("suppressing") as progress:
+        task = progress.add_task("suppress", total=os.path.getsize(path))
+        for number, line in enumerate(_CountingReader(handle, lambda size: progress.advance(task, size)), start=1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                batch.append(("email", normalize_email(text)) if "@" in text else ("phone", normalize_phone(text, rt.phone_region)))
+            except PrefsError as error:
+                bad.append(f"line {number}: {error.message}")
+                continue
+            if len(batch) >= 1000:
+                flush()
+                added += len(batch)
+                batch = []
+        if batch:
+            flush()
+            added += len(batch)
+    for message in bad:
+        click.echo(message, err=True)
+    click.echo(f"{added} addresses suppressed (already suppressed ones included), {len(bad)} bad lines")
+    if bad:
+        raise SystemExit(1)

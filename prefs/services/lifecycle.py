@@ -17,7 +17,7 @@ from .suppressions import suppress, suppressed_hashes
 # Evidence keys that say how consent was given without saying who gave it; erasure keeps only these.
 IMPERSONAL_EVIDENCE = ("collected_at", "source", "wording", "version", "message_id")
 # Event kinds whose before/after hold contact data.
-CONTACT_KINDS = ("recipient_created", "contact_changed")
+CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
 def export_recipient(recipient_id: str) -> dict[str, Any]:

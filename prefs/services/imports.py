@@ -1,0 +1,318 @@
+"""Bulk import of recipients from CSV: validate rows (in parallel), upsert them in batches.
+
+Columns: `id` (required), `email`, `phone`, `locale`, and any number of `topic:channel` columns holding
+yes/no. An empty cell leaves that field as it is (an import never clears data). A bad row is reported by
+its line number and skipped; good rows are kept. One consent event per recipient whose stored data
+changed (actor `import`, actor_id the file's name), so importing the same file again writes nothing.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy import bindparam, insert, select, update
+
+from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
+from ..config import CHANNELS
+from ..decision import TopicRule
+from ..errors import PrefsError
+from ..extensions import db
+from ..models import Choice, ConsentEvent, Recipient, utcnow
+from .events import serialise_event_writes
+
+BATCH = 5000
+CONTACT_COLUMNS = ("email", "phone", "locale")
+YES, NO = frozenset({"yes", "y", "true", "1"}), frozenset({"no", "n", "false", "0"})
+_recipients, _choices, _events = Recipient.__table__, Choice.__table__, ConsentEvent.__table__
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (bad header); nothing was written."""
+
+
+@dataclass
+class GoodRow:
+    line: int
+    id: str
+    contact: dict[str, str]  # normalised, only the non-empty cells
+    hashes: dict[str, str]  # email_hash / phone_hash for the addresses given
+    choices: dict[tuple[str, str], bool]
+
+
+@dataclass
+class BadRow:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+
+
+def check_header(header: list[str], rules: dict[str, TopicRule]) -> list[tuple[str, str]]:
+    """The choice columns of a header. Raises ImportFileError for an unusable header."""
+    if "id" not in header:
+        raise ImportFileError("the header has no 'id' column")
+    if len(set(header)) != len(header):
+        raise ImportFileError("the header names a column twice")
+    choice_columns = []
+    for name in header:
+        if name in ("id",) + CONTACT_COLUMNS:
+            continue
+        topic, colon, channel = name.partition(":")
+        rule = rules.get(topic)
+        if not colon or rule is None or channel not in CHANNELS or channel not in rule.channels:
+            raise ImportFileError(f"column {name!r} is neither id, email, phone, locale nor topic:channel of a topic sent on that channel")
+        choice_columns.append((topic, channel))
+    return choice_columns
+
+
+# --- validation: pure, run in worker processes ---------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def init_worker(region: str, suppression_key: bytes, mandatory: frozenset[str]) -> None:
+    _WORKER.update(region=region, key=suppression_key, mandatory=mandatory)
+
+
+def validate_rows(rows: list[tuple[int, dict[str, str]]]) -> list[GoodRow | BadRow]:
+    return [validate_row(line, values) for line, values in rows]
+
+
+def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
+    recipient_id = (values.get("id") or "").strip()
+    if not is_recipient_id(recipient_id):
+        return BadRow(line, "id: 1-128 letters, digits, '.', '_', ':' or '-' (never an email address)")
+    contact: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    try:
+        if (values.get("email") or "").strip():
+            contact["email"] = normalize_email(values["email"])
+            hashes["email_hash"] = _hash("email", contact["email"])
+        if (values.get("phone") or "").strip():
+            contact["phone"] = normalize_phone(values["phone"], _WORKER["region"])
+            hashes["phone_hash"] = _hash("phone", contact["phone"])
+        if (values.get("locale") or "").strip():
+            contact["locale"] = normalize_locale(values["locale"].strip())
+    except PrefsError as error:
+        (name, messages), *_ = error.details.items()
+        return BadRow(line, f"{name}: {messages[0]}")
+    choices: dict[tuple[str, str], bool] = {}
+    for column, cell in values.items():
+        if ":" not in column or not (cell or "").strip():
+            continue
+        answer = cell.strip().lower()
+        if answer not in YES | NO:
+            return BadRow(line, f"{column}: yes or no, not {cell.strip()!r}")
+        topic, _, channel = column.partition(":")
+        if topic in _WORKER["mandatory"]:
+            if answer in NO:
+                return BadRow(line, f"{column}: a mandatory topic cannot be switched off")
+            continue  # always on: nothing to store
+        choices[(topic, channel)] = answer in YES
+    return GoodRow(line, recipient_id, contact, hashes, choices)
+
+
+def _hash(kind: str, address: str) -> str:
+    return hmac.new(_WORKER["key"], f"{kind}:{address}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- the import ----------------------------------------------------------------------------------------
+def read_batches(handle: Iterable[str], rules: dict[str, TopicRule]) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    reader = csv.DictReader(handle)
+    check_header([name.strip() for name in reader.fieldnames or []], rules)
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    batch: list[tuple[int, dict[str, str]]] = []
+    for values in reader:
+        batch.append((reader.line_num, values))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_recipients(
+    handle: Iterable[str],
+    file_name: str,
+    rules: dict[str, TopicRule],
+    region: str,
+    suppression_key: bytes,
+    write_batch: Callable[[Callable[[], None]], None],
+    progress: Callable[[int], None] = lambda rows: None,
+    processes: int = 2,
+) -> ImportReport:
+    """Validate in `processes` worker processes while this one writes; each batch is one transaction,
+    run through `write_batch` (which commits). Raises ImportFileError before writing anything."""
+    report = ImportReport()
+    mandatory = frozenset(key for key, rule in rules.items() if rule.mandatory)
+    claimed: dict[str, str] = {}  # address -> id, across the whole file, to refuse duplicates
+    batches = read_batches(handle, rules)
+    first = next(batches, None)  # the header is checked here, before any process starts
+    if first is None:
+        return report
+    batches = _chain(first, batches)
+    if processes > 1:
+        pool = get_context("spawn").Pool(processes, initializer=init_worker, initargs=(region, suppression_key, mandatory))
+        validated: Iterator[list[GoodRow | BadRow]] = pool.imap(validate_rows, batches)
+    else:
+        pool = None
+        init_worker(region, suppression_key, mandatory)
+        validated = map(validate_rows, batches)
+    try:
+        for rows in validated:
+            good = [row for row in rows if isinstance(row, GoodRow)]
+            report.bad += [row for row in rows if isinstance(row, BadRow)]
+            write_batch(lambda good=good: _write(good, file_name, claimed, report))
+            progress(len(rows))
+    finally:
+        if pool is not None:
+            pool.terminate()
+    report.bad.sort(key=lambda row: row.line)
+    return report
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report: ImportReport) -> None:
+    """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad."""
+    rows = _unique_ids(rows, report)
+    connection = db.session.connection()
+    existing = {
+        row.id: row
+        for row in connection.execute(
+            select(_recipients.c.pk, _recipients.c.id, _recipients.c.email, _recipients.c.phone, _recipients.c.locale, _recipients.c.status)
+            .where(_recipients.c.id.in_([r.id for r in rows]))
+        )
+    }
+    owners = _address_owners(connection, rows)
+    now = utcnow()
+    inserts, updates, events, accepted = [], [], [], []
+    for row in rows:
+        current = existing.get(row.id)
+        if current is not None and current.status == "erased":
+            report.bad.append(BadRow(row.line, "id: this recipient was erased; the id cannot be used again"))
+            continue
+        clash = _clash(row, owners, claimed)
+        if clash:
+            report.bad.append(BadRow(row.line, clash))
+            continue
+        for name in ("email", "phone"):
+            if name in row.contact:
+                claimed[row.contact[name]] = row.id
+        accepted.append(row)
+        if current is None:
+            inserts.append({"id": row.id, "status": "active", "created_at": now, "updated_at": now, "email": None, "phone": None,
+                            "locale": None, "email_hash": None, "phone_hash": None, **row.contact, **row.hashes})  # fmt: skip
+        else:
+            changed = {name: value for name, value in row.contact.items() if getattr(current, name) != value}
+            if changed:
+                hashes = {name: row.hashes[name] for name in ("email_hash", "phone_hash") if name[: -len("_hash")] in changed}
+                updates.append({"b_pk": current.pk, "b_values": {**changed, **hashes}})
+    if inserts:
+        connection.execute(insert(_recipients), inserts)
+    for change in updates:  # few on a re-run, so one statement each is fine
+        connection.execute(update(_recipients).where(_recipients.c.pk == change["b_pk"]).values(**change["b_values"], updated_at=now))
+    pks = dict(connection.execute(select(_recipients.c.id, _recipients.c.pk).where(_recipients.c.id.in_([r.id for r in accepted]))).all())
+    choice_changes = _write_choices(connection, accepted, pks, now)
+    for row in accepted:
+        current = existing.get(row.id)
+        before = {name: getattr(current, name) for name in row.contact if getattr(current, name) != row.contact[name]} if current else {}
+        after = {name: row.contact[name] for name in before} if current else {"status": "active", **row.contact}
+        for (topic, channel), (old, new) in choice_changes.get(row.id, {}).items():
+            before[f"{topic}:{channel}"], after[f"{topic}:{channel}"] = old, new
+        if current is None:
+            report.created += 1
+        elif after:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+            continue
+        events.append({"at": now, "recipient_id": row.id, "actor": "import", "actor_id": file_name, "via": "import",
+                       "kind": "imported", "before": before or None, "after": after, "reason": None, "evidence": None,
+                       "topic": None, "channel": None})  # fmt: skip
+    if events:
+        serialise_event_writes()
+        connection.execute(insert(_events), events)
+
+
+def _unique_ids(rows: list[GoodRow], report: ImportReport) -> list[GoodRow]:
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        if row.id in seen:
+            report.bad.append(BadRow(row.line, "id: appears twice in the same batch of the file"))
+        else:
+            seen.add(row.id)
+            unique.append(row)
+    return unique
+
+
+def _address_owners(connection, rows: list[GoodRow]) -> dict[str, str]:
+    owners = {}
+    for name in ("email", "phone"):
+        values = [row.contact[name] for row in rows if name in row.contact]
+        if values:
+            column = _recipients.c[name]
+            owners.update(dict(connection.execute(select(column, _recipients.c.id).where(column.in_(values))).all()))
+    return owners
+
+
+def _clash(row: GoodRow, owners: dict[str, str], claimed: dict[str, str]) -> str | None:
+    for name in ("email", "phone"):
+        value = row.contact.get(name)
+        if value is None:
+            continue
+        owner = owners.get(value, claimed.get(value))
+        if owner is not None and owner != row.id:
+            return f"{name}: already belongs to another recipient"
+    return None
+
+
+_UPSERT_CHOICE = update(_choices).where(
+    _choices.c.recipient_pk == bindparam("b_pk"), _choices.c.topic == bindparam("b_topic"), _choices.c.channel == bindparam("b_channel")
+).values(subscribed=bindparam("b_subscribed"), updated_at=bindparam("b_now"))
+
+
+def _write_choices(connection, rows: list[GoodRow], pks: dict[str, int], now) -> dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]:
+    """Store the yes/no cells that differ from what is stored; returns them per recipient id."""
+    wanted = [row for row in rows if row.choices]
+    if not wanted:
+        return {}
+    stored: dict[tuple[int, str, str], bool] = {
+        (pk, topic, channel): bool(subscribed)
+        for pk, topic, channel, subscribed in connection.execute(
+            select(_choices.c.recipient_pk, _choices.c.topic, _choices.c.channel, _choices.c.subscribed).where(
+                _choices.c.recipient_pk.in_([pks[row.id] for row in wanted])
+            )
+        )
+    }
+    inserts, updates, changes = [], [], {}
+    for row in wanted:
+        pk = pks[row.id]
+        for (topic, channel), value in row.choices.items():
+            old = stored.get((pk, topic, channel))
+            if old == value:
+                continue
+            changes.setdefault(row.id, {})[(topic, channel)] = (old, value)
+            params = {"recipient_pk": pk, "topic": topic, "channel": channel, "subscribed": value, "updated_at": now}
+            if old is None:
+                inserts.append(params)
+            else:
+                updates.append({"b_pk": pk, "b_topic": topic, "b_channel": channel, "b_subscribed": value, "b_now": now})
+    if inserts:
+        connection.execute(insert(_choices), inserts)
+    if updates:
+        connection.execute(_UPSERT_CHOICE, updates)
+    return changes

@@ -1,0 +1,116 @@
+"""CLI imports: recipients from CSV and addresses into the suppression list (issue 5, acceptance 5)."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+BAD_LINES = {
+    12: {"id": "bad@id"},
+    140: {"email": "not-an-email"},
+    333: {"phone": "12"},
+    604: {"newsletter:email": "maybe"},
+    999: {"locale": "not a locale"},
+}
+
+
+def write_csv(path, rows, header=("id", "email", "phone", "locale", "newsletter:email", "newsletter:sms")):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def thousand_rows() -> list[dict]:
+    rows = []
+    for n in range(1000):  # data rows are lines 2..1001
+        row = {"id": f"imp-{n}", "email": f"Person{n}@Example.com", "phone": f"+1415555{n:04d}" if n % 2 else "", "locale": "en-US",
+               "newsletter:email": ["yes", "no", ""][n % 3], "newsletter:sms": "yes" if n % 5 == 0 else ""}  # fmt: skip
+        row.update(BAD_LINES.get(n + 2, {}))
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_import_reports_exactly_the_bad_lines_and_a_rerun_changes_nothing(api, runner, newsletter, tmp_path, processes):
+    path = write_csv(tmp_path / "people.csv", thousand_rows())
+    result = runner.invoke(args=["recipients", "import", path, "--processes", str(processes)])
+    assert result.exit_code == 1
+    reported = sorted(int(line.split(":")[0].removeprefix("line ")) for line in result.output.splitlines() if line.startswith("line "))
+    assert reported == sorted(BAD_LINES)
+    assert "995 created, 0 updated, 0 unchanged, 5 bad rows" in result.output
+
+    person = api.get("/recipients/imp-7").get_json()
+    assert (person["email"], person["phone"], person["locale"]) == ("person7@example.com", "+14155550007", "en-US")
+    assert api.check("newsletter", "email", recipient_id="imp-7")["reason"] == "unsubscribed"  # 7 % 3 == 1: "no"
+    assert api.check("newsletter", "email", recipient_id="imp-8")["reason"] == "default"  # empty cell
+    assert api.check("newsletter", "sms", recipient_id="imp-5")["reason"] == "subscribed"
+    assert api.get("/recipients/imp-10").status_code == 404  # line 12 was bad
+    events = api.get("/recipients/imp-7/events").get_json()["events"]
+    assert [(e["kind"], e["actor"], e["actor_id"]) for e in events] == [("imported", "import", "people.csv")]
+    assert events[0]["after"]["newsletter:email"] is False
+
+    feed_before = api.get("/events?limit=1000&after=0").get_json()
+    total_before = _count_events(api)
+    again = runner.invoke(args=["recipients", "import", path, "--processes", str(processes)])
+    assert "0 created, 0 updated, 995 unchanged, 5 bad rows" in again.output
+    assert _count_events(api) == total_before
+    assert feed_before["events"][0]["id"] == api.get("/events?limit=1&after=0").get_json()["events"][0]["id"]
+
+
+def _count_events(api) -> int:
+    count, after = 0, 0
+    while True:
+        page = api.get(f"/events?limit=1000&after={after}").get_json()
+        if page["next"] is None:
+            return count
+        count += len(page["events"])
+        after = page["next"]
+
+
+def test_import_updates_only_what_changed_and_never_clears(api, runner, newsletter, person, tmp_path):
+    path = write_csv(tmp_path / "update.csv", [{"id": "cust-1", "email": "", "phone": "+14155550999", "locale": ""}], header=("id", "email", "phone", "locale"))
+    assert runner.invoke(args=["recipients", "import", path, "--processes", "1"]).exit_code == 0
+    body = api.get("/recipients/cust-1").get_json()
+    assert (body["email"], body["phone"]) == ("ann@example.com", "+14155550999")
+    event = api.get("/recipients/cust-1/events").get_json()["events"][0]
+    assert (event["kind"], event["before"], event["after"]) == ("imported", {"phone": "+14155550123"}, {"phone": "+14155550999"})
+
+
+def test_import_refuses_clashes_erased_ids_and_mandatory_opt_outs(api, runner, newsletter, person, tmp_path):
+    api.put("/recipients/gone", {"email": "gone@example.com"})
+    api.delete("/recipients/gone")
+    rows = [
+        {"id": "dup-1", "email": "ann@example.com"},  # line 2: someone else's
+        {"id": "dup-2", "email": "same@example.com"},  # line 3
+        {"id": "dup-3", "email": "SAME@example.com"},  # line 4: taken by line 3
+        {"id": "gone", "email": "back@example.com"},  # line 5: erased
+        {"id": "ok-1", "email": "ok@example.com", "billing:email": "no"},  # line 6: mandatory
+        {"id": "ok-2", "email": "ok2@example.com", "billing:email": "yes"},  # line 7: fine, nothing stored
+    ]
+    path = write_csv(tmp_path / "clash.csv", rows, header=("id", "email", "billing:email"))
+    result = runner.invoke(args=["recipients", "import", path, "--processes", "1"])
+    lines = [line for line in result.output.splitlines() if line.startswith("line ")]
+    assert [line.split(":")[0] for line in lines] == ["line 2", "line 4", "line 5", "line 6"]
+    assert "2 created" in result.output
+    assert api.get("/recipients/gone").status_code == 404
+
+
+def test_a_bad_header_imports_nothing(api, runner, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", [{"id": "x", "colour": "red"}], header=("id", "colour"))
+    result = runner.invoke(args=["recipients", "import", path])
+    assert result.exit_code != 0 and "colour" in result.output
+    assert api.get("/recipients/x").status_code == 404
+
+
+def test_suppressions_import(api, runner, newsletter, tmp_path):
+    path = tmp_path / "suppress.txt"
+    path.write_text("# from the old ESP\nOld.Customer@Example.com\n\n(415) 555-0188\nnot an address\n")
+    result = runner.invoke(args=["suppressions", "import", str(path)])
+    assert result.exit_code == 1 and "line 5:" in result.output and "2 addresses suppressed" in result.output
+    assert api.check("newsletter", "email", email="old.customer@example.com")["reason"] == "suppressed"
+    assert api.check("newsletter", "sms", phone="+14155550188")["reason"] == "suppressed"
+    api.put("/recipients/old", {"email": "old.customer@example.com"})
+    assert api.check("newsletter", "email", recipient_id="old")["reason"] == "suppressed"
+    assert runner.invoke(args=["suppressions", "import", str(path)]).output.count("2 addresses") == 1  # idempotent
