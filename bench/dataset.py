@@ -36,7 +36,7 @@ def email_of(n: int) -> str:
 
 
 def phone_of(n: int) -> str:
-    return f"+4470{n:09d}"
+    return f"+4479{n:08d}"
 
 
 def _hash(kind: str, address: str) -> str:

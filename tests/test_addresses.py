@@ -1,0 +1,61 @@
+"""Address handling, unit-tested: normalisation, masking, and the fast email path agreeing with email-validator."""
+from __future__ import annotations
+
+import string
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prefs.addresses import _is_plain_email, mask_email, mask_phone, normalize_email, normalize_phone
+from prefs.errors import PrefsError
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+label = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=70)
+local = st.lists(st.text(ATEXT, min_size=1, max_size=30), min_size=1, max_size=4).map(".".join)
+domain = st.lists(label, min_size=1, max_size=4).map(".".join)
+tld = st.sampled_from(["com", "org", "io", "co", "test", "local", "localhost", "onion", "arpa", "invalid", "c0m", "123", "x", "museum"])
+addresses = st.builds(lambda l, d, t: f"{l}@{d}.{t}", local, domain, tld) | st.text(max_size=80)
+
+
+def email_validator_accepts(candidate: str) -> bool:
+    try:
+        validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(addresses)
+def test_the_fast_email_path_accepts_only_what_email_validator_accepts(candidate):
+    if _is_plain_email(candidate):
+        assert email_validator_accepts(candidate), candidate
+
+
+@pytest.mark.parametrize("raw", ["  Ann.Lee+news@Example.COM ", "o'brien@example.ie", "δοκιμή@παράδειγμα.δοκιμή"])
+def test_valid_emails_are_trimmed_and_lower_cased(raw):
+    assert normalize_email(raw) == raw.strip().lower()
+
+
+@pytest.mark.parametrize("raw", ["", "plain", "a@b", "a@@b.com", "a@b.test", "a@localhost", "a b@c.com", ".a@b.com", "a@b.123", 7, None])
+def test_invalid_emails_are_refused(raw):
+    with pytest.raises(PrefsError) as error:
+        normalize_email(raw)
+    assert error.value.code == "invalid" and "email" in error.value.details
+
+
+def test_phones_are_parsed_as_people_type_them():
+    assert normalize_phone("(415) 555-0123", "US") == "+14155550123"
+    assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
+    assert normalize_phone("+44 20 7946 0958", "US") == "+442079460958"
+    for raw in ("12", "phone", "+1 555", "", None):
+        with pytest.raises(PrefsError):
+            normalize_phone(raw, "US")
+
+
+def test_masks_show_enough_to_recognise_and_no_more():
+    assert mask_email("ann@example.com") == "a***@example.com"
+    assert mask_phone("+14155550123") == "+1********23"
+    assert mask_email(None) is None and mask_phone(None) is None
