@@ -35,8 +35,7 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported (bad header); nothing was written."""
 
 
-@dataclass
-class GoodRow:
+class GoodRow(NamedTuple):  # tuples: they cross process boundaries a million times
     line: int
     id: str
     contact: dict[str, str]  # normalised, only the non-empty cells
@@ -44,8 +43,7 @@ class GoodRow:
     choices: dict[tuple[str, str], bool]
 
 
-@dataclass
-class BadRow:
+class BadRow(NamedTuple):
     line: int
     reason: str
 
@@ -128,12 +126,14 @@ def _hash(kind: str, address: str) -> str:
 
 # --- the import ----------------------------------------------------------------------------------------
 def read_batches(handle: Iterable[str], rules: dict[str, TopicRule]) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    reader = csv.DictReader(handle)
-    check_header([name.strip() for name in reader.fieldnames or []], rules)
-    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    reader = csv.reader(handle)
+    header = [name.strip() for name in next(reader, [])]
+    check_header(header, rules)
     batch: list[tuple[int, dict[str, str]]] = []
-    for values in reader:
-        batch.append((reader.line_num, values))
+    for cells in reader:
+        if not any(cells):
+            continue  # a blank line
+        batch.append((reader.line_num, dict(zip(header, cells))))
         if len(batch) >= BATCH:
             yield batch
             batch = []
