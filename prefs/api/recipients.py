@@ -127,7 +127,7 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "before" or not number.isdigit():
+        if prefix != "before" or not number.isdigit() or len(number) > 18:
             raise ValueError
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from ..config import CHANNELS
 from ..services.checks import MAX_BATCH
 
+MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
     "topic_archived", "topic_not_on_channel", "suppressed", "unknown_recipient", "deactivated", "erased",
     "no_address", "sms_stop", "mandatory", "all_marketing_unsubscribed", "channel_unsubscribed",
@@ -246,7 +247,7 @@ class EventPageSchema(Schema):
 
 
 class FeedQuerySchema(StrictSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"description": "An event id; the feed starts after it."})
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID), metadata={"description": "An event id; the feed starts after it."})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
