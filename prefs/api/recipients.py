@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import binascii
 from typing import Any
 
@@ -33,6 +34,7 @@ from .schemas import (
     RecipientWithPreferencesSchema,
 )
 
+log = logging.getLogger(__name__)
 RECIPIENT_FIELDS = ("id", "email", "phone", "postal_address", "locale", "status", "created_at", "updated_at")
 
 
@@ -149,7 +151,8 @@ def erase(body, recipient_id):
     events kept without personal fields. The id stays a tombstone: GET answers 404, PUT 409 `erased`."""
     if not is_recipient_id(recipient_id):
         raise PrefsError("not_found", "No such recipient.")
-    commit(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
+    erased = commit(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
+    log.info("erasure by API key %s: %s", actor_name(), "done" if erased else "already erased")
     return ""
 
 

@@ -5,6 +5,7 @@ JavaScript; every response carries the headers of SPEC §5.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, render_template, request
@@ -24,6 +25,7 @@ from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenIn
 from ..transactions import commit
 from .forms import CHANNEL_WORDS, build_form, changes_from_form, parse_shown
 
+log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 TOKEN_PAGE_HEADERS = {
@@ -135,7 +137,9 @@ def do_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = ChangeContext(Actor("recipient", None, via), None, evidence(target))
-    recipient, _changed = commit(lambda: unsubscribe(target, context))
+    recipient, changed = commit(lambda: unsubscribe(target, context))
+    # Never the token or the person: only what happened, for operators counting unsubscribes.
+    log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
     return render_template(
         "pages/unsubscribed.html",
         what=what_stops(target),

@@ -50,6 +50,7 @@ def sms():
         log.warning("sms webhook: a keyword from a number that is not a valid phone number")
         return twiml(None)
     commit(lambda: apply_keyword(keyword, phone))
+    log.info("sms keyword %s applied", keyword.word)
     config = current_app.config
     return twiml(reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team"))
 

@@ -1,0 +1,130 @@
+"""S1 (every API route × every kind of key) and S2 (no personal data, token or key in the logs)."""
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+# The scope each API route needs (SPEC §4). A route missing here fails test_every_api_route_is_in_the_matrix:
+# adding a route means deciding who may call it.
+API_SCOPES = {
+    ("POST", "/api/v1/check"): "check",
+    ("POST", "/api/v1/check/batch"): "check",
+    ("POST", "/api/v1/links"): "check",
+    ("GET", "/api/v1/topics"): "check",
+    ("GET", "/api/v1/recipients"): "read",
+    ("GET", "/api/v1/recipients/<string:recipient_id>"): "read",
+    ("GET", "/api/v1/recipients/<string:recipient_id>/preferences"): "read",
+    ("GET", "/api/v1/recipients/<string:recipient_id>/events"): "read",
+    ("GET", "/api/v1/recipients/<string:recipient_id>/export"): "read",
+    ("GET", "/api/v1/events"): "read",
+    ("PUT", "/api/v1/recipients/<string:recipient_id>"): "write",
+    ("PATCH", "/api/v1/recipients/<string:recipient_id>/preferences"): "write",
+    ("POST", "/api/v1/recipients/<string:recipient_id>/deactivate"): "write",
+    ("POST", "/api/v1/recipients/<string:recipient_id>/reactivate"): "write",
+    ("DELETE", "/api/v1/recipients/<string:recipient_id>"): "write",
+    ("POST", "/api/v1/topics"): "admin",
+    ("GET", "/api/v1/topics/<string:key>"): "admin",
+    ("PATCH", "/api/v1/topics/<string:key>"): "admin",
+    ("DELETE", "/api/v1/topics/<string:key>"): "admin",
+    ("GET", "/api/v1/openapi.json"): None,  # public
+}
+# What a key with each scope may do (SPEC §4): write includes read, admin includes everything.
+GRANTS = {"check": {"check"}, "read": {"read"}, "write": {"read", "write"}, "admin": {"check", "read", "write", "admin"}}
+# A body that passes validation where one is needed, so a 403 can only come from the scope.
+BODIES = {
+    "/api/v1/check": {"recipient_id": "cust-1", "topic": "billing", "channel": "email"},
+    "/api/v1/check/batch": {"checks": [{"recipient_id": "cust-1"}], "topic": "billing", "channel": "email"},
+    "/api/v1/links": {"recipient_id": "cust-1"},
+    "/api/v1/topics": {"key": "matrix-topic", "name": "Matrix", "channels": ["email"]},
+    "/api/v1/recipients/<string:recipient_id>": {"locale": "en"},
+    "/api/v1/recipients/<string:recipient_id>/preferences": {"changes": [{"channel": "post", "subscribed": False}]},
+    "/api/v1/topics/<string:key>": {"name": "News"},
+}
+
+
+def api_routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def concrete(path: str) -> str:
+    if path == "/api/v1/recipients":
+        return path + "?email=ann@example.com"
+    return path.replace("<string:recipient_id>", "cust-1").replace("<string:key>", "newsletter")
+
+
+def test_every_api_route_is_in_the_matrix(app):
+    assert api_routes(app) == set(API_SCOPES)
+
+
+@pytest.mark.parametrize("who", ["no key", "revoked", "check", "read", "write", "admin"])
+def test_each_route_answers_each_kind_of_key_as_its_scope_says(api, runner, make_key, newsletter, person, who):
+    key = None
+    if who == "revoked":
+        key = make_key("revoked", "admin")
+        assert runner.invoke(args=["keys", "revoke", "revoked"]).exit_code == 0
+    elif who != "no key":
+        key = make_key(f"as-{who}", who)
+    for (method, path), scope in sorted(API_SCOPES.items(), key=lambda item: item[0][0] == "DELETE"):  # deletes last
+        if method == "DELETE" and who in ("write", "admin"):
+            continue  # erasing or archiving here would change what the next kinds of key see; covered below
+        body = BODIES.get(path) if method in ("POST", "PUT", "PATCH") else None
+        response = api.client.open(concrete(path), method=method, json=body, headers={"Authorization": f"Bearer {key}"} if key else {})
+        if scope is None:
+            expected = {200}
+        elif who in ("no key", "revoked"):
+            expected = {401}
+        elif scope in GRANTS[who]:
+            expected = {200, 201, 204}
+        else:
+            expected = {403}
+        assert response.status_code in expected, (who, method, path, response.status_code, response.get_data(as_text=True)[:200])
+
+
+def test_deletes_with_the_scopes_that_allow_them(api, make_key, newsletter, person):
+    write, admin = make_key("w", "write"), make_key("a", "admin")
+    assert api.delete("/topics/newsletter", key=write).status_code == 403
+    assert api.delete("/topics/newsletter", key=admin).status_code == 200
+    assert api.delete("/recipients/cust-1", key=make_key("c", "check")).status_code == 403
+    assert api.delete("/recipients/cust-1", key=write).status_code == 204
+
+
+# --- S2 -------------------------------------------------------------------------------------------------
+def test_a_full_scenario_logs_no_personal_data_token_or_key(app, api, client, newsletter, caplog):
+    caplog.set_level(logging.DEBUG)
+    email, phone = "Secret.Person@Example.com", "+14155550166"
+    api.put("/recipients/s2", {"email": email, "phone": phone, "postal_address": {"lines": ["7 Hidden Lane"], "country": "US"}})
+    api.post("/check", {"email": email, "topic": "newsletter", "channel": "email"})
+    api.post("/check", {"phone": phone, "topic": "newsletter", "channel": "sms"})
+    links = api.post("/links", {"recipient_id": "s2", "topic": "newsletter"}).get_json()
+    unsubscribe = links["unsubscribe_url"].removeprefix("https://prefs.example.com")
+    preferences = links["preferences_url"].removeprefix("https://prefs.example.com")
+    client.get(unsubscribe)
+    client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    client.post(unsubscribe + "/undo")
+    client.get(preferences)
+    client.post(preferences, data={"stop_all": "on"})
+    client.get(unsubscribe[:-3])  # a bad token
+    form = {"From": phone, "To": "+15005550006", "Body": "STOP"}
+    signature = RequestValidator("test-twilio-token").compute_signature("https://prefs.example.com/webhooks/sms", form)
+    client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature})
+    client.post("/webhooks/sms", data={**form, "From": "not a number"}, headers={"X-Twilio-Signature": "x"})
+    api.put("/recipients/s2-other", {"email": email})  # a clash
+    api.get("/recipients/s2/export")
+    api.delete("/recipients/s2")
+    api.post("/check", {"recipient_id": "s2", "topic": "newsletter", "channel": "email"}, key="prefs_wrong-key")
+
+    ours = [record for record in caplog.records if record.name.startswith("prefs")]
+    assert len(ours) >= 3  # the scenario does log (unsubscribes, the keyword, the erasure): the scan has lines to read
+    logged = caplog.text + "\n".join(str(record.args) for record in caplog.records)
+    tokens = [unsubscribe.rsplit("/", 1)[-1], preferences.rsplit("/", 1)[-1]]
+    for secret in [email, email.lower(), phone, phone[2:], "Hidden Lane", api.key, "prefs_wrong-key", *tokens]:
+        assert secret not in logged, secret
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", logged), "an email address was logged"
