@@ -29,7 +29,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve app:app with `workers` sync workers on a free port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
+        [GUNICORN, "--config", os.devnull, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
         cwd=ROOT,
         env={**os.environ, **env, "PREFS_BENCHMARK": "1"},
     )
