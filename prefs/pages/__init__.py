@@ -13,7 +13,7 @@ from flask import Blueprint, Response, render_template, request
 from ..addresses import mask_email, mask_phone, mask_postal
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
@@ -36,9 +36,30 @@ TOKEN_PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
+# Rate limits (SPEC §10): a mail provider may POST millions of one-click unsubscribes from a handful of
+# addresses, so /u and /p are limited per link (token), never per address; an address is limited only by
+# the bad or expired links it sends, which real traffic does not do.
+PER_LINK_LIMIT = "30 per minute"
+BAD_LINKS_PER_ADDRESS_LIMIT = "300 per minute"
+
+
+def _token_key() -> str:
+    return "link:" + str((request.view_args or {}).get("token", ""))
+
+
+def _bad_link(response: Response) -> bool:
+    return response.status_code in (400, 410)
+
+
+def limited(view):
+    view = limiter.limit(BAD_LINKS_PER_ADDRESS_LIMIT, deduct_when=_bad_link)(view)
+    return limiter.limit(PER_LINK_LIMIT, key_func=_token_key)(view)
+
+
 ERROR_PAGES = {
     400: ("This link doesn't work", "The link may have been cut short or changed. Try the link in the email again, or use the one in a newer message."),
     404: ("We can't find these preferences", "There is nothing to change through this link any more. If you still get messages, use the link in the newest one."),
+    429: ("Too many tries", "This link was used many times in a short while. Wait a minute, then try again."),
     410: ("This link has expired", "Links stop working after a while to keep your preferences safe. Use the link in a more recent message."),
 }
 
@@ -59,6 +80,11 @@ def bad_token(_error):
 @bp.errorhandler(TokenExpired)
 def expired_token(_error):
     return error_page(410)
+
+
+@bp.errorhandler(429)
+def too_many(_error):
+    return error_page(429)
 
 
 @bp.errorhandler(PrefsError)
@@ -115,6 +141,7 @@ def preferences_url_for(target: LinkTarget) -> str:
 
 # --- /u: unsubscribe ------------------------------------------------------------------------------------
 @bp.get("/u/<token>")
+@limited
 def confirm_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     recipient = readable_recipient(target.recipient_id)
@@ -129,6 +156,7 @@ def confirm_unsubscribe(token: str):
 
 
 @bp.post("/u/<token>")
+@limited
 def do_unsubscribe(token: str):
     """RFC 8058 one-click (body List-Unsubscribe=One-Click) or the confirmation page's button.
 
@@ -150,6 +178,7 @@ def do_unsubscribe(token: str):
 
 
 @bp.post("/u/<token>/undo")
+@limited
 def undo(token: str):
     target = verified(UNSUBSCRIBE, token)
     context = ChangeContext(Actor("recipient", None, "undo"), None, evidence(target))
@@ -165,12 +194,14 @@ def undo(token: str):
 
 # --- /p: preference center ------------------------------------------------------------------------------
 @bp.get("/p/<token>")
+@limited
 def preference_center(token: str):
     target = verified(PREFERENCES, token)
     return render_preferences(readable_recipient(target.recipient_id), token)
 
 
 @bp.post("/p/<token>")
+@limited
 def save_preferences(token: str):
     target = verified(PREFERENCES, token)
     shown = parse_shown(request.form.getlist("shown"))

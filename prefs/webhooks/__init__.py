@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from ..addresses import normalize_phone
 from ..errors import PrefsError
+from ..extensions import limiter
 from ..runtime import runtime
 from ..services.mailto import mailto_unsubscribe
 from ..services.sms import apply_keyword, classify, reply_text
@@ -55,7 +56,12 @@ def sms():
     return twiml(reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team"))
 
 
+def _refused(response: Response) -> bool:
+    return response.status_code == 403
+
+
 @bp.post("/email")
+@limiter.limit("20 per minute", deduct_when=_refused)  # guessing the secret; accepted mail is never limited
 def email():
     """An inbound-mail provider's webhook for mail to unsubscribe+REF@…: fields `to` and `subject`."""
     secret = current_app.config["PREFS_EMAIL_WEBHOOK_SECRET"]
