@@ -24,7 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dataset import SETTINGS, build_sqlite, mixed_checks  # noqa: E402
 
 
-
 def raw_lookups(path: str, items: list[dict]) -> int:
     """The service's own look-up query (same SQL, same chunks), on a bare sqlite3 connection."""
     from prefs.services.states import CHUNK, LOOKUP_COLUMNS, state_sql

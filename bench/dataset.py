@@ -9,7 +9,7 @@ import json
 import random
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 CHANNELS = ("email", "sms", "phone", "post")
 TOPICS = [
@@ -62,7 +62,7 @@ def build_sqlite(path: str, n: int, seed: int = 7, log=print) -> None:
     rng = random.Random(seed)
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA synchronous=OFF")
-    now = datetime.now(timezone.utc).isoformat(sep=" ")
+    now = datetime.now(UTC).isoformat(sep=" ")
     connection.executemany(
         "INSERT INTO topics (key, name, description, mandatory, channels, default_subscribed, archived, created_at, updated_at)"
         " VALUES (?, ?, '', 0, ?, ?, 0, ?, ?)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from .cli import keys_cli, recipients_cli, suppressions_cli
+    from .console.cli import staff_cli
 
-    for group in (keys_cli, recipients_cli, suppressions_cli):
+    for group in (keys_cli, recipients_cli, suppressions_cli, staff_cli):
         app.cli.add_command(group)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from .errors import PrefsError
 from .extensions import db
 from .models import ApiKey
-from .services.api_keys import SCOPES, create_key, revoke_key
 from .runtime import runtime
+from .services.api_keys import SCOPES, create_key, revoke_key
 from .transactions import commit
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 CHANNELS = ("email", "sms", "phone", "post")
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.

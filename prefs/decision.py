@@ -4,9 +4,10 @@ Pure: no Flask, no database. Every reader (check, batch, matrix, pages, console)
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 ANY = "*"  # wildcard in a choice key: ("*", "*") all-marketing stop, ("*", channel) channel stop
 

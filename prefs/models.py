@@ -1,7 +1,7 @@
 """The tables. Only explicit choices are stored; defaults are computed by the decision rule."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -18,7 +18,7 @@ NullableJSON = JSON(none_as_null=True)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Recipient(db.Model):

@@ -1,7 +1,8 @@
 """Committing a change: nothing is acknowledged before it is committed."""
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import contextmanager, nullcontext
-from typing import ContextManager, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 try:
     import fcntl
@@ -57,5 +57,5 @@ def write_gate_for(database_url: str) -> FileWriteGate | None:
     return FileWriteGate(path.split("?", 1)[0] + ".write-lock")
 
 
-def gate(write_gate: FileWriteGate | None) -> ContextManager[None]:
+def gate(write_gate: FileWriteGate | None) -> AbstractContextManager[None]:
     return write_gate.held() if write_gate is not None else nullcontext()

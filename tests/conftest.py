@@ -3,14 +3,17 @@ after every test; a fresh app per test; helpers that use the service the way its
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
-from prefs import create_app
-from prefs import models  # noqa: F401  (fills db.metadata)
+from prefs import (
+    create_app,
+    models,  # noqa: F401  (fills db.metadata)
+)
 from prefs.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("PREFS_TEST_DATABASE_URL", "")

@@ -16,7 +16,7 @@ label = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size
 local = st.lists(st.text(ATEXT, min_size=1, max_size=30), min_size=1, max_size=4).map(".".join)
 domain = st.lists(label, min_size=1, max_size=4).map(".".join)
 tld = st.sampled_from(["com", "org", "io", "co", "test", "local", "localhost", "onion", "arpa", "invalid", "c0m", "123", "x", "museum"])
-addresses = st.builds(lambda l, d, t: f"{l}@{d}.{t}", local, domain, tld) | st.text(max_size=80)
+addresses = st.builds(lambda name, host, top: f"{name}@{host}.{top}", local, domain, tld) | st.text(max_size=80)
 
 
 def email_validator_accepts(candidate: str) -> bool:

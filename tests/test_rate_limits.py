@@ -45,7 +45,7 @@ def test_an_address_sending_bad_links_is_limited(client):
 def test_webhook_secret_guessing_is_limited_but_sms_never_is(client, person):
     statuses = [client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": f"guess-{n}"}).status_code for n in range(21)]
     assert statuses[:20] == [403] * 20 and statuses[20] == 429
-    for n in range(60):
+    for _ in range(60):
         assert client.post("/webhooks/sms", data={"From": "+14155550123", "Body": "HELP"}, headers={"X-Twilio-Signature": "bad"}).status_code == 403
     form = {"From": "+14155550123", "To": "+15005550006", "Body": "STOP"}
     signature = RequestValidator("test-twilio-token").compute_signature("https://prefs.example.com/webhooks/sms", form)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 EXAMPLES = int(os.environ.get("PREFS_FUZZ_EXAMPLES", "25"))
 

@@ -6,8 +6,8 @@ from flask import jsonify, request
 from ..config import CHANNELS
 from ..errors import PrefsError, invalid
 from ..runtime import runtime
-from ..services.links import links_for
 from ..services.checks import MAX_BATCH, evaluate, invalid_result, parse_item, topic_keys_named
+from ..services.links import links_for
 from .auth import authorized
 from .blueprint import blp
 from .schemas import BatchRequestSchema, BatchResponseSchema, CheckItemSchema, CheckResultSchema
@@ -67,7 +67,7 @@ def check_batch():
         except PrefsError as error:
             results[position] = invalid_result(error)
     include_links = body.get("include_links", False)
-    for position, outcome in zip(positions, evaluate(items)):
+    for position, outcome in zip(positions, evaluate(items), strict=True):
         results[position] = result = outcome.to_dict()
         if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
             item = outcome.item

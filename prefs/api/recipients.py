@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import base64
-import logging
 import binascii
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +22,8 @@ from .auth import actor_name, authorized
 from .blueprint import blp
 from .schemas import (
     EventPageQuerySchema,
-    ExportSchema,
     EventPageSchema,
+    ExportSchema,
     MatrixSchema,
     PreferencesPatchSchema,
     ReasonSchema,

@@ -1,7 +1,7 @@
 """marshmallow schemas of the JSON API: what is accepted, what is answered, and the OpenAPI document."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -36,7 +36,7 @@ class UTCDateTime(fields.DateTime):
         if isinstance(value, str):  # already ISO 8601 (an export assembled by the service)
             return value
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)
 
 

@@ -1,12 +1,42 @@
-"""The support console under /console: staff sign in, find a person, see why, change it with a reason."""
+"""The support console under /console: staff sign in, find a person, see why, change it with a reason.
+
+Modules: auth (sign-in, roles on views), home (search, suppressions), recipients (a person's page),
+lifecycle (export, erasure), admin (topics, API keys, admin events), staff (accounts), cli (`staff`).
+Pure helpers: roles, wording, matrix, contact, lookup, history, accounts, forms.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime, timezone
 
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import PrefsError
 from ..extensions import db, login_manager
 from ..models import StaffUser
+from ..pages.forms import CHANNEL_WORDS
+from .roles import allows
+from .wording import detail_words
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+
+CONSOLE_HEADERS = {
+    "Cache-Control": "no-store",  # pages hold personal data, and a new API key is shown once
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # Same origin only: CSRFProtect checks the Referer on HTTPS, and searches must not leak to other sites.
+    "Referrer-Policy": "same-origin",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+ERROR_PAGES = {
+    400: ("That form can't be used", "It may have expired or come from another site. Go back, reload the page and try again."),
+    403: ("Your role can't do that", "Ask an admin if you need to do this."),
+    404: ("Not found", "There is nothing here. Search again from the console's home."),
+    429: ("Too many attempts", "Wait a minute, then try again."),
+}
 
 
 @login_manager.user_loader
@@ -16,3 +46,85 @@ def load_staff_user(user_id: str) -> StaffUser | None:
         return None
     user = db.session.get(StaffUser, int(user_id))
     return user if user is not None and user.disabled_at is None else None
+
+
+@bp.after_app_request
+def console_headers(response: Response) -> Response:
+    if request.path.startswith("/console"):
+        response.headers.update(CONSOLE_HEADERS)
+    return response
+
+
+@bp.before_request
+def refuse_nul() -> Response | None:
+    """No stored text can hold a NUL (PostgreSQL refuses it): answer 400 before anything reads the input."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        return error_page(400)
+    return None
+
+
+@bp.context_processor
+def console_globals() -> dict:
+    staff = current_user if current_user.is_authenticated else None
+    return {"staff": staff, "can": lambda permission: staff is not None and allows(staff.role, permission)}
+
+
+@bp.app_template_filter("console_time")
+def console_time(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@bp.app_template_filter("console_value")
+def console_value(value: object) -> str:
+    return detail_words(value)
+
+
+@bp.app_template_filter("console_channel")
+def console_channel(channel: str) -> str:
+    return CHANNEL_WORDS.get(channel, channel).capitalize()
+
+
+@bp.app_template_filter("console_iso")
+def console_iso(moment: datetime) -> str:
+    return utc(moment).isoformat()
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def error_page(status: int, message: str | None = None):
+    title, text = ERROR_PAGES.get(status, ("Something went wrong", "Nothing was changed."))
+    return render_template("console/message.html", title=title, message=message or text), status
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(_error: CSRFError):
+    db.session.rollback()
+    return error_page(400)
+
+
+@bp.errorhandler(PrefsError)
+def refused(error: PrefsError):
+    """A refusal no view caught: its message on a page, never a 500."""
+    db.session.rollback()
+    if error.code in ("not_found", "erased"):
+        return error_page(404, error.message)
+    return error_page(error.status, error.message)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    db.session.rollback()
+    if error.code == 429:
+        from .forms import LoginForm
+
+        return render_template("console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]), 429
+    if error.code in ERROR_PAGES:
+        return error_page(error.code)
+    return error
+
+
+from . import admin, auth, home, lifecycle, recipients, staff  # noqa: E402,F401  (register the views on bp)

@@ -6,7 +6,7 @@ JavaScript; every response carries the headers of SPEC §5.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request
 
@@ -38,7 +38,8 @@ TOKEN_PAGE_HEADERS = {
 }
 # Rate limits (SPEC §10): a mail provider may POST millions of one-click unsubscribes from a handful of
 # addresses, so /u and /p are limited per link (token), never per address; an address is limited only by
-# the bad or expired links it sends, which real traffic does not do.
+# the bad or expired links it sends, which real traffic does not do. The one-click POST itself carries no
+# limit at all: a 429 there is a lost unsubscribe, and a repeated POST costs one indexed read.
 PER_LINK_LIMIT = "30 per minute"
 BAD_LINKS_PER_ADDRESS_LIMIT = "300 per minute"
 
@@ -156,7 +157,6 @@ def confirm_unsubscribe(token: str):
 
 
 @bp.post("/u/<token>")
-@limited
 def do_unsubscribe(token: str):
     """RFC 8058 one-click (body List-Unsubscribe=One-Click) or the confirmation page's button.
 
@@ -206,7 +206,7 @@ def save_preferences(token: str):
     target = verified(PREFERENCES, token)
     shown = parse_shown(request.form.getlist("shown"))
     # An opt-in made here is the person's own, so it may lift a suppression of their address (SPEC §2).
-    consent = evidence(target, source="preference_center", collected_at=datetime.now(timezone.utc).isoformat())
+    consent = evidence(target, source="preference_center", collected_at=datetime.now(UTC).isoformat())
     context = ChangeContext(Actor("recipient", None, "preference_center"), None, consent)
 
     def save() -> tuple[Recipient, int]:

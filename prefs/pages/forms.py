@@ -6,8 +6,8 @@ nothing, and locked boxes (mandatory topics, texts after STOP), which browsers d
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from ..config import CHANNELS
 from ..decision import ANY, RecipientState, TopicRule

@@ -56,6 +56,11 @@ def create_key(name: str, scopes: list[str], actor: str, actor_id: str | None) -
     return key
 
 
+def list_keys() -> list[ApiKey]:
+    """Every key, revoked ones included, by name (their hashes only: the keys themselves are never stored)."""
+    return list(db.session.execute(select(ApiKey).order_by(ApiKey.name)).scalars())
+
+
 def revoke_key(name: str, actor: str, actor_id: str | None) -> None:
     """Raises PrefsError(not_found) for an unknown or already revoked key."""
     api_key = db.session.execute(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))).scalar_one_or_none()

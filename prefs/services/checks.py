@@ -6,8 +6,9 @@ must stay within a small factor of the raw SQL it needs. The OpenAPI document de
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..addresses import is_recipient_id, lookup_email, lookup_phone
 from ..config import CHANNELS

@@ -4,14 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, text
+from ..models import utcnow
+from .driver_sql import DriverSql
 
-from ..extensions import db
-from ..models import ConsentEvent, utcnow
-
-_events = ConsentEvent.__table__
-_INSERT_EVENT = insert(_events)
-_TAKE_EVENT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
 EVENT_WRITE_LOCK = 0x70726566
 
@@ -32,16 +27,20 @@ class ChangeContext:
     evidence: dict[str, Any] | None = None
 
 
-def serialise_event_writes() -> None:
+def serialise_event_writes(sql: DriverSql | None = None) -> None:
     """Make event ids follow commit order, so the change feed never skips an event.
 
     On PostgreSQL a sequence hands out ids in call order, not commit order; a transaction-scoped advisory
     lock taken before the first event insert makes writers commit in id order. SQLite has one writer anyway.
     Idempotent within a transaction (advisory locks nest and all end with the transaction).
     """
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_TAKE_EVENT_LOCK, {"key": EVENT_WRITE_LOCK})
+    sql = sql or DriverSql()
+    if sql.postgres:
+        sql.execute("SELECT pg_advisory_xact_lock(?)", (EVENT_WRITE_LOCK,))
+
+
+EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "topic", "channel", "before", "after", "reason", "evidence")
+_INSERT_EVENT = f"INSERT INTO consent_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"  # noqa: S608
 
 
 def record_event(
@@ -54,22 +53,12 @@ def record_event(
     before: Any = None,
     after: Any = None,
 ) -> None:
-    """Append one event. A Core insert: no ORM unit of work on the write paths' hot end."""
-    serialise_event_writes()
-    db.session.connection().execute(
+    """Append one event (plain SQL: it is on the one-click path)."""
+    sql = DriverSql()
+    serialise_event_writes(sql)
+    actor = context.actor
+    sql.execute(
         _INSERT_EVENT,
-        dict(
-            at=utcnow(),
-            recipient_id=recipient_id,
-            actor=context.actor.kind,
-            actor_id=context.actor.id,
-            via=context.actor.via,
-            kind=kind,
-            topic=topic,
-            channel=channel,
-            before=before,
-            after=after,
-            reason=context.reason,
-            evidence=context.evidence,
-        ),
-    )
+        (sql.time(utcnow()), recipient_id, actor.kind, actor.id, actor.via, kind, topic, channel,
+         sql.json(before), sql.json(after), context.reason, sql.json(context.evidence)),
+    )  # fmt: skip

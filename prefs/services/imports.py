@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import update
 
@@ -21,14 +21,14 @@ from ..addresses import is_recipient_id, normalize_email, normalize_locale, norm
 from ..config import CHANNELS
 from ..decision import TopicRule
 from ..errors import PrefsError
-from ..extensions import db
-from ..models import Choice, Recipient, utcnow
+from ..models import Recipient, utcnow
+from .driver_sql import DriverSql
 from .events import serialise_event_writes
 
 BATCH = 5000
 CONTACT_COLUMNS = ("email", "phone", "locale")
 YES, NO = frozenset({"yes", "y", "true", "1"}), frozenset({"no", "n", "false", "0"})
-_recipients, _choices = Recipient.__table__, Choice.__table__
+_recipients = Recipient.__table__
 
 
 class ImportFileError(Exception):
@@ -132,8 +132,8 @@ def read_batches(handle: Iterable[str], rules: dict[str, TopicRule]) -> Iterator
     batch: list[tuple[int, dict[str, str]]] = []
     for cells in reader:
         if not any(cells):
-            continue  # a blank line
-        batch.append((reader.line_num, dict(zip(header, cells))))
+            continue  # a blank line; a short row leaves its last cells empty
+        batch.append((reader.line_num, dict(zip(header, cells, strict=False))))
         if len(batch) >= BATCH:
             yield batch
             batch = []
@@ -186,41 +186,6 @@ def _chain(first, rest):
     yield from rest
 
 
-class _BulkSql:
-    """Bulk statements straight on the driver, inside the session's transaction.
-
-    A million-row import spends more time in SQLAlchemy's per-parameter work than in SQLite when it binds
-    5,000-item IN lists and executemany rows through the expression layer; here a look-up binds one
-    parameter (a JSON array on SQLite, an array on PostgreSQL) and inserts are plain executemany.
-    """
-
-    def __init__(self) -> None:
-        self.connection = db.session.connection()
-        self.postgres = self.connection.dialect.name == "postgresql"
-        self.mark = "%s" if self.postgres else "?"
-
-    def select_in(self, columns: str, table: str, key: str, values: list) -> list[tuple]:
-        if not values:
-            return []
-        if self.postgres:
-            sql, param = f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", values
-        else:
-            sql, param = f"SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))", json.dumps(values)
-        return list(self.connection.exec_driver_sql(sql, (param,)))  # noqa: S608  (fixed names, bound values)
-
-    def insert_many(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        if rows:
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.mark] * len(columns))})"  # noqa: S608
-            self.connection.exec_driver_sql(sql, rows)
-
-    def time(self, moment):
-        """What the DateTime column type would have sent: SQLite keeps text, PostgreSQL a timestamp."""
-        return moment if self.postgres else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def json(self, value):
-        return None if value is None else json.dumps(value)
-
-
 RECIPIENT_COLUMNS = ("id", "status", "email", "phone", "locale", "email_hash", "phone_hash", "created_at", "updated_at")
 EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "before", "after")
 
@@ -228,7 +193,7 @@ EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "befo
 def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report: ImportReport) -> None:
     """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad."""
     rows = _unique_ids(rows, report)
-    sql = _BulkSql()
+    sql = DriverSql()
     existing = {
         row[1]: _Current(*row)
         for row in sql.select_in("pk, id, email, phone, locale, status", "recipients", "id", [r.id for r in rows])
@@ -277,7 +242,7 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
             continue
         events.append((stamp, row.id, "import", file_name, "import", "imported", sql.json(before or None), sql.json(after)))
     if events:
-        serialise_event_writes()
+        serialise_event_writes(sql)
         sql.insert_many("consent_events", EVENT_COLUMNS, events)
 
 
@@ -302,7 +267,7 @@ def _unique_ids(rows: list[GoodRow], report: ImportReport) -> list[GoodRow]:
     return unique
 
 
-def _address_owners(sql: _BulkSql, rows: list[GoodRow]) -> dict[str, str]:
+def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, str]:
     owners = {}
     for name in ("email", "phone"):
         values = [row.contact[name] for row in rows if name in row.contact]
@@ -321,7 +286,7 @@ def _clash(row: GoodRow, owners: dict[str, str], claimed: dict[str, str]) -> str
     return None
 
 
-def _write_choices(sql: _BulkSql, rows: list[GoodRow], pks: dict[str, int], stamp) -> dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]:
+def _write_choices(sql: DriverSql, rows: list[GoodRow], pks: dict[str, int], stamp) -> dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]:
     """Store the yes/no cells that differ from what is stored; returns them per recipient id."""
     wanted = [row for row in rows if row.choices]
     if not wanted:
@@ -341,10 +306,7 @@ def _write_choices(sql: _BulkSql, rows: list[GoodRow], pks: dict[str, int], stam
             if old is None:
                 inserts.append((pk, topic, channel, value, stamp))
             else:
-                sql.connection.execute(
-                    update(_choices)
-                    .where(_choices.c.recipient_pk == pk, _choices.c.topic == topic, _choices.c.channel == channel)
-                    .values(subscribed=value, updated_at=utcnow())
-                )
+                sql.execute("UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?",
+                            (value, stamp, pk, topic, channel))  # fmt: skip
     sql.insert_many("choices", ("recipient_pk", "topic", "channel", "subscribed", "updated_at"), inserts)
     return changes

@@ -1,24 +1,22 @@
 """Changing choices and reading them back as the preference matrix."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
-
-from sqlalchemy import bindparam, delete, insert, select, update
+from typing import Any
 
 from ..addresses import mask_email, mask_phone, mask_postal
 from ..config import CHANNELS
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
-from ..extensions import db
-from ..models import Choice, Recipient, utcnow
+from ..models import Recipient, utcnow
 from ..runtime import runtime
+from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
 from .states import load_states
 from .suppressions import lift
 
-_choices = Choice.__table__
 # An opt-in lifts a suppression only with evidence of when and how the person consented (SPEC §2).
 CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
 
@@ -86,35 +84,35 @@ def apply_preference_changes(recipient: RecipientRow, changes: Sequence[Preferen
     return written + _lift_suppressions(recipient, opted_in, context)
 
 
-_key = (_choices.c.recipient_pk == bindparam("b_pk"), _choices.c.topic == bindparam("b_topic"), _choices.c.channel == bindparam("b_channel"))
-_STORED = select(_choices.c.topic, _choices.c.channel, _choices.c.subscribed).where(_choices.c.recipient_pk == bindparam("b_pk"))
-_DELETE = delete(_choices).where(*_key)
-_UPDATE = update(_choices).where(*_key).values(subscribed=bindparam("b_after"), updated_at=bindparam("b_now"))
-_INSERT = insert(_choices).values(
-    recipient_pk=bindparam("b_pk"), topic=bindparam("b_topic"), channel=bindparam("b_channel"), subscribed=bindparam("b_after"), updated_at=bindparam("b_now")
-)
+_STORED = "SELECT topic, channel, subscribed FROM choices WHERE recipient_pk = ?"
+_WRITES = {
+    "delete": "DELETE FROM choices WHERE recipient_pk = ? AND topic = ? AND channel = ?",
+    "update": "UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?",
+    "insert": "INSERT INTO choices (subscribed, updated_at, recipient_pk, topic, channel) VALUES (?, ?, ?, ?, ?)",
+}
 
 
 def stored_choices(recipient_pk: int) -> dict[tuple[str, str], bool]:
-    rows = db.session.connection().execute(_STORED, {"b_pk": recipient_pk})
-    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in rows}
+    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in DriverSql().rows(_STORED, (recipient_pk,))}
 
 
 def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
     """Set stored values (None deletes the row) of a locked recipient; an event for each that changed.
 
-    Core statements built once, not the ORM: this is the one-click path, where the unit of work and
-    building expressions per request cost more than the SQL itself.
+    Plain SQL on the driver (services/driver_sql.py): this is the one-click path.
     """
     stored = stored_choices(recipient.pk)
-    connection = db.session.connection()
+    sql = DriverSql()
     written = 0
     for (topic, channel), after in targets.items():
         before = stored.get((topic, channel))
         if before == after:
             continue
-        statement = _DELETE if after is None else _UPDATE if before is not None else _INSERT
-        connection.execute(statement, {"b_pk": recipient.pk, "b_topic": topic, "b_channel": channel, "b_after": after, "b_now": utcnow()})
+        key = (recipient.pk, topic, channel)
+        if after is None:
+            sql.execute(_WRITES["delete"], key)
+        else:
+            sql.execute(_WRITES["update" if before is not None else "insert"], (after, sql.time(utcnow()), *key))
         record_event(
             context,
             recipient.id,

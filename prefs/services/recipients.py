@@ -1,16 +1,18 @@
 """Recipients: create, merge contact data, look up. Every change leaves a consent event."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Recipient, utcnow
 from ..runtime import runtime
+from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
 from .suppressions import suppress
 
@@ -32,11 +34,11 @@ class RecipientRow(NamedTuple):
     phone_hash: str | None
 
 
-# Built once: the write paths only bind values (building expressions per request cost more than the SQL).
-_ROW_BY_ID = select(*(_recipients.c[name] for name in RecipientRow._fields)).where(_recipients.c.id == bindparam("id"))
-_ROW_BY_ID_FOR_UPDATE = _ROW_BY_ID.with_for_update()
-_TAKE_WRITE_LOCK = text("UPDATE recipients SET pk = pk WHERE id = :id")
 _SET_STATUS = update(_recipients).where(_recipients.c.pk == bindparam("b_pk")).values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
+_COLUMNS = ", ".join(RecipientRow._fields)
+# SQLite: the no-op UPDATE takes the write lock and RETURNING reads the row in the same statement.
+_LOCK_SQLITE = f"UPDATE recipients SET pk = pk WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608  (fixed names)
+_LOCK_POSTGRES = f"SELECT {_COLUMNS} FROM recipients WHERE id = ? FOR UPDATE"  # noqa: S608
 
 
 def find_recipient(recipient_id: str) -> Recipient | None:
@@ -58,13 +60,12 @@ def lock_recipient(recipient_id: str) -> RecipientRow | None:
     gets a row lock (SELECT … FOR UPDATE). SQLite locks whole files: a no-op UPDATE as the transaction's
     first statement takes the write lock before anything is read, so the read below is current.
     """
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        row = connection.execute(_ROW_BY_ID_FOR_UPDATE, {"id": recipient_id}).first()
-    else:
-        connection.execute(_TAKE_WRITE_LOCK, {"id": recipient_id})
-        row = connection.execute(_ROW_BY_ID, {"id": recipient_id}).first()
-    return RecipientRow(*row) if row is not None else None
+    sql = DriverSql()
+    rows = sql.rows(_LOCK_POSTGRES if sql.postgres else _LOCK_SQLITE, (recipient_id,))
+    if not rows:
+        return None
+    pk, id_, status, email, phone, postal_address, sms_stopped_at, email_hash, phone_hash = rows[0]
+    return RecipientRow(pk, id_, status, email, phone, sql.read_json(postal_address), sql.read_time(sms_stopped_at), email_hash, phone_hash)
 
 
 def writable_recipient(recipient_id: str) -> RecipientRow:

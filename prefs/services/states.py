@@ -1,16 +1,16 @@
 """Loading what the decision rule needs about recipients: one query per chunk of up to 1,000 look-ups.
 
 This is the hot path of every check. It runs one joined query (recipient, its choices, and whether its
-stored address hashes are suppressed) straight on the driver's cursor, inside the session's transaction:
+stored address hashes are suppressed) straight on the driver's cursor (services/driver_sql.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from functools import lru_cache
-from typing import Collection, Iterator
 
 from ..decision import RecipientState
-from ..extensions import db
+from .driver_sql import DriverSql
 
 CHUNK = 1000
 LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}
@@ -57,9 +57,9 @@ _SUPPRESSED = {
 def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
     """States of the recipients whose `by` (recipient_id, email or phone) is among `keys`, keyed by it."""
     states: dict[str, RecipientState] = {}
-    connection = db.session.connection()  # the session's transaction, so a change just made is seen
-    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    cursor = connection.connection.cursor()
+    sql = DriverSql()  # the session's transaction, so a change just made is seen
+    placeholder = "%s" if sql.postgres else "?"
+    cursor = sql.cursor
     try:
         for chunk in _chunks(list(keys)):
             cursor.execute(state_sql(by, len(chunk), placeholder), chunk)
@@ -81,7 +81,7 @@ def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
                     first[12],
                 )
     finally:
-        cursor.close()
+        sql.close()
     return states
 
 

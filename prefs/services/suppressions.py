@@ -1,7 +1,7 @@
 """The suppression list: keyed hashes of addresses that must get no marketing."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -1,0 +1,107 @@
+"""Staff sign-in and sign-out, the role check on every console view, and who a console change is by."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from typing import Callable
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..extensions import limiter, login_manager
+from ..services.events import Actor, ChangeContext
+from ..transactions import commit
+from . import bp
+from .accounts import authenticate, record_sign_in
+from .forms import LoginForm
+from .roles import allows
+
+FAILED_SIGN_IN = "Wrong email or password."
+# Failed attempts per client address (SPEC §7); successful sign-ins do not count. Exact across workers
+# when PREFS_RATELIMIT_STORAGE_URL points at Redis.
+FAILED_SIGN_IN_LIMIT = "10 per minute"
+CREDENTIAL_KEY = "staff_credential"
+
+login_manager.login_view = "console.login"
+login_manager.login_message = "Sign in to use the console."
+login_manager.login_message_category = "info"
+
+
+def requires(permission: str) -> Callable:
+    """Sign-in, then `permission` (read, edit, admin) for the staff member's role; else 403.
+
+    The permission is kept on the view (`required_permission`) for the role-matrix test.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not allows(current_user.role, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def staff_context(reason: str, evidence: dict | None = None) -> ChangeContext:
+    """Consent events from the console name the staff member's email as actor id (SPEC §7)."""
+    return ChangeContext(Actor("staff", current_user.email, "console"), reason, evidence)
+
+
+def credential_fingerprint(user) -> str:
+    """Ties a session to the password it was opened with: a reset ends the account's other sessions."""
+    message = f"{user.id}:{user.password_hash}".encode()
+    return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+@bp.before_request
+def end_stale_session() -> None:
+    if current_user.is_authenticated and session.get(CREDENTIAL_KEY) != credential_fingerprint(current_user):
+        logout_user()
+        session.clear()
+
+
+def safe_next(target: str | None) -> str:
+    """Only a console path of this site: never an open redirect."""
+    if target and target.startswith("/console/") and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and not target.startswith("//"):
+            return target
+    return url_for("console.home")
+
+
+def failed_sign_in(_response) -> bool:
+    return bool(g.get("failed_sign_in"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(FAILED_SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("console.home"))
+    form = LoginForm()
+    if request.method == "GET":
+        return render_template("console/login.html", form=form)
+    staff = authenticate(form.email.data, form.password.data) if form.validate() else None
+    if staff is None:
+        g.failed_sign_in = True
+        return render_template("console/login.html", form=form, error=FAILED_SIGN_IN), 401
+    commit(lambda: record_sign_in(staff))
+    session.clear()  # nothing from before sign-in carries over
+    login_user(staff)
+    session[CREDENTIAL_KEY] = credential_fingerprint(staff)
+    return redirect(safe_next(request.args.get("next")), 303)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("console.login"), 303)

@@ -1,0 +1,143 @@
+"""The console's forms: what each accepts, as WTForms classes. Templates render them; views read `.data`.
+
+CSRF is not checked here: CSRFProtect checks every console POST before a view runs (prefs/extensions.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from ..config import CHANNELS
+from ..pages.forms import CHANNEL_WORDS
+from ..services.api_keys import SCOPES
+from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from .roles import ROLES
+
+CHANNEL_CHOICES = [SelectChoice(channel, CHANNEL_WORDS[channel].capitalize()) for channel in CHANNELS]
+REASON_REQUIRED = "Give a reason for this change."
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class ConsoleForm(FlaskForm):
+    class Meta:
+        csrf = False  # CSRFProtect has checked the token already, for every console POST
+
+
+def reason_field(label: str = "Reason for the change") -> TextAreaField:
+    return TextAreaField(label, filters=[strip], validators=[DataRequired(REASON_REQUIRED), Length(max=1000)])
+
+
+def not_in_future(_form, field) -> None:
+    if field.data and field.data > datetime.now() + timedelta(minutes=5):  # noqa: DTZ005  (naive, read as UTC)
+        raise ValidationError("Consent cannot have been given in the future.")
+
+
+class EvidenceFields:
+    """When and how the person consented: what lifting a suppression needs (SPEC §2)."""
+
+    collected_at = DateTimeLocalField("When the person consented (UTC)", validators=[Optional(), not_in_future])
+    source = StringField("How they consented", filters=[strip], validators=[Optional(), Length(max=200)])
+
+    def evidence(self) -> dict[str, str] | None:
+        if not self.collected_at.data or not self.source.data:
+            return None
+        collected = self.collected_at.data.replace(tzinfo=timezone.utc).isoformat()
+        return {"collected_at": collected, "source": self.source.data}
+
+
+class LoginForm(ConsoleForm):
+    email = StringField("Email", filters=[strip], validators=[DataRequired("Enter your email."), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)])
+
+
+class ChoicesForm(EvidenceFields, ConsoleForm):
+    """The topic:channel boxes are read by prefs.pages.forms.changes_from_form; this holds the rest."""
+
+    reason = reason_field()
+
+
+class ContactForm(ConsoleForm):
+    email = StringField("Email", filters=[strip], validators=[Length(max=320)])
+    phone = StringField("Phone", filters=[strip], validators=[Length(max=64)])
+    lines = TextAreaField("Postal address lines (one a line)", filters=[strip], validators=[Length(max=1100)])
+    city = StringField("City", filters=[strip], validators=[Length(max=100)])
+    region = StringField("Region or state", filters=[strip], validators=[Length(max=100)])
+    postal_code = StringField("Postal code", filters=[strip], validators=[Length(max=100)])
+    country = StringField("Country (two letters, e.g. US)", filters=[strip], validators=[Length(max=2)])
+    locale = StringField("Locale (e.g. en-US)", filters=[strip], validators=[Length(max=35)])
+    reason = reason_field("Reason for the contact change")
+
+
+class StatusForm(ConsoleForm):
+    reason = reason_field("Reason for the account change")
+
+
+class LiftSuppressionForm(EvidenceFields, ConsoleForm):
+    q = HiddenField()
+    collected_at = DateTimeLocalField(
+        "When the person consented (UTC)", validators=[InputRequired("Say when the person consented."), not_in_future]
+    )
+    source = StringField("How they consented", filters=[strip], validators=[DataRequired("Say how the person consented."), Length(max=200)])
+    reason = reason_field("Reason for lifting it")
+
+
+class TopicEditForm(ConsoleForm):
+    name = StringField("Name", filters=[strip], validators=[DataRequired("Give the topic a name."), Length(max=200)])
+    description = TextAreaField("Description", filters=[strip], validators=[Length(max=2000)])
+    channels = SelectMultipleField("Sent on", choices=CHANNEL_CHOICES, validate_choice=True)
+    default_on = SelectMultipleField("On by default (until the person says no)", choices=CHANNEL_CHOICES, validate_choice=True)
+
+
+class TopicCreateForm(TopicEditForm):
+    key = StringField("Key", filters=[strip], validators=[DataRequired("Give the topic a key."), Length(max=64)])
+    mandatory = BooleanField("Mandatory (service or billing: nobody can switch it off; fixed for good)")
+
+
+class ApiKeyForm(ConsoleForm):
+    name = StringField("Name", filters=[strip], validators=[DataRequired("Name the key."), Length(max=64)])
+    scopes = SelectMultipleField("Scopes", choices=[SelectChoice(scope) for scope in SCOPES], validate_choice=True)
+
+
+class StaffForm(ConsoleForm):
+    email = StringField("Email", filters=[strip], validators=[DataRequired("Enter an email."), Length(max=320)])
+    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES], validate_choice=True)
+    password = PasswordField(
+        f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+        validators=[DataRequired("Enter a password."), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+class PasswordResetForm(ConsoleForm):
+    password = PasswordField(
+        f"New password (at least {MIN_PASSWORD_LENGTH} characters)",
+        validators=[DataRequired("Enter a password."), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+class EraseForm(ConsoleForm):
+    confirm = StringField("Type the recipient id to confirm", filters=[strip], validators=[DataRequired("Type the recipient id.")])
+    reason = reason_field("Reason for the erasure")
+
+
+def attach_errors(form: FlaskForm, details: dict) -> None:
+    """Put a PrefsError's field errors on the form's inputs of the same name."""
+    for name, messages in details.items():
+        if name in form:
+            flat = messages if isinstance(messages, list) else [m for ms in dict(messages).values() for m in ms]
+            form[name].errors = [str(message) for message in flat]

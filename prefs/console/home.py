@@ -1,0 +1,63 @@
+"""The console's home: one search box (`q`) for an id, an email or a phone number; lifting a suppression.
+
+The box posts, and the query waits in the session for the page it redirects to: an address typed in it never
+appears in a URL, so never in access logs, browser history or a Referer. `GET /console/?q=…` also works,
+for links and scripts.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from ..errors import PrefsError
+from ..transactions import commit
+from . import bp
+from .auth import requires
+from .forms import LiftSuppressionForm
+from .lookup import MAX_QUERY_LENGTH, SearchResult, search
+from .suppressions import SOURCE_WORDS, can_lift, lift_address_suppression
+
+SEARCH_KEY = "console_search"
+
+
+@bp.get("/")
+@requires("read")
+def home():
+    result = search(request.args["q"] if "q" in request.args else session.get(SEARCH_KEY, ""))
+    form = LiftSuppressionForm(formdata=None, q=result.query) if result.suppression is not None else None
+    return render_home(result, form)
+
+
+@bp.post("/")
+@requires("read")
+def search_form():
+    session[SEARCH_KEY] = request.form.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    return redirect(url_for("console.home", _anchor="results"), 303)
+
+
+def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lift_error: str | None = None):
+    liftable = result.suppression is not None and can_lift(result.suppression)
+    return render_template(
+        "console/home.html", result=result, lift_form=lift_form, lift_error=lift_error, liftable=liftable, suppression_sources=SOURCE_WORDS
+    )
+
+
+@bp.post("/suppressions/lift")
+@requires("edit")
+def lift_suppression():
+    form = LiftSuppressionForm()
+    result = search(form.q.data or "")
+    address = result.address
+    if address is None or result.suppression is None:
+        flash("There is no suppression to lift for that search.", "info")
+        return redirect(url_for("console.home"), 303)
+    if not form.validate():
+        return render_home(result, form), 422
+    try:
+        lifted = commit(lambda: lift_address_suppression(address, form.evidence(), form.reason.data, current_user.email))
+    except PrefsError as error:
+        return render_home(result, form, error.message), error.status
+    if lifted:
+        flash(f"The suppression is lifted: marketing may reach this {address.words} again.", "success")
+    session[SEARCH_KEY] = result.query
+    return redirect(url_for("console.home"), 303)

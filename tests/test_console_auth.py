@@ -1,0 +1,153 @@
+"""Console sign-in: one answer for every failure, failed attempts rate-limited, session cookie flags, CSRF."""
+from __future__ import annotations
+
+import re
+
+from conftest import BASE_SETTINGS
+from console_client import ORIGIN, PASSWORD, Console
+
+from prefs import create_app
+from prefs.extensions import db
+
+pytest_plugins = ["console_fixtures"]
+
+FAILED = "Wrong email or password."
+
+
+def error_message(html: str) -> str:
+    match = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def test_signing_in_and_out(anonymous, make_staff):
+    make_staff("Agent@Example.com", "agent")
+    first = anonymous.get("/console/recipients/cust-1")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/console/login?next=")
+    signed_in = anonymous.login("  agent@EXAMPLE.com ")  # emails are trimmed and lower-cased
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/console/"
+    assert "agent@example.com · agent" in anonymous.text("/console/")
+    assert anonymous.post("/console/logout").status_code == 303
+    assert anonymous.get("/console/").status_code == 302
+
+
+def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(anonymous, make_staff):
+    make_staff("agent@example.com", "agent")
+    for next_url, landing in [
+        ("/console/admin/topics", "/console/admin/topics"),
+        ("https://evil.example/console/", "/console/"),
+        ("//evil.example/console/", "/console/"),
+        ("/console/\\evil.example", "/console/"),
+    ]:
+        session = Console(anonymous.client.application)
+        response = session.post(f"/console/login?next={next_url}", {"email": "agent@example.com", "password": PASSWORD})
+        assert response.headers["Location"] == landing, next_url
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(anonymous, make_staff):
+    make_staff("agent@example.com", "agent")
+    wrong_password = anonymous.login("agent@example.com", "not the password at all")
+    unknown_email = anonymous.login("nobody@example.com", PASSWORD)
+    for response in (wrong_password, unknown_email):
+        assert response.status_code == 401
+        assert error_message(response.get_data(as_text=True)) == FAILED
+    assert anonymous.get("/console/").status_code == 302  # not signed in
+
+
+def test_a_disabled_account_cannot_sign_in_and_its_open_session_ends(console, runner):
+    agent = console("agent")
+    assert agent.get("/console/").status_code == 200
+    assert runner.invoke(args=["staff", "disable", "agent@example.com"]).exit_code == 0
+    assert agent.get("/console/").status_code == 302
+    response = Console(agent.client.application).login("agent@example.com")
+    assert response.status_code == 401 and error_message(response.get_data(as_text=True)) == FAILED
+
+
+def test_the_eleventh_failed_attempt_in_a_minute_gets_429_and_only_failures_count(app, make_staff):
+    make_staff("agent@example.com", "agent")
+    browser = Console(app)
+    for _ in range(9):
+        assert browser.login("agent@example.com", "wrong password!!").status_code == 401
+    for _ in range(3):  # successful sign-ins from the same address are not counted
+        assert Console(app).login("agent@example.com").status_code == 303
+    assert browser.login("nobody@example.com", "wrong password!!").status_code == 401  # the 10th failure
+    eleventh = browser.login("agent@example.com", "wrong password!!")
+    assert eleventh.status_code == 429
+    assert "Too many attempts" in eleventh.get_data(as_text=True)
+    assert browser.login("agent@example.com").status_code == 429  # the address waits, even with the password
+    elsewhere = Console(app).login("agent@example.com", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 303  # counted per client address
+
+
+def test_session_cookie_flags_outside_and_in_development(app, database_url, make_staff):
+    make_staff("agent@example.com", "agent")
+    cookie = Console(app).login("agent@example.com").headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+    development = create_app({**BASE_SETTINGS, "PREFS_ENV": "development", "PREFS_DATABASE_URL": database_url})
+    try:
+        client = development.test_client()
+        page = client.get("/console/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        response = client.post("/console/login", data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == 303
+        cookie = response.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    finally:
+        with development.app_context():
+            db.engine.dispose()
+
+
+def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(console, api, newsletter, person):
+    admin = console("admin")
+    before = api.get("/recipients/cust-1/events").get_json()
+    attempts = [
+        ("/console/recipients/cust-1/choices", [("reason", "no token"), ("shown", "newsletter:email=1")]),
+        ("/console/recipients/cust-1/deactivate", [("reason", "no token")]),
+        ("/console/recipients/cust-1/erase", [("confirm", "cust-1"), ("reason", "no token")]),
+        ("/console/admin/topics", [("key", "promo"), ("name", "Promo"), ("channels", "email")]),
+        ("/console/admin/keys", [("name", "sneaky"), ("scopes", "admin")]),
+        ("/console/admin/staff", [("email", "new@example.com"), ("role", "admin"), ("password", PASSWORD)]),
+    ]
+    other_session = Console(admin.client.application).token()  # a real token, but of another session
+    for path, data in attempts:
+        for token in ([], [("csrf_token", "forged")], [("csrf_token", other_session)]):
+            response = admin.post(path, data + token, csrf=False)
+            assert response.status_code == 400, (path, token, response.status_code)
+            assert "That form can" in response.get_data(as_text=True)
+    no_referer = admin.client.post("/console/admin/keys", base_url=ORIGIN, data={"name": "k", "scopes": "check", "csrf_token": admin.token()})
+    assert no_referer.status_code == 400  # on HTTPS the Referer must be this site, too
+    assert api.get("/recipients/cust-1/events").get_json() == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+    assert [t["key"] for t in api.get("/topics").get_json()["topics"]] == ["billing", "newsletter", "service"]
+    assert "sneaky" not in admin.text("/console/admin/keys") and "new@example.com" not in admin.text("/console/admin/staff")
+
+
+def test_sign_in_itself_needs_a_csrf_token(anonymous, make_staff):
+    make_staff("agent@example.com", "agent")
+    response = anonymous.post("/console/login", {"email": "agent@example.com", "password": PASSWORD}, csrf=False)
+    assert response.status_code == 400
+    assert anonymous.get("/console/").status_code == 302
+
+
+def test_a_password_reset_ends_the_accounts_other_sessions(console, app):
+    agent = console("agent")
+    admin = console("admin")
+    staff_page = admin.text("/console/admin/staff")
+    agent_id = re.search(r'href="/console/admin/staff/(\d+)">agent@example.com<', staff_page).group(1)
+    new_password = "a brand new passphrase"
+    response = admin.submit(f"/console/admin/staff/{agent_id}", f"/console/admin/staff/{agent_id}/password", {"password": new_password})
+    assert response.status_code == 303
+    assert agent.get("/console/").status_code == 302  # the session opened with the old password is over
+    assert Console(app).login("agent@example.com").status_code == 401
+    assert Console(app).login("agent@example.com", new_password).status_code == 303
+    assert admin.get("/console/").status_code == 200  # the admin's own session is untouched
+
+
+def test_console_pages_carry_protective_headers(console, anonymous):
+    for response in (anonymous.get("/console/login"), console("viewer").get("/console/")):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
