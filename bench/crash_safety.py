@@ -86,7 +86,7 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
 
 def start_server(database_url: str, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [GUNICORN, "--config", os.devnull, "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "error", "app:app"],
+        [GUNICORN, "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "error", "app:app"],
         cwd=ROOT, env={**os.environ, **SETTINGS, "PREFS_DATABASE_URL": database_url}, start_new_session=True,
     )  # fmt: skip
     for _ in range(150):

@@ -3,8 +3,8 @@
     .venv/bin/python bench/import_csv.py             # 1,000,000 rows
     .venv/bin/python bench/import_csv.py --n 100000
 
-Runs the real CLI in a subprocess (both cores: one validates while the other writes). Target (SPEC §9): ≤ 60 s.
-Then imports the same file again, which must change nothing, and reports that time too.
+Runs the real CLI in a subprocess (both cores: validation in worker processes while one process writes).
+Target (SPEC §9): ≤ 60 s. Then imports the same file again, which must change nothing.
 """
 from __future__ import annotations
 
@@ -44,28 +44,33 @@ def run_import(csv_path: str, env: dict[str, str]) -> tuple[float, str]:
     return elapsed, done.stdout.strip().splitlines()[-1]
 
 
+def measure_import(database_url: str, n: int, directory: str, again: bool = True) -> dict:
+    migrate(database_url)
+    env = {**SETTINGS, "PREFS_DATABASE_URL": database_url}
+    subprocess.run(
+        [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.transactions import commit\n"
+         "app = create_app()\nwith app.app_context(): commit(lambda: create_topic({'key': 'newsletter', 'name': 'Newsletter', 'channels': ['email', 'sms'],"
+         " 'default_subscribed': {'email': True}}, 'cli', 'bench'))"],
+        cwd=ROOT, env={**os.environ, **env}, check=True,
+    )  # fmt: skip
+    csv_path = os.path.join(directory, "people.csv")
+    write_csv(csv_path, n)
+    first, summary = run_import(csv_path, env)
+    result = {"seconds": first, "summary": summary}
+    if again:
+        result["again_seconds"], result["again_summary"] = run_import(csv_path, env)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prefs-bench-") as directory:
-        database = os.path.join(directory, "import.sqlite3")
-        url = f"sqlite:///{database}"
-        migrate(url)
-        env = {**SETTINGS, "PREFS_DATABASE_URL": url}
-        subprocess.run(
-            [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.transactions import commit\n"
-             "app = create_app()\nwith app.app_context(): commit(lambda: create_topic({'key': 'newsletter', 'name': 'Newsletter', 'channels': ['email', 'sms'],"
-             " 'default_subscribed': {'email': True}}, 'cli', 'bench'))"],
-            cwd=ROOT, env={**os.environ, **env}, check=True,
-        )  # fmt: skip
-        csv_path = os.path.join(directory, "people.csv")
-        write_csv(csv_path, args.n)
-        first, summary = run_import(csv_path, env)
-        again, summary_again = run_import(csv_path, env)
+        result = measure_import(f"sqlite:///{os.path.join(directory, 'import.sqlite3')}", args.n, directory)
     print(f"P4  recipients import, {args.n:,} rows into SQLite")
-    print(f"    first import  {first:7.1f} s   ({summary})   target <= 60 s: {'met' if first <= 60 else 'NOT met'}")
-    print(f"    same again    {again:7.1f} s   ({summary_again})")
+    print(f"    first import  {result['seconds']:7.1f} s   ({result['summary']})   target <= 60 s: {'met' if result['seconds'] <= 60 else 'NOT met'}")
+    print(f"    same again    {result['again_seconds']:7.1f} s   ({result['again_summary']})")
 
 
 if __name__ == "__main__":

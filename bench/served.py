@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+CONNECTIONS = 4  # two per worker: enough to keep both busy without measuring a queue
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
 
@@ -29,7 +30,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve app:app with `workers` sync workers on a free port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [GUNICORN, "--config", os.devnull, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
+        [GUNICORN, "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
         cwd=ROOT,
         env={**os.environ, **env, "PREFS_BENCHMARK": "1"},
     )
@@ -58,7 +59,7 @@ class LoadResult:
     errors: int
 
 
-def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 2, script: str | None = None, env: dict | None = None) -> LoadResult:
+def wrk(url: str, seconds: int = 10, connections: int = CONNECTIONS, threads: int = 2, script: str | None = None, env: dict | None = None) -> LoadResult:
     """Run wrk against `url` and read its summary. wrk is Debian's package `wrk`."""
     if shutil.which("wrk") is None:
         raise SystemExit("bench needs wrk: apt-get install wrk")
