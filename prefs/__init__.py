@@ -71,8 +71,10 @@ def register_blueprints(app: Flask) -> None:
     from .console import bp as console_bp
     from .health import bp as health_bp
     from .pages import bp as pages_bp
+    from .request_guards import register_request_guards
     from .webhooks import bp as webhooks_bp
 
+    register_request_guards(app)
     register_api(app)
     for blueprint in (health_bp, pages_bp, webhooks_bp, console_bp):
         app.register_blueprint(blueprint)
@@ -81,6 +83,12 @@ def register_blueprints(app: Flask) -> None:
     # no session to ride on.
     for blueprint in (api_blp, pages_bp, webhooks_bp, health_bp):
         csrf.exempt(blueprint)
+    # Flask-Limiter checks every request in an app-wide hook, tens of microseconds even where no limit
+    # applies; the API's check is the hot path and has none, so the hook runs only where limits are declared.
+    check_limits = limiter._check_request_limit
+    app.before_request_funcs[None].remove(check_limits)
+    for blueprint in (pages_bp, webhooks_bp, console_bp):
+        app.before_request_funcs.setdefault(blueprint.name, []).insert(0, check_limits)
     if app.config["PREFS_BENCHMARK"]:
         app.add_url_rule("/bench/trivial", "bench_trivial", lambda: {"ok": True})
 

@@ -120,3 +120,12 @@ def test_numbers_beyond_a_database_integer_are_422_not_500(api, person):
 
     cursor = base64.urlsafe_b64encode(f"before:{10**30}".encode()).decode().rstrip("=")
     assert_error(api.get(f"/recipients/cust-1/events?cursor={cursor}"), 422, "invalid")
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(api, client, person):
+    """Found by schemathesis on PostgreSQL, whose text cannot hold NUL: it answered 500."""
+    assert_error(api.post("/topics", {"key": "nul", "name": "bad\u0000name", "channels": ["email"]}), 422, "invalid")
+    assert_error(api.put("/recipients/cust-1", {"locale": "en\u0000"}), 422, "invalid")
+    assert_error(api.get("/recipients?email=a%00@example.com"), 422, "invalid")
+    assert client.post("/webhooks/email", data={"to": "x\x00"}).status_code == 400
+    assert api.get("/topics/nul").status_code == 404

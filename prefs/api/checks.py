@@ -28,7 +28,7 @@ def check():
     topic = raw.get("topic") if isinstance(raw, dict) else None
     rules = rt.catalogue.get_many([topic] if isinstance(topic, str) else [])
     item = parse_item(raw, rules, rt.phone_region)
-    return evaluate([item])[0].to_dict()
+    return jsonify(evaluate([item])[0].to_dict())  # a ready Response: no marshmallow dump on the hot path
 
 
 @blp.route("/check/batch", methods=["POST"])

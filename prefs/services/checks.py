@@ -15,8 +15,8 @@ from ..config import CHANNELS
 from ..decision import Decision, RecipientState, TopicRule, decide
 from ..errors import PrefsError, invalid
 from ..runtime import runtime
+from .driver_sql import DriverSql
 from .states import load_states
-from .suppressions import suppressed_hashes
 
 MAX_BATCH = 10_000
 LOOKUP_FIELDS = ("recipient_id", "email", "phone")
@@ -104,15 +104,19 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
     wanted: dict[str, set[str]] = {"recipient_id": set(), "email": set(), "phone": set()}
     for item in items:
         wanted[item.by].add(item.key)
-    states: dict[str, dict[str, RecipientState]] = {by: load_states(by, keys) if keys else {} for by, keys in wanted.items()}
-
-    # An address that matches nobody may still be suppressed (rule 3): ask once for all of them.
-    address_hash = runtime().address_hash
-    hash_of_unknown: dict[tuple[str, str], str] = {}
-    for by in ("email", "phone"):
-        for key in wanted[by] - states[by].keys():
-            hash_of_unknown[(by, key)] = address_hash(ADDRESS_KIND[by], key)
-    suppressed = suppressed_hashes(hash_of_unknown.values())
+    # A read-only connection of its own: no session transaction to begin and close on the hot path.
+    sql = DriverSql(standalone=True)
+    try:
+        states: dict[str, dict[str, RecipientState]] = {by: load_states(by, keys, sql) if keys else {} for by, keys in wanted.items()}
+        # An address that matches nobody may still be suppressed (rule 3): ask once for all of them.
+        address_hash = runtime().address_hash
+        hash_of_unknown: dict[tuple[str, str], str] = {}
+        for by in ("email", "phone"):
+            for key in wanted[by] - states[by].keys():
+                hash_of_unknown[(by, key)] = address_hash(ADDRESS_KIND[by], key)
+        suppressed = {row[0] for row in sql.select_in("hash", "suppressions", "hash", list(hash_of_unknown.values()))}
+    finally:
+        sql.close()
 
     outcomes = []
     for item in items:

@@ -17,15 +17,26 @@ from ..extensions import db
 
 
 class DriverSql:
-    def __init__(self) -> None:
-        self.connection = db.session.connection()  # begins the session's transaction if none is open
-        self.postgres = self.connection.dialect.name == "postgresql"
+    """By default inside the session's transaction. `standalone=True` borrows a pooled connection of its
+    own for a read that needs no transaction (the check), skipping the session's begin and close; call
+    close() to give it back."""
+
+    def __init__(self, standalone: bool = False) -> None:
+        if standalone:
+            self.connection = None
+            self._dbapi = db.engine.raw_connection()
+            self.postgres = db.engine.dialect.name == "postgresql"
+        else:
+            self.connection = db.session.connection()  # begins the session's transaction if none is open
+            self._dbapi = self.connection.connection
+            self.postgres = self.connection.dialect.name == "postgresql"
+        self._standalone = standalone
         self._cursor = None
 
     @property
     def cursor(self):
         if self._cursor is None:
-            self._cursor = self.connection.connection.cursor()
+            self._cursor = self._dbapi.cursor()
         return self._cursor
 
     def sql(self, text: str) -> str:
@@ -74,6 +85,9 @@ class DriverSql:
         if self._cursor is not None:
             self._cursor.close()
             self._cursor = None
+        if self._standalone and self._dbapi is not None:
+            self._dbapi.close()  # back to the pool (which rolls back whatever the read began)
+            self._dbapi = None
 
 
 @lru_cache(maxsize=256)

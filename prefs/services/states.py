@@ -54,10 +54,15 @@ _SUPPRESSED = {
 }
 
 
-def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
-    """States of the recipients whose `by` (recipient_id, email or phone) is among `keys`, keyed by it."""
+def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) -> dict[str, RecipientState]:
+    """States of the recipients whose `by` (recipient_id, email or phone) is among `keys`, keyed by it.
+
+    By default in the session's transaction, so a change just made is seen; the check passes its own
+    standalone connection.
+    """
     states: dict[str, RecipientState] = {}
-    sql = DriverSql()  # the session's transaction, so a change just made is seen
+    own = sql is None
+    sql = sql or DriverSql()
     placeholder = "%s" if sql.postgres else "?"
     cursor = sql.cursor
     try:
@@ -81,7 +86,8 @@ def load_states(by: str, keys: Collection[str]) -> dict[str, RecipientState]:
                     first[12],
                 )
     finally:
-        sql.close()
+        if own:
+            sql.close()
     return states
 
 
