@@ -15,7 +15,8 @@ from .transactions import commit
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 
 
-def _operator() -> str:
+def operator_name() -> str:
+    """Who ran the command, for the admin events: the operating-system account."""
     import getpass
 
     return getpass.getuser()
@@ -27,7 +28,7 @@ def _operator() -> str:
 def keys_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; it is printed once, alone on the last line, and only its hash is kept."""
     try:
-        key = commit(lambda: create_key(name, list(scopes), "cli", _operator()))
+        key = commit(lambda: create_key(name, list(scopes), "cli", operator_name()))
     except PrefsError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created API key {name!r} with scopes: {' '.join(scopes)}. Store it now; it cannot be shown again.", err=True)
@@ -39,7 +40,7 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
 def keys_revoke(name: str) -> None:
     """Revoke a key; every worker refuses it within 5 seconds."""
     try:
-        commit(lambda: revoke_key(name, "cli", _operator()))
+        commit(lambda: revoke_key(name, "cli", operator_name()))
     except PrefsError as error:
         raise click.ClickException(error.message) from None
     runtime().api_keys.clear()  # this process at once; other workers within the cache TTL

@@ -98,6 +98,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=env != "development",
         PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,  # a console form stays valid as long as the session
         RATELIMIT_STORAGE_URI=raw["PREFS_RATELIMIT_STORAGE_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),

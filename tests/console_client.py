@@ -6,7 +6,6 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import quote_plus
 
-
 ORIGIN = "https://localhost"
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

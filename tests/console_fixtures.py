@@ -4,7 +4,7 @@ Test modules load them with `pytest_plugins = ["console_fixtures"]`; helpers liv
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from console_client import PASSWORD, Console

@@ -1,6 +1,8 @@
 """Acceptance 4: the console in headless Chromium, checked by axe-core on every kind of page, wide and on a phone."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 from browser import browser_page, requires_browser, serious_violations, serve
 from console_client import PASSWORD
@@ -25,7 +27,8 @@ def sign_in(page, site: str, email: str) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == "Find a person"
 
 
-def test_an_agent_finds_a_caller_by_phone_and_stops_a_topic_by_text(api, site, make_staff, newsletter, person):
+def test_an_agent_finds_a_caller_by_phone_and_stops_a_topic_by_text(api, site, make_staff, newsletter, person, caplog):
+    caplog.set_level(logging.DEBUG)
     api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "signed up"})
     make_staff("agent@example.com", "agent")
     with browser_page() as page:
@@ -56,6 +59,10 @@ def test_an_agent_finds_a_caller_by_phone_and_stops_a_topic_by_text(api, site, m
         assert serious_violations(page) == []
     assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "unsubscribed"
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+    logged = caplog.text  # the server's access log included (SPEC §10 S2)
+    assert "GET /console/recipients/cust-1" in logged
+    for secret in ("555-0123", "555%2D0123", "5550123", "ann@example.com", "ann%40example.com", PASSWORD):
+        assert secret not in logged, secret
 
 
 ADMIN_PAGES = {

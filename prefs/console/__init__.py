@@ -6,7 +6,7 @@ Pure helpers: roles, wording, matrix, contact, lookup, history, accounts, forms.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
@@ -17,6 +17,7 @@ from ..errors import PrefsError
 from ..extensions import db, login_manager
 from ..models import StaffUser
 from ..pages.forms import CHANNEL_WORDS
+from .forms import LoginForm
 from .roles import allows
 from .wording import detail_words
 
@@ -66,8 +67,8 @@ def refuse_nul() -> Response | None:
 
 @bp.context_processor
 def console_globals() -> dict:
-    staff = current_user if current_user.is_authenticated else None
-    return {"staff": staff, "can": lambda permission: staff is not None and allows(staff.role, permission)}
+    user = current_user if current_user.is_authenticated else None
+    return {"staff": user, "can": lambda permission: user is not None and allows(user.role, permission)}
 
 
 @bp.app_template_filter("console_time")
@@ -92,7 +93,7 @@ def console_iso(moment: datetime) -> str:
 
 def utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def error_page(status: int, message: str | None = None):
@@ -119,8 +120,6 @@ def refused(error: PrefsError):
 def http_error(error: HTTPException):
     db.session.rollback()
     if error.code == 429:
-        from .forms import LoginForm
-
         return render_template("console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]), 429
     if error.code in ERROR_PAGES:
         return error_page(error.code)

@@ -17,7 +17,7 @@ from ..models import StaffUser, utcnow
 from ..services.admin_events import record_admin_event
 from .roles import ROLES
 
-PASSWORD_METHOD = "scrypt"
+HASH_METHOD = "scrypt"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 MAX_STAFF_EMAIL_LENGTH = 128  # admin events name the account in `target`, which holds 128 characters
@@ -72,7 +72,7 @@ def create_staff(email: object, role: str, password: object, actor: str, actor_i
     secret = check_new_password(password)
     if find_staff(address) is not None:
         raise PrefsError("already_exists", "A staff account with this email exists already.", {"email": ["Taken."]})
-    staff = StaffUser(email=address, role=role, password_hash=generate_password_hash(secret, method=PASSWORD_METHOD))
+    staff = StaffUser(email=address, role=role, password_hash=generate_password_hash(secret, method=HASH_METHOD))
     db.session.add(staff)
     record_admin_event(actor, actor_id, "staff.created", address, {"role": role})
     db.session.flush()
@@ -91,7 +91,7 @@ def set_disabled(staff: StaffUser, disabled: bool, actor: str, actor_id: str | N
 
 def reset_password(staff: StaffUser, password: object, actor: str, actor_id: str | None) -> None:
     """Set a new password; the account's other sessions end. Raises PrefsError(invalid)."""
-    staff.password_hash = generate_password_hash(check_new_password(password), method=PASSWORD_METHOD)
+    staff.password_hash = generate_password_hash(check_new_password(password), method=HASH_METHOD)
     record_admin_event(actor, actor_id, "staff.password_reset", staff.email, None)
     db.session.flush()
 
@@ -118,4 +118,4 @@ def record_sign_in(staff: StaffUser) -> None:
 
 @lru_cache(maxsize=1)
 def _unknown_account_hash() -> str:
-    return generate_password_hash("no account has this password", method=PASSWORD_METHOD)
+    return generate_password_hash("no account has this password", method=HASH_METHOD)

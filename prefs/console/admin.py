@@ -131,9 +131,14 @@ def restore_topic(key: str):
 
 
 # --- API keys -------------------------------------------------------------------------------------------
-def render_keys(form: ApiKeyForm | None = None, status: int = 200, error: str | None = None, new_key: tuple[str, str] | None = None):
+def render_keys(
+    form: ApiKeyForm | None = None, status: int = 200, *, error: str | None = None, create_error: str | None = None,
+    new_key: tuple[str, str] | None = None,
+):
+    """`error`: a refused revocation, shown above the list; `create_error`: a refused creation, at its form."""
     return render_template(
-        "console/admin/keys.html", keys=list_keys(), form=form or ApiKeyForm(formdata=None), error=error, new_key=new_key
+        "console/admin/keys.html", keys=list_keys(), form=form or ApiKeyForm(formdata=None), error=error,
+        create_error=create_error, new_key=new_key,
     ), status
 
 
@@ -154,7 +159,7 @@ def create_api_key():
         key = commit(lambda: create_key(form.name.data, list(form.scopes.data or []), "staff", current_user.email))
     except PrefsError as error:
         attach_errors(form, error.details)
-        return render_keys(form, error.status, error.message)
+        return render_keys(form, error.status, create_error=error.message)
     return render_keys(new_key=(form.name.data, key), status=201)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for

@@ -6,7 +6,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from ..cli import _operator
+from ..cli import operator_name
 from ..errors import PrefsError
 from ..transactions import commit
 from .accounts import create_staff, list_staff, set_disabled, staff_by_email
@@ -34,7 +34,7 @@ def staff_create(email: str, role: str) -> None:
     """Create an account; the password comes from a prompt, or from stdin when it is not a terminal."""
     password = read_password()
     try:
-        staff = commit(lambda: create_staff(email, role, password, "cli", _operator()))
+        staff = commit(lambda: create_staff(email, role, password, "cli", operator_name()))
     except PrefsError as error:
         raise refusal(error) from None
     click.echo(f"Created {staff.role} account {staff.email}.")
@@ -45,7 +45,7 @@ def staff_create(email: str, role: str) -> None:
 def staff_disable(email: str) -> None:
     """Disable an account: its sessions end at once and it cannot sign in."""
     try:
-        changed = commit(lambda: set_disabled(staff_by_email(email), True, "cli", _operator()))
+        changed = commit(lambda: set_disabled(staff_by_email(email), True, "cli", operator_name()))
     except PrefsError as error:
         raise refusal(error) from None
     click.echo(f"Disabled {email.strip().lower()}." if changed else f"{email.strip().lower()} was disabled already.")

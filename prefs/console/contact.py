@@ -5,7 +5,8 @@ fields the agent changed are written: a field someone else changed meanwhile is 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 POSTAL_INPUTS = ("lines", "city", "region", "postal_code", "country")
 CONTACT_INPUTS = ("email", "phone", *POSTAL_INPUTS, "locale")

@@ -4,7 +4,7 @@ CSRF is not checked here: CSRFProtect checks every console POST before a view ru
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -44,7 +44,7 @@ def reason_field(label: str = "Reason for the change") -> TextAreaField:
 
 
 def not_in_future(_form, field) -> None:
-    if field.data and field.data > datetime.now() + timedelta(minutes=5):  # noqa: DTZ005  (naive, read as UTC)
+    if field.data and field.data.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=5):  # the form's time is UTC
         raise ValidationError("Consent cannot have been given in the future.")
 
 
@@ -57,7 +57,7 @@ class EvidenceFields:
     def evidence(self) -> dict[str, str] | None:
         if not self.collected_at.data or not self.source.data:
             return None
-        collected = self.collected_at.data.replace(tzinfo=timezone.utc).isoformat()
+        collected = self.collected_at.data.replace(tzinfo=UTC).isoformat()
         return {"collected_at": collected, "source": self.source.data}
 
 

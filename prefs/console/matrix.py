@@ -6,8 +6,9 @@ a submitted form with the state they showed in exactly the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import Any, Container, Mapping
+from typing import Any
 
 from ..config import CHANNELS
 from ..decision import ANY

@@ -19,7 +19,18 @@ from .auth import requires, staff_context
 from .contact import SHOWN_PREFIX, contact_changes, contact_values, field_errors, shown_values
 from .forms import ChoicesForm, ContactForm, EraseForm, StatusForm
 from .history import consent_history, parse_before
-from .matrix import ADDRESS_WORDS, LIFT_FIELD, MANDATORY_WHY, SMS_STOP_WHY, Toggle, lift_changes, liftable_kinds, matrix_rows, reasons_in, toggle
+from .matrix import (
+    ADDRESS_WORDS,
+    LIFT_FIELD,
+    MANDATORY_WHY,
+    SMS_STOP_WHY,
+    Toggle,
+    lift_changes,
+    liftable_kinds,
+    matrix_rows,
+    reasons_in,
+    toggle,
+)
 from .roles import allows
 
 

@@ -1,7 +1,7 @@
 """Lifting a suppression from the console: an address no recipient holds, with the person's consent evidence."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import PrefsError
 from ..extensions import db

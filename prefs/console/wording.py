@@ -4,7 +4,8 @@ Pure: no Flask, no database. The codes stay in the API; staff see sentences.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..pages.forms import CHANNEL_WORDS
 
