@@ -1,4 +1,4 @@
-"""R2: concurrent writers to one recipient (API PATCH, one-click, preference center, SMS keywords):
+"""R2: concurrent writers to one recipient (API PATCH, one-click, preference center, SMS keywords, console):
 no lost update, one event per real change, no 5xx.
 
 How a lost update would show: two writers read the same stored value and both write, so two events
@@ -14,10 +14,11 @@ from collections import defaultdict
 
 from twilio.request_validator import RequestValidator
 
+pytest_plugins = ["console_fixtures"]
 WRITERS, ROUNDS = 6, 20
 
 
-def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, person):
+def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, person, console):
     key = api.key
     links = {
         channel: api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "channel": channel}).get_json()
@@ -54,13 +55,24 @@ def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, per
             with lock:
                 statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(WRITERS)]
+    agent = console("agent")
+
+    def staff_writer() -> None:
+        """A support agent ticking and unticking newsletter by email in the console, with a reason."""
+        rng = random.Random(99)
+        for _ in range(ROUNDS):
+            page = "/console/recipients/cust-1"
+            response = agent.submit(page, page + "/choices", {"newsletter:email": rng.random() < 0.5, "reason": "caller asked"})
+            with lock:
+                statuses.append(200 if response.status_code in (200, 303) else response.status_code)
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(WRITERS)] + [threading.Thread(target=staff_writer)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert len(statuses) == WRITERS * ROUNDS
+    assert len(statuses) == (WRITERS + 1) * ROUNDS
     assert all(status < 500 for status in statuses), sorted(set(statuses))
     assert set(statuses) <= {200}, sorted(set(statuses))
 
@@ -70,6 +82,7 @@ def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, per
         if event["kind"] in ("topic_choice", "channel_stop", "all_marketing", "sms_stop"):
             chains[(event["kind"], event["topic"], event["channel"])].append(event)
     assert chains, "the writers changed nothing at all"
+    assert {"console", "api", "one_click", "keyword:STOP"} <= {event["via"] for event in events}, "every kind of writer got through"
     for key_, chain in chains.items():
         initial = False if key_[0] == "sms_stop" else None
         previous = initial
