@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -85,8 +85,13 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
     # Flask-Limiter checks every request in an app-wide hook, tens of microseconds even where no limit
     # applies; the API's check is the hot path and has none, so the hook runs only where limits are declared.
-    check_limits = limiter._check_request_limit
-    app.before_request_funcs[None].remove(check_limits)
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    unlimited = {"pages.do_unsubscribe", "webhooks.sms"}  # a 429 there loses an unsubscribe or a STOP
+
+    def check_limits() -> None:
+        if request.endpoint not in unlimited:
+            limiter._check_request_limit()
+
     for blueprint in (pages_bp, webhooks_bp, console_bp):
         app.before_request_funcs.setdefault(blueprint.name, []).insert(0, check_limits)
     if app.config["PREFS_BENCHMARK"]:
