@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from .errors import PrefsError
 from .extensions import db
 from .runtime import runtime
+from .services.driver_sql import standalone_transaction
 from .write_gate import gate
 
 T = TypeVar("T")
@@ -34,3 +35,11 @@ def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
             db.session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def commit_standalone(operation: Callable[[], T]) -> T:
+    """Run `operation` in a transaction of its own connection and commit (services/driver_sql.py): for
+    the one-click unsubscribe, whose statements are all plain SQL. Raises what the operation raises,
+    with nothing written."""
+    with gate(runtime().write_gate), standalone_transaction():
+        return operation()

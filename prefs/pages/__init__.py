@@ -22,7 +22,7 @@ from ..services.recipients import readable_recipient, writable_recipient
 from ..services.states import load_states
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
-from ..transactions import commit
+from ..transactions import commit, commit_standalone
 from .forms import CHANNEL_WORDS, build_form, changes_from_form, parse_shown
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def do_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = ChangeContext(Actor("recipient", None, via), None, evidence(target))
-    recipient, changed = commit(lambda: unsubscribe(target, context))
+    recipient, changed = commit_standalone(lambda: unsubscribe(target, context))
     # Never the token or the person: only what happened, for operators counting unsubscribes.
     log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
     return render_template(
