@@ -99,8 +99,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import keys_cli, recipients_cli, suppressions_cli
+    from .cli import demo, keys_cli, recipients_cli, suppressions_cli
     from .console.cli import staff_cli
 
-    for group in (keys_cli, recipients_cli, suppressions_cli, staff_cli):
+    for group in (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli):
         app.cli.add_command(group)

@@ -69,7 +69,11 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     link_days = _int(raw, "PREFS_LINK_MAX_AGE_DAYS")
     if link_days < MIN_LINK_MAX_AGE_DAYS:
         raise ConfigError(f"PREFS_LINK_MAX_AGE_DAYS must be at least {MIN_LINK_MAX_AGE_DAYS}: links must outlive the law's minimum")
-    if not 0 <= float(raw["PREFS_CACHE_TTL_SECONDS"]) <= 5:
+    try:
+        cache_ttl = float(raw["PREFS_CACHE_TTL_SECONDS"])
+    except (TypeError, ValueError):
+        raise ConfigError("PREFS_CACHE_TTL_SECONDS must be a number of seconds") from None
+    if not 0 <= cache_ttl <= 5:
         raise ConfigError("PREFS_CACHE_TTL_SECONDS must be between 0 and 5: changes must reach every worker within 5 s")
     mailto = raw["PREFS_UNSUBSCRIBE_MAILTO"]
     if mailto and (mailto.count("@") != 1 or not mailto.split("@")[0] or len(mailto.split("@")[0]) > 64 - 35):
@@ -84,7 +88,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_LINK_MAX_AGE_DAYS=link_days,
         PREFS_TRUSTED_PROXIES=_int(raw, "PREFS_TRUSTED_PROXIES"),
         PREFS_SQLITE_SYNCHRONOUS=synchronous,
-        PREFS_CACHE_TTL_SECONDS=float(raw["PREFS_CACHE_TTL_SECONDS"]),
+        PREFS_CACHE_TTL_SECONDS=cache_ttl,
         PREFS_BASE_URL=str(raw["PREFS_BASE_URL"]).rstrip("/"),
         PREFS_DEFAULT_PHONE_REGION=str(raw["PREFS_DEFAULT_PHONE_REGION"]).upper(),
         PREFS_BENCHMARK=str(raw["PREFS_BENCHMARK"]) == "1",

@@ -33,3 +33,15 @@ def test_keys_revoke_and_list(runner, make_key):
     assert runner.invoke(args=["keys", "revoke", "mailer"]).exit_code != 0
     listing = runner.invoke(args=["keys", "list"]).output
     assert "mailer\tcheck\trevoked" in listing and "prefs_" not in listing
+
+
+def test_demo_prints_a_working_unsubscribe_link_and_can_run_twice(runner, client, api):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    url = first.output.strip().splitlines()[-1]
+    assert url.startswith("https://prefs.example.com/u/")
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    path = url.removeprefix("https://prefs.example.com")
+    assert client.get(path).status_code == 200
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert api.check("newsletter", "email", recipient_id="demo-1")["reason"] == "unsubscribed"

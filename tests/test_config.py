@@ -46,3 +46,8 @@ def test_development_invents_secrets_once_and_keeps_them(tmp_path):
     assert first["PREFS_SECRET_KEYS"] == second["PREFS_SECRET_KEYS"] and first["PREFS_SUPPRESSION_KEY"] == second["PREFS_SUPPRESSION_KEY"]
     assert first["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/prefs.sqlite3"
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_cache_ttl_that_is_not_a_number_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="PREFS_CACHE_TTL_SECONDS"):
+        build_config({**PRODUCTION, "PREFS_CACHE_TTL_SECONDS": "soon"}, str(tmp_path))
