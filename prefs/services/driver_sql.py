@@ -88,6 +88,13 @@ class DriverSql:
     def read_json(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
+    def begin_immediate(self) -> bool:
+        """SQLite: start the transaction holding the write lock, if none is open yet. Returns whether it did."""
+        if self.postgres or self._dbapi.in_transaction:
+            return False
+        self.cursor.execute("BEGIN IMMEDIATE")
+        return True
+
     def commit(self) -> None:
         self._dbapi.commit()
 

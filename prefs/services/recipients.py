@@ -37,7 +37,8 @@ class RecipientRow(NamedTuple):
 _SET_STATUS = update(_recipients).where(_recipients.c.pk == bindparam("b_pk")).values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
 _COLUMNS = ", ".join(RecipientRow._fields)
 # SQLite: the no-op UPDATE takes the write lock and RETURNING reads the row in the same statement.
-_LOCK_SQLITE = f"UPDATE recipients SET pk = pk WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608  (fixed names)
+_READ_SQLITE = f"SELECT {_COLUMNS} FROM recipients WHERE id = ?"  # noqa: S608  (fixed names)
+_LOCK_SQLITE = f"UPDATE recipients SET pk = pk WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608
 _LOCK_POSTGRES = f"SELECT {_COLUMNS} FROM recipients WHERE id = ? FOR UPDATE"  # noqa: S608
 
 
@@ -57,11 +58,17 @@ def lock_recipient(recipient_id: str) -> RecipientRow | None:
     """Read the recipient for a change, holding a lock on it until the transaction ends.
 
     Two writers to one person must not both read the old state and both write (a lost update). PostgreSQL
-    gets a row lock (SELECT … FOR UPDATE). SQLite locks whole files: a no-op UPDATE as the transaction's
-    first statement takes the write lock before anything is read, so the read below is current.
+    gets a row lock (SELECT … FOR UPDATE). SQLite locks whole files: the transaction starts with
+    BEGIN IMMEDIATE (or, if one is already open, a no-op UPDATE), so the write lock is held before anything
+    is read and the read is current.
     """
     sql = DriverSql()
-    rows = sql.rows(_LOCK_POSTGRES if sql.postgres else _LOCK_SQLITE, (recipient_id,))
+    if sql.postgres:
+        rows = sql.rows(_LOCK_POSTGRES, (recipient_id,))
+    elif sql.begin_immediate():  # the write lock before the read, without rewriting the row
+        rows = sql.rows(_READ_SQLITE, (recipient_id,))
+    else:  # a transaction is already open: a no-op write takes the lock and RETURNING reads the row
+        rows = sql.rows(_LOCK_SQLITE, (recipient_id,))
     if not rows:
         return None
     pk, id_, status, email, phone, postal_address, sms_stopped_at, email_hash, phone_hash = rows[0]
