@@ -69,3 +69,12 @@ def serious_violations(page) -> list[dict]:
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def tab_to(page, predicate_js: str, presses: int = 80) -> None:
+    """Press Tab until the focused element `e` satisfies the JavaScript expression, as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const e = document.activeElement; return {predicate_js}; }})()"):
+            return
+    raise AssertionError(f"never reached {predicate_js} with Tab")

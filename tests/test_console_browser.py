@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve
+from browser import browser_page, requires_browser, serious_violations, serve, tab_to
 from console_client import PASSWORD
 
 pytestmark = requires_browser
@@ -110,28 +110,21 @@ def test_the_console_works_by_keyboard_alone(api, site, make_staff, newsletter, 
             with page.expect_navigation():
                 page.keyboard.press("Enter")
 
-        def tab_to(predicate_js: str) -> None:
-            for _ in range(80):
-                page.keyboard.press("Tab")
-                if page.evaluate(f"(() => {{ const e = document.activeElement; return {predicate_js}; }})()"):
-                    return
-            raise AssertionError(f"never reached {predicate_js} with Tab")
-
-        tab_to("e.name === 'email'")
+        tab_to(page, "e.name === 'email'")
         page.keyboard.type("agent@example.com")
-        tab_to("e.name === 'password'")
+        tab_to(page, "e.name === 'password'")
         page.keyboard.type(PASSWORD)
         press_enter()
-        tab_to("e.name === 'q'")
+        tab_to(page, "e.name === 'q'")
         page.keyboard.type("ann@example.com")
         press_enter()
-        tab_to("e.textContent === 'cust-1'")
+        tab_to(page, "e.textContent === 'cust-1'")
         press_enter()
-        tab_to("e.name === 'newsletter:email'")
+        tab_to(page, "e.name === 'newsletter:email'")
         page.keyboard.press("Space")
-        tab_to("e.name === 'reason' && e.id === 'choices-reason'")
+        tab_to(page, "e.name === 'reason' && e.id === 'choices-reason'")
         page.keyboard.type("asked by phone")
-        tab_to("e.tagName === 'BUTTON' && e.textContent.trim() === 'Save changes'")
+        tab_to(page, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Save changes'")
         press_enter()
         assert page.get_by_role("status").first.inner_text() == "Saved: 1 change recorded."
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"

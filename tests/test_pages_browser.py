@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve
+from browser import browser_page, requires_browser, serious_violations, serve, tab_to
 
 pytestmark = requires_browser
 
@@ -50,16 +50,9 @@ def test_preference_center_by_keyboard_alone(api, site, newsletter, person):
         assert page.get_by_role("checkbox", name="Billing by email").is_disabled()
         assert page.get_by_role("checkbox", name="Billing by email").is_checked()
 
-        def tab_to(predicate_js: str) -> None:
-            for _ in range(60):
-                page.keyboard.press("Tab")
-                if page.evaluate(f"(() => {{ const e = document.activeElement; return {predicate_js}; }})()"):
-                    return
-            raise AssertionError(f"never reached {predicate_js} with Tab")
-
-        tab_to("e.name === 'newsletter:sms'")
+        tab_to(page, "e.name === 'newsletter:sms'")
         page.keyboard.press("Space")
-        tab_to("e.tagName === 'BUTTON'")
+        tab_to(page, "e.tagName === 'BUTTON'")
         page.keyboard.press("Enter")
         page.wait_for_load_state()
         assert page.get_by_role("status").inner_text() == "Your choices are saved."
