@@ -28,9 +28,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
-    if app.config["PREFS_ENV"] == "development" and not app.testing:
-        log.warning("PREFS_ENV=development: secrets and SQLite may come from instance/; never serve real traffic so")
+    if not app.testing:
+        _say_what_is_off(app)
     return app
+
+
+def _say_what_is_off(app: Flask) -> None:
+    """A feature whose own setting is missing is off (SPEC §8); say so at start, not at the first request."""
+    if app.config["PREFS_ENV"] == "development":
+        log.warning("PREFS_ENV=development: secrets and SQLite may come from instance/; never serve real traffic so")
+    for setting, feature in (
+        ("PREFS_TWILIO_AUTH_TOKEN", "the SMS webhook (/webhooks/sms)"),
+        ("PREFS_EMAIL_WEBHOOK_SECRET", "the inbound-mail webhook (/webhooks/email)"),
+        ("PREFS_UNSUBSCRIBE_MAILTO", "mailto unsubscribe addresses in List-Unsubscribe"),
+    ):
+        if not app.config[setting]:
+            log.warning("%s is off: %s is not set", feature, setting)
 
 
 def register_extensions(app: Flask) -> None:

@@ -39,7 +39,8 @@ TOKEN_PAGE_HEADERS = {
 # Rate limits (SPEC §10): a mail provider may POST millions of one-click unsubscribes from a handful of
 # addresses, so /u and /p are limited per link (token), never per address; an address is limited only by
 # the bad or expired links it sends, which real traffic does not do. The one-click POST itself carries no
-# limit at all: a 429 there is a lost unsubscribe, and a repeated POST costs one indexed read.
+# limit at all: a 429 there is a lost unsubscribe, a forged token fails its signature before any query, and
+# a repeated POST is one short transaction that changes nothing.
 PER_LINK_LIMIT = "30 per minute"
 BAD_LINKS_PER_ADDRESS_LIMIT = "300 per minute"
 

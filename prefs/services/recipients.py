@@ -36,8 +36,8 @@ class RecipientRow(NamedTuple):
 
 _SET_STATUS = update(_recipients).where(_recipients.c.pk == bindparam("b_pk")).values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
 _COLUMNS = ", ".join(RecipientRow._fields)
-# SQLite: the no-op UPDATE takes the write lock and RETURNING reads the row in the same statement.
 _READ_SQLITE = f"SELECT {_COLUMNS} FROM recipients WHERE id = ?"  # noqa: S608  (fixed names)
+# SQLite inside an open transaction: the no-op UPDATE takes the write lock and RETURNING reads the row.
 _LOCK_SQLITE = f"UPDATE recipients SET pk = pk WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608
 _LOCK_POSTGRES = f"SELECT {_COLUMNS} FROM recipients WHERE id = ? FOR UPDATE"  # noqa: S608
 
