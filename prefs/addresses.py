@@ -29,7 +29,8 @@ _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
 def is_recipient_id(value: object) -> bool:
-    return isinstance(value, str) and RECIPIENT_ID_RE.match(value) is not None
+    """SPEC §2's pattern, less "." and "..", which URLs would read as path steps."""
+    return isinstance(value, str) and RECIPIENT_ID_RE.match(value) is not None and value.strip(".") != ""
 
 
 def normalize_email(raw: object, field: str = "email") -> str:

@@ -129,3 +129,32 @@ def test_nul_characters_are_refused_before_they_reach_the_database(api, client, 
     assert_error(api.get("/recipients?email=a%00@example.com"), 422, "invalid")
     assert client.post("/webhooks/email", data={"to": "x\x00"}).status_code == 400
     assert api.get("/topics/nul").status_code == 404
+
+
+def test_deeply_nested_bodies_and_lone_surrogates_are_client_errors(api, client, person):
+    """Found by the black-box review: both answered 500."""
+    nested = "[" * 5000 + "]" * 5000
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+    for path in ("/api/v1/check", "/api/v1/check/batch"):
+        assert_error(client.post(path, data=nested, headers=headers), 400, "bad_request")
+    secret = {"Content-Type": "application/json", "X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
+    assert client.post("/webhooks/email", data=nested, headers=secret).status_code == 400
+    lone = '{"key": "x", "name": "bad \\ud800 name", "channels": ["email"]}'
+    assert_error(client.post("/api/v1/topics", data=lone, headers=headers), 422, "invalid")
+    assert_error(client.put("/api/v1/recipients/cust-1", data='{"locale": "\\udc00en"}', headers=headers), 422, "invalid")
+    paired = '{"key": "emoji", "name": "Party \\ud83c\\udf89", "channels": ["email"]}'
+    response = client.post("/api/v1/topics", data=paired, headers=headers)
+    assert response.status_code == 201 and response.get_json()["name"] == "Party \U0001f389"
+
+
+def test_strict_values_found_by_the_black_box_review(api, newsletter, person):
+    change = {"topic": "newsletter", "channel": "email"}
+    assert_error(api.patch("/recipients/cust-1/preferences", {"changes": [{**change, "subscribed": 1}]}), 422, "invalid")
+    error = assert_error(
+        api.patch("/recipients/cust-1/preferences", {"changes": [{**change, "subscribed": True}], "evidence": {"collected_at": "yesterday-ish", "source": "x"}}),
+        422,
+        "invalid",
+    )
+    assert "evidence" in error["details"]
+    assert_error(api.put("/recipients/...", {}), 422, "invalid")  # "." and ".." would read as URL path steps
+    assert api.post("/check", {"recipient_id": "nobody", "topic": "newsletter", "channel": "email"}).get_json()["recipient_id"] == "nobody"

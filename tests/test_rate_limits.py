@@ -73,3 +73,10 @@ def test_limits_are_shared_by_every_worker_through_redis(database_url, api, news
         for worker in workers:
             with worker.app_context():
                 db.engine.dispose()
+
+
+def test_the_mail_provider_is_never_locked_out_by_someone_guessing_the_secret(client):
+    for n in range(25):
+        client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": f"guess-{n}"})
+    response = client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": "test-email-webhook-secret"})
+    assert response.status_code == 200

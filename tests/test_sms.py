@@ -66,6 +66,13 @@ def test_help_answers_with_the_rules_and_changes_nothing(api, client, person, wo
     assert api.get("/recipients/cust-1/events").get_json() == before
 
 
+@pytest.mark.parametrize("spelling", ["Stop!", "stop.", "\uff33\uff34\uff2f\uff30", "opt-out"])
+def test_punctuation_and_full_width_letters_still_stop(api, client, person, spelling):
+    (message,) = replies(text(client, spelling))
+    assert "unsubscribed" in message
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+
+
 def test_other_texts_get_no_reply_and_change_nothing(api, client, person):
     assert replies(text(client, "stop please")) == []
     assert replies(text(client, "hello")) == []

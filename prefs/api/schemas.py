@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..config import CHANNELS
 from ..services.checks import MAX_BATCH
@@ -17,7 +17,13 @@ REASONS = (
 RECIPIENT_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="1-128 letters, digits, '.', '_', ':' or '-'.")
 TOPIC_KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Lower-case letters, digits, '_' and '-'.")
 Channel = lambda **kw: fields.String(validate=validate.OneOf(CHANNELS), **kw)  # noqa: E731
-StrictBoolean = lambda **kw: fields.Boolean(truthy={True}, falsy={False}, **kw)  # noqa: E731
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 1, "yes" or "true" are refused (1 == True in Python, so truthy sets let it in)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802  (a field factory, used like a class)
@@ -38,6 +44,14 @@ class UTCDateTime(fields.DateTime):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _is_iso_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("An ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z.") from None
+    return True
 
 
 class StrictSchema(Schema):
@@ -205,7 +219,7 @@ class EvidenceSchema(Schema):
     class Meta:
         unknown = "include"
 
-    collected_at = fields.String(metadata={"description": "When the person consented (ISO 8601)."})
+    collected_at = fields.String(validate=lambda value: _is_iso_datetime(value), metadata={"description": "When the person consented (ISO 8601 date or date-time)."})
     source = fields.String(metadata={"description": "How: e.g. signup form, checkout checkbox."})
     wording = fields.String()
     version = fields.String()

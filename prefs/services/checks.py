@@ -124,7 +124,8 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
         if state is None:
             # Rules 1-2 come before the recipient: decide() orders them; only the suppression flag is ours.
             unknown_suppressed = hash_of_unknown.get((item.by, item.key)) in suppressed
-            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, None, unknown_suppressed), None))
+            asked = item.key if item.by == "recipient_id" else None  # an unknown id is echoed; an address never is
+            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, None, unknown_suppressed), asked))
         else:
             outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, state), state.id, state.pk))
     return outcomes

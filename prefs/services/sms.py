@@ -5,6 +5,7 @@ messages then go by another channel. The stop belongs to the number, not the per
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -28,8 +29,9 @@ class Keyword:
 
 
 def classify(body: str) -> Keyword | None:
-    """The keyword a text is, ignoring case and spaces ("opt out" is OPTOUT); None for anything else."""
-    word = "".join(body.split()).upper()
+    """The keyword a text is, ignoring case, spaces and punctuation ("opt out", "Stop!", full-width
+    letters); None for anything else."""
+    word = "".join(ch for ch in unicodedata.normalize("NFKC", body) if ch.isalnum()).upper()
     for action, words in (("stop", STOP_WORDS), ("start", START_WORDS), ("help", HELP_WORDS)):
         if word in words:
             return Keyword(action, word)

@@ -60,8 +60,14 @@ def _refused(response: Response) -> bool:
     return response.status_code == 403
 
 
+def _secret_given() -> bool:
+    secret = current_app.config["PREFS_EMAIL_WEBHOOK_SECRET"] or ""
+    return bool(secret) and hmac.compare_digest(request.headers.get("X-Prefs-Webhook-Secret", "").encode(), secret.encode())
+
+
 @bp.post("/email")
-@limiter.limit("20 per minute", deduct_when=_refused)  # guessing the secret; accepted mail is never limited
+# Only guessing the secret is limited: the provider's own requests are never answered 429 (a lost unsubscribe).
+@limiter.limit("20 per minute", deduct_when=_refused, exempt_when=_secret_given)
 def email():
     """An inbound-mail provider's webhook for mail to unsubscribe+REF@…: fields `to` and `subject`."""
     secret = current_app.config["PREFS_EMAIL_WEBHOOK_SECRET"]
