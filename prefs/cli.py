@@ -113,6 +113,9 @@ def recipients_import(path: str, processes: int) -> None:
         except ImportFileError as error:
             db.session.rollback()
             raise click.ClickException(f"{path}: {error}; nothing was imported") from None
+        except UnicodeDecodeError as error:
+            db.session.rollback()
+            raise click.ClickException(f"{path}: not UTF-8 text (byte {error.start}); rows before it were imported, save the file as UTF-8") from None
     for bad in report.bad:
         click.echo(f"line {bad.line}: {bad.reason}", err=True)
     click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, {len(report.bad)} bad rows")
@@ -191,7 +194,10 @@ def demo() -> None:
             if find_recipient(f"demo-{n}") is None:
                 upsert_recipient(f"demo-{n}", {"email": email, "phone": phone, "locale": "en-US"}, context)
 
-    commit(create)
+    try:
+        commit(create)
+    except PrefsError as error:
+        raise click.ClickException(f"demo data not added: {error.message}") from None
     after_topic_commit()
     recipient = find_recipient("demo-1")
     links = links_for(recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message")

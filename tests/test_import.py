@@ -114,3 +114,11 @@ def test_suppressions_import(api, runner, newsletter, tmp_path):
     api.put("/recipients/old", {"email": "old.customer@example.com"})
     assert api.check("newsletter", "email", recipient_id="old")["reason"] == "suppressed"
     assert runner.invoke(args=["suppressions", "import", str(path)]).output.count("2 addresses") == 1  # idempotent
+
+
+def test_a_file_that_is_not_utf8_gets_a_clear_error(runner, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,email\nr1,jos\xe9@example.com\n".encode("latin-1"))
+    result = runner.invoke(args=["recipients", "import", str(path), "--processes", "1"])
+    assert result.exit_code != 0 and "not UTF-8" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

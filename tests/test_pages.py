@@ -313,3 +313,20 @@ def test_spec_headers_on_every_token_page_response(api, client, newsletter, pers
     assert {r.status_code for r in responses} >= {200, 400, 404, 405}
     for response in responses:
         assert_token_headers(response)
+
+
+def test_a_suppressed_address_is_shown_unsubscribed_and_ticking_lifts_it(api, client, newsletter):
+    """Found by the black-box review: a default-on topic showed ticked for a suppressed address, so saving
+    the page as shown could never opt the person back in."""
+    api.put("/recipients/old", {"email": "back@example.com"})
+    api.delete("/recipients/old")
+    api.put("/recipients/new", {"email": "back@example.com"})
+    assert api.check("newsletter", "email", recipient_id="new")["reason"] == "suppressed"
+    url = path_of(api.post("/links", {"recipient_id": "new"}).get_json()["preferences_url"])
+    html = client.get(url).get_data(as_text=True)
+    assert "checked" not in checkbox(html, "newsletter:email") and "We send no marketing by email" in html
+    shown = re.findall(r'name="shown" value="([^"]+)"', html)
+    client.post(url, data={"newsletter:email": "on", "*:email": "on", "shown": shown})
+    assert api.check("newsletter", "email", recipient_id="new")["reason"] == "subscribed"
+    kinds = [e["kind"] for e in api.get("/recipients/new/events").get_json()["events"]]
+    assert "suppression_lifted" in kinds

@@ -43,6 +43,7 @@ class PreferenceForm:
     channel_boxes: list[Box]
     stop_all: Box
     sms_stopped: bool = False
+    suppressed_channels: list[str] = field(default_factory=list)
     mandatory_why: str = MANDATORY_WHY
     sms_stop_why: str = SMS_STOP_WHY
 
@@ -67,6 +68,8 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState) -> PreferenceF
             else:
                 choice = choices.get((rule.key, channel))
                 wanted = choice if choice is not None else channel in rule.default_on
+                # A suppressed address gets no marketing: show it unticked, so ticking it is the opt-in that lifts it.
+                wanted = wanted and channel not in state.suppressed_channels
                 row.cells[channel] = Box(f"{rule.key}:{channel}", label, wanted, channel == "sms" and state.sms_stopped)
         rows.append(row)
     channel_boxes = []
@@ -74,7 +77,8 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState) -> PreferenceF
         on = choices.get((ANY, channel)) is not False
         channel_boxes.append(Box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", on, channel == "sms" and state.sms_stopped))
     stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", choices.get((ANY, ANY)) is False)
-    return PreferenceForm(channels, rows, channel_boxes, stop_all, state.sms_stopped and "sms" in channels)
+    suppressed = [c for c in channels if c in state.suppressed_channels]
+    return PreferenceForm(channels, rows, channel_boxes, stop_all, state.sms_stopped and "sms" in channels, suppressed)
 
 
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:
