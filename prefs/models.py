@@ -8,7 +8,6 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .decision import ANY  # noqa: F401  (re-exported: the wildcard stored in choice rows)
 from .extensions import db
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
@@ -41,7 +40,9 @@ class Recipient(db.Model):
 
 
 class Choice(db.Model):
-    """One explicit choice: (topic, channel) cell, (*, channel) channel stop, or (*, *) all-marketing stop."""
+    """One explicit choice: (topic, channel) cell, (*, channel) channel stop, or (*, *) all-marketing stop.
+
+    `*` is decision.ANY; no topic key can be `*`, so the wildcard rows never collide with a topic."""
 
     __tablename__ = "choices"
 
