@@ -48,7 +48,9 @@ def test_r4_every_changed_token_is_refused_and_changes_nothing(api, client, news
             return
         body = {"List-Unsubscribe": "One-Click"} if prefix == "u" else {"newsletter:email": "", "stop_all": "on"}
         response = client.open(f"/{prefix}/{mutated}", method=method, data=body if method == "POST" else None)
-        assert response.status_code in (400, 410), (mutated, response.status_code)
+        # 429: the rate limits on bad links (per address, per link) refused it before the token was read,
+        # which hundreds of forged links from one test client soon reach; a refusal all the same.
+        assert response.status_code in (400, 410, 429), (mutated, response.status_code)
 
     attack()
     # The other purpose's token is refused too.
