@@ -48,12 +48,9 @@ def handle_http_exception(error: HTTPException):
         for messages in data["messages"].values():
             details.update(messages if isinstance(messages, dict) else {"_schema": messages})
     message = "Invalid input." if code == "invalid" else error.description or error.name
-    response = api_error_response(PrefsError(code, message, details))
-    headers = error.get_headers() if error.code == 405 else None  # keep Allow on 405
-    if headers:
-        allow = [value for name, value in headers if name == "Allow"]
-        return response[0], response[1], {"Allow": allow[0]} if allow else {}
-    return response
+    body, status = api_error_response(PrefsError(code, message, details))
+    valid_methods = getattr(error, "valid_methods", None)  # a 405 keeps its Allow header
+    return body, status, {"Allow": ", ".join(valid_methods)} if valid_methods else {}
 
 
 def handle_unexpected(error: Exception):

@@ -52,9 +52,10 @@ def record_event(
     channel: str | None = None,
     before: Any = None,
     after: Any = None,
+    sql: DriverSql | None = None,
 ) -> None:
     """Append one event (plain SQL: it is on the one-click path)."""
-    sql = DriverSql()
+    sql = sql or DriverSql()
     serialise_event_writes(sql)
     actor = context.actor
     sql.execute(

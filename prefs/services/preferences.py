@@ -92,8 +92,9 @@ _WRITES = {
 }
 
 
-def stored_choices(recipient_pk: int) -> dict[tuple[str, str], bool]:
-    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in DriverSql().rows(_STORED, (recipient_pk,))}
+def stored_choices(recipient_pk: int, sql: DriverSql | None = None) -> dict[tuple[str, str], bool]:
+    rows = (sql or DriverSql()).rows(_STORED, (recipient_pk,))
+    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in rows}
 
 
 def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
@@ -101,8 +102,8 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
 
     Plain SQL on the driver (services/driver_sql.py): this is the one-click path.
     """
-    stored = stored_choices(recipient.pk)
     sql = DriverSql()
+    stored = stored_choices(recipient.pk, sql)
     written = 0
     for (topic, channel), after in targets.items():
         before = stored.get((topic, channel))
@@ -121,6 +122,7 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
             channel=None if channel == ANY else channel,
             before=before,
             after=after,
+            sql=sql,
         )
         written += 1
     return written
