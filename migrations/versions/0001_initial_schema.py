@@ -1,15 +1,14 @@
 """initial schema; seeds the mandatory topics service and billing on all four channels
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-25 02:39:00.488768
 
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -124,7 +123,7 @@ def upgrade():
         sa.column("archived", sa.Boolean), sa.column("created_at", sa.DateTime(timezone=True)),
         sa.column("updated_at", sa.DateTime(timezone=True)),
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(topics, [
         {"key": key, "name": name, "description": description, "mandatory": True, "channels": CHANNELS,
          "default_subscribed": {channel: True for channel in CHANNELS}, "archived": False,
