@@ -124,6 +124,13 @@ class StaffUser(UserMixin, db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # Carried in the session cookie; signing out, a password reset and disabling add one, so every cookie
+    # issued before (a copied one too) stops working at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the account and its session epoch (SPEC §7)."""
+        return f"{self.id}:{self.session_epoch}"
 
 
 class AdminEvent(db.Model):

@@ -44,12 +44,16 @@ class Console:
         )
 
     def submit(self, page: str, action: str, fields: dict | None = None, csrf: bool = True):
-        """Fill in the form of `page` that posts to `action` as a person would, and send it.
+        """Fill in the form of the page at path `page` that posts to `action` as a person would, and send it."""
+        return self.submit_on(self.text(page), action, fields, csrf)
+
+    def submit_on(self, html: str, action: str, fields: dict | None = None, csrf: bool = True):
+        """Fill in the form of a page in hand (e.g. search results) that posts to `action`, and send it.
 
         `fields`: a checkbox's name -> True (tick) or False (untick), or for a group of boxes sharing a name,
         the values to tick; any other name -> its new value. Disabled controls are not sent, as in a browser.
         """
-        controls = form_controls(self.text(page), action)
+        controls = form_controls(html, action)
         fields = dict(fields or {})
         pairs = []
         for control in controls:
@@ -67,10 +71,11 @@ class Console:
         return self.post(action, pairs, csrf=False)
 
     def search(self, query: str) -> str:
-        """Type `query` in the search box and send it, as at the console's home; returns the results page."""
+        """Type `query` in the search box and send it, as at the console's home; returns the results page,
+        the answer to that POST (so the query is in no URL, and the session cookie does not keep it)."""
         response = self.submit("/console/", "/console/", {"q": query})
-        assert response.status_code == 303 and "q=" not in response.headers["Location"]  # the query stays out of URLs
-        return self.text(response.headers["Location"].split("#")[0])
+        assert response.status_code == 200, response.status_code
+        return response.get_data(as_text=True)
 
     def login(self, email: str, password: str = PASSWORD, **kwargs):
         return self.post("/console/login", {"email": email, "password": password}, **kwargs)

@@ -262,17 +262,18 @@ def test_a_suppressed_address_without_a_recipient_is_named_and_an_agent_lifts_it
     assert "Lift the suppression" not in page  # a viewer changes nothing
 
     agent = console("agent")
-    assert "Lift the suppression" in agent.search("gone@example.com")
-    refused = agent.submit("/console/", "/console/suppressions/lift", {"reason": "asked"})
+    results = agent.search("gone@example.com")
+    assert "Lift the suppression" in results
+    refused = agent.submit_on(results, "/console/suppressions/lift", {"reason": "asked"})
     assert refused.status_code == 422
     assert "Say when the person consented." in refused.get_data(as_text=True)
     assert "Say how the person consented." in refused.get_data(as_text=True)
-    future = agent.submit("/console/", "/console/suppressions/lift", {"collected_at": "2999-01-01T00:00", "source": "call", "reason": "asked"})
+    future = agent.submit_on(results, "/console/suppressions/lift", {"collected_at": "2999-01-01T00:00", "source": "call", "reason": "asked"})
     assert future.status_code == 422 and "in the future" in future.get_data(as_text=True)
     assert api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"] == "suppressed"
 
     evidence = {"collected_at": "2026-01-05T10:30", "source": "phone call, ref 881", "reason": "wants the newsletter again"}
-    assert agent.submit("/console/", "/console/suppressions/lift", evidence).status_code == 303
+    assert agent.submit_on(results, "/console/suppressions/lift", evidence).status_code == 303
     page = agent.text("/console/")
     assert "The suppression is lifted" in page and "is suppressed" not in page
     assert api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"] == "unknown_recipient"
@@ -352,8 +353,7 @@ def test_odd_input_is_refused_cleanly(console, api, newsletter, person):
     assert agent.post("/console/", [("q", "a\x00b")]).status_code == 400
     assert agent.post(CHOICES, [("reason", "nul \x00 inside")]).status_code == 400
     for query in ["@", "x" * 5000, "+", "1" * 40, "é@ü.example", "cust-1 OR 1=1", "(415) 555-01234567"]:
-        assert agent.post("/console/", [("q", query)]).status_code == 303
-        assert agent.get("/console/").status_code == 200
+        assert agent.post("/console/", [("q", query)]).status_code == 200
     odd_choices = [("zzz:email", "on"), ("newsletter:fax", "on"), ("shown", "garbage"), ("shown", "nope:sms=1"), ("stop_all", "x"), ("reason", "r")]
     assert agent.post(CHOICES, odd_choices).status_code in (303, 422)
     assert agent.post(CHOICES, [("collected_at", "yesterday"), ("reason", "r")]).status_code == 422

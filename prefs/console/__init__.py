@@ -2,7 +2,7 @@
 
 Modules: auth (sign-in, roles on views), home (search, suppressions), recipients (a person's page),
 lifecycle (export, erasure), admin (topics, API keys, admin events), staff (accounts), cli (`staff`).
-Pure helpers: roles, wording, matrix, contact, lookup, history, accounts, forms.
+Pure helpers: roles, wording, matrix, contact, lookup, history, forms. Staff accounts: services/staff.py.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PrefsError
-from ..extensions import db, login_manager
-from ..models import StaffUser
+from ..extensions import db
 from ..pages.forms import CHANNEL_WORDS
 from .forms import LoginForm
 from .roles import allows
@@ -38,15 +37,6 @@ ERROR_PAGES = {
     404: ("Not found", "There is nothing here. Search again from the console's home."),
     429: ("Too many attempts", "Wait a minute, then try again."),
 }
-
-
-@login_manager.user_loader
-def load_staff_user(user_id: str) -> StaffUser | None:
-    """A disabled account loses its sessions at once: it is not loaded any more."""
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(StaffUser, int(user_id))
-    return user if user is not None and user.disabled_at is None else None
 
 
 @bp.after_app_request

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import limiter, login_manager
+from ..models import StaffUser
 from ..services.events import Actor, ChangeContext
+from ..services.staff import authenticate, end_sessions, get_staff, record_sign_in, staff_for_session
 from ..transactions import commit
 from . import bp
-from .accounts import authenticate, record_sign_in
 from .forms import LoginForm
 from .roles import allows
 
@@ -22,7 +21,6 @@ FAILED_SIGN_IN = "Wrong email or password."
 # Failed attempts per client address (SPEC §7); successful sign-ins do not count. Exact across workers
 # when PREFS_RATELIMIT_STORAGE_URL points at Redis.
 FAILED_SIGN_IN_LIMIT = "10 per minute"
-CREDENTIAL_KEY = "staff_credential"
 
 login_manager.login_view = "console.login"
 login_manager.login_message = "Sign in to use the console."
@@ -55,17 +53,11 @@ def staff_context(reason: str, evidence: dict | None = None) -> ChangeContext:
     return ChangeContext(Actor("staff", current_user.email, "console"), reason, evidence)
 
 
-def credential_fingerprint(user) -> str:
-    """Ties a session to the password it was opened with: a reset ends the account's other sessions."""
-    message = f"{user.id}:{user.password_hash}".encode()
-    return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
-
-
-@bp.before_request
-def end_stale_session() -> None:
-    if current_user.is_authenticated and session.get(CREDENTIAL_KEY) != credential_fingerprint(current_user):
-        logout_user()
-        session.clear()
+@login_manager.user_loader
+def load_staff_user(session_id: str) -> StaffUser | None:
+    """Checked on every console request against the database: a session ended by signing out, a password
+    reset or disabling opens nothing, whoever holds a copy of its cookie."""
+    return staff_for_session(session_id)
 
 
 def safe_next(target: str | None) -> str:
@@ -96,12 +88,15 @@ def login():
     commit(lambda: record_sign_in(staff))
     session.clear()  # nothing from before sign-in carries over
     login_user(staff)
-    session[CREDENTIAL_KEY] = credential_fingerprint(staff)
     return redirect(safe_next(request.args.get("next")), 303)
 
 
 @bp.post("/logout")
 def logout():
+    """Ends the account's sessions on the server (every device), not only this browser's cookie."""
+    if current_user.is_authenticated:
+        staff_id = current_user.id
+        commit(lambda: end_sessions(get_staff(staff_id)))
     logout_user()
     session.clear()
     return redirect(url_for("console.login"), 303)

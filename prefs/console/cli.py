@@ -8,9 +8,8 @@ from flask.cli import AppGroup
 
 from ..cli import operator_name
 from ..errors import PrefsError
+from ..services.staff import ROLES, create_staff, list_staff, set_disabled, staff_by_email
 from ..transactions import commit
-from .accounts import create_staff, list_staff, set_disabled, staff_by_email
-from .roles import ROLES
 
 staff_cli = AppGroup("staff", help="Create, disable and list console staff accounts.")
 

@@ -23,8 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from ..config import CHANNELS
 from ..pages.forms import CHANNEL_WORDS
 from ..services.api_keys import SCOPES
-from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from .roles import ROLES
+from ..services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES
 
 CHANNEL_CHOICES = [SelectChoice(channel, CHANNEL_WORDS[channel].capitalize()) for channel in CHANNELS]
 REASON_REQUIRED = "Give a reason for this change."

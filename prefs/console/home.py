@@ -1,12 +1,12 @@
 """The console's home: one search box (`q`) for an id, an email or a phone number; lifting a suppression.
 
-The box posts, and the query waits in the session for the page it redirects to: an address typed in it never
-appears in a URL, so never in access logs, browser history or a Referer. `GET /console/?q=…` also works,
-for links and scripts.
+The box posts and the results come back in the answer itself: an address typed in it is never in a URL (so
+never in access logs, browser history or a Referer) nor in the session cookie. `GET /console/?q=…` also
+works, for links and scripts.
 """
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..errors import PrefsError
@@ -14,25 +14,26 @@ from ..transactions import commit
 from . import bp
 from .auth import requires
 from .forms import LiftSuppressionForm
-from .lookup import MAX_QUERY_LENGTH, SearchResult, search
+from .lookup import SearchResult, search
 from .suppressions import SOURCE_WORDS, can_lift, lift_address_suppression
-
-SEARCH_KEY = "console_search"
 
 
 @bp.get("/")
 @requires("read")
 def home():
-    result = search(request.args["q"] if "q" in request.args else session.get(SEARCH_KEY, ""))
-    form = LiftSuppressionForm(formdata=None, q=result.query) if result.suppression is not None else None
-    return render_home(result, form)
+    return render_results(request.args.get("q", ""))
 
 
 @bp.post("/")
 @requires("read")
 def search_form():
-    session[SEARCH_KEY] = request.form.get("q", "").strip()[:MAX_QUERY_LENGTH]
-    return redirect(url_for("console.home", _anchor="results"), 303)
+    return render_results(request.form.get("q", ""))
+
+
+def render_results(query: str):
+    result = search(query)
+    form = LiftSuppressionForm(formdata=None, q=result.query) if result.suppression is not None else None
+    return render_home(result, form)
 
 
 def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lift_error: str | None = None):
@@ -59,5 +60,4 @@ def lift_suppression():
         return render_home(result, form, error.message), error.status
     if lifted:
         flash(f"The suppression is lifted: marketing may reach this {address.words} again.", "success")
-    session[SEARCH_KEY] = result.query
     return redirect(url_for("console.home"), 303)

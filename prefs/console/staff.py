@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from ..errors import PrefsError
 from ..models import StaffUser
+from ..services.staff import create_staff, get_staff, list_staff, reset_password, set_disabled
 from ..transactions import commit
 from . import bp
-from .accounts import create_staff, get_staff, list_staff, reset_password, set_disabled
 from .auth import requires
 from .forms import PasswordResetForm, StaffForm, attach_errors
 from .roles import ROLE_WORDS
@@ -66,7 +66,11 @@ def reset_staff_password(staff_id: int):
     except PrefsError as error:
         attach_errors(form, error.details)
         return render_staff_member(get_staff(staff_id), form, error.status, error.message)
-    flash("Password reset: the account's open sessions have ended. Tell them the new password by another channel.", "success")
+    if staff_id == current_user.id:
+        login_user(get_staff(staff_id))  # one's own password changed here: this session goes on, every other one ends
+        flash("Password changed: your other sessions have ended.", "success")
+    else:
+        flash("Password reset: the account's open sessions have ended. Tell them the new password by another channel.", "success")
     return redirect(url_for("console.staff_member", staff_id=staff_id), 303)
 
 
