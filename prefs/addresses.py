@@ -1,11 +1,14 @@
 """Contact addresses: validation, normalisation and masking. Pure functions, no Flask.
 
-Stored emails are trimmed and lower-cased whole, so a suppression or a look-up matches however a mailer
-spells the address. Phones are stored as E.164.
+Stored emails have one canonical form, so a suppression, a uniqueness check or a look-up matches however a
+mailer spells the address: trimmed, lower-cased, the local part in Unicode NFC and the domain as IDNA
+U-labels (so `zoë@xn--exmple-cua.com`, its NFD spelling and `ZOË@EXÄMPLE.COM` are one address). Phones are
+stored as E.164.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -34,34 +37,57 @@ def is_recipient_id(value: object) -> bool:
 
 
 def normalize_email(raw: object, field: str = "email") -> str:
-    """Validate the syntax (no DNS) and return the stored form. Raises PrefsError(invalid)."""
+    """Validate the syntax (no DNS) and return the canonical stored form. Raises PrefsError(invalid)."""
     if not isinstance(raw, str):
         raise invalid(field, "Not a valid email address.")
     candidate = raw.strip()
-    if not _is_plain_email(candidate):
-        try:
-            validate_email(candidate, check_deliverability=False)
-        except EmailNotValidError as exc:
-            raise invalid(field, f"Not a valid email address: {exc}") from None
-    return candidate.lower()
+    if _is_plain_email(candidate):
+        return candidate.lower()
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise invalid(field, f"Not a valid email address: {exc}") from None
+    return _canonical(checked.local_part, checked.domain)
+
+
+def _canonical(local_part: str, domain: str) -> str:
+    # lower() can take a string out of NFC (a few letters lower-case to a decomposed form), so NFC comes last.
+    return unicodedata.normalize("NFC", local_part.lower()) + "@" + unicodedata.normalize("NFC", domain.lower())
 
 
 def _is_plain_email(candidate: str) -> bool:
+    """Plain ASCII whose lower-case form is already canonical. A label with "--" goes the slow way: an
+    A-label (xn--) has a U-label form, and other "ab--" labels are reserved and refused by IDNA."""
     match = _PLAIN_EMAIL_RE.match(candidate)
     if match is None or len(candidate) > 254 or candidate.index("@") > 64 or len(match.group(1)) > 253:
         return False
     domain = match.group(1).lower()
+    if "--" in domain:
+        return False
     return not any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE)
 
 
 def lookup_email(raw: object, field: str = "email") -> str:
-    """The stored form of an address to look up, checked only for shape. Raises PrefsError(invalid)."""
+    """The canonical form of an address to look up, checked only for shape. Raises PrefsError(invalid)."""
     if not isinstance(raw, str):
         raise invalid(field, "Not a valid email address.")
-    candidate = raw.strip().lower()
+    candidate = raw.strip()
     if len(candidate) > 320 or not LOOKUP_EMAIL_RE.match(candidate):
         raise invalid(field, "Not a valid email address.")
-    return candidate
+    if candidate.isascii() and "xn--" not in candidate.lower():
+        return candidate.lower()  # the common case: lower-case ASCII is canonical already
+    return canonical_email(candidate)
+
+
+@lru_cache(maxsize=4096)
+def canonical_email(address: str) -> str:
+    """The canonical spelling of an address of the right shape; one email-validator refuses keeps the
+    lower-cased NFC spelling (it can match no stored address, and a look-up should say so, not fail)."""
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return unicodedata.normalize("NFC", address.lower())
+    return _canonical(checked.local_part, checked.domain)
 
 
 def normalize_phone(raw: object, default_region: str, field: str = "phone") -> str:

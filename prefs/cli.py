@@ -200,7 +200,7 @@ def demo() -> None:
         raise click.ClickException(f"demo data not added: {error.message}") from None
     after_topic_commit()
     recipient = find_recipient("demo-1")
-    links = links_for(recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message")
+    links = links_for(recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message", None)
     click.echo("Topics newsletter and offers, recipients demo-1 and demo-2 are ready.", err=True)
     click.echo(f"Preference center: {links['preferences_url']}", err=True)
     click.echo(links["unsubscribe_url"])

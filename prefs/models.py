@@ -33,8 +33,7 @@ class Recipient(db.Model):
     postal_address: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     locale: Mapped[str | None] = mapped_column(String(35))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active, deactivated, erased
-    # The person texted a stop keyword from `phone`: no texts at all until START from that number.
-    sms_stopped_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # An SMS stop is not kept here: it belongs to the number, as a suppression of source `sms_stop`.
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -90,13 +89,17 @@ class ConsentEvent(db.Model):
 
 
 class Suppression(db.Model):
-    """A keyed hash of an address that must get no marketing (HMAC with PREFS_SUPPRESSION_KEY)."""
+    """A keyed hash of an address that must get no marketing (HMAC with PREFS_SUPPRESSION_KEY).
+
+    Source `sms_stop` is also the SMS stop of SPEC §2: the number texted STOP, so nothing at all is texted
+    to it (whoever holds it) until START comes from it. No other source and no opt-in can replace it.
+    """
 
     __tablename__ = "suppressions"
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # email, phone
-    source: Mapped[str] = mapped_column(String(32))  # erasure, import, sms_stop, number_change
+    source: Mapped[str] = mapped_column(String(32))  # erasure, import (or the import's --source), sms_stop
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 

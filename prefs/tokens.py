@@ -8,12 +8,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
+
+from .addresses import is_recipient_id
+from .config import CHANNELS
 
 CLOCK_SKEW_SECONDS = 300  # how far ahead another server's clock may be
 UNSUBSCRIBE = "unsubscribe"
@@ -31,12 +35,19 @@ class TokenExpired(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LinkTarget:
-    """What a link is about: the whole channel's marketing when `topic` is None."""
+    """What a link is about: the whole channel's marketing when `topic` is None.
+
+    `minted_by` names the API key that asked for the link (its consent evidence says so); `issued_at` is
+    when the first link of its line was signed (a preference link made from an unsubscribe page keeps its
+    parent's time), so a link can never lift a suppression made after it was sent.
+    """
 
     recipient_id: str
     channel: str
     topic: str | None = None
     message_id: str | None = None
+    minted_by: str | None = None
+    issued_at: int | None = field(default=None, compare=False)
 
 
 class LinkSigner:
@@ -52,6 +63,10 @@ class LinkSigner:
             payload["t"] = target.topic
         if target.message_id:
             payload["m"] = target.message_id
+        if target.minted_by:
+            payload["k"] = target.minted_by
+        if target.issued_at is not None:
+            payload["i"] = target.issued_at
         return self._serializers[purpose].dumps(payload)
 
     def verify(self, purpose: str, token: str) -> LinkTarget:
@@ -60,18 +75,38 @@ class LinkSigner:
             raise TokenInvalid
         serializer = self._serializers[purpose]
         try:
-            payload = serializer.loads(token, max_age=self.max_age_seconds)
+            payload, signed_at = serializer.loads(token, max_age=self.max_age_seconds, return_timestamp=True)
         except SignatureExpired as expired:
             # Signed "in the future" by a server whose clock runs a little ahead: genuine, not expired.
             signed = expired.date_signed.timestamp() if expired.date_signed else 0
             if not time.time() < signed <= time.time() + CLOCK_SKEW_SECONDS:
                 raise TokenExpired from None
-            payload = serializer.loads(token)
+            payload, signed_at = serializer.loads(token, return_timestamp=True)
         except BadSignature:
             raise TokenInvalid from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("r"), str) or not isinstance(payload.get("c"), str):
-            raise TokenInvalid
-        return LinkTarget(payload["r"], payload["c"], payload.get("t"), payload.get("m"))
+        return _target(payload, int(signed_at.timestamp()))
+
+
+def _target(payload: object, signed_at: int) -> LinkTarget:
+    """The payload, checked after the signature all the same: a key that leaked or a bug elsewhere must
+    not turn into a stored `fax` channel or a 500. Raises TokenInvalid."""
+    if not isinstance(payload, dict) or not set(payload) <= _PAYLOAD_KEYS:
+        raise TokenInvalid
+    recipient_id, channel = payload.get("r"), payload.get("c")
+    topic, message_id, minted_by, issued_at = (payload.get(name) for name in ("t", "m", "k", "i"))
+    if not is_recipient_id(recipient_id) or channel not in CHANNELS:
+        raise TokenInvalid
+    if topic is not None and not (isinstance(topic, str) and _TOPIC_KEY_RE.match(topic)):
+        raise TokenInvalid
+    if not all(value is None or (isinstance(value, str) and 0 < len(value) <= 256) for value in (message_id, minted_by)):
+        raise TokenInvalid
+    if issued_at is not None and (type(issued_at) is not int or not 0 < issued_at <= signed_at):
+        raise TokenInvalid
+    return LinkTarget(recipient_id, channel, topic, message_id, minted_by, signed_at if issued_at is None else issued_at)
+
+
+_PAYLOAD_KEYS = frozenset("rctmki")
+_TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # SPEC §2's topic key
 
 
 def _is_canonical(token: str) -> bool:

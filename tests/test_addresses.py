@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefs.addresses import _is_plain_email, mask_email, mask_phone, normalize_email, normalize_phone
+from prefs.addresses import _is_plain_email, lookup_email, mask_email, mask_phone, normalize_email, normalize_phone
 from prefs.errors import PrefsError
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
@@ -37,6 +37,17 @@ def test_the_fast_email_path_accepts_only_what_email_validator_accepts(candidate
 @pytest.mark.parametrize("raw", ["  Ann.Lee+news@Example.COM ", "o'brien@example.ie", "δοκιμή@παράδειγμα.δοκιμή"])
 def test_valid_emails_are_trimmed_and_lower_cased(raw):
     assert normalize_email(raw) == raw.strip().lower()
+
+
+def test_the_fast_path_sends_reserved_double_hyphen_labels_the_slow_way():
+    """Found by the property test above: `00--0` is a reserved label that email-validator refuses."""
+    assert not _is_plain_email("0@00--0.com") and not _is_plain_email("ann@xn--exmple-cua.com")
+
+
+@pytest.mark.parametrize("spelling", ["zoë@exämple.com", "zoe\u0308@exa\u0308mple.com", "zoë@xn--exmple-cua.com", "ZOË@EXÄMPLE.COM", " Zoë@Exämple.Com "])
+def test_every_spelling_of_an_address_has_one_canonical_form(spelling):
+    assert normalize_email(spelling) == "zoë@exämple.com"
+    assert lookup_email(spelling) == "zoë@exämple.com"
 
 
 @pytest.mark.parametrize("raw", ["", "plain", "a@b", "a@@b.com", "a@b.test", "a@localhost", "a b@c.com", ".a@b.com", "a@b.123", 7, None])

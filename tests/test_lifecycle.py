@@ -72,7 +72,7 @@ def test_erased_history_keeps_its_shape(api, newsletter):
     erin = [(e["kind"], e["topic"], e["before"], e["after"], e["evidence"]) for e in feed if e["recipient_id"] == "erin"]
     assert erin == [
         ("recipient_created", None, None, None, None),
-        ("topic_choice", "newsletter", None, False, {"source": "call"}),
+        ("topic_choice", "newsletter", None, False, None),  # evidence is free text: gone (finding 4)
         ("erased", None, "active", "erased", None),
     ]
 

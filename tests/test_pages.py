@@ -125,7 +125,7 @@ def test_one_click_post_unsubscribes_once(api, app, newsletter, person, encoding
     assert event_count(api) == before + 1
     event = api.get("/recipients/cust-1/events").get_json()["events"][0]
     assert (event["actor"], event["via"], event["topic"], event["channel"], event["after"]) == ("recipient", "one_click", "newsletter", "email", False)
-    assert event["evidence"] == {"message_id": "msg-42", "ip": "203.0.113.9", "user_agent": "MailProvider/1.0"}
+    assert event["evidence"] == {"message_id": "msg-42", "link_minted_by": "test-admin", "ip": "203.0.113.9", "user_agent": "MailProvider/1.0"}
 
 
 def test_channel_link_stops_the_channel_and_the_page_button_is_confirm_page(api, client, newsletter, person):
@@ -233,8 +233,8 @@ def test_unknown_person_gets_404_without_detail(api, client, newsletter):
 
 
 # --- /p: the preference center --------------------------------------------------------------------------
-def preference_page(api, client):
-    url = path_of(links(api, topic="newsletter")["preferences_url"])
+def preference_page(api, client, channel="email"):
+    url = path_of(links(api, topic="newsletter", channel=channel)["preferences_url"])
     return url, client.get(url)
 
 
@@ -261,7 +261,7 @@ def test_preference_center_shows_every_live_topic_with_mandatory_locked(api, cli
 
 
 def test_saving_changes_exactly_what_the_person_changed(api, client, newsletter, person):
-    url, response = preference_page(api, client)
+    url, response = preference_page(api, client, channel="sms")  # a link sent by text may switch texts on
     html = response.get_data(as_text=True)
     shown = re.findall(r'name="shown" value="([^"]+)"', html)
     before = event_count(api)

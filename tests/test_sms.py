@@ -107,27 +107,39 @@ def test_no_api_call_lifts_an_sms_stop(api, client, newsletter, person):
     assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
 
 
-def test_a_new_number_starts_without_the_stop_and_the_old_one_stays_suppressed(api, client, newsletter, person):
+def test_a_new_number_starts_without_the_stop_and_the_old_one_keeps_it(api, client, newsletter, person):
     api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
     text(client, "STOP")
     api.put("/recipients/cust-1", {"phone": "+14155550199"})
     assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
     assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
+    # Review finding 1a: moving back to the old number brings its stop back, mandatory texts included.
+    api.put("/recipients/cust-1", {"phone": PHONE})
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+    api.put("/recipients/cust-1", {"phone": "+14155550199"})
     api.put("/recipients/someone-else", {"phone": PHONE})  # the old number, now someone else's
-    assert api.check("newsletter", "sms", recipient_id="someone-else")["reason"] == "suppressed"
+    assert api.check("newsletter", "sms", recipient_id="someone-else")["reason"] == "sms_stop"
+    assert api.check("billing", "sms", recipient_id="someone-else")["reason"] == "sms_stop"
+    assert api.check("billing", "phone", recipient_id="someone-else")["reason"] == "mandatory"  # calls are not texts
+    text(client, "START")
     assert api.check("billing", "sms", recipient_id="someone-else")["reason"] == "mandatory"
 
 
-def test_stop_from_an_unknown_number_leaves_a_suppression_that_start_lifts(api, client, newsletter):
+def test_stop_from_an_unknown_number_stays_with_the_number_until_start(api, client, newsletter):
     stranger = "+14155550177"
     assert len(replies(text(client, "STOP", sender=stranger))) == 1
     assert api.check("newsletter", "sms", phone=stranger)["reason"] == "suppressed"
     api.put("/recipients/new-person", {"phone": stranger})
-    api.patch("/recipients/new-person/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
-    assert api.check("newsletter", "sms", recipient_id="new-person")["reason"] == "suppressed"
-    assert api.check("billing", "sms", recipient_id="new-person")["reason"] == "mandatory"
+    # Review finding 1b: the stop reaches whoever holds the number later, for every topic.
+    assert api.check("billing", "sms", recipient_id="new-person")["reason"] == "sms_stop"
+    response = api.patch(
+        "/recipients/new-person/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "evidence": {"collected_at": "2026-11-01T10:00:00Z", "source": "form"}},
+    )
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop"
     text(client, "START", sender=stranger)
-    assert api.check("newsletter", "sms", recipient_id="new-person")["reason"] == "subscribed"
+    assert api.check("billing", "sms", recipient_id="new-person")["reason"] == "mandatory"
+    assert api.check("newsletter", "sms", recipient_id="new-person")["reason"] == "no_consent"
 
 
 def test_the_webhook_is_off_without_its_token(database_url):

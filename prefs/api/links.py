@@ -5,7 +5,7 @@ from ..errors import PrefsError
 from ..runtime import runtime
 from ..services.links import check_link_topic, links_for
 from ..services.recipients import readable_recipient
-from .auth import authorized
+from .auth import actor_name, authorized
 from .blueprint import blp
 from .schemas import LinksRequestSchema, LinksSchema
 
@@ -23,4 +23,4 @@ def links(body):
         if topic is None:
             raise PrefsError("unknown_topic", f"No topic {body['topic']!r}.", {"topic": ["Unknown topic."]})
     check_link_topic(topic, body["channel"])
-    return links_for(recipient.id, recipient.pk, body["channel"], topic, body.get("message_id"))
+    return links_for(recipient.id, recipient.pk, body["channel"], topic, body.get("message_id"), actor_name())

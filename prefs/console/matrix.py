@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import CHANNELS
-from ..decision import ANY
+from ..decision import ANY, RecipientState
 from ..errors import PrefsError
 from ..pages.forms import CHANNEL_WORDS, Box, PreferenceForm
 from ..services.preferences import PreferenceChange
@@ -96,9 +96,10 @@ ADDRESS_WORDS = {"email": "email address", "phone": "phone number"}
 LIFT_FIELD = "lift"
 
 
-def liftable_kinds(suppressed_channels: Container[str]) -> list[str]:
-    """The address kinds (email, phone) of a person that are suppressed, for the page's lift boxes."""
-    return [kind for kind, channel in LIFT_CHANNEL.items() if channel in suppressed_channels]
+def liftable_kinds(state: RecipientState) -> list[str]:
+    """The address kinds (email, phone) of a person that are suppressed, for the page's lift boxes; never a
+    number that texted STOP (only START from it lifts that)."""
+    return [kind for kind, channel in LIFT_CHANNEL.items() if channel in state.suppressed_channels and not (kind == "phone" and state.sms_stopped)]
 
 
 def lift_changes(requested: Container[str], form: PreferenceForm, submitted: Container[str]) -> list[PreferenceChange]:

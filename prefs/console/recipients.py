@@ -59,7 +59,7 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
         "channel_words": CHANNEL_WORDS,
         "channel_toggles": channel_toggles,
         "stop_all": toggle(form.stop_all, submitted, shown),
-        "lift_options": [(kind, ADDRESS_WORDS[kind]) for kind in liftable_kinds(state.suppressed_channels)],
+        "lift_options": [(kind, ADDRESS_WORDS[kind]) for kind in liftable_kinds(state)],
         "lift_requested": set(submitted.getlist(LIFT_FIELD)) if submitted is not None else set(),
         "sms_stopped": state.sms_stopped,
         "mandatory_why": MANDATORY_WHY,

@@ -3,24 +3,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import PrefsError
-from ..extensions import db
 from ..models import Suppression
 from ..services.admin_events import record_admin_event
-from ..services.suppressions import lift
+from ..services.suppressions import SMS_STOP, lift_by_consent
 from .lookup import Address, suppression_target
 
 SOURCE_WORDS = {
     "erasure": "left by an erasure",
     "import": "imported from another system",
     "sms_stop": "a STOP text from this number",
-    "number_change": "left when a recipient changed number",
 }
 
 
 def can_lift(suppression: Suppression) -> bool:
     """Carriers require that a STOP text is lifted only by a START text from the same number."""
-    return suppression.source != "sms_stop"
+    return suppression.source != SMS_STOP
 
 
 def lift_address_suppression(address: Address, evidence: Mapping[str, str], reason: str, staff_email: str) -> bool:
@@ -29,12 +26,7 @@ def lift_address_suppression(address: Address, evidence: Mapping[str, str], reas
     Raises PrefsError(sms_stop) for a number that texted STOP: carriers require that only START lifts that.
     """
     digest = address.hash
-    suppression = db.session.get(Suppression, digest)
-    if suppression is None:
-        return False
-    if not can_lift(suppression):
-        raise PrefsError("sms_stop", "This number texted STOP; only a START text from it lifts that.")
-    if not lift([digest]):
+    if not lift_by_consent([digest]):  # raises PrefsError(sms_stop) for a number that texted STOP
         return False
     details = {"kind": address.kind, **evidence, "reason": reason}
     record_admin_event("staff", staff_email, "suppression.lifted", suppression_target(digest), details)

@@ -5,6 +5,7 @@ JavaScript; every response carries the headers of SPEC §5.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -17,13 +18,13 @@ from ..extensions import db, limiter
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
-from ..services.preferences import apply_preference_changes
-from ..services.recipients import readable_recipient, writable_recipient
+from ..services.preferences import apply_preference_changes, link_opt_in_limits
+from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
 from ..services.states import load_states
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
 from ..transactions import commit, commit_standalone
-from .forms import CHANNEL_WORDS, build_form, changes_from_form, parse_shown
+from .forms import CHANNEL_WORDS, PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -46,7 +47,9 @@ BAD_LINKS_PER_ADDRESS_LIMIT = "300 per minute"
 
 
 def _token_key() -> str:
-    return "link:" + str((request.view_args or {}).get("token", ""))
+    """A hash of the link's token: the token itself (a working link) never reaches Redis or a log line."""
+    token = str((request.view_args or {}).get("token", ""))
+    return "link:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 def _bad_link(response: Response) -> bool:
@@ -103,16 +106,32 @@ def error_page(status: int):
 
 
 def verified(purpose: str, token: str) -> LinkTarget:
-    return runtime().signer.verify(purpose, token)
+    """The link's target. Raises TokenInvalid for a topic the catalogue never had (a forged payload)."""
+    target = runtime().signer.verify(purpose, token)
+    if target.topic is not None and runtime().catalogue.get(target.topic) is None:
+        raise TokenInvalid
+    return target
 
 
 def evidence(target: LinkTarget, **extra) -> dict:
-    """What the consent record keeps about a click: the message it came from, IP and browser."""
-    values = {"message_id": target.message_id, "ip": request.remote_addr, "user_agent": request.user_agent.string[:512] or None, **extra}
+    """What the consent record keeps about a click: the message it came from, which API key handed out
+    the link, IP and browser."""
+    values = {
+        "message_id": target.message_id,
+        "link_minted_by": target.minted_by,
+        "ip": request.remote_addr,
+        "user_agent": request.user_agent.string[:512] or None,
+        **extra,
+    }
     return {name: value for name, value in values.items() if value}
 
 
-def masked_address(recipient: Recipient, channel: str) -> str | None:
+def link_context(via: str, target: LinkTarget, consent: dict) -> ChangeContext:
+    """A change made by the person through a link: the link limits what it may switch on."""
+    return ChangeContext(Actor("recipient", None, via), None, consent, target)
+
+
+def masked_address(recipient: Recipient | RecipientRow, channel: str) -> str | None:
     if channel == "email":
         return mask_email(recipient.email)
     if channel in ("sms", "phone"):
@@ -129,7 +148,7 @@ def what_stops(target: LinkTarget) -> str:
     return f"all marketing by {words}"
 
 
-def state_of(recipient: Recipient) -> RecipientState:
+def state_of(recipient: Recipient | RecipientRow) -> RecipientState:
     return load_states("recipient_id", [recipient.id])[recipient.id]
 
 
@@ -165,7 +184,7 @@ def do_unsubscribe(token: str):
     """
     target = verified(UNSUBSCRIBE, token)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
-    context = ChangeContext(Actor("recipient", None, via), None, evidence(target))
+    context = link_context(via, target, evidence(target))
     recipient, changed = commit_standalone(lambda: unsubscribe(target, context))
     # Never the token or the person: only what happened, for operators counting unsubscribes.
     log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
@@ -182,7 +201,7 @@ def do_unsubscribe(token: str):
 @limited
 def undo(token: str):
     target = verified(UNSUBSCRIBE, token)
-    context = ChangeContext(Actor("recipient", None, "undo"), None, evidence(target))
+    context = link_context("undo", target, evidence(target))
     recipient, changed = commit(lambda: undo_unsubscribe(target, context))
     return render_template(
         "pages/undone.html",
@@ -198,7 +217,7 @@ def undo(token: str):
 @limited
 def preference_center(token: str):
     target = verified(PREFERENCES, token)
-    return render_preferences(readable_recipient(target.recipient_id), token)
+    return render_preferences(target, readable_recipient(target.recipient_id), token)
 
 
 @bp.post("/p/<token>")
@@ -208,22 +227,27 @@ def save_preferences(token: str):
     shown = parse_shown(request.form.getlist("shown"))
     # An opt-in made here is the person's own, so it may lift a suppression of their address (SPEC §2).
     consent = evidence(target, source="preference_center", collected_at=datetime.now(UTC).isoformat())
-    context = ChangeContext(Actor("recipient", None, "preference_center"), None, consent)
+    context = link_context("preference_center", target, consent)
 
-    def save() -> tuple[Recipient, int]:
+    def save() -> tuple[RecipientRow, int]:
         recipient = writable_recipient(target.recipient_id)
-        form = build_form(runtime().catalogue.all().values(), state_of(recipient))
+        form = preference_form(target, recipient)
         changes = changes_from_form(form, request.form, shown)
         return recipient, apply_preference_changes(recipient, changes, context) if changes else 0
 
     recipient, written = commit(save)
     notice = "Your choices are saved." if written else "Nothing changed: your choices were already as shown."
-    return render_preferences(recipient, token, notice)
+    return render_preferences(target, recipient, token, notice)
 
 
-def render_preferences(recipient: Recipient, token: str, notice: str | None = None):
-    form = build_form(runtime().catalogue.all().values(), state_of(recipient))
+def preference_form(target: LinkTarget, recipient: Recipient | RecipientRow) -> PreferenceForm:
+    state = state_of(recipient)
+    return build_form(runtime().catalogue.all().values(), state, link_opt_in_limits(target, recipient, state))
+
+
+def render_preferences(target: LinkTarget, recipient: Recipient | RecipientRow, token: str, notice: str | None = None):
+    form = preference_form(target, recipient)
     addresses = {channel: masked_address(recipient, channel) for channel in form.channels}
     return render_template(
-        "pages/preferences.html", form=form, addresses=addresses, channel_words=CHANNEL_WORDS, token=token, notice=notice
+        "pages/preferences.html", form=form, addresses=addresses, channel_words=CHANNEL_WORDS, token=token, notice=notice, limit_sentence=limit_sentence
     )

@@ -11,12 +11,19 @@ from dataclasses import dataclass, field
 
 from ..config import CHANNELS
 from ..decision import ANY, RecipientState, TopicRule
-from ..services.preferences import PreferenceChange
+from ..services.preferences import LINK_CANNOT_LIFT, LINK_NOT_SMS, PreferenceChange
+from ..services.suppressions import SMS_STOP
 
 CHANNEL_WORDS = {"email": "email", "sms": "text message", "phone": "phone call", "post": "post"}
 STOP_ALL = "stop_all"
 MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
 SMS_STOP_WHY = "You replied STOP to our texts. Text START to the same number to get texts again."
+# Why this link cannot switch a channel on (services.preferences.link_opt_in_limits); switching off still works.
+LINK_LIMIT_WHY = {
+    LINK_NOT_SMS: "Texts can be switched on only from a link we sent you by text message.",
+    LINK_CANNOT_LIFT: "To get {words} from us again, use the link in the newest message we sent to {address}.",
+    SMS_STOP: "This number replied STOP to our texts. Text START to it to hear from us by {words} again.",
+}
 
 
 @dataclass
@@ -24,7 +31,8 @@ class Box:
     name: str  # topic:channel, *:channel, or stop_all; the form field name
     label: str
     on: bool
-    locked: bool = False  # shown but not editable: a mandatory topic, or texts after STOP
+    locked: bool = False  # shown but not editable: a mandatory topic, texts after STOP, an opt-in this link may not make
+    why: str = ""  # the id (after "why-") of the sentence that says why it is locked
 
 
 @dataclass
@@ -44,6 +52,7 @@ class PreferenceForm:
     stop_all: Box
     sms_stopped: bool = False
     suppressed_channels: list[str] = field(default_factory=list)
+    link_limits: dict[str, str] = field(default_factory=dict)  # channel -> why this link cannot switch it on
     mandatory_why: str = MANDATORY_WHY
     sms_stop_why: str = SMS_STOP_WHY
 
@@ -52,9 +61,21 @@ class PreferenceForm:
         return {box.name: box for box in boxes if not box.locked}
 
 
-def build_form(rules: Iterable[TopicRule], state: RecipientState) -> PreferenceForm:
+def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: Mapping[str, str] | None = None) -> PreferenceForm:
+    """`link_limits` (channel -> reason) are the channels that the link in hand may not switch on: their
+    boxes that are off are locked; those that are on can still be switched off."""
+    limits = {channel: reason for channel, reason in (link_limits or {}).items() if channel in state.channels_with_address}
     channels = [c for c in CHANNELS if c in state.channels_with_address]
+    sms_stopped = state.sms_stopped and "sms" in channels
     choices = state.choices
+
+    def box(name: str, label: str, on: bool, channel: str) -> Box:
+        if channel == "sms" and sms_stopped:
+            return Box(name, label, on, True, "sms-stop")
+        if channel in limits and not on:
+            return Box(name, label, on, True, f"limit-{channel}")
+        return Box(name, label, on)
+
     rows = []
     for rule in sorted((r for r in rules if not r.archived), key=lambda r: (not r.mandatory, r.name.lower())):
         row = TopicRow(rule.key, rule.name, rule.description, rule.mandatory)
@@ -64,21 +85,27 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState) -> PreferenceF
                 continue
             label = f"{rule.name} by {CHANNEL_WORDS[channel]}"
             if rule.mandatory:
-                row.cells[channel] = Box(f"{rule.key}:{channel}", label, True, True)
+                row.cells[channel] = Box(f"{rule.key}:{channel}", label, True, True, rule.key)
             else:
                 choice = choices.get((rule.key, channel))
                 wanted = choice if choice is not None else channel in rule.default_on
                 # A suppressed address gets no marketing: show it unticked, so ticking it is the opt-in that lifts it.
                 wanted = wanted and channel not in state.suppressed_channels
-                row.cells[channel] = Box(f"{rule.key}:{channel}", label, wanted, channel == "sms" and state.sms_stopped)
+                row.cells[channel] = box(f"{rule.key}:{channel}", label, wanted, channel)
         rows.append(row)
-    channel_boxes = []
-    for channel in channels:
-        on = choices.get((ANY, channel)) is not False
-        channel_boxes.append(Box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", on, channel == "sms" and state.sms_stopped))
+    channel_boxes = [
+        box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", choices.get((ANY, channel)) is not False, channel) for channel in channels
+    ]
     stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", choices.get((ANY, ANY)) is False)
     suppressed = [c for c in channels if c in state.suppressed_channels]
-    return PreferenceForm(channels, rows, channel_boxes, stop_all, state.sms_stopped and "sms" in channels, suppressed)
+    boxes = [cell for row in rows for cell in row.cells.values() if cell] + channel_boxes
+    locked_by_limit = {b.why.removeprefix("limit-") for b in boxes if b.why.startswith("limit-")}
+    shown_limits = {channel: reason for channel, reason in limits.items() if channel in locked_by_limit}
+    return PreferenceForm(channels, rows, channel_boxes, stop_all, sms_stopped, suppressed, shown_limits)
+
+
+def limit_sentence(reason: str, channel: str, address: str | None) -> str:
+    return LINK_LIMIT_WHY[reason].format(words=CHANNEL_WORDS[channel] + "s" if channel != "post" else "post", address=address or "you")
 
 
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import utcnow
+from ..tokens import LinkTarget
 from .driver_sql import DriverSql
 
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
@@ -25,6 +26,7 @@ class ChangeContext:
     actor: Actor
     reason: str | None = None
     evidence: dict[str, Any] | None = None
+    link: LinkTarget | None = None  # the signed link the person acts through, which limits what it may do
 
 
 def serialise_event_writes(sql: DriverSql | None = None) -> None:

@@ -8,8 +8,6 @@ changed (actor `import`, actor_id the file's name), so importing the same file a
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -22,8 +20,11 @@ from ..config import CHANNELS
 from ..decision import TopicRule
 from ..errors import PrefsError
 from ..models import Recipient, utcnow
+from ..suppression import address_hash
 from .driver_sql import DriverSql
 from .events import serialise_event_writes
+from .recipients import plan_contact_change
+from .suppressions import SMS_STOP
 
 BATCH = 5000
 CONTACT_COLUMNS = ("email", "phone", "locale")
@@ -95,10 +96,10 @@ def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
     try:
         if (values.get("email") or "").strip():
             contact["email"] = normalize_email(values["email"])
-            hashes["email_hash"] = _hash("email", contact["email"])
+            hashes["email_hash"] = address_hash(_WORKER["key"], "email", contact["email"])
         if (values.get("phone") or "").strip():
             contact["phone"] = normalize_phone(values["phone"], _WORKER["region"])
-            hashes["phone_hash"] = _hash("phone", contact["phone"])
+            hashes["phone_hash"] = address_hash(_WORKER["key"], "phone", contact["phone"])
         if (values.get("locale") or "").strip():
             contact["locale"] = normalize_locale(values["locale"].strip())
     except PrefsError as error:
@@ -118,10 +119,6 @@ def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
             continue  # always on: nothing to store
         choices[(topic, channel)] = answer in YES
     return GoodRow(line, recipient_id, contact, hashes, choices)
-
-
-def _hash(kind: str, address: str) -> str:
-    return hmac.new(_WORKER["key"], f"{kind}:{address}".encode(), hashlib.sha256).hexdigest()
 
 
 # --- the import ----------------------------------------------------------------------------------------
@@ -191,17 +188,19 @@ EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "befo
 
 
 def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report: ImportReport) -> None:
-    """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad."""
+    """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad, and
+    so are rows that opt a number that texted STOP in to texts (only START from it lifts that)."""
     rows = _unique_ids(rows, report)
     sql = DriverSql()
     existing = {
         row[1]: _Current(*row)
-        for row in sql.select_in("pk, id, email, phone, locale, status", "recipients", "id", [r.id for r in rows])
+        for row in sql.select_in("pk, id, email, phone, locale, status, phone_hash", "recipients", "id", [r.id for r in rows])
     }
     owners = _address_owners(sql, rows)
+    stopped = _stopped_numbers(sql, rows, existing)
     now = utcnow()
     stamp = sql.time(now)
-    inserts, events, accepted = [], [], []
+    inserts, events, accepted, changes = [], [], [], {}
     for row in rows:
         current = existing.get(row.id)
         if current is not None and current.status == "erased":
@@ -211,26 +210,28 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         if clash:
             report.bad.append(BadRow(row.line, clash))
             continue
+        if _texts_opt_in(row) and _number_hash(row, current) in stopped:
+            report.bad.append(BadRow(row.line, "phone: this number texted STOP; only a START text from it lifts that"))
+            continue
         for name in ("email", "phone"):
             if name in row.contact:
                 claimed[row.contact[name]] = row.id
         accepted.append(row)
+        # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
+        change = changes[row.id] = plan_contact_change(current._asdict() if current else {}, row.contact, lambda kind, _address, row=row: row.hashes[f"{kind}_hash"])
         if current is None:
             contact, hashes = row.contact, row.hashes
             inserts.append((row.id, "active", contact.get("email"), contact.get("phone"), contact.get("locale"),
                             hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
-        else:
-            changed = {name: value for name, value in row.contact.items() if getattr(current, name) != value}
-            if changed:  # few on a re-run, so one statement each is fine
-                hashes = {name: row.hashes[name] for name in ("email_hash", "phone_hash") if name[: -len("_hash")] in changed}
-                sql.connection.execute(update(_recipients).where(_recipients.c.pk == current.pk).values(**changed, **hashes, updated_at=now))
+        elif change.after:  # few on a re-run, so one statement each is fine
+            sql.connection.execute(update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now))
     sql.insert_many("recipients", RECIPIENT_COLUMNS, inserts)
     pks = dict(sql.select_in("id, pk", "recipients", "id", [r.id for r in accepted if r.choices]))
     choice_changes = _write_choices(sql, accepted, pks, stamp)
     for row in accepted:
         current = existing.get(row.id)
-        before = {name: getattr(current, name) for name in row.contact if getattr(current, name) != row.contact[name]} if current else {}
-        after = {name: row.contact[name] for name in before} if current else {"status": "active", **row.contact}
+        before = dict(changes[row.id].before) if current else {}
+        after = dict(changes[row.id].after) if current else {"status": "active", **row.contact}
         for (topic, channel), (old, new) in choice_changes.get(row.id, {}).items():
             before[f"{topic}:{channel}"], after[f"{topic}:{channel}"] = old, new
         if current is None:
@@ -246,6 +247,21 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         sql.insert_many("consent_events", EVENT_COLUMNS, events)
 
 
+def _texts_opt_in(row: GoodRow) -> bool:
+    return any(subscribed for (_topic, channel), subscribed in row.choices.items() if channel == "sms")
+
+
+def _number_hash(row: GoodRow, current: _Current | None) -> str | None:
+    """The hash of the number the recipient will hold once the row is written."""
+    return row.hashes.get("phone_hash") or (current.phone_hash if current else None)
+
+
+def _stopped_numbers(sql: DriverSql, rows: list[GoodRow], existing: dict[str, _Current]) -> set[str]:
+    """Which of the numbers that rows opt in to texts texted STOP (one query per batch)."""
+    hashes = [digest for row in rows if _texts_opt_in(row) and (digest := _number_hash(row, existing.get(row.id)))]
+    return {digest for digest, source in sql.select_in("hash, source", "suppressions", "hash", hashes) if source == SMS_STOP}
+
+
 class _Current(NamedTuple):
     pk: int
     id: str
@@ -253,6 +269,7 @@ class _Current(NamedTuple):
     phone: str | None
     locale: str | None
     status: str
+    phone_hash: str | None
 
 
 def _unique_ids(rows: list[GoodRow], report: ImportReport) -> list[GoodRow]:

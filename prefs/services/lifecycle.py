@@ -12,10 +12,15 @@ from ..models import Choice, ConsentEvent, Recipient, utcnow
 from .events import ChangeContext, record_event
 from .preferences import preference_matrix
 from .recipients import lock_recipient, readable_recipient
-from .suppressions import suppress, suppressed_hashes
+from .suppressions import SMS_STOP, suppress, suppression_sources
 
-# Evidence keys that say how consent was given without saying who gave it; erasure keeps only these.
-IMPERSONAL_EVIDENCE = ("collected_at", "source", "wording", "version", "message_id")
+# Erasure keeps the fact of each event (kind, time, actor type, topic, channel, the choice's before and
+# after) and nothing typed by a person: reasons, evidence wording and sources, message ids and import file
+# names are free text that can name the person ("Margaret called from 415-555-0779"). Only these evidence
+# keys, which hold machine-made values, stay.
+IMPERSONAL_EVIDENCE = ("collected_at",)
+# Whose actor_id names the one who acted for the business (a staff member, an API key), not the person.
+ACCOUNTABLE_ACTORS = ("staff", "api", "system")
 # Event kinds whose before/after hold contact data.
 CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
@@ -28,7 +33,8 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
     ).scalars()
     choices = db.session.execute(select(Choice).where(Choice.recipient_pk == recipient.pk).order_by(Choice.topic, Choice.channel)).scalars()
     hashes = {kind: digest for kind, digest in (("email", recipient.email_hash), ("phone", recipient.phone_hash)) if digest}
-    suppressed = suppressed_hashes(hashes.values())
+    suppressed = suppression_sources(hashes.values())
+    sms_stop = suppressed.get(recipient.phone_hash or "")
     return {
         "exported_at": _iso(utcnow()),
         "recipient": {
@@ -38,7 +44,7 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
             "postal_address": recipient.postal_address,
             "locale": recipient.locale,
             "status": recipient.status,
-            "sms_stopped_at": _iso(recipient.sms_stopped_at),
+            "sms_stopped_at": _iso(sms_stop[1]) if sms_stop and sms_stop[0] == SMS_STOP else None,
             "created_at": _iso(recipient.created_at),
             "updated_at": _iso(recipient.updated_at),
         },
@@ -62,7 +68,8 @@ def erase_recipient(recipient_id: str, context: ChangeContext) -> bool:
         raise PrefsError("not_found", "No such recipient.")
     if locked.status == "erased":
         return False
-    # Suppress first: the addresses must never be mailed again, whoever adds them next.
+    # Suppress first: the addresses must never be mailed again, whoever adds them next. A number that
+    # texted STOP keeps that source (suppress never replaces one), so its next holder gets no texts either.
     if locked.email:
         suppress("email", locked.email, "erasure")
     if locked.phone:
@@ -73,24 +80,32 @@ def erase_recipient(recipient_id: str, context: ChangeContext) -> bool:
         .where(Recipient.pk == locked.pk)
         .values(
             email=None, phone=None, email_hash=None, phone_hash=None, postal_address=None, locale=None,
-            sms_stopped_at=None, status="erased", updated_at=utcnow(),
+            status="erased", updated_at=utcnow(),
         )  # fmt: skip
     )
     _strip_events(locked.id)
-    record_event(context, locked.id, "erased", before=locked.status, after="erased")
+    # Who erased is kept; the reason is not: it is free text about the erased person like any other.
+    record_event(ChangeContext(context.actor), locked.id, "erased", before=locked.status, after="erased")
     return True
 
 
 def _strip_events(recipient_id: str) -> None:
-    """Keep the history's shape (who, when, what kind, which topic) but none of the person's data."""
+    """Keep the history's shape (when, what kind, which actor type, which topic) but none of the person's
+    data and no free text."""
     events = db.session.execute(
-        select(ConsentEvent.id, ConsentEvent.kind, ConsentEvent.evidence).where(ConsentEvent.recipient_id == recipient_id)
+        select(ConsentEvent.id, ConsentEvent.kind, ConsentEvent.actor, ConsentEvent.actor_id, ConsentEvent.reason, ConsentEvent.evidence).where(
+            ConsentEvent.recipient_id == recipient_id
+        )
     ).all()
-    for event_id, kind, evidence in events:
+    for event_id, kind, actor, actor_id, reason, evidence in events:
         values: dict[str, Any] = {}
         if kind in CONTACT_KINDS:
             values["before"] = None
             values["after"] = None
+        if reason is not None:
+            values["reason"] = None
+        if actor_id is not None and actor not in ACCOUNTABLE_ACTORS:
+            values["actor_id"] = None
         if evidence:
             kept = {k: v for k, v in evidence.items() if k in IMPERSONAL_EVIDENCE}
             if kept != evidence:

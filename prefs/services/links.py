@@ -16,15 +16,20 @@ def check_link_topic(topic: TopicRule | None, channel: str) -> None:
     if topic is None:
         return
     if topic.mandatory:
-        raise PrefsError("mandatory_topic", f"{topic.name} messages cannot be unsubscribed from; send them without an unsubscribe link.")
+        raise PrefsError("mandatory_topic", f"The topic {topic.name!r} is mandatory: send it without an unsubscribe link.")
     if channel not in topic.channels:
         raise PrefsError("invalid", f"Topic {topic.key!r} is not sent on {channel}.", {"channel": ["Not a channel of this topic."]})
 
 
-def links_for(recipient_id: str, recipient_pk: int, channel: str, topic: TopicRule | None, message_id: str | None) -> dict[str, Any]:
-    """Both URLs and the two headers. Without a topic, the link stops all marketing on the channel."""
+def links_for(
+    recipient_id: str, recipient_pk: int, channel: str, topic: TopicRule | None, message_id: str | None, minted_by: str | None
+) -> dict[str, Any]:
+    """Both URLs and the two headers. Without a topic, the link stops all marketing on the channel.
+
+    `minted_by` (the API key's name) travels in the links, so every change made through them says which
+    key handed them out."""
     rt = runtime()
-    target = LinkTarget(recipient_id, channel, topic.key if topic else None, message_id)
+    target = LinkTarget(recipient_id, channel, topic.key if topic else None, message_id, minted_by)
     unsubscribe_url = f"{rt.base_url}/u/{rt.signer.sign(UNSUBSCRIBE, target)}"
     preferences_url = f"{rt.base_url}/p/{rt.signer.sign(PREFERENCES, target)}"
     list_unsubscribe = f"<{unsubscribe_url}>"

@@ -3,22 +3,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from ..addresses import mask_email, mask_phone, mask_postal
 from ..config import CHANNELS
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
-from ..models import Recipient, utcnow
+from ..extensions import db
+from ..models import ConsentEvent, Recipient, utcnow
 from ..runtime import runtime
+from ..suppression import ADDRESS_KIND_BY_CHANNEL
+from ..tokens import LinkTarget
 from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
 from .states import load_states
-from .suppressions import lift
+from .suppressions import SMS_STOP, SMS_STOP_MESSAGE, lift_by_consent, suppression_sources
 
 # An opt-in lifts a suppression only with evidence of when and how the person consented (SPEC §2).
 CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
+# Why an opt-in through a link is refused on a channel (the preference center locks those boxes).
+LINK_NOT_SMS = "link_not_sms"  # only a link sent by text may opt in to texts
+LINK_CANNOT_LIFT = "link_cannot_lift"  # the address is suppressed and this link may not lift it
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +45,19 @@ def event_kind(topic: str, channel: str) -> str:
     return "all_marketing" if channel == ANY else "channel_stop"
 
 
-def plan_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange]) -> tuple[dict[tuple[str, str], bool | None], set[str]]:
+def plan_changes(
+    recipient: RecipientRow, changes: Sequence[PreferenceChange], link: LinkTarget | None = None
+) -> tuple[dict[tuple[str, str], bool | None], dict[str, bool]]:
     """Turn requested changes into the stored values wanted per (topic|*, channel|*) key (None: no row).
 
-    Returns (targets, channels opted in to). Raises PrefsError before anything is written, so a request
-    is applied all or nothing: unknown_topic, invalid, mandatory_topic, sms_stop.
+    Returns (targets, channels opted in to -> whether a change named that channel or topic, rather than
+    resuming all marketing). Raises PrefsError before anything is written, so a request is applied all or
+    nothing: unknown_topic, invalid, mandatory_topic, sms_stop, forbidden (a texts opt-in through a link
+    that was not sent by text).
     """
     rules = runtime().catalogue.get_many({change.topic for change in changes if change.topic})
     targets: dict[tuple[str, str], bool | None] = {}
-    opted_in: set[str] = set()
+    opted_in: dict[str, bool] = {}
     for index, change in enumerate(changes):
         if change.topic is not None:
             rule = rules.get(change.topic)
@@ -55,7 +68,7 @@ def plan_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange]) -
             channels = [change.channel] if change.channel else [c for c in CHANNELS if c in rule.channels]
             if rule.mandatory:
                 if not change.subscribed:
-                    raise PrefsError("mandatory_topic", f"{rule.name} messages cannot be switched off while the account is active.", _at(index, "topic", "Mandatory topic."))
+                    raise PrefsError("mandatory_topic", f"The topic {rule.name!r} is mandatory: it stays on while the account is active.", _at(index, "topic", "Mandatory topic."))
                 continue  # always on: there is nothing to store
             for channel in channels:
                 targets[(rule.key, channel)] = change.subscribed
@@ -63,10 +76,21 @@ def plan_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange]) -
             channels = [change.channel] if change.channel else list(CHANNELS)
             targets[(ANY, change.channel or ANY)] = None if change.subscribed else False
         if change.subscribed:
-            if change.channel == "sms" and recipient.sms_stopped_at is not None:
-                raise PrefsError("sms_stop", "This number texted STOP; only a START text from it lifts that.", _at(index, "channel", "SMS stop in force."))
-            opted_in.update(channels)
+            named = change.topic is not None or change.channel is not None
+            if change.channel == "sms":
+                if number_stopped(recipient):
+                    raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
+                if link is not None and link.channel != "sms":
+                    raise PrefsError("forbidden", "Texts can be switched on only from a link we sent by text message.", _at(index, "channel", "Not from this link."))
+            for channel in channels:
+                opted_in[channel] = opted_in.get(channel, False) or named
     return targets, opted_in
+
+
+def number_stopped(recipient: RecipientRow) -> bool:
+    """Whether the recipient's number texted STOP (the stop is the number's suppression, SPEC §11)."""
+    digest = recipient.phone_hash
+    return digest is not None and suppression_sources([digest]).get(digest, (None,))[0] == SMS_STOP
 
 
 def _at(index: int, field: str, message: str) -> dict:
@@ -79,9 +103,10 @@ def apply_preference_changes(recipient: RecipientRow, changes: Sequence[Preferen
 
     Raises PrefsError (see plan_changes) with nothing written.
     """
-    targets, opted_in = plan_changes(recipient, changes)
+    targets, opted_in = plan_changes(recipient, changes, context.link)
+    lifts = _suppressions_to_lift(recipient, opted_in, context)
     written = write_choices(recipient, targets, context)
-    return written + _lift_suppressions(recipient, opted_in, context)
+    return written + _lift_suppressions(recipient, lifts, context)
 
 
 _STORED = "SELECT topic, channel, subscribed FROM choices WHERE recipient_pk = ?"
@@ -128,19 +153,83 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
     return written
 
 
-def _lift_suppressions(recipient: RecipientRow, opted_in: set[str], context: ChangeContext) -> int:
+def _suppressions_to_lift(recipient: RecipientRow, opted_in: dict[str, bool], context: ChangeContext) -> dict[str, str]:
+    """hash -> address kind of the suppressions this opt-in lifts (SPEC §2, §11).
+
+    Only with evidence of consent; never a number's SMS stop (only START lifts it); through a link, only
+    what `link_may_lift` allows. An opt-in that names a channel whose suppression may not be lifted is
+    refused (PrefsError sms_stop or forbidden); resuming all marketing just leaves such a suppression.
+    """
     evidence = context.evidence or {}
     if not opted_in or not all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS):
-        return 0
-    hashes = {}
-    if "email" in opted_in and recipient.email_hash:
-        hashes[recipient.email_hash] = "email"
-    if opted_in & {"sms", "phone"} and recipient.phone_hash:
-        hashes[recipient.phone_hash] = "phone"
-    lifted = lift(hashes)
+        return {}
+    wanted: dict[str, tuple[str, bool]] = {}  # hash -> (kind, named)
+    for channel, named in opted_in.items():
+        kind = ADDRESS_KIND_BY_CHANNEL.get(channel)
+        digest = {"email": recipient.email_hash, "phone": recipient.phone_hash}.get(kind or "")
+        if kind and digest:
+            wanted[digest] = (kind, wanted.get(digest, (kind, False))[1] or named)
+    lifts = {}
+    for digest, (source, created_at) in suppression_sources(wanted).items():
+        kind, named = wanted[digest]
+        if source == SMS_STOP:
+            refusal = PrefsError("sms_stop", SMS_STOP_MESSAGE)
+        elif context.link is not None and not link_may_lift(context.link, recipient, kind, created_at):
+            refusal = PrefsError("forbidden", "This link cannot switch marketing back on for this address: use the link in a newer message sent to it.")
+        else:
+            lifts[digest] = kind
+            continue
+        if named:
+            raise refusal
+    return lifts
+
+
+def _lift_suppressions(recipient: RecipientRow, lifts: dict[str, str], context: ChangeContext) -> int:
+    lifted = lift_by_consent(lifts)
     for digest in lifted:
-        record_event(context, recipient.id, "suppression_lifted", channel=hashes[digest], before=True, after=False)
+        record_event(context, recipient.id, "suppression_lifted", channel=lifts[digest], before=True, after=False)
     return len(lifted)
+
+
+def link_may_lift(link: LinkTarget, recipient: RecipientRow, kind: str, suppressed_at: datetime) -> bool:
+    """A suppression is the address's, so only a link delivered to that address lifts it: one minted for a
+    channel of that address, after the suppression was made, and while the recipient held that address
+    (no change of it since the link was signed)."""
+    if ADDRESS_KIND_BY_CHANNEL.get(link.channel) != kind or link.issued_at is None:
+        return False
+    if suppressed_at.tzinfo is None:  # SQLite hands back naive datetimes; every stored time is UTC
+        suppressed_at = suppressed_at.replace(tzinfo=UTC)
+    if link.issued_at < int(suppressed_at.timestamp()):  # link times have whole seconds: the same second counts as after
+        return False
+    since = datetime.fromtimestamp(link.issued_at, UTC)
+    contact_changes = db.session.execute(
+        select(ConsentEvent.after).where(
+            ConsentEvent.recipient_id == recipient.id,
+            ConsentEvent.kind.in_(("contact_changed", "imported")),
+            ConsentEvent.at >= since,
+        )
+    ).scalars()
+    return not any(isinstance(after, dict) and kind in after for after in contact_changes)
+
+
+def link_opt_in_limits(link: LinkTarget, recipient: RecipientRow, state: RecipientState) -> dict[str, str]:
+    """channel -> LINK_NOT_SMS, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
+    what the preference center locks, from the same rules as plan_changes and _suppressions_to_lift."""
+    limits = {}
+    if link.channel != "sms":
+        limits["sms"] = LINK_NOT_SMS
+    hashes = {"email": recipient.email_hash, "phone": recipient.phone_hash}
+    sources = suppression_sources(hashes.values())
+    for channel in state.suppressed_channels:
+        kind = ADDRESS_KIND_BY_CHANNEL[channel]
+        found = sources.get(hashes[kind] or "")
+        if found is None:
+            continue
+        if found[0] == SMS_STOP:
+            limits.setdefault(channel, SMS_STOP)
+        elif not link_may_lift(link, recipient, kind, found[1]):
+            limits.setdefault(channel, LINK_CANNOT_LIFT)
+    return limits
 
 
 def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """Recipients: create, merge contact data, look up. Every change leaves a consent event."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
@@ -14,7 +13,6 @@ from ..models import Recipient, utcnow
 from ..runtime import runtime
 from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
-from .suppressions import suppress
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
 _recipients = Recipient.__table__
@@ -29,7 +27,6 @@ class RecipientRow(NamedTuple):
     email: str | None
     phone: str | None
     postal_address: dict | None
-    sms_stopped_at: datetime | None
     email_hash: str | None
     phone_hash: str | None
 
@@ -71,8 +68,8 @@ def lock_recipient(recipient_id: str) -> RecipientRow | None:
         rows = sql.rows(_LOCK_SQLITE, (recipient_id,))
     if not rows:
         return None
-    pk, id_, status, email, phone, postal_address, sms_stopped_at, email_hash, phone_hash = rows[0]
-    return RecipientRow(pk, id_, status, email, phone, sql.read_json(postal_address), sql.read_time(sms_stopped_at), email_hash, phone_hash)
+    pk, id_, status, email, phone, postal_address, email_hash, phone_hash = rows[0]
+    return RecipientRow(pk, id_, status, email, phone, sql.read_json(postal_address), email_hash, phone_hash)
 
 
 def writable_recipient(recipient_id: str) -> RecipientRow:
@@ -97,6 +94,35 @@ def normalise_contact(given: Mapping[str, Any]) -> dict[str, Any]:
     return {name: None if given[name] is None else normalisers[name](given[name]) for name in CONTACT_FIELDS if name in given}
 
 
+class ContactChange(NamedTuple):
+    """What a write does to stored contact data: the fields that differ, and the new address hashes."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    hashes: dict[str, str | None]  # email_hash / phone_hash of each address that changes (None when cleared)
+
+
+def plan_contact_change(current: Mapping[str, Any], fields: Mapping[str, Any], address_hash: Callable[[str, str], str]) -> ContactChange:
+    """The change that normalised `fields` make to `current` (the stored values; empty for a new recipient).
+
+    Pure, and the one rule for every path that writes contact data (PUT, console, import). Nothing else
+    follows from a change of number: an SMS stop stays with the number it came from (SPEC §11).
+    """
+    before = {name: current.get(name) for name, value in fields.items() if current.get(name) != value}
+    after = {name: fields[name] for name in before}
+    hashes = {f"{kind}_hash": address_hash(kind, after[kind]) if after[kind] else None for kind in ("email", "phone") if kind in after}
+    return ContactChange(before, after, hashes)
+
+
+def contact_event(created: bool, change: ContactChange) -> tuple[str, dict | None, dict] | None:
+    """(kind, before, after) of the event a contact write leaves; None when nothing changed."""
+    if created:
+        return "recipient_created", None, {"status": "active", **change.after}
+    if change.after:
+        return "contact_changed", change.before, change.after
+    return None
+
+
 def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: ChangeContext) -> tuple[Recipient, bool]:
     """Create the recipient or merge the given fields into it. Returns (recipient, created).
 
@@ -108,30 +134,25 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
     locked = lock_recipient(recipient_id)
     created = locked is None
     if locked is None:
+        # Insert the new id at once: its unique index is then the lock a concurrent creator of the same
+        # id waits on, before either takes any other lock (the event lock), so two creators cannot
+        # deadlock; the loser's IntegrityError is retried by transactions.commit as an update.
         recipient = Recipient(id=recipient_id, status="active")
         db.session.add(recipient)
+        db.session.flush()
     elif locked.status == "erased":
         raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
     else:
         recipient = db.session.get(Recipient, locked.pk, populate_existing=True)
     _refuse_address_clash(recipient, fields)
 
-    before = {name: getattr(recipient, name) for name, value in fields.items() if getattr(recipient, name) != value}
-    after = {name: fields[name] for name in before}
-    if "phone" in after and recipient.sms_stopped_at is not None:
-        _move_sms_stop_to_suppression(recipient, context)
-    for name, value in after.items():
+    change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, runtime().address_hash)
+    for name, value in {**change.after, **change.hashes}.items():
         setattr(recipient, name, value)
-    hashes = runtime().address_hash
-    if "email" in after:
-        recipient.email_hash = hashes("email", recipient.email) if recipient.email else None
-    if "phone" in after:
-        recipient.phone_hash = hashes("phone", recipient.phone) if recipient.phone else None
-
-    if created:
-        record_event(context, recipient_id, "recipient_created", before=None, after={"status": "active", **after})
-    elif after:
-        record_event(context, recipient_id, "contact_changed", before=before, after=after)
+    event = contact_event(created, change)
+    if event is not None:
+        kind, before, after = event
+        record_event(context, recipient_id, kind, before=before, after=after)
     db.session.flush()
     return recipient, created
 
@@ -145,13 +166,6 @@ def _refuse_address_clash(recipient: Recipient, fields: Mapping[str, Any]) -> No
         owner = db.session.execute(select(Recipient.pk).where(column == value)).scalar_one_or_none()
         if owner is not None and owner != recipient.pk:
             raise PrefsError("address_in_use", f"This {name} belongs to another recipient.", {name: ["Already in use."]})
-
-
-def _move_sms_stop_to_suppression(recipient: Recipient, context: ChangeContext) -> None:
-    """An SMS stop belongs to the number: the new number starts without it, the old one stays suppressed."""
-    suppress("phone", recipient.phone, "sms_stop")
-    recipient.sms_stopped_at = None
-    record_event(context, recipient.id, "sms_stop", channel="sms", before=True, after=False)
 
 
 def set_status(recipient: RecipientRow, status: str, context: ChangeContext) -> bool:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Recipient, utcnow
-from ..runtime import runtime
+from ..models import Recipient
 from .events import Actor, ChangeContext, record_event
 from .recipients import lock_recipient
-from .suppressions import lift, suppress
+from .suppressions import SMS_STOP, lift_by_start, stop_number
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -48,7 +47,11 @@ def reply_text(action: str, program: str, support: str) -> str:
 
 
 def apply_keyword(keyword: Keyword, phone: str) -> None:
-    """Apply STOP or START from `phone` (E.164). HELP changes nothing."""
+    """Apply STOP or START from `phone` (E.164). HELP changes nothing.
+
+    The stop is kept on the number (services/suppressions.py), whoever holds it now or later; the holder,
+    if any, gets the event.
+    """
     if keyword.action == "help":
         return
     context = ChangeContext(Actor("sms", None, f"keyword:{keyword.word}"))
@@ -57,19 +60,13 @@ def apply_keyword(keyword: Keyword, phone: str) -> None:
     if recipient is not None and recipient.phone != phone:  # the number moved while we waited for the lock
         recipient = None
     if keyword.action == "stop":
-        if recipient is None:
-            suppress("phone", phone, "sms_stop")  # nobody has this number: remember it anyway
-        elif recipient.sms_stopped_at is None:
-            _set_sms_stop(recipient.pk, stopped=True)
+        if stop_number(phone) and recipient is not None:
             record_event(context, recipient.id, "sms_stop", channel="sms", before=False, after=True)
         return
-    if recipient is not None and recipient.sms_stopped_at is not None:
-        _set_sms_stop(recipient.pk, stopped=False)
+    lifted = lift_by_start(phone)
+    if lifted is None or recipient is None:
+        return
+    if lifted == SMS_STOP:
         record_event(context, recipient.id, "sms_stop", channel="sms", before=True, after=False)
-    # START is the person's own opt-in from that number, so it lifts the number's suppression too.
-    if lift([runtime().address_hash("phone", phone)]) and recipient is not None:
+    else:  # START is the person's own opt-in from that number, so it lifts any suppression of it
         record_event(context, recipient.id, "suppression_lifted", channel="phone", before=True, after=False)
-
-
-def _set_sms_stop(recipient_pk: int, stopped: bool) -> None:
-    db.session.execute(update(Recipient).where(Recipient.pk == recipient_pk).values(sms_stopped_at=utcnow() if stopped else None, updated_at=utcnow()))

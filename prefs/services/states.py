@@ -1,7 +1,7 @@
 """Loading what the decision rule needs about recipients: one query per chunk of up to 1,000 look-ups.
 
 This is the hot path of every check. It runs one joined query (recipient, its choices, and whether its
-stored address hashes are suppressed) straight on the driver's cursor (services/driver_sql.py):
+stored address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`) straight on the driver's cursor (services/driver_sql.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}
 
 STATE_SQL = """
 SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
-       r.sms_stopped_at IS NOT NULL, se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk
+       sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk
 FROM recipients r
 LEFT JOIN suppressions se ON se.hash = r.email_hash
 LEFT JOIN suppressions sp ON sp.hash = r.phone_hash

@@ -1,37 +1,77 @@
-"""The suppression list: keyed hashes of addresses that must get no marketing."""
+"""The suppression list: keyed hashes of addresses that must get no marketing.
+
+Who may lift one is decided here and nowhere else: the person's own opt-in lifts any suppression but one
+of source `sms_stop`, which is the number's SMS stop and yields only to START texted from that number.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..errors import PrefsError
 from ..extensions import db
-from ..models import Suppression
+from ..models import Suppression, utcnow
 from ..runtime import runtime
+
+SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
+SMS_STOP_MESSAGE = "This number texted STOP; only a START text from it lifts that."
+
+
+def _insert():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def suppress(kind: str, normalised_address: str, source: str) -> str:
-    """Add the address (a no-op when it is there already); returns its hash."""
+    """Add the address (a no-op when it is there already: the first source stays); returns its hash."""
     digest = runtime().address_hash(kind, normalised_address)
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"])
-    )
+    db.session.execute(_insert()(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"]))
     return digest
 
 
-def suppressed_hashes(hashes: Iterable[str]) -> set[str]:
-    wanted = list(hashes)
+def stop_number(phone: str) -> bool:
+    """Record the SMS stop of a number (E.164), replacing any other suppression of it, whose source the
+    stop outranks. Returns False when the number had texted STOP already."""
+    digest = runtime().address_hash("phone", phone)
+    if suppression_sources([digest]).get(digest, (None,))[0] == SMS_STOP:
+        return False
+    statement = _insert()(Suppression).values(hash=digest, kind="phone", source=SMS_STOP, created_at=utcnow())
+    db.session.execute(
+        statement.on_conflict_do_update(index_elements=["hash"], set_={"source": SMS_STOP, "created_at": statement.excluded.created_at})
+    )
+    return True
+
+
+def suppression_sources(hashes: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+    """hash -> (source, created_at) of those of `hashes` that are suppressed."""
+    wanted = [digest for digest in hashes if digest]
     if not wanted:
-        return set()
-    return set(db.session.execute(select(Suppression.hash).where(Suppression.hash.in_(wanted))).scalars())
+        return {}
+    rows = db.session.execute(select(Suppression.hash, Suppression.source, Suppression.created_at).where(Suppression.hash.in_(wanted)))
+    return {digest: (source, created_at) for digest, source, created_at in rows}
 
 
-def lift(hashes: Iterable[str]) -> set[str]:
-    """Remove these hashes; returns the ones that were there."""
-    present = suppressed_hashes(hashes)
+def lift_by_consent(hashes: Iterable[str]) -> set[str]:
+    """The person's opt-in lifts these suppressions; returns the ones that were there.
+
+    Raises PrefsError(sms_stop), lifting nothing, when one is a number's SMS stop.
+    """
+    present = suppression_sources(hashes)
+    if any(source == SMS_STOP for source, _ in present.values()):
+        raise PrefsError("sms_stop", SMS_STOP_MESSAGE)
     if present:
-        db.session.execute(delete(Suppression).where(Suppression.hash.in_(present)))
-    return present
+        db.session.execute(delete(Suppression).where(Suppression.hash.in_(list(present))))
+    return set(present)
+
+
+def lift_by_start(phone: str) -> str | None:
+    """START texted from `phone`: the one thing that lifts its SMS stop, and the person's own opt-in, so it
+    lifts a suppression of any other source too. Returns the source that was lifted, or None."""
+    digest = runtime().address_hash("phone", phone)
+    source = suppression_sources([digest]).get(digest, (None,))[0]
+    if source is not None:
+        db.session.execute(delete(Suppression).where(Suppression.hash == digest))
+    return source

@@ -28,26 +28,22 @@ def unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[RecipientRo
 def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:
     """Put back the stored value from before this link's latest unsubscribe, as one more event.
 
-    Nothing happens if the value has changed again since (a newer choice wins). Raises PrefsError as above.
+    Nothing happens if any event has changed that cell since (a newer choice wins, whoever made it).
+    Raises PrefsError as above.
     """
     recipient = writable_recipient(target.recipient_id)
     key = (target.topic or ANY, target.channel)
-    events = db.session.execute(
-        select(ConsentEvent)
-        .where(
-            ConsentEvent.recipient_id == recipient.id,
-            ConsentEvent.kind.in_(("topic_choice", "channel_stop")),
-            ConsentEvent.topic.is_(None) if target.topic is None else ConsentEvent.topic == target.topic,
-            ConsentEvent.channel == target.channel,
-            ConsentEvent.via.in_(LINK_VIAS),
-        )
-        .order_by(ConsentEvent.id.desc())
-        .limit(10)
-    ).scalars()
-    unsubscribe_event = next((event for event in events if event.after is False), None)
-    if unsubscribe_event is None:
+    cell = (
+        ConsentEvent.recipient_id == recipient.id,
+        ConsentEvent.kind.in_(("topic_choice", "channel_stop")),
+        ConsentEvent.topic.is_(None) if target.topic is None else ConsentEvent.topic == target.topic,
+        ConsentEvent.channel == target.channel,
+    )
+    latest = db.session.execute(select(ConsentEvent).where(*cell).order_by(ConsentEvent.id.desc()).limit(1)).scalar_one_or_none()
+    # The cell's latest change must be this link's unsubscribe itself; anything later is newer than it.
+    if latest is None or latest.via not in LINK_VIAS or latest.after is not False:
         return recipient, False
     if stored_choices(recipient.pk).get(key) is not False:
         return recipient, False
-    written = write_choices(recipient, {key: unsubscribe_event.before}, context)
+    written = write_choices(recipient, {key: latest.before}, context)
     return recipient, written > 0
