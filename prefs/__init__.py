@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+import click
+from flask import Flask, Response, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -28,22 +29,44 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
-    if not app.testing:
+    register_transport_security(app)
+    if not app.testing and _serving():
         _say_what_is_off(app)
     return app
+
+
+def _serving() -> bool:
+    """Under gunicorn (no click command at all) or `flask run`; not for `flask db upgrade`, `flask staff …`."""
+    command = click.get_current_context(silent=True)
+    return command is None or command.command.name == "run"
 
 
 def _say_what_is_off(app: Flask) -> None:
     """A feature whose own setting is missing is off (SPEC §8); say so at start, not at the first request."""
     if app.config["PREFS_ENV"] == "development":
-        log.warning("PREFS_ENV=development: secrets and SQLite may come from instance/; never serve real traffic so")
+        log.warning("PREFS_ENV is development: secrets and the SQLite database may come from instance/. Never serve real traffic this way.")
     for setting, feature in (
-        ("PREFS_TWILIO_AUTH_TOKEN", "the SMS webhook (/webhooks/sms)"),
-        ("PREFS_EMAIL_WEBHOOK_SECRET", "the inbound-mail webhook (/webhooks/email)"),
-        ("PREFS_UNSUBSCRIBE_MAILTO", "mailto unsubscribe addresses in List-Unsubscribe"),
+        ("PREFS_TWILIO_AUTH_TOKEN", "The SMS webhook (/webhooks/sms) is"),
+        ("PREFS_EMAIL_WEBHOOK_SECRET", "The inbound-mail webhook (/webhooks/email) is"),
+        ("PREFS_UNSUBSCRIBE_MAILTO", "Mailto unsubscribe addresses in List-Unsubscribe are"),
     ):
         if not app.config[setting]:
-            log.warning("%s is off: %s is not set", feature, setting)
+            log.warning("%s off because %s is not set.", feature, setting)
+
+
+HSTS = "max-age=31536000; includeSubDomains"  # a year; RFC 6797
+
+
+def register_transport_security(app: Flask) -> None:
+    """Outside development, browsers that have seen the service once reach it over HTTPS only (the session
+    cookie is Secure there too); development serves plain HTTP on 127.0.0.1, which HSTS would break."""
+    if app.config["PREFS_ENV"] == "development":
+        return
+
+    @app.after_request
+    def strict_transport_security(response: Response) -> Response:
+        response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
 
 def register_extensions(app: Flask) -> None:

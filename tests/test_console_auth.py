@@ -8,6 +8,7 @@ from console_client import ORIGIN, PASSWORD, Console
 
 from prefs import create_app
 from prefs.extensions import db
+from prefs.models import StaffUser
 
 pytest_plugins = ["console_fixtures"]
 
@@ -151,3 +152,74 @@ def test_console_pages_carry_protective_headers(console, anonymous):
         assert response.headers["Referrer-Policy"] == "same-origin"
         csp = response.headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+
+
+def copy_of_session(session: Console) -> Console:
+    """Another browser holding a copy of `session`'s cookie, as someone who copied it would."""
+    cookie = session.client.get_cookie("session")
+    assert cookie is not None
+    thief = Console(session.client.application)
+    thief.client.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_opens_nothing(console, app):
+    agent = console("agent")
+    copy = copy_of_session(agent)
+    assert copy.get("/console/").status_code == 200  # the copy works while the session lasts
+    other_device = Console(app)
+    assert other_device.login("agent@example.com").status_code == 303
+    assert agent.post("/console/logout").status_code == 303
+    for browser in (copy, other_device):  # signing out ends every session of the account
+        response = browser.get("/console/")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+    assert Console(app).login("agent@example.com").status_code == 303  # signing in again works
+    assert copy.get("/console/").status_code == 302  # and does not revive the old cookie
+
+
+def test_a_reset_password_or_a_disabled_account_ends_copied_sessions_too(console, app, runner):
+    admin = console("admin")
+    agent = console("agent")
+    copy = copy_of_session(agent)
+    member = re.search(r'href="(/console/admin/staff/\d+)">agent@example.com<', admin.text("/console/admin/staff")).group(1)
+    assert admin.submit(member, member + "/disable").status_code == 303
+    assert admin.submit(member, member + "/enable").status_code == 303
+    assert copy.get("/console/").status_code == 302  # enabling the account again does not revive its old sessions
+    assert agent.get("/console/").status_code == 302
+
+    agent = Console(app)
+    assert agent.login("agent@example.com").status_code == 303
+    copy = copy_of_session(agent)
+    assert admin.submit(member, member + "/password", {"password": "a brand new passphrase"}).status_code == 303
+    assert copy.get("/console/").status_code == 302
+    with app.app_context():
+        epochs = [staff.session_epoch for staff in db.session.execute(db.select(StaffUser).order_by(StaffUser.email)).scalars()]
+    assert epochs == [0, 2]  # admin untouched; agent: disabled once, reset once
+
+
+def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(console, app):
+    admin = console("admin")
+    elsewhere = Console(app)
+    assert elsewhere.login("admin@example.com").status_code == 303
+    member = re.search(r'href="(/console/admin/staff/\d+)">admin@example.com<', admin.text("/console/admin/staff")).group(1)
+    response = admin.submit(member, member + "/password", {"password": "my own new passphrase"})
+    assert response.status_code == 303
+    assert "your other sessions have ended" in admin.text(response.headers["Location"])
+    assert elsewhere.get("/console/").status_code == 302
+
+
+def session_contents(app, session: Console) -> str:
+    cookie = session.client.get_cookie("session")
+    data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    return cookie.value + repr(data)
+
+
+def test_the_search_text_is_kept_in_no_cookie_and_no_url(console, api, app, person):
+    agent = console("agent")
+    for query, found in [("ann@example.com", "cust-1"), ("(415) 555-0123", "cust-1"), ("gone@example.com", "No recipient has this")]:
+        response = agent.submit("/console/", "/console/", {"q": query})
+        assert response.status_code == 200 and found in response.get_data(as_text=True)  # the answer is the results
+        contents = session_contents(app, agent)
+        for part in (query, "ann", "555", "gone"):
+            assert part not in contents, part
+    assert "Results for" not in agent.text("/console/")  # nothing remembered between requests

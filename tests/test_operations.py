@@ -1,0 +1,170 @@
+"""Running the service: what it says at start (only when serving, in whole sentences), one clear line for a
+setting it refuses, HSTS outside development, and migrations that lint clean and go up and down."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+from conftest import BASE_SETTINGS, ON_POSTGRES
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+
+from prefs import create_app
+from prefs.extensions import db
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+WARNINGS = [
+    "The SMS webhook (/webhooks/sms) is off because PREFS_TWILIO_AUTH_TOKEN is not set.",
+    "The inbound-mail webhook (/webhooks/email) is off because PREFS_EMAIL_WEBHOOK_SECRET is not set.",
+    "Mailto unsubscribe addresses in List-Unsubscribe are off because PREFS_UNSUBSCRIBE_MAILTO is not set.",
+]
+
+
+def service_env(database_url: str, **settings: str) -> dict[str, str]:
+    """Production settings with the optional features left off, as an operator's first start would have."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFS_")}
+    env.update(PREFS_ENV="production", PREFS_DATABASE_URL=database_url, PREFS_SECRET_KEYS="test-signing-key-1",
+               PREFS_SUPPRESSION_KEY="test-suppression-key", PREFS_BASE_URL="https://prefs.example.com")  # fmt: skip
+    env.update(settings)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve(command: list[str], env: dict[str, str], port: int, log_path) -> tuple[str, dict[str, str]]:
+    """Start a server, fetch /healthz once it answers, stop it; returns its log and the answer's headers."""
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    headers = dict(response.headers)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start: " + log_path.read_text())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+    return log_path.read_text(), headers
+
+
+def test_gunicorn_says_what_is_off_in_whole_sentences_and_sends_hsts(database_url, tmp_path):
+    port = free_port()
+    env = service_env(database_url, PREFS_BIND=f"127.0.0.1:{port}", PREFS_WORKERS="1")
+    log, headers = serve([os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], env, port, tmp_path / "gunicorn.log")
+    for warning in WARNINGS:
+        assert warning in log.splitlines(), log
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_flask_run_says_what_is_off_too(database_url, tmp_path):
+    port = free_port()
+    command = [os.path.join(BIN, "flask"), "--app", "app", "run", "--port", str(port)]
+    log, _ = serve(command, service_env(database_url, PREFS_TWILIO_AUTH_TOKEN="t"), port, tmp_path / "flask.log")
+    assert WARNINGS[1] in log.splitlines() and WARNINGS[0] not in log, log
+
+
+def flask(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([os.path.join(BIN, "flask"), "--app", "app", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_operator_commands_print_no_start_up_warnings(database_url):
+    result = flask("staff", "list", env=service_env(database_url))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"PREFS_SECRET_KEYS": ""}, "PREFS_ENV=production needs these settings: PREFS_SECRET_KEYS"),
+        ({"PREFS_LINK_MAX_AGE_DAYS": "soon"}, "PREFS_LINK_MAX_AGE_DAYS must be a whole number, not 'soon'"),
+    ],
+)
+def test_a_refused_setting_is_one_clear_line_under_flask_and_gunicorn(database_url, tmp_path, settings, message):
+    env = service_env(database_url, **settings)
+    result = flask("staff", "list", env=env)
+    assert result.returncode != 0
+    assert result.stderr == f"prefs: not started: {message}\n"
+
+    env.update(PREFS_BIND=f"127.0.0.1:{free_port()}", PREFS_WORKERS="2")
+    gunicorn = subprocess.run([os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert gunicorn.returncode != 0  # it stops instead of starting new workers forever
+    assert f"prefs: not started: {message}" in gunicorn.stderr and "Traceback" not in gunicorn.stderr
+
+
+def test_hsts_on_every_answer_outside_development_only(app, client, database_url):
+    for response in (client.get("/healthz"), client.get("/nowhere"), client.get("/console/login"), client.post("/api/v1/check", json={})):
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", response.status_code
+    development = create_app({**BASE_SETTINGS, "PREFS_ENV": "development", "PREFS_DATABASE_URL": database_url})
+    try:
+        assert "Strict-Transport-Security" not in development.test_client().get("/healthz").headers
+    finally:
+        with development.app_context():
+            db.engine.dispose()
+
+
+def test_migrations_pass_ruff():
+    result = subprocess.run([os.path.join(BIN, "ruff"), "check", "migrations"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.fixture
+def empty_database(tmp_path):
+    """A database of its own (a fresh SQLite file, or a fresh PostgreSQL schema), so the test database stays migrated."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    schema = f"migrations_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(os.environ["PREFS_TEST_DATABASE_URL"])
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in os.environ["PREFS_TEST_DATABASE_URL"] else "?"
+    try:
+        yield f"{os.environ['PREFS_TEST_DATABASE_URL']}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_the_staff_sessions_migration_goes_up_and_down_keeping_accounts(empty_database):
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": empty_database})
+    try:
+        with app.app_context():
+            upgrade(revision="0002")
+            with db.engine.begin() as connection:
+                connection.execute(text("INSERT INTO staff_users (email, password_hash, role, created_at) "
+                                        "VALUES ('ops@example.com', 'scrypt:x', 'admin', CURRENT_TIMESTAMP)"))  # fmt: skip
+            upgrade(revision="0003")
+            with db.engine.connect() as connection:
+                assert connection.execute(text("SELECT email, session_epoch FROM staff_users")).all() == [("ops@example.com", 0)]
+            downgrade(revision="0002")
+            columns = {column["name"] for column in inspect(db.engine).get_columns("staff_users")}
+            assert "session_epoch" not in columns and "email" in columns
+            with db.engine.connect() as connection:
+                assert connection.execute(text("SELECT email FROM staff_users")).scalar_one() == "ops@example.com"
+            upgrade()
+            assert re.fullmatch(r"\d{4}", db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
