@@ -43,9 +43,16 @@ def test_confirm_unsubscribe_undo(api, site, newsletter, person):
 
 
 def test_preference_center_by_keyboard_alone(api, site, newsletter, person):
-    paths = link_paths(api, topic="newsletter")
     with browser_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as page:
-        page.goto(site + paths["preferences_url"])
+        # From a link sent by email, texts cannot be switched on: the box is locked and says why.
+        page.goto(site + link_paths(api, topic="newsletter")["preferences_url"])
+        assert page.get_by_role("checkbox", name="Newsletter by text message").is_disabled()
+        assert "switched on only from a link we sent you by text message" in page.get_by_role("checkbox", name="Newsletter by text message").evaluate(
+            "e => document.getElementById(e.getAttribute('aria-describedby')).textContent"
+        )
+        assert serious_violations(page) == []
+
+        page.goto(site + link_paths(api, topic="newsletter", channel="sms")["preferences_url"])
         assert serious_violations(page) == []
         assert page.get_by_role("checkbox", name="Billing by email").is_disabled()
         assert page.get_by_role("checkbox", name="Billing by email").is_checked()
