@@ -16,7 +16,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from .errors import PrefsError, invalid
 
-RECIPIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RECIPIENT_ID_RE = re.compile(r"^(?!\.+$)[A-Za-z0-9._:-]{1,128}$")  # SPEC §2, less "." and "..": URLs read those as path steps
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # Look-ups (the check) only need to know an address is shaped like one: full validation is for writes.
@@ -32,8 +32,8 @@ _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
 def is_recipient_id(value: object) -> bool:
-    """SPEC §2's pattern, less "." and "..", which URLs would read as path steps."""
-    return isinstance(value, str) and RECIPIENT_ID_RE.match(value) is not None and value.strip(".") != ""
+    """RECIPIENT_ID_RE, matched whole (`re.match` lets a final newline through `$`)."""
+    return isinstance(value, str) and RECIPIENT_ID_RE.fullmatch(value) is not None
 
 
 def normalize_email(raw: object, field: str = "email") -> str:
@@ -99,7 +99,7 @@ def normalize_phone(raw: object, default_region: str, field: str = "phone") -> s
 
 def lookup_phone(raw: object, default_region: str, field: str = "phone") -> str:
     """Like normalize_phone, but skips the parser when the caller already sends E.164 (the common case)."""
-    if isinstance(raw, str) and E164_RE.match(raw):
+    if isinstance(raw, str) and E164_RE.fullmatch(raw):
         return raw
     return normalize_phone(raw, default_region, field)
 
@@ -143,7 +143,7 @@ def normalize_postal_address(raw: object, field: str = "postal_address") -> dict
 
 
 def normalize_locale(raw: object, field: str = "locale") -> str:
-    if not isinstance(raw, str) or not LOCALE_RE.match(raw):
+    if not isinstance(raw, str) or not LOCALE_RE.fullmatch(raw):
         raise invalid(field, "Not a valid locale (e.g. en, en-GB, fr_CA).")
     return raw.replace("_", "-")
 

@@ -68,3 +68,27 @@ def test_a_body_over_the_size_limit_is_413_in_the_error_shape(api):
     )
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_large"
+
+
+def test_an_item_field_that_is_not_a_string_is_an_invalid_item_never_a_500(api, newsletter, person):
+    """Issue 10, finding 6: `topic: {}` or `[]` made the batch answer 500 (a set of topic keys cannot hold them).
+    Every item field holds a string; anything else makes that item `invalid` and the others are still answered."""
+    fields = {"recipient_id": "cust-1", "email": "ann@example.com", "phone": "+14155550123", "topic": "newsletter", "channel": "email", "message_id": "m-1"}
+    items, expected = [], []
+    for name in fields:
+        for value in ({}, [], ["newsletter"], {"key": "newsletter"}, 5, True, None):
+            item = {"recipient_id": "cust-1", name: value} if name not in ("recipient_id", "email", "phone") else {name: value}
+            items += [item, {"recipient_id": "cust-1"}]
+            expected += [("invalid", "invalid", name), ("default", None, None)]
+    response = api.post("/check/batch", {"checks": items, "topic": "newsletter", "channel": "email"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    results = response.get_json()["results"]
+    answered = [(r["reason"], r.get("error", {}).get("code"), next((name for name in fields if r.get("error") and name in r["error"]["message"]), None)) for r in results]
+    assert answered == expected
+
+
+def test_top_level_defaults_are_strings_too(api, newsletter, person):
+    for body in ({"channel": None}, {"topic": None}, {"topic": {}}, {"channel": ["email"]}, {"include_links": None}, {"include_links": "yes"}):
+        response = api.post("/check/batch", {"checks": [{"recipient_id": "cust-1"}], "topic": "newsletter", "channel": "email", **body})
+        assert response.status_code == 422, body
+        assert response.get_json()["error"]["code"] == "invalid" and set(response.get_json()["error"]["details"]) == set(body), body

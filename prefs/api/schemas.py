@@ -1,12 +1,27 @@
-"""marshmallow schemas of the JSON API: what is accepted, what is answered, and the OpenAPI document."""
+"""marshmallow schemas of the JSON API: what is accepted, what is answered, and the OpenAPI document.
+
+One definition, three readers (SPEC §11): marshmallow enforces these schemas, apispec renders them as
+/api/v1/openapi.json (blueprint.py adds what apispec cannot infer from a field: `oneOf` for "exactly one of",
+`uniqueItems`, path parameters), and the check's hot path runs them through `LeanSchema`, which reads the
+same fields and validators without marshmallow's per-object machinery. A pattern here is the document's
+pattern, matched as the document means it (`Pattern`).
+"""
 from __future__ import annotations
 
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE
 from ..config import CHANNELS
-from ..services.checks import MAX_BATCH
+from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
+from ..services.consent import consent_time_problem
+from ..services.topics import TOPIC_KEY_RE
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
@@ -14,9 +29,35 @@ REASONS = (
     "no_address", "sms_stop", "mandatory", "all_marketing_unsubscribed", "channel_unsubscribed",
     "subscribed", "unsubscribed", "default", "no_consent",
 )  # fmt: skip
-RECIPIENT_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="1-128 letters, digits, '.', '_', ':' or '-'.")
-TOPIC_KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Lower-case letters, digits, '_' and '-'.")
-Channel = lambda **kw: fields.String(validate=validate.OneOf(CHANNELS), **kw)  # noqa: E731
+
+
+class Pattern(validate.Validator):
+    r"""A regular expression as OpenAPI means it (ECMA-262, searched, `$` only at the very end).
+
+    Python's `$` also matches before a final newline, which let an id, a topic key and a locale end in one;
+    here `$` becomes `\Z`, so the value refused is exactly the value the document refuses.
+    """
+
+    def __init__(self, regex: re.Pattern | str, error: str) -> None:
+        self.regex = re.compile(regex) if isinstance(regex, str) else regex  # apispec documents regex.pattern
+        self._search = re.compile(re.sub(r"(?<!\\)\$", r"\\Z", self.regex.pattern)).search
+        self.error = error
+
+    def __call__(self, value: str) -> str:
+        if self._search(value) is None:
+            raise ValidationError(self.error)
+        return value
+
+
+class Distinct(validate.Validator):
+    """No item twice (documented as `uniqueItems`)."""
+
+    def __call__(self, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise ValidationError("An item is given twice.")
+        return value
+
+
 class StrictBoolean(fields.Boolean):
     """JSON true or false only: 1, "yes" or "true" are refused (1 == True in Python, so truthy sets let it in)."""
 
@@ -26,7 +67,105 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802  (a field factory, used like a class)
+def Channel(**kwargs) -> fields.String:  # noqa: N802  (field factories read like field classes)
+    return fields.String(validate=validate.OneOf(CHANNELS), **kwargs)
+
+
+def RecipientId(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=Pattern(RECIPIENT_ID_RE, "1-128 letters, digits, '.', '_', ':' or '-', not only dots."), **kwargs)
+
+
+def TopicKey(**kwargs) -> fields.String:  # noqa: N802
+    error = "Lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 64."
+    return fields.String(validate=Pattern(TOPIC_KEY_RE, error), **kwargs)
+
+
+def MessageId(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.Length(min=1, max=255), **kwargs)
+
+
+# What Python's str.isspace() and `\s` call white space, spelled out: ECMA-262's `\s` is another set, and a
+# pattern must mean to a client what it means here (tests/test_check_input_matches_document.py compares).
+SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A look-up (the check, GET /recipients) needs only an address shaped like one: prefs/addresses.py's
+# LOOKUP_EMAIL_RE, after trimming, so white space around it is allowed too.
+LOOKUP_EMAIL = re.compile(rf"^[{SPACE}]*[^@{SPACE}]{{1,64}}@[^@{SPACE}]+\.[^@{SPACE}]+[{SPACE}]*$")
+
+
+def LookupEmail(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=[validate.Length(max=320), Pattern(LOOKUP_EMAIL, "Not a valid email address.")],
+        metadata={"description": "Looked up trimmed and in its canonical spelling: any case, NFC or NFD, U-label or A-label domain."},
+        **kwargs,
+    )
+
+
+def Email(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=validate.Length(max=254),
+        metadata={"format": "email", "description": "Syntax-checked (no DNS look-up), trimmed and stored in one canonical spelling; special-use domains (.test, .local, .invalid, .localhost, .onion, .arpa) are refused."},
+        **kwargs,
+    )
+
+
+PHONE_DESCRIPTION = "E.164 (+14155550123), or national format in the default region (PREFS_DEFAULT_PHONE_REGION)"
+
+
+def PhoneNumber(**kwargs) -> fields.String:  # noqa: N802
+    """A number to store: `format: phone` means one that libphonenumber calls valid, once trimmed."""
+    return fields.String(validate=validate.Length(min=1, max=64), metadata={"format": "phone", "description": f"A valid number: {PHONE_DESCRIPTION}."}, **kwargs)
+
+
+def LookupPhone(**kwargs) -> fields.String:  # noqa: N802
+    """A number to look up: E.164 is taken as it is (the batch's fast path), anything else must be valid."""
+    return fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"anyOf": [{"pattern": E164_RE.pattern}, {"format": "phone"}], "description": f"{PHONE_DESCRIPTION}; a number no one has is unknown_recipient."},
+        **kwargs,
+    )
+
+
+# RFC 3339 full-date or date-time, year 1990 or later; the calendar and the clock are checked on parsing.
+CONSENT_TIME = re.compile(
+    r"^(199[0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+)  # [0-9], not \d: Python's \d takes any script's digits
+
+
+class ConsentTimeRule(Pattern):
+    """CONSENT_TIME, a real date and time, and a time the person can have consented at (services/consent.py)."""
+
+    def __init__(self, regex: re.Pattern, error: str) -> None:
+        super().__init__(regex, error)
+        self._shape = Pattern(regex.pattern.replace("(199[0-9]|[2-9][0-9]{3})", "[0-9]{4}", 1), error)  # any year
+
+    def __call__(self, value: str) -> str:
+        self._shape(value)
+        text = value.upper().replace("Z", "+00:00")
+        if text[17:19] == "60":  # a leap second (RFC 3339) is read as the second before it
+            text = text[:17] + "59" + text[19:]
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("Not a real date.") from None
+        problem = consent_time_problem(when)  # a date alone is its midnight, UTC
+        if problem:
+            raise ValidationError(problem)
+        return super().__call__(value)  # the documented pattern, which says "1990 on" as a pattern can
+
+
+def ConsentTime(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=ConsentTimeRule(CONSENT_TIME, "An RFC 3339 date or date-time from 1990 on, e.g. 2026-11-01T10:00:00Z."),
+        metadata={
+            "anyOf": [{"format": "date-time"}, {"format": "date"}],
+            "description": "When the person consented: an RFC 3339 date-time (or a date), not before 1990 and not in the future (5 minutes of clock skew allowed).",
+        },
+        **kwargs,
+    )
+
+
+def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802
     return fields.Dict(
         keys=fields.String(validate=validate.OneOf(("List-Unsubscribe", "List-Unsubscribe-Post"))),
         values=fields.String(),
@@ -46,17 +185,88 @@ class UTCDateTime(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-def _is_iso_datetime(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("An ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z.") from None
-    return True
-
-
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+class OneOfFieldsSchema(StrictSchema):
+    """Some fields are alternatives: exactly one of `exactly_one_of` must be given (documented as `oneOf`)."""
+
+    exactly_one_of: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def one_of_message(cls) -> str:
+        return f"Give exactly one of {', '.join(cls.exactly_one_of)}."
+
+    @validates_schema
+    def _exactly_one(self, data: Mapping[str, Any], **kwargs) -> None:
+        if sum(name in data for name in self.exactly_one_of) != 1:
+            raise ValidationError(self.one_of_message(), "_schema")
+
+
+class ItemOrAnything(fields.Raw):
+    """A list item that is one of `schema` when well formed; anything else is accepted too and answered on its
+    own (the batch check answers a malformed item `invalid` and still answers the others)."""
+
+    def __init__(self, schema: type[Schema], otherwise: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.schema = schema
+        self.otherwise = otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class LeanField:
+    json_type: type
+    validators: tuple
+    required: bool
+    messages: Mapping[str, str]
+
+
+class LeanSchema:
+    """A schema above compiled for the check's hot path (SPEC §9: a batch stays within a small factor of its SQL).
+
+    It applies the schema's own fields, JSON types, validators, required fields, unknown-field refusal and
+    exactly-one rule, so what it accepts is what the schema (and the document) says, without building a
+    marshmallow load per item. tests/test_check_input_matches_document.py compares both on random input.
+    """
+
+    JSON_TYPES: ClassVar[tuple[tuple[type, type], ...]] = ((fields.String, str), (StrictBoolean, bool), (fields.List, list))
+
+    def __init__(self, schema: type[Schema]) -> None:
+        self.fields = {name: self._compile(name, field) for name, field in schema().fields.items()}
+        self.exactly_one_of = getattr(schema, "exactly_one_of", ())
+        self.one_of_message = schema.one_of_message() if self.exactly_one_of else ""
+
+    def _compile(self, name: str, field: fields.Field) -> LeanField:
+        json_type = next((json for kind, json in self.JSON_TYPES if isinstance(field, kind)), None)
+        if json_type is None or field.allow_none:
+            raise TypeError(f"LeanSchema has no rule for {name}: {type(field).__name__} (allow_none={field.allow_none})")
+        return LeanField(json_type, tuple(field.validators), field.required, field.error_messages)
+
+    def errors(self, raw: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Field errors in marshmallow's shape; empty when `raw` is valid."""
+        errors: dict[str, list[str]] = {}
+        for name, value in raw.items():
+            rule = self.fields.get(name)
+            if rule is None:
+                errors[name] = ["Unknown field."]
+            elif value is None:
+                errors[name] = [rule.messages["null"]]
+            elif type(value) is not rule.json_type:  # exact type: a bool is not an int, a str subclass cannot arrive from JSON
+                errors[name] = [rule.messages["invalid"]]
+            else:
+                try:
+                    for validator in rule.validators:
+                        validator(value)
+                except ValidationError as error:
+                    errors[name] = error.messages if isinstance(error.messages, list) else [str(error.messages)]
+        for name, rule in self.fields.items():
+            if rule.required and name not in raw:
+                errors[name] = [rule.messages["required"]]
+        if self.exactly_one_of and not errors and sum(name in raw for name in self.exactly_one_of) != 1:
+            errors["_schema"] = [self.one_of_message]
+        return errors
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -71,25 +281,31 @@ class ErrorSchema(Schema):
 
 
 # --- checks ---------------------------------------------------------------------------------------------
-class CheckItemSchema(StrictSchema):
+class CheckItemSchema(OneOfFieldsSchema):
     """Exactly one of recipient_id, email, phone."""
 
-    recipient_id = fields.String(validate=RECIPIENT_ID)
-    email = fields.String(validate=validate.Length(max=320))
-    phone = fields.String(validate=validate.Length(max=64))
-    topic = fields.String(required=True)
+    exactly_one_of = LOOKUP_FIELDS
+    recipient_id = RecipientId()
+    email = LookupEmail()
+    phone = LookupPhone()
+    topic = TopicKey(required=True, metadata={"description": "A topic key; one not in the catalogue is 422 unknown_topic."})
     channel = Channel(required=True)
 
 
 class BatchItemSchema(CheckItemSchema):
-    topic = fields.String(metadata={"description": "Defaults to the request's topic."})
+    topic = TopicKey(metadata={"description": "Defaults to the request's topic; one not in the catalogue is answered invalid (unknown_topic)."})
     channel = Channel(metadata={"description": "Defaults to the request's channel."})
-    message_id = fields.String(validate=validate.Length(min=1, max=255))
+    message_id = MessageId(metadata={"description": "Carried into the links' evidence (include_links)."})
 
 
 class BatchRequestSchema(StrictSchema):
-    checks = fields.List(fields.Nested(BatchItemSchema), required=True, validate=validate.Length(min=1, max=MAX_BATCH))
-    topic = fields.String()
+    checks = fields.List(
+        ItemOrAnything(BatchItemSchema, "Anything else is answered {allowed: false, reason: invalid, error}; the other items are still answered."),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1 to {MAX_BATCH:,} items; more is 413 too_large. An item, after the top-level topic and channel fill what it lacks, is a CheckItem plus message_id."},
+    )
+    topic = TopicKey()
     channel = Channel()
     include_links = StrictBoolean(load_default=False)
 
@@ -125,10 +341,10 @@ class BatchResponseSchema(Schema):
 
 # --- links ---------------------------------------------------------------------------------------------
 class LinksRequestSchema(StrictSchema):
-    recipient_id = fields.String(required=True, validate=RECIPIENT_ID)
+    recipient_id = RecipientId(required=True)
     channel = Channel(load_default="email")
-    topic = fields.String(allow_none=True, metadata={"description": "Without a topic the link stops all marketing on the channel."})
-    message_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    topic = TopicKey(allow_none=True, metadata={"description": "Without a topic the link stops all marketing on the channel. A topic not sent on the channel is 422 invalid."})
+    message_id = MessageId(allow_none=True)
 
 
 class LinksSchema(Schema):
@@ -139,20 +355,24 @@ class LinksSchema(Schema):
 
 # --- recipients -----------------------------------------------------------------------------------------
 class PostalAddressSchema(StrictSchema):
-    lines = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=5))
-    city = fields.String(allow_none=True)
-    region = fields.String(allow_none=True)
-    postal_code = fields.String(allow_none=True)
-    country = fields.String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    """Text is stored trimmed; the country upper-cased."""
+
+    lines = fields.List(
+        fields.String(validate=[validate.Length(max=200), Pattern(rf"[^{SPACE}]", "Not a blank line.")]), required=True, validate=validate.Length(min=1, max=5)
+    )
+    city = fields.String(allow_none=True, validate=validate.Length(max=100))
+    region = fields.String(allow_none=True, validate=validate.Length(max=100))
+    postal_code = fields.String(allow_none=True, validate=validate.Length(max=100))
+    country = fields.String(required=True, validate=Pattern(r"^[A-Za-z]{2}$", "An ISO 3166 two-letter country code."), metadata={"description": "ISO 3166-1 alpha-2"})
 
 
 class RecipientInSchema(StrictSchema):
     """Fields given are merged in; null clears one; fields left out stay as they are."""
 
-    email = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True, metadata={"description": "E.164, or national format in the default region."})
+    email = Email(allow_none=True)
+    phone = PhoneNumber(allow_none=True)
     postal_address = fields.Nested(PostalAddressSchema, allow_none=True)
-    locale = fields.String(allow_none=True)
+    locale = fields.String(allow_none=True, validate=Pattern(LOCALE_RE, "Not a valid locale (e.g. en, en-GB, fr_CA)."), metadata={"description": "Stored with '-' for '_'."})
 
 
 class ChannelStateSchema(Schema):
@@ -202,14 +422,15 @@ class RecipientListSchema(Schema):
     recipients = fields.List(fields.Nested(RecipientSchema), required=True)
 
 
-class RecipientQuerySchema(StrictSchema):
-    email = fields.String()
-    phone = fields.String()
+class RecipientQuerySchema(OneOfFieldsSchema):
+    exactly_one_of = ("email", "phone")
+    email = LookupEmail()
+    phone = LookupPhone()
 
 
 class ChangeSchema(StrictSchema):
     subscribed = StrictBoolean(required=True)
-    topic = fields.String(allow_none=True)
+    topic = TopicKey(allow_none=True, metadata={"description": "With a channel, one the topic is sent on (else 422 invalid)."})
     channel = Channel(allow_none=True)
 
 
@@ -219,7 +440,7 @@ class EvidenceSchema(Schema):
     class Meta:
         unknown = "include"
 
-    collected_at = fields.String(validate=lambda value: _is_iso_datetime(value), metadata={"description": "When the person consented (ISO 8601 date or date-time)."})
+    collected_at = ConsentTime()
     source = fields.String(metadata={"description": "How: e.g. signup form, checkout checkbox."})
     wording = fields.String()
     version = fields.String()
@@ -255,9 +476,30 @@ class EventSchema(Schema):
     evidence = fields.Dict(allow_none=True)
 
 
+# An opaque page cursor: the event id below which the next page starts, as its 8 big-endian bytes in unpadded
+# base64url. Every string of this pattern decodes to an id below 2**63 (a database integer), so the pattern is
+# the whole rule: the first character keeps the top bit 0, the last one the two spare bits.
+EVENT_CURSOR = re.compile(r"^[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048]$")
+
+
+def encode_event_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(event_id.to_bytes(8, "big")).decode().rstrip("=")
+
+
+def decode_event_cursor(cursor: str) -> int:
+    return int.from_bytes(base64.urlsafe_b64decode(cursor + "="), "big")
+
+
+class EventCursor(fields.String):
+    """An event id, answered as its cursor."""
+
+    def _serialize(self, value: int | None, attr, obj, **kwargs) -> str | None:
+        return None if value is None else encode_event_cursor(value)
+
+
 class EventPageSchema(Schema):
     events = fields.List(fields.Nested(EventSchema), required=True)
-    next = fields.String(required=True, allow_none=True, metadata={"description": "Cursor of the next page; null at the end."})
+    next = EventCursor(required=True, allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null at the end."})
 
 
 class FeedQuerySchema(StrictSchema):
@@ -282,8 +524,14 @@ class ExportSchema(Schema):
 
 
 class EventPageQuerySchema(StrictSchema):
-    cursor = fields.String()
+    cursor = fields.String(validate=Pattern(EVENT_CURSOR, "Not a cursor this API hands out."), metadata={"description": "A `next` from the previous page."})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+    @post_load
+    def _event_id(self, data: dict, **kwargs) -> dict:
+        if "cursor" in data:
+            data["cursor"] = decode_event_cursor(data["cursor"])
+        return data
 
 
 # --- topics ---------------------------------------------------------------------------------------------
@@ -297,23 +545,31 @@ class TopicSchema(Schema):
     archived = fields.Boolean(required=True)
 
 
+# On by default per channel; only channels the topic is sent on (else 422 invalid); a channel left out is off.
+ChannelFlagsSchema = StrictSchema.from_dict({channel: StrictBoolean() for channel in CHANNELS}, name="ChannelFlagsSchema")
+
+
+def Channels(**kwargs) -> fields.List:  # noqa: N802
+    return fields.List(Channel(), validate=[validate.Length(min=1, max=len(CHANNELS)), Distinct()], **kwargs)
+
+
 class TopicCreateSchema(StrictSchema):
-    key = fields.String(required=True, validate=TOPIC_KEY)
+    key = TopicKey(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
     mandatory = StrictBoolean(load_default=False)
-    channels = fields.List(Channel(), required=True, validate=validate.Length(min=1, max=len(CHANNELS)))
-    default_subscribed = fields.Dict(keys=Channel(), values=StrictBoolean())
+    channels = Channels(required=True)
+    default_subscribed = fields.Nested(ChannelFlagsSchema)
 
 
 class TopicPatchSchema(StrictSchema):
-    key = fields.String(metadata={"description": "Immutable: accepted only unchanged."})
+    key = TopicKey(metadata={"description": "Immutable: accepted only unchanged (else 422 immutable_field)."})
     name = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    mandatory = StrictBoolean(metadata={"description": "Immutable: accepted only unchanged."})
-    channels = fields.List(Channel(), validate=validate.Length(min=1, max=len(CHANNELS)))
-    default_subscribed = fields.Dict(keys=Channel(), values=StrictBoolean())
-    archived = StrictBoolean()
+    mandatory = StrictBoolean(metadata={"description": "Immutable: accepted only unchanged (else 422 immutable_field)."})
+    channels = Channels(metadata={"description": "A mandatory topic can only gain channels (else 422 mandatory_topic)."})
+    default_subscribed = fields.Nested(ChannelFlagsSchema)
+    archived = StrictBoolean(metadata={"description": "A mandatory topic cannot be archived (422 mandatory_topic)."})
 
 
 class TopicListSchema(Schema):

@@ -4,7 +4,7 @@ CSRF is not checked here: CSRFProtect checks every console POST before a view ru
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from ..config import CHANNELS
 from ..pages.forms import CHANNEL_WORDS
 from ..services.api_keys import SCOPES
+from ..services.consent import consent_time_problem
 from ..services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES
 
 CHANNEL_CHOICES = [SelectChoice(channel, CHANNEL_WORDS[channel].capitalize()) for channel in CHANNELS]
@@ -42,15 +43,16 @@ def reason_field(label: str = "Reason for the change") -> TextAreaField:
     return TextAreaField(label, filters=[strip], validators=[DataRequired(REASON_REQUIRED), Length(max=1000)])
 
 
-def not_in_future(_form, field) -> None:
-    if field.data and field.data.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=5):  # the form's time is UTC
-        raise ValidationError("Consent cannot have been given in the future.")
+def possible_consent_time(_form, field) -> None:
+    problem = field.data and consent_time_problem(field.data)  # the form's time is UTC, as its label says
+    if problem:
+        raise ValidationError(problem)
 
 
 class EvidenceFields:
     """When and how the person consented: what lifting a suppression needs (SPEC §2)."""
 
-    collected_at = DateTimeLocalField("When the person consented (UTC)", validators=[Optional(), not_in_future])
+    collected_at = DateTimeLocalField("When the person consented (UTC)", validators=[Optional(), possible_consent_time])
     source = StringField("How they consented", filters=[strip], validators=[Optional(), Length(max=200)])
 
     def evidence(self) -> dict[str, str] | None:
@@ -90,7 +92,7 @@ class StatusForm(ConsoleForm):
 class LiftSuppressionForm(EvidenceFields, ConsoleForm):
     q = HiddenField()
     collected_at = DateTimeLocalField(
-        "When the person consented (UTC)", validators=[InputRequired("Say when the person consented."), not_in_future]
+        "When the person consented (UTC)", validators=[InputRequired("Say when the person consented."), possible_consent_time]
     )
     source = StringField("How they consented", filters=[strip], validators=[DataRequired("Say how the person consented."), Length(max=200)])
     reason = reason_field("Reason for lifting it")

@@ -45,7 +45,7 @@ def get_topic(key: str) -> Topic:
 def create_topic(fields: Mapping[str, Any], actor: str, actor_id: str | None) -> Topic:
     """Raises PrefsError: invalid, already_exists."""
     key = fields["key"]
-    if not TOPIC_KEY_RE.match(key):
+    if not TOPIC_KEY_RE.fullmatch(key):  # re.match lets a final newline through `$`
         raise invalid("key", "Lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 64.")
     if db.session.execute(select(Topic.id).where(Topic.key == key)).first():
         raise PrefsError("already_exists", f"Topic {key!r} exists already.", {"key": ["Taken."]})
