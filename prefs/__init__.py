@@ -14,13 +14,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .logs import PrefsFlask
 
 log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then the environment, then `config` (tests). Raises ConfigError on unsafe settings."""
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app = PrefsFlask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(build_config(os.environ, app.instance_path, config))
     app.json.sort_keys = False  # keep fields in the order the schemas give them
     if app.config["PREFS_TRUSTED_PROXIES"]:
@@ -70,14 +71,11 @@ def register_transport_security(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from .outages import engine_options, register_outage_handlers
     from .runtime import init_runtime
 
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("sqlite"):
-        # The busy timeout lets a writer wait for another instead of failing at once.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
-    else:
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # Every wait on the database is bounded (connect, pool, statement); past it, 503 (prefs/outages.py).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)
@@ -87,6 +85,7 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
     init_runtime(app)
+    register_outage_handlers(app)
 
 
 def _configure_sqlite(engine, synchronous: str) -> None:

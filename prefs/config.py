@@ -13,6 +13,7 @@ from typing import Any
 
 CHANNELS = ("email", "sms", "phone", "post")
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
+RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5  # a rate-limit check slower than this is worse than none
 
 
 class ConfigError(RuntimeError):
@@ -38,6 +39,8 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_SQLITE_SYNCHRONOUS": "NORMAL",
     "PREFS_MAX_BODY_BYTES": str(4 * 1024 * 1024),
     "PREFS_CACHE_TTL_SECONDS": "2",
+    "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "3",
+    "PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS": "15",
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
@@ -78,6 +81,14 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     mailto = raw["PREFS_UNSUBSCRIBE_MAILTO"]
     if mailto and (mailto.count("@") != 1 or not mailto.split("@")[0] or len(mailto.split("@")[0]) > 64 - 35):
         raise ConfigError("PREFS_UNSUBSCRIBE_MAILTO must be an address like unsubscribe@mail.example.com (local part at most 29 characters)")
+    # A request waits at most this long for the database, then answers 503 (prefs/outages.py). libpq
+    # rounds a connect timeout under 2 s up to 2; 0 would mean "wait forever", which is the outage to avoid.
+    connect_timeout = _int(raw, "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS")
+    if not 2 <= connect_timeout <= 60:
+        raise ConfigError("PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS must be between 2 and 60")
+    statement_timeout = _int(raw, "PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS")
+    if not 1 <= statement_timeout <= 3600:
+        raise ConfigError("PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS must be between 1 and 3600")
     synchronous = str(raw["PREFS_SQLITE_SYNCHRONOUS"]).upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise ConfigError("PREFS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
@@ -89,6 +100,8 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_TRUSTED_PROXIES=_int(raw, "PREFS_TRUSTED_PROXIES"),
         PREFS_SQLITE_SYNCHRONOUS=synchronous,
         PREFS_CACHE_TTL_SECONDS=cache_ttl,
+        PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS=connect_timeout,
+        PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS=statement_timeout,
         PREFS_BASE_URL=str(raw["PREFS_BASE_URL"]).rstrip("/"),
         PREFS_DEFAULT_PHONE_REGION=str(raw["PREFS_DEFAULT_PHONE_REGION"]).upper(),
         PREFS_BENCHMARK=str(raw["PREFS_BENCHMARK"]) == "1",
@@ -105,6 +118,13 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         WTF_CSRF_TIME_LIMIT=8 * 3600,  # a console form stays valid as long as the session
         RATELIMIT_STORAGE_URI=raw["PREFS_RATELIMIT_STORAGE_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis down must never block a page or an unsubscribe: each worker keeps counting in memory (the
+        # same limits, per worker) and Flask-Limiter logs the switch once; errors it cannot fall back
+        # from are logged and let through. A Redis that accepts and never answers costs a request at
+        # most RATELIMIT_REDIS_TIMEOUT_SECONDS per try, not a hang.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS, "socket_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS},
         MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),
     )
     config.update(extra)

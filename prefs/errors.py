@@ -21,6 +21,7 @@ STATUS_BY_CODE = {
     "sms_stop": 422,
     "rate_limited": 429,
     "internal_error": 500,
+    "unavailable": 503,  # the database is down or too slow; Retry-After says when to try again (prefs/outages.py)
 }
 
 

@@ -80,3 +80,25 @@ def test_the_mail_provider_is_never_locked_out_by_someone_guessing_the_secret(cl
         client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": f"guess-{n}"})
     response = client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": "test-email-webhook-secret"})
     assert response.status_code == 200
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis at 127.0.0.1:6379 (PREFS_RATELIMIT_STORAGE_URL)")
+def test_redis_keeps_a_hash_of_the_link_never_its_token(database_url, api, newsletter, person):
+    """Whoever can read Redis must not find working links there."""
+    import hashlib
+
+    import redis
+
+    settings = {**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/15"}
+    worker = create_app(settings)
+    try:
+        api.put("/recipients/redis-keys", {"email": "keys@example.com"})
+        url = link(api, "redis-keys")  # a link no other test opened: Redis outlives a test
+        token = url.rsplit("/", 1)[-1]
+        assert worker.test_client().get(url).status_code == 200
+    finally:
+        with worker.app_context():
+            db.engine.dispose()
+    keys = [key.decode() for key in redis.Redis.from_url("redis://127.0.0.1:6379/15").keys("*link:*")]
+    assert not [key for key in keys if token in key]
+    assert [key for key in keys if hashlib.sha256(token.encode()).hexdigest() in key]

@@ -5,7 +5,12 @@ import logging
 import re
 
 import pytest
+from conftest import BASE_SETTINGS
+from sqlalchemy import text
 from twilio.request_validator import RequestValidator
+
+from prefs import create_app
+from prefs.extensions import db
 
 # The scope each API route needs (SPEC §4). A route missing here fails test_every_api_route_is_in_the_matrix:
 # adding a route means deciding who may call it.
@@ -128,3 +133,29 @@ def test_a_full_scenario_logs_no_personal_data_token_or_key(app, api, client, ne
     for secret in [email, email.lower(), phone, phone[2:], "Hidden Lane", api.key, "prefs_wrong-key", *tokens]:
         assert secret not in logged, secret
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", logged), "an email address was logged"
+
+
+def test_a_500_under_a_link_logs_the_route_never_the_token_nor_a_statements_values(database_url, api, newsletter, person, caplog):
+    """Flask logs an unhandled error with the URL, and SQLAlchemy (and PostgreSQL's DETAIL line) with the
+    values a statement was given; prefs logs the route and each error's first line only."""
+    caplog.set_level(logging.DEBUG)
+    email = "Secret.Person@Example.com"
+    token = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter"}).get_json()["unsubscribe_url"].rsplit("/", 1)[-1]
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "TESTING": False})  # errors logged, not raised
+
+    def broken(token: str):
+        """A bug under a link page: a statement fails with an address bound to it."""
+        db.session.execute(text("CREATE TEMPORARY TABLE seen (address TEXT UNIQUE)"))
+        for _ in range(2):
+            db.session.execute(text("INSERT INTO seen (address) VALUES (:address)"), {"address": email})
+
+    app.add_url_rule("/u/<token>/broken", view_func=broken)
+    try:
+        assert app.test_client().get(f"/u/{token}/broken").status_code == 500
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    logged = caplog.text + "\n".join(str(record.args) for record in caplog.records)
+    for secret in (token, email, email.lower()):
+        assert secret not in logged, secret
+    assert "unhandled error on GET /u/<token>/broken" in logged and "IntegrityError" in logged  # it was logged

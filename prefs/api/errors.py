@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import PrefsError
 from ..extensions import db
+from ..logs import route_of_request
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,10 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_unexpected(error: Exception):
-    """A bug, not a client error: roll back, log without request data, answer in the shape."""
-    original = getattr(error, "original_exception", None) or error
-    log.error("unhandled error on %s %s", request.method, request.url_rule.rule if request.url_rule else "?", exc_info=original)
+    """A bug, not a client error: roll back, answer in the shape. An unhandled exception was logged
+    already (PrefsFlask.log_exception, without request data); a bare abort(500) is logged here."""
+    if getattr(error, "original_exception", None) is None:
+        log.error("internal error on %s", route_of_request())
     db.session.rollback()
     if not is_api_request():
         return InternalServerError()

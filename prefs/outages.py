@@ -1,0 +1,124 @@
+"""The database down or hung: every surface answers 503 with `Retry-After` within seconds, never a 500 or a hang.
+
+Two halves. The engine options bound every wait (connect, a pooled connection, a statement), so an
+unreachable or silent server turns into an error in seconds. The error handlers turn that error into each
+audience's answer: the API's JSON shape (`unavailable`), a friendly page on /u, /p and the console, a plain
+503 on the webhooks (the SMS provider counts it a failure and may retry). Handlers cost nothing until one
+fires; nothing here runs on a request that reaches the database.
+
+Redis (rate limits) is the other outside service; it fails open through Flask-Limiter's own options
+(config.py, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED).
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import suppress
+from typing import Any
+
+import psycopg
+from flask import Flask, Response, current_app, request
+from sqlalchemy import exc as sa
+from sqlalchemy.engine import make_url
+
+from .errors import PrefsError
+from .extensions import db
+from .logs import describe_error
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+LOG_EVERY_SECONDS = 60  # one line per worker per minute of outage, not one per request
+
+# What "the database is unavailable" looks like: refused, timed out, dropped, or too slow. SQLAlchemy wraps
+# the driver's errors; the hot paths' plain SQL (services/driver_sql.py) raises the driver's own.
+UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError)
+# An OperationalError that is a race between two writers, not an outage: it stays a 500 and is logged as a bug.
+NOT_OUTAGES = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+# SQLite raises OperationalError for bugs too (no such table, a syntax error); only these are the file
+# being out of reach or held too long by another writer.
+SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk I/O error")
+
+MESSAGE = "The service can't reach its database just now; try again in a minute."
+PAGE_WORDS = {
+    "console": ("The console is briefly unavailable", "It can't reach its database just now. Nothing you did is lost; try again in a minute."),
+    "pages": ("We can't do that right now", "Our system is briefly unavailable and your request was not completed. Please try again in a few minutes."),
+}
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options for the configured database, with every wait bounded.
+
+    PostgreSQL: `connect_timeout` (a server that accepts and never answers fails in that many seconds),
+    `statement_timeout` (set once per connection at connect time, not per request). SQLite: its busy
+    timeout (how long a statement waits for another writer's lock). A server database also bounds how
+    long a request waits for a pooled connection (SQLite's in-memory pools take no such option).
+    `hide_parameters`: an error never carries a statement's values into a log. Values already in the
+    database URL's query string win.
+    """
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    connect_seconds = config["PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS"]
+    statement_seconds = config["PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS"]
+    if uri.startswith("sqlite"):
+        return {"hide_parameters": True, "connect_args": {"timeout": statement_seconds}}
+    given = make_url(uri).query
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in given:
+        connect_args["connect_timeout"] = connect_seconds
+    if "options" not in given:
+        connect_args["options"] = f"-c statement_timeout={statement_seconds * 1000}"
+    return {"hide_parameters": True, "pool_pre_ping": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
+
+
+def register_outage_handlers(app: Flask) -> None:
+    outage_log = _OutageLog()
+
+    def unavailable(error: Exception):
+        if _not_an_outage(error):
+            raise error  # Flask's handler of last resort: logged as a bug, answered 500
+        outage_log.note(error)
+        with suppress(*UNAVAILABLE):  # the failed transaction ends here; a dead connection has none to end
+            db.session.rollback()
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        path = request.path
+        if path.startswith("/api/"):
+            return PrefsError("unavailable", MESSAGE).to_dict(), 503, headers
+        if path == "/healthz":
+            return {"status": "unavailable", "database": "down"}, 503, headers
+        if path.startswith("/webhooks/"):
+            return Response(MESSAGE + "\n", 503, headers, mimetype="text/plain")
+        title, message = PAGE_WORDS["console" if path.startswith("/console") else "pages"]
+        # Rendered past the context processors: the console's asks who is signed in, which is a query.
+        page = current_app.jinja_env.get_template("errors/unavailable.html").render(title=title, message=message)
+        return Response(page, 503, headers, mimetype="text/html")
+
+    for error_class in UNAVAILABLE:
+        app.register_error_handler(error_class, unavailable)
+
+
+def _not_an_outage(error: Exception) -> bool:
+    driver_error = getattr(error, "orig", None) or error
+    if isinstance(driver_error, sqlite3.OperationalError):
+        return not str(driver_error).startswith(SQLITE_OUTAGES)
+    return isinstance(driver_error, NOT_OUTAGES)
+
+
+class _OutageLog:
+    """The first failure at once, then at most one line a minute with how many requests were refused."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._since = 0
+
+    def note(self, error: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._since += 1
+            if now - self._last < LOG_EVERY_SECONDS:
+                return
+            refused, self._since, self._last = self._since, 0, now
+        log.warning("database unavailable, answering 503 (%d request(s) since the last line): %s", refused, describe_error(error))
