@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -219,8 +219,29 @@ class ItemOrAnything(fields.Raw):
 class LeanField:
     json_type: type
     validators: tuple
-    required: bool
+    tests: tuple  # the validators as yes/no tests; the validators themselves only word a refusal
     messages: Mapping[str, str]
+
+
+def _as_test(validator: validate.Validator) -> Callable[[Any], bool]:
+    """A validator as a yes/no test that does not raise on the way: the hot path only needs the answer."""
+    if type(validator) is Pattern:
+        search = validator._search
+        return lambda value: search(value) is not None
+    if type(validator) is validate.Length and validator.equal is None:
+        low, high = validator.min or 0, validator.max if validator.max is not None else float("inf")
+        return lambda value: low <= len(value) <= high
+    if type(validator) is validate.OneOf:
+        return frozenset(validator.choices).__contains__
+
+    def passes(value: Any) -> bool:
+        try:
+            validator(value)
+        except ValidationError:
+            return False
+        return True
+
+    return passes
 
 
 class LeanSchema:
@@ -234,7 +255,9 @@ class LeanSchema:
     JSON_TYPES: ClassVar[tuple[tuple[type, type], ...]] = ((fields.String, str), (StrictBoolean, bool), (fields.List, list))
 
     def __init__(self, schema: type[Schema]) -> None:
-        self.fields = {name: self._compile(name, field) for name, field in schema().fields.items()}
+        declared = schema().fields
+        self.fields = {name: self._compile(name, field) for name, field in declared.items()}
+        self.required = tuple(name for name, field in declared.items() if field.required)
         self.exactly_one_of = getattr(schema, "exactly_one_of", ())
         self.one_of_message = schema.one_of_message() if self.exactly_one_of else ""
 
@@ -242,7 +265,8 @@ class LeanSchema:
         json_type = next((json for kind, json in self.JSON_TYPES if isinstance(field, kind)), None)
         if json_type is None or field.allow_none:
             raise TypeError(f"LeanSchema has no rule for {name}: {type(field).__name__} (allow_none={field.allow_none})")
-        return LeanField(json_type, tuple(field.validators), field.required, field.error_messages)
+        validators = tuple(field.validators)
+        return LeanField(json_type, validators, tuple(_as_test(validator) for validator in validators), field.error_messages)
 
     def errors(self, raw: Mapping[str, Any]) -> dict[str, list[str]]:
         """Field errors in marshmallow's shape; empty when `raw` is valid."""
@@ -256,17 +280,31 @@ class LeanSchema:
             elif type(value) is not rule.json_type:  # exact type: a bool is not an int, a str subclass cannot arrive from JSON
                 errors[name] = [rule.messages["invalid"]]
             else:
-                try:
-                    for validator in rule.validators:
-                        validator(value)
-                except ValidationError as error:
-                    errors[name] = error.messages if isinstance(error.messages, list) else [str(error.messages)]
-        for name, rule in self.fields.items():
-            if rule.required and name not in raw:
-                errors[name] = [rule.messages["required"]]
-        if self.exactly_one_of and not errors and sum(name in raw for name in self.exactly_one_of) != 1:
-            errors["_schema"] = [self.one_of_message]
+                for passes in rule.tests:
+                    if not passes(value):
+                        errors[name] = self._refusal(rule, value)
+                        break
+        for name in self.required:
+            if name not in raw:
+                errors[name] = [self.fields[name].messages["required"]]
+        if self.exactly_one_of and not errors:
+            given = 0
+            for name in self.exactly_one_of:
+                if name in raw:
+                    given += 1
+            if given != 1:
+                errors["_schema"] = [self.one_of_message]
         return errors
+
+    @staticmethod
+    def _refusal(rule: LeanField, value: Any) -> list[str]:
+        """The words of the first validator that refuses `value`, as marshmallow would give them."""
+        for validator in rule.validators:
+            try:
+                validator(value)
+            except ValidationError as error:
+                return error.messages if isinstance(error.messages, list) else [str(error.messages)]
+        raise AssertionError("a test refused what its validator accepts")  # _as_test and the validator disagree
 
 
 # --- errors ---------------------------------------------------------------------------------------------

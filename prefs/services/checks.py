@@ -62,7 +62,9 @@ def parse_item(
 ) -> CheckItem:
     """Look up one well-formed item (exactly one of LOOKUP_FIELDS, every value a string; api/schemas.py checks
     that first). Raises PrefsError: invalid (an address that is not one, no topic or channel), unknown_topic."""
-    by = next(name for name in LOOKUP_FIELDS if name in item)
+    for by in LOOKUP_FIELDS:  # exactly one is there
+        if by in item:
+            break
     value = item[by]
     if by == "recipient_id":
         key = value
@@ -71,9 +73,8 @@ def parse_item(
     else:
         key = lookup_phone(value, region)
     topic_key, channel = item.get("topic", default_topic), item.get("channel", default_channel)
-    for name, value in (("topic", topic_key), ("channel", channel)):
-        if value is None:
-            raise invalid(name, "Missing: give it on the item or for the whole request.")
+    if topic_key is None or channel is None:
+        raise invalid("topic" if topic_key is None else "channel", "Missing: give it on the item or for the whole request.")
     topic = rules.get(topic_key)
     if topic is None:  # a well-formed item about a topic the catalogue lacks (after every shape rule above)
         raise PrefsError("unknown_topic", f"No topic {topic_key!r}.", {"topic": [f"Unknown topic {topic_key!r}."]})
