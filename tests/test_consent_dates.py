@@ -12,8 +12,9 @@ pytest_plugins = ["console_fixtures"]
 CHANGE = {"topic": "newsletter", "channel": "email", "subscribed": True}
 
 
-def stamp(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).isoformat()
+def stamp(when: str | timedelta) -> str:
+    """A fixed date as it is; a timedelta as that far from now, taken when the test runs (not when collected)."""
+    return (datetime.now(UTC) + when).isoformat() if isinstance(when, timedelta) else when
 
 
 def opt_in_with_evidence(api, collected_at: str):
@@ -23,8 +24,8 @@ def opt_in_with_evidence(api, collected_at: str):
 @pytest.mark.parametrize(
     ("collected_at", "problem"),
     [
-        (stamp(timedelta(hours=1)), "in the future"),
-        (stamp(timedelta(minutes=6)), "in the future"),
+        (timedelta(hours=1), "in the future"),
+        (timedelta(minutes=6), "in the future"),
         ("2999-01-01", "in the future"),
         ("1989-12-31T23:59:59Z", "before 1990"),
         ("1970-01-01T00:00:00+00:00", "before 1990"),
@@ -33,7 +34,7 @@ def opt_in_with_evidence(api, collected_at: str):
 )
 def test_the_api_refuses_a_consent_date_that_cannot_be_true(api, newsletter, person, collected_at, problem):
     before = api.get("/recipients/cust-1/events").get_json()["events"]
-    response = opt_in_with_evidence(api, collected_at)
+    response = opt_in_with_evidence(api, stamp(collected_at))
     assert response.status_code == 422, response.get_json()
     error = response.get_json()["error"]
     assert error["code"] == "invalid"
@@ -44,9 +45,10 @@ def test_the_api_refuses_a_consent_date_that_cannot_be_true(api, newsletter, per
 
 @pytest.mark.parametrize(
     "collected_at",
-    [stamp(timedelta(minutes=2)), stamp(timedelta(days=-1)), "1990-01-01T00:00:00Z", "2020-02-29", "2016-12-31T23:59:60Z", "2026-01-05t10:30:00z"],
+    [timedelta(minutes=2), timedelta(days=-1), "1990-01-01T00:00:00Z", "2020-02-29", "2016-12-31T23:59:60Z", "2016-01-05t10:30:00z"],
 )
 def test_the_api_takes_any_real_moment_from_1990_to_now(api, newsletter, person, collected_at):
+    collected_at = stamp(collected_at)
     response = opt_in_with_evidence(api, collected_at)
     assert response.status_code == 200, response.get_json()
     event = api.get("/recipients/cust-1/events").get_json()["events"][0]
