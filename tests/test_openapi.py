@@ -77,7 +77,7 @@ ACCEPTED = [
     ("POST", "/check", {"phone": "+10000000", "topic": "newsletter", "channel": "sms"}),  # E.164 is looked up as it is
     ("POST", "/check/batch", {"checks": [{"topic": {}}, {"recipient_id": "cust-1"}], "topic": "newsletter", "channel": "email"}),
     ("POST", "/topics", {"key": "offers", "name": "Offers", "channels": ["email", "post"], "default_subscribed": {"email": True}}),
-    ("PATCH", "/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": {"collected_at": "2026-01-05", "source": "form", "form_id": 7}}),
+    ("PATCH", "/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": {"collected_at": "2016-01-05", "source": "form", "form_id": 7}}),
 ]
 
 
