@@ -13,6 +13,7 @@ Redaction works on the finished line, so a changed access_log_format is redacted
 import logging
 import os
 import re
+import sys
 
 from gunicorn.glogging import Logger
 
@@ -52,3 +53,16 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def on_starting(server):
+    """Settings the service must not start with stop the master with one line (as app.py does for flask),
+    before a worker starts: a worker that fails to load makes gunicorn halt with a traceback of its own."""
+    from prefs import check_settings
+    from prefs.config import ConfigError
+
+    try:
+        check_settings()
+    except ConfigError as error:
+        print(f"prefs: not started: {error}", file=sys.stderr)
+        sys.exit(4)  # gunicorn's "App failed to load"

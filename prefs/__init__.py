@@ -42,6 +42,12 @@ def _serving() -> bool:
     return command is None or command.command.name == "run"
 
 
+def check_settings() -> None:
+    """Raise ConfigError as create_app would, without building an app: gunicorn's master checks the
+    settings once, before any worker starts, so a refusal is one line and no worker is forked."""
+    build_config(os.environ, Flask(__name__).instance_path, None)
+
+
 def _say_what_is_off(app: Flask) -> None:
     """A feature whose own setting is missing is off (SPEC §8); say so at start, not at the first request."""
     if app.config["PREFS_ENV"] == "development":
