@@ -4,12 +4,14 @@ Pure: no Flask, no database. Every reader (check, batch, matrix, pages, console)
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
 ANY = "*"  # wildcard in a choice key: ("*", "*") all-marketing stop, ("*", channel) channel stop
+TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # SPEC §2; use fullmatch (`$` lets a final newline through)
 
 
 @dataclass(frozen=True, slots=True)

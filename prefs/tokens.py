@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from itsdangerous.encoding import base64_decode, base64_encode
 
 from .addresses import is_recipient_id
 from .config import CHANNELS
+from .decision import TOPIC_KEY_RE
 
 CLOCK_SKEW_SECONDS = 300  # how far ahead another server's clock may be
 UNSUBSCRIBE = "unsubscribe"
@@ -96,7 +96,7 @@ def _target(payload: object, signed_at: int) -> LinkTarget:
     topic, message_id, minted_by, issued_at = (payload.get(name) for name in ("t", "m", "k", "i"))
     if not is_recipient_id(recipient_id) or channel not in CHANNELS:
         raise TokenInvalid
-    if topic is not None and not (isinstance(topic, str) and _TOPIC_KEY_RE.match(topic)):
+    if topic is not None and not (isinstance(topic, str) and TOPIC_KEY_RE.fullmatch(topic)):
         raise TokenInvalid
     if not all(value is None or (isinstance(value, str) and 0 < len(value) <= 256) for value in (message_id, minted_by)):
         raise TokenInvalid
@@ -106,7 +106,6 @@ def _target(payload: object, signed_at: int) -> LinkTarget:
 
 
 _PAYLOAD_KEYS = frozenset("rctmki")
-_TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # SPEC §2's topic key
 
 
 def _is_canonical(token: str) -> bool:

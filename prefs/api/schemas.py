@@ -19,9 +19,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE
 from ..config import CHANNELS
+from ..decision import TOPIC_KEY_RE
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
-from ..services.topics import TOPIC_KEY_RE
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (

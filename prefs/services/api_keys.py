@@ -41,7 +41,7 @@ def granted_scopes(scopes: str) -> frozenset[str]:
 
 def create_key(name: str, scopes: list[str], actor: str, actor_id: str | None) -> str:
     """Store a new key's hash and return the key itself, which is never stored. Raises PrefsError."""
-    if not KEY_NAME_RE.match(name):
+    if not KEY_NAME_RE.fullmatch(name):  # re.match lets a final newline through `$`
         raise PrefsError("invalid", "A key name is 1-64 letters, digits, dots, dashes or underscores.", {"name": ["Invalid name."]})
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:

@@ -1,20 +1,19 @@
 """The topic catalogue: create, change, archive. Mandatory topics can only ever grow."""
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
 from ..config import CHANNELS
+from ..decision import TOPIC_KEY_RE
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Topic, utcnow
 from ..runtime import runtime
 from .admin_events import record_admin_event
 
-TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EDITABLE = ("name", "description", "channels", "default_subscribed", "archived")
 
 
