@@ -1,4 +1,5 @@
 """Entry point for `flask --app app` and `gunicorn app:app`."""
+
 import sys
 
 from prefs import create_app

@@ -10,6 +10,7 @@ it cannot parse:
 - a request line gunicorn refuses ("Invalid request from ip=…") is named, not quoted.
 Redaction works on the finished line, so a changed access_log_format is redacted too.
 """
+
 import logging
 import os
 import re

@@ -10,6 +10,7 @@ look-up query (same SQL, same chunks) on a bare driver connection and fetches ev
 several times after a warm-up; the median is reported. Target (SPEC §9): ratio ≤ 3 (goal 2).
 bench/run.py runs this with the other targets.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ The server is started again, the remaining links are sent, and the database is c
 clients were told. On PostgreSQL the named database is emptied first: never point it at real data.
 tests/test_crash_safety.py runs a short form of this in every CI run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,11 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
                 connection.execute(text("DROP SCHEMA public CASCADE"))
                 connection.execute(text("CREATE SCHEMA public"))
         upgrade()
-        commit(lambda: create_topic({"key": "news", "name": "News", "channels": ["email"], "default_subscribed": {"email": True}}, "cli", "crash"))
+        commit(
+            lambda: create_topic(
+                {"key": "news", "name": "News", "channels": ["email"], "default_subscribed": {"email": True}}, "cli", "crash"
+            )
+        )
         context = ChangeContext(Actor("system", "crash-check", "setup"))
 
         def create_people() -> None:
@@ -147,8 +152,12 @@ def run(database_url: str, people: int = 2000, clients: int = 8) -> Outcome:
     server.wait()
     verify(database_url, outcome)
     print(f"R1  {people:,} one-click unsubscribes, {clients} clients, killed with SIGKILL after {killed_at:,} acknowledgements")
-    print(f"    acknowledged {len(outcome.acknowledged):,}; connection errors while down {outcome.failed}; 5xx {outcome.server_errors}")
-    print(f"    missing {len(outcome.missing)}; with more than one event {len(outcome.duplicated)}: {'PASS' if outcome.ok else 'FAIL'}")
+    print(
+        f"    acknowledged {len(outcome.acknowledged):,}; connection errors while down {outcome.failed}; 5xx {outcome.server_errors}"
+    )
+    print(
+        f"    missing {len(outcome.missing)}; with more than one event {len(outcome.duplicated)}: {'PASS' if outcome.ok else 'FAIL'}"
+    )
     return outcome
 
 
@@ -160,11 +169,17 @@ def verify(database_url: str, outcome: Outcome) -> None:
         stored = {
             row[0]
             for row in connection.execute(
-                text("SELECT r.id FROM recipients r JOIN choices c ON c.recipient_pk = r.pk WHERE c.topic = 'news' AND c.channel = 'email' AND c.subscribed = :no"),
+                text(
+                    "SELECT r.id FROM recipients r JOIN choices c ON c.recipient_pk = r.pk WHERE c.topic = 'news' AND c.channel = 'email' AND c.subscribed = :no"
+                ),
                 {"no": False},
             )
         }
-        counts = dict(connection.execute(text("SELECT recipient_id, count(*) FROM consent_events WHERE via = 'one_click' GROUP BY recipient_id")).all())
+        counts = dict(
+            connection.execute(
+                text("SELECT recipient_id, count(*) FROM consent_events WHERE via = 'one_click' GROUP BY recipient_id")
+            ).all()
+        )
     engine.dispose()
     outcome.missing = sorted(r for r in outcome.acknowledged if r not in stored)
     outcome.duplicated = sorted(r for r, count in counts.items() if count > 1)

@@ -1,6 +1,7 @@
 """Builds a benchmark database: N recipients, 8 topics, about 3 choices each, 5% channel stops,
 1% all-marketing stops, 0.5% suppressed addresses. Written with plain SQL (SQLite) or COPY (PostgreSQL)
 for speed, after the real migrations created the schema, so the app reads what it would have written."""
+
 from __future__ import annotations
 
 import hashlib
@@ -93,7 +94,10 @@ def rows(n: int, seed: int = 7) -> Iterator[tuple[list, list, list]]:
 
 def topic_rows() -> list[tuple]:
     now = datetime.now(UTC)
-    return [(key, key.title(), "", False, json.dumps(channels), json.dumps({c: c in on for c in channels}), False, now, now) for key, channels, on in TOPICS]
+    return [
+        (key, key.title(), "", False, json.dumps(channels), json.dumps({c: c in on for c in channels}), False, now, now)
+        for key, channels, on in TOPICS
+    ]
 
 
 RECIPIENTS = "pk, id, email, phone, email_hash, phone_hash, postal_address, status, created_at, updated_at"
@@ -119,10 +123,15 @@ def build_sqlite(path: str, n: int, log=print) -> None:
 def _fill_sqlite(path: str, n: int) -> None:
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA synchronous=OFF")
-    as_text = lambda batch: [tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row) for row in batch]  # noqa: E731
+
+    def as_text(batch):
+        return [tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row) for row in batch]
+
     connection.executemany(f"INSERT INTO topics ({TOPIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", as_text(topic_rows()))
     for recipients, choices, suppressions in rows(n):
-        connection.executemany(f"INSERT INTO recipients ({RECIPIENTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", as_text(recipients))
+        connection.executemany(
+            f"INSERT INTO recipients ({RECIPIENTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", as_text(recipients)
+        )
         connection.executemany(f"INSERT INTO choices ({CHOICES}) VALUES (?, ?, ?, ?, ?)", as_text(choices))
         connection.executemany(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSIONS}) VALUES (?, ?, ?, ?)", as_text(suppressions))
         connection.commit()

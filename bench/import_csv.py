@@ -6,6 +6,7 @@
 Runs the real CLI in a subprocess (both cores: validation in worker processes while one process writes).
 Target (SPEC §9): ≤ 60 s. Then imports the same file again, which must change nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,7 +70,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="prefs-bench-") as directory:
         result = measure_import(f"sqlite:///{os.path.join(directory, 'import.sqlite3')}", args.n, directory)
     print(f"P4  recipients import, {args.n:,} rows into SQLite")
-    print(f"    first import  {result['seconds']:7.1f} s   ({result['summary']})   target <= 60 s: {'met' if result['seconds'] <= 60 else 'NOT met'}")
+    print(
+        f"    first import  {result['seconds']:7.1f} s   ({result['summary']})   target <= 60 s: {'met' if result['seconds'] <= 60 else 'NOT met'}"
+    )
     print(f"    same again    {result['again_seconds']:7.1f} s   ({result['again_summary']})")
 
 

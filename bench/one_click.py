@@ -7,6 +7,7 @@ gunicorn (2 sync workers) serves a fresh SQLite database; wrk (Debian's package)
 POST carries a different recipient's token, so each is a real, committed and audited unsubscribe. The
 script then counts the events those POSTs left. Target (SPEC §9): ≥ 40%. bench/run.py runs this too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,9 @@ def measure_one_click(database_url: str, n: int, seconds: int, directory: str) -
         one_click = wrk(base, seconds=seconds, script=lua_script(ONE_CLICK_LUA), env={"PREFS_TOKENS": tokens_file})
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        events, people = connection.execute(text("SELECT count(*), count(DISTINCT recipient_id) FROM consent_events WHERE via = 'one_click'")).one()
+        events, people = connection.execute(
+            text("SELECT count(*), count(DISTINCT recipient_id) FROM consent_events WHERE via = 'one_click'")
+        ).one()
     engine.dispose()
     return {
         "trivial_rps": trivial.requests_per_second,
@@ -80,9 +83,13 @@ def main() -> None:
         result = measure_one_click(url, args.n, args.seconds, directory)
     print(f"P5  one-click unsubscribe POSTs, gunicorn 2 workers, {CONNECTIONS} connections, SQLite, {args.n:,} recipients")
     print(f"    trivial route  {result['trivial_rps']:8.0f} req/s")
-    print(f"    one-click      {result['one_click_rps']:8.0f} req/s  p50 {result['one_click_p50_ms']:6.2f} ms  p99 {result['one_click_p99_ms']:6.2f} ms  ({result['errors']} errors)")
+    print(
+        f"    one-click      {result['one_click_rps']:8.0f} req/s  p50 {result['one_click_p50_ms']:6.2f} ms  p99 {result['one_click_p99_ms']:6.2f} ms  ({result['errors']} errors)"
+    )
     print(f"    ratio          {result['ratio']:8.0%}   target >= 40%: {'met' if result['ratio'] >= 0.4 else 'NOT met'}")
-    print(f"    audit          {result['posts']:,} POSTs answered, {result['events']:,} events for {result['people']:,} people (one each at most)")
+    print(
+        f"    audit          {result['posts']:,} POSTs answered, {result['events']:,} events for {result['people']:,} people (one each at most)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ P5  one-click unsubscribe POSTs over HTTP vs the trivial route
 Writes bench/out/results-<database>.json, the chart docs/perf-<database>.png (check latency percentiles),
 and the table in docs/performance.md between its markers. Needs wrk (apt-get install wrk) and matplotlib.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,7 +90,12 @@ def main() -> None:
     args = parser.parse_args()
     kind = "postgresql" if args.postgres else "sqlite"
     started = time.perf_counter()
-    results: dict = {"database": kind, "n": args.n, "at": datetime.now(UTC).isoformat(timespec="seconds"), "connections": CONNECTIONS}
+    results: dict = {
+        "database": kind,
+        "n": args.n,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "connections": CONNECTIONS,
+    }
     with tempfile.TemporaryDirectory(prefix="prefs-bench-") as directory:
         large, small = database_url_for(args, "prefs_bench", directory), database_url_for(args, "prefs_bench_small", directory)
         build(large, args.n)
@@ -141,7 +147,12 @@ def chart(r: dict, path: str) -> None:
     width = 0.27
     for index, (name, values) in enumerate(series.items()):
         positions = [x + (index - 1) * width for x in range(len(labels))]
-        axes.bar([p for p, v in zip(positions, values, strict=True) if v is not None], [v for v in values if v is not None], width, label=name)
+        axes.bar(
+            [p for p, v in zip(positions, values, strict=True) if v is not None],
+            [v for v in values if v is not None],
+            width,
+            label=name,
+        )
     axes.set_xticks(range(len(labels)), labels)
     axes.set_ylabel("ms per POST /check")
     axes.set_title(f"Check latency, {r['database']} ({r['at']})")
@@ -155,7 +166,11 @@ def update_docs(kind: str, r: dict, rows: list[str]) -> None:
     if not os.path.exists(path):
         return
     text = open(path).read()
-    block = f"<!-- results:{kind} -->\nMeasured {r['at']} on this project's machine (2 cores), {r['n']:,} recipients, whole run {r['seconds']:.0f} s.\n\n" + "\n".join(rows) + f"\n<!-- /results:{kind} -->"
+    block = (
+        f"<!-- results:{kind} -->\nMeasured {r['at']} on this project's machine (2 cores), {r['n']:,} recipients, whole run {r['seconds']:.0f} s.\n\n"
+        + "\n".join(rows)
+        + f"\n<!-- /results:{kind} -->"
+    )
     text = re.sub(rf"<!-- results:{kind} -->.*?<!-- /results:{kind} -->", lambda _m: block, text, flags=re.S)
     with open(path, "w") as handle:
         handle.write(text)

@@ -1,4 +1,5 @@
 """Serving the app under gunicorn and loading it with wrk, for the HTTP benchmarks (P2, P5)."""
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,18 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve app:app with `workers` sync workers on a free port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [GUNICORN, "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
+        [
+            GUNICORN,
+            "--config",
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "app:app",
+        ],
         cwd=ROOT,
         env={**os.environ, **env, "PREFS_BENCHMARK": "1"},
     )
@@ -59,7 +71,14 @@ class LoadResult:
     errors: int
 
 
-def wrk(url: str, seconds: int = 10, connections: int = CONNECTIONS, threads: int = 2, script: str | None = None, env: dict | None = None) -> LoadResult:
+def wrk(
+    url: str,
+    seconds: int = 10,
+    connections: int = CONNECTIONS,
+    threads: int = 2,
+    script: str | None = None,
+    env: dict | None = None,
+) -> LoadResult:
     """Run wrk against `url` and read its summary. wrk is Debian's package `wrk`."""
     if shutil.which("wrk") is None:
         raise SystemExit("bench needs wrk: apt-get install wrk")

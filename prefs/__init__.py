@@ -1,4 +1,5 @@
 """prefs: marketing-communications preferences and opt-outs. `create_app` builds the service."""
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,9 @@ def check_settings() -> None:
 def _say_what_is_off(app: Flask) -> None:
     """A feature whose own setting is missing is off (SPEC §8); say so at start, not at the first request."""
     if app.config["PREFS_ENV"] == "development":
-        log.warning("PREFS_ENV is development: secrets and the SQLite database may come from instance/. Never serve real traffic this way.")
+        log.warning(
+            "PREFS_ENV is development: secrets and the SQLite database may come from instance/. Never serve real traffic this way."
+        )
     for setting, feature in (
         ("PREFS_TWILIO_AUTH_TOKEN", "The SMS webhook (/webhooks/sms) is"),
         ("PREFS_EMAIL_WEBHOOK_SECRET", "The inbound-mail webhook (/webhooks/email) is"),

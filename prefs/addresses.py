@@ -5,6 +5,7 @@ mailer spells the address: trimmed, lower-cased, the local part in Unicode NFC a
 U-labels (so `zoë@xn--exmple-cua.com`, its NFD spelling and `ZOË@EXÄMPLE.COM` are one address). Phones are
 stored as E.164.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,9 @@ POSTAL_FIELDS = ("lines", "city", "region", "postal_code", "country")
 # million-row import notices. Anything else goes to email-validator. tests/test_addresses.py checks that
 # the two agree.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_EMAIL_RE = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+([A-Za-z]{{2,63}}))$")
+_PLAIN_EMAIL_RE = re.compile(
+    rf"^{_ATEXT}(?:\.{_ATEXT})*@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+([A-Za-z]{{2,63}}))$"
+)
 _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
@@ -123,8 +126,11 @@ def normalize_postal_address(raw: object, field: str = "postal_address") -> dict
     if unknown:
         raise PrefsError("invalid", "Unknown postal address fields.", {field: {name: ["Unknown field."] for name in unknown}})
     lines = raw.get("lines")
-    if not isinstance(lines, list) or not lines or len(lines) > 5 or not all(
-        isinstance(line, str) and line.strip() and len(line) <= 200 for line in lines
+    if (
+        not isinstance(lines, list)
+        or not lines
+        or len(lines) > 5
+        or not all(isinstance(line, str) and line.strip() and len(line) <= 200 for line in lines)
     ):
         raise PrefsError("invalid", "Invalid postal address.", {field: {"lines": ["One to five non-empty lines of text."]}})
     address: dict = {"lines": [line.strip() for line in lines]}

@@ -3,6 +3,7 @@
 Another worker or machine may change a topic at any time, so the copy is reloaded when it is older than
 PREFS_CACHE_TTL_SECONDS (at most 5 s, SPEC §8) and on a miss, which makes a new topic usable at once.
 """
+
 from __future__ import annotations
 
 import threading

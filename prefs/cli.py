@@ -1,4 +1,5 @@
 """Operator commands: `flask --app app keys …`."""
+
 from __future__ import annotations
 
 import click
@@ -65,7 +66,12 @@ def _progress(description: str):
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(
-        TextColumn(description), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False
+        TextColumn(description),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
     )
 
 
@@ -108,14 +114,22 @@ def recipients_import(path: str, processes: int) -> None:
         reader = _CountingReader(handle, lambda size: progress.advance(task, size))
         try:
             report = import_recipients(
-                reader, os.path.basename(path), dict(rt.catalogue.all()), rt.phone_region, rt.suppression_key, write_batch, processes=processes
+                reader,
+                os.path.basename(path),
+                dict(rt.catalogue.all()),
+                rt.phone_region,
+                rt.suppression_key,
+                write_batch,
+                processes=processes,
             )
         except ImportFileError as error:
             db.session.rollback()
             raise click.ClickException(f"{path}: {error}; nothing was imported") from None
         except UnicodeDecodeError as error:
             db.session.rollback()
-            raise click.ClickException(f"{path}: not UTF-8 text (byte {error.start}); rows before it were imported, save the file as UTF-8") from None
+            raise click.ClickException(
+                f"{path}: not UTF-8 text (byte {error.start}); rows before it were imported, save the file as UTF-8"
+            ) from None
     for bad in report.bad:
         click.echo(f"line {bad.line}: {bad.reason}", err=True)
     click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, {len(report.bad)} bad rows")
@@ -149,7 +163,9 @@ def suppressions_import(path: str, source: str) -> None:
             if not text or text.startswith("#"):
                 continue
             try:
-                batch.append(("email", normalize_email(text)) if "@" in text else ("phone", normalize_phone(text, rt.phone_region)))
+                batch.append(
+                    ("email", normalize_email(text)) if "@" in text else ("phone", normalize_phone(text, rt.phone_region))
+                )
             except PrefsError as error:
                 bad.append(f"line {number}: {error.message}")
                 continue

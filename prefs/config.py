@@ -2,6 +2,7 @@
 
 Fails closed: in production every secret and the database must be given; only development invents them.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError("PREFS_SECRET_KEYS holds no key")
     link_days = _int(raw, "PREFS_LINK_MAX_AGE_DAYS")
     if link_days < MIN_LINK_MAX_AGE_DAYS:
-        raise ConfigError(f"PREFS_LINK_MAX_AGE_DAYS must be at least {MIN_LINK_MAX_AGE_DAYS}: links must outlive the law's minimum")
+        raise ConfigError(
+            f"PREFS_LINK_MAX_AGE_DAYS must be at least {MIN_LINK_MAX_AGE_DAYS}: links must outlive the law's minimum"
+        )
     try:
         cache_ttl = float(raw["PREFS_CACHE_TTL_SECONDS"])
     except (TypeError, ValueError):
@@ -80,7 +83,9 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError("PREFS_CACHE_TTL_SECONDS must be between 0 and 5: changes must reach every worker within 5 s")
     mailto = raw["PREFS_UNSUBSCRIBE_MAILTO"]
     if mailto and (mailto.count("@") != 1 or not mailto.split("@")[0] or len(mailto.split("@")[0]) > 64 - 35):
-        raise ConfigError("PREFS_UNSUBSCRIBE_MAILTO must be an address like unsubscribe@mail.example.com (local part at most 29 characters)")
+        raise ConfigError(
+            "PREFS_UNSUBSCRIBE_MAILTO must be an address like unsubscribe@mail.example.com (local part at most 29 characters)"
+        )
     # A request waits at most this long for the database, then answers 503 (prefs/outages.py). libpq
     # rounds a connect timeout under 2 s up to 2; 0 would mean "wait forever", which is the outage to avoid.
     connect_timeout = _int(raw, "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS")
@@ -124,7 +129,10 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         # most RATELIMIT_REDIS_TIMEOUT_SECONDS per try, not a hang.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS, "socket_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS},
+        RATELIMIT_STORAGE_OPTIONS={
+            "socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS,
+        },
         MAX_CONTENT_LENGTH=_int(raw, "PREFS_MAX_BODY_BYTES"),
     )
     config.update(extra)

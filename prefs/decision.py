@@ -2,6 +2,7 @@
 
 Pure: no Flask, no database. Every reader (check, batch, matrix, pages, console) calls `decide`.
 """
+
 from __future__ import annotations
 
 import re

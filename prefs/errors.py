@@ -1,4 +1,5 @@
 """The one error type the domain raises; each audience's blueprint renders it its own way."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Extensions, created unbound here and bound to an app in the factory."""
+
 from __future__ import annotations
 
 from flask_limiter import Limiter

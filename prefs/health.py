@@ -3,6 +3,7 @@
 When it does not, the error reaches prefs/outages.py, which answers 503 `{"status": "unavailable"}` within
 the connect timeout (PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS), as every other surface does.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint

@@ -6,6 +6,7 @@ string (/api/v1/recipients?email=…); a database error's later lines carry valu
 `DETAIL:  Key (email)=(…)`, SQLAlchemy's statement parameters, hidden too by `hide_parameters`). gunicorn's
 own access and error logs are redacted in gunicorn.conf.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,4 +49,6 @@ class PrefsFlask(Flask):
         error = exc_info[1]
         if error is None:
             return
-        self.logger.error("unhandled error on %s\nTraceback (most recent call last):\n%s", route_of_request(), scrubbed_traceback(error))
+        self.logger.error(
+            "unhandled error on %s\nTraceback (most recent call last):\n%s", route_of_request(), scrubbed_traceback(error)
+        )

@@ -1,4 +1,5 @@
 """The tables. Only explicit choices are stored; defaults are computed by the decision rule."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -79,7 +80,9 @@ class ConsentEvent(db.Model):
     actor: Mapped[str] = mapped_column(String(16))  # recipient, staff, api, sms, email, import, system
     actor_id: Mapped[str | None] = mapped_column(String(320))
     via: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))  # topic_choice, channel_stop, all_marketing, sms_stop, contact, status, suppression
+    kind: Mapped[str] = mapped_column(
+        String(32)
+    )  # topic_choice, channel_stop, all_marketing, sms_stop, contact, status, suppression
     topic: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(8))
     before: Mapped[Any] = mapped_column(NullableJSON, nullable=True)

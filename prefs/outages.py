@@ -9,6 +9,7 @@ fires; nothing here runs on a request that reaches the database.
 Redis (rate limits) is the other outside service; it fails open through Flask-Limiter's own options
 (config.py, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED).
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,14 @@ LOG_EVERY_SECONDS = 60  # one line per worker per minute of outage, not one per 
 
 # What "the database is unavailable" looks like: refused, timed out, dropped, or too slow. SQLAlchemy wraps
 # the driver's errors; the hot paths' plain SQL (services/driver_sql.py) raises the driver's own.
-UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError)
+UNAVAILABLE = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 # An OperationalError that is a race between two writers, not an outage: it stays a 500 and is logged as a bug.
 NOT_OUTAGES = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 # SQLite raises OperationalError for bugs too (no such table, a syntax error); only these are the file
@@ -44,8 +52,14 @@ SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk I/
 
 MESSAGE = "The service can't reach its database just now; try again in a minute."
 PAGE_WORDS = {
-    "console": ("The console is briefly unavailable", "It can't reach its database just now. Nothing you did is lost; try again in a minute."),
-    "pages": ("We can't do that right now", "Our system is briefly unavailable and your request was not completed. Please try again in a few minutes."),
+    "console": (
+        "The console is briefly unavailable",
+        "It can't reach its database just now. Nothing you did is lost; try again in a minute.",
+    ),
+    "pages": (
+        "We can't do that right now",
+        "Our system is briefly unavailable and your request was not completed. Please try again in a few minutes.",
+    ),
 }
 
 

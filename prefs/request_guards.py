@@ -1,5 +1,6 @@
 """Checks every request gets before any view: text the databases cannot store is refused up front, and a
 body too deeply nested to parse is a client error, not a crash."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The running app's shared state, for services and views: settings parsed once, caches per worker."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Suppression hashes: a keyed HMAC of a normalised address, never a plain hash (which a dictionary reverses)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 itsdangerous with one salt per purpose, so an unsubscribe token can never be replayed as a preference
 token (or the reverse). Keys rotate: the first of PREFS_SECRET_KEYS signs, every key verifies.
 """
+
 from __future__ import annotations
 
 import base64
@@ -148,7 +149,9 @@ def mailto_reference(secret_key: str, recipient_pk: int, topic_id: int | None, c
     return base64.b32encode(body + mac).decode().rstrip("=").lower()
 
 
-def read_mailto_reference(secret_keys: Sequence[str], reference: str, max_age_days: int, now: float | None = None) -> MailtoTarget:
+def read_mailto_reference(
+    secret_keys: Sequence[str], reference: str, max_age_days: int, now: float | None = None
+) -> MailtoTarget:
     """Raises TokenInvalid or TokenExpired."""
     text = reference.strip().upper()
     if not text or len(text) > 52 or not text.isalnum():
@@ -159,7 +162,8 @@ def read_mailto_reference(secret_keys: Sequence[str], reference: str, max_age_da
         raise TokenInvalid from None
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if len(body) != 13 or not any(
-        hmac.compare_digest(hmac.new(key.encode(), b"prefs.mailto." + body, hashlib.sha256).digest()[:_MAC_BYTES], mac) for key in secret_keys
+        hmac.compare_digest(hmac.new(key.encode(), b"prefs.mailto." + body, hashlib.sha256).digest()[:_MAC_BYTES], mac)
+        for key in secret_keys
     ):
         raise TokenInvalid
     if base64.b32encode(raw).decode().rstrip("=").lower() != reference.strip().lower():

@@ -1,4 +1,5 @@
 """Committing a change: nothing is acknowledged before it is committed."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

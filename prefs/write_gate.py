@@ -5,6 +5,7 @@ sleeps 1, 2, 5, 10… ms before trying again, so under steady writes (a burst of
 workers spend most of their time asleep. A file lock next to the database makes writers wait in line and
 wakes the next one the moment the lock is released. PostgreSQL needs none of this: it gets a no-op gate.
 """
+
 from __future__ import annotations
 
 import os

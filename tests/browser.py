@@ -3,6 +3,7 @@
 Debian's `chromium` is used (Playwright's own browser download cannot run here); tests skip with a clear
 reason when it is missing. `.ci/run` installs it.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """Fixtures: one migrated database per run (SQLite, or PostgreSQL from PREFS_TEST_DATABASE_URL), emptied
 after every test; a fresh app per test; helpers that use the service the way its clients do."""
+
 from __future__ import annotations
 
 import os
@@ -91,7 +92,6 @@ def _reset(seeded_rows: dict[str, list[dict[str, Any]]]) -> None:
                 connection.execute(table.insert(), seeded_rows[table.name])
 
 
-
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -161,7 +161,12 @@ def newsletter(api) -> dict[str, Any]:
     """SPEC's example: email on by default (existing customers), SMS needs express consent."""
     response = api.post(
         "/topics",
-        {"key": "newsletter", "name": "Newsletter", "channels": ["email", "sms"], "default_subscribed": {"email": True, "sms": False}},
+        {
+            "key": "newsletter",
+            "name": "Newsletter",
+            "channels": ["email", "sms"],
+            "default_subscribed": {"email": True, "sms": False},
+        },
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()

@@ -1,5 +1,6 @@
 """The console as staff use it: an HTTPS client (the session cookie is Secure outside development) that
 sends the Referer and CSRF token a browser would, and fills in forms from the pages' own HTML."""
+
 from __future__ import annotations
 
 import re
@@ -115,7 +116,15 @@ class FormReader(HTMLParser):
         if tag == "input":
             kind = a.get("type", "text")
             if kind == "checkbox":
-                self.controls.append({"name": a["name"], "checkbox": True, "checked": "checked" in a, "disabled": "disabled" in a, "value": a.get("value", "on")})
+                self.controls.append(
+                    {
+                        "name": a["name"],
+                        "checkbox": True,
+                        "checked": "checked" in a,
+                        "disabled": "disabled" in a,
+                        "value": a.get("value", "on"),
+                    }
+                )
             elif kind not in ("submit", "button"):
                 self.controls.append({"name": a["name"], "value": a.get("value", ""), "disabled": "disabled" in a})
         elif tag == "textarea":

@@ -2,6 +2,7 @@
 
 Test modules load them with `pytest_plugins = ["console_fixtures"]`; helpers live in console_client.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

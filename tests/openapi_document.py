@@ -1,5 +1,6 @@
 """Reading /api/v1/openapi.json as a client would: its schemas as JSON Schema validators (jsonschema-rs, whose
 regular expressions follow ECMA-262 as OpenAPI's do, not Python's), and what its `phone` format means."""
+
 from __future__ import annotations
 
 from typing import Any

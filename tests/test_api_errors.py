@@ -1,4 +1,5 @@
 """Every refusal in the SPEC §4 error shape, with its stable code, and never a 500 (acceptance 5)."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,17 @@ CHECK = {"recipient_id": "cust-1", "topic": "billing", "channel": "email"}
 
 def test_a_body_that_is_not_json_is_400(api):
     headers = {"Authorization": f"Bearer {api.key}"}
-    assert_error(api.client.post("/api/v1/check", data="topic=billing", headers=headers, content_type="application/x-www-form-urlencoded"), 400, "bad_request")
-    assert_error(api.client.post("/api/v1/check", data='{"topic":', headers=headers, content_type="application/json"), 400, "bad_request")
-    assert_error(api.client.post("/api/v1/check", data='{"topic": "billing"}', headers=headers), 400, "bad_request")  # no JSON content type
+    assert_error(
+        api.client.post("/api/v1/check", data="topic=billing", headers=headers, content_type="application/x-www-form-urlencoded"),
+        400,
+        "bad_request",
+    )
+    assert_error(
+        api.client.post("/api/v1/check", data='{"topic":', headers=headers, content_type="application/json"), 400, "bad_request"
+    )
+    assert_error(
+        api.client.post("/api/v1/check", data='{"topic": "billing"}', headers=headers), 400, "bad_request"
+    )  # no JSON content type
     assert_error(api.client.put("/api/v1/recipients/x", headers=headers), 400, "bad_request")  # no body at all
 
 
@@ -151,10 +160,16 @@ def test_strict_values_found_by_the_black_box_review(api, newsletter, person):
     change = {"topic": "newsletter", "channel": "email"}
     assert_error(api.patch("/recipients/cust-1/preferences", {"changes": [{**change, "subscribed": 1}]}), 422, "invalid")
     error = assert_error(
-        api.patch("/recipients/cust-1/preferences", {"changes": [{**change, "subscribed": True}], "evidence": {"collected_at": "yesterday-ish", "source": "x"}}),
+        api.patch(
+            "/recipients/cust-1/preferences",
+            {"changes": [{**change, "subscribed": True}], "evidence": {"collected_at": "yesterday-ish", "source": "x"}},
+        ),
         422,
         "invalid",
     )
     assert "evidence" in error["details"]
     assert_error(api.put("/recipients/...", {}), 422, "invalid")  # "." and ".." would read as URL path steps
-    assert api.post("/check", {"recipient_id": "nobody", "topic": "newsletter", "channel": "email"}).get_json()["recipient_id"] == "nobody"
+    assert (
+        api.post("/check", {"recipient_id": "nobody", "topic": "newsletter", "channel": "email"}).get_json()["recipient_id"]
+        == "nobody"
+    )

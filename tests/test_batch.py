@@ -1,4 +1,5 @@
 """POST /check/batch: up to 10,000 items, answered in order, malformed items answered as such (acceptance 4)."""
+
 from __future__ import annotations
 
 
@@ -46,9 +47,17 @@ def test_a_malformed_item_is_answered_invalid_and_the_others_still_answered(api,
 
 def test_item_fields_override_the_request_defaults(api, newsletter, person):
     results = api.post(
-        "/check/batch", {"checks": [{"recipient_id": "cust-1"}, {"recipient_id": "cust-1", "topic": "billing", "channel": "post"}], "topic": "newsletter", "channel": "sms"}
+        "/check/batch",
+        {
+            "checks": [{"recipient_id": "cust-1"}, {"recipient_id": "cust-1", "topic": "billing", "channel": "post"}],
+            "topic": "newsletter",
+            "channel": "sms",
+        },
     ).get_json()["results"]
-    assert [(r["topic"], r["channel"], r["reason"]) for r in results] == [("newsletter", "sms", "no_consent"), ("billing", "post", "no_address")]
+    assert [(r["topic"], r["channel"], r["reason"]) for r in results] == [
+        ("newsletter", "sms", "no_consent"),
+        ("billing", "post", "no_address"),
+    ]
 
 
 def test_size_limits_and_shape(api, newsletter):
@@ -56,7 +65,14 @@ def test_size_limits_and_shape(api, newsletter):
     assert too_many.status_code == 413
     assert too_many.get_json()["error"]["code"] == "too_large"
     assert set(too_many.get_json()["error"]) == {"code", "message", "details"}
-    for body in ({"checks": []}, {"checks": "x"}, {}, {"checks": [{"recipient_id": "x"}], "channel": "fax"}, {"checks": [{"recipient_id": "x"}], "extra": True}, []):
+    for body in (
+        {"checks": []},
+        {"checks": "x"},
+        {},
+        {"checks": [{"recipient_id": "x"}], "channel": "fax"},
+        {"checks": [{"recipient_id": "x"}], "extra": True},
+        [],
+    ):
         response = api.post("/check/batch", body)
         assert response.status_code == 422, body
         assert response.get_json()["error"]["code"] == "invalid"
@@ -64,7 +80,9 @@ def test_size_limits_and_shape(api, newsletter):
 
 def test_a_body_over_the_size_limit_is_413_in_the_error_shape(api):
     response = api.client.post(
-        "/api/v1/check/batch", data=b"[" + b" " * (5 * 1024 * 1024) + b"]", headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+        "/api/v1/check/batch",
+        data=b"[" + b" " * (5 * 1024 * 1024) + b"]",
+        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_large"
@@ -73,7 +91,14 @@ def test_a_body_over_the_size_limit_is_413_in_the_error_shape(api):
 def test_an_item_field_that_is_not_a_string_is_an_invalid_item_never_a_500(api, newsletter, person):
     """Issue 10, finding 6: `topic: {}` or `[]` made the batch answer 500 (a set of topic keys cannot hold them).
     Every item field holds a string; anything else makes that item `invalid` and the others are still answered."""
-    fields = {"recipient_id": "cust-1", "email": "ann@example.com", "phone": "+14155550123", "topic": "newsletter", "channel": "email", "message_id": "m-1"}
+    fields = {
+        "recipient_id": "cust-1",
+        "email": "ann@example.com",
+        "phone": "+14155550123",
+        "topic": "newsletter",
+        "channel": "email",
+        "message_id": "m-1",
+    }
     items, expected = [], []
     for name in fields:
         for value in ({}, [], ["newsletter"], {"key": "newsletter"}, 5, True, None):
@@ -83,12 +108,30 @@ def test_an_item_field_that_is_not_a_string_is_an_invalid_item_never_a_500(api, 
     response = api.post("/check/batch", {"checks": items, "topic": "newsletter", "channel": "email"})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     results = response.get_json()["results"]
-    answered = [(r["reason"], r.get("error", {}).get("code"), next((name for name in fields if r.get("error") and name in r["error"]["message"]), None)) for r in results]
+    answered = [
+        (
+            r["reason"],
+            r.get("error", {}).get("code"),
+            next((name for name in fields if r.get("error") and name in r["error"]["message"]), None),
+        )
+        for r in results
+    ]
     assert answered == expected
 
 
 def test_top_level_defaults_are_strings_too(api, newsletter, person):
-    for body in ({"channel": None}, {"topic": None}, {"topic": {}}, {"channel": ["email"]}, {"include_links": None}, {"include_links": "yes"}):
-        response = api.post("/check/batch", {"checks": [{"recipient_id": "cust-1"}], "topic": "newsletter", "channel": "email", **body})
+    for body in (
+        {"channel": None},
+        {"topic": None},
+        {"topic": {}},
+        {"channel": ["email"]},
+        {"include_links": None},
+        {"include_links": "yes"},
+    ):
+        response = api.post(
+            "/check/batch", {"checks": [{"recipient_id": "cust-1"}], "topic": "newsletter", "channel": "email", **body}
+        )
         assert response.status_code == 422, body
-        assert response.get_json()["error"]["code"] == "invalid" and set(response.get_json()["error"]["details"]) == set(body), body
+        assert response.get_json()["error"]["code"] == "invalid" and set(response.get_json()["error"]["details"]) == set(body), (
+            body
+        )

@@ -1,4 +1,5 @@
 """Issue 6, acceptance 3: the batch path and the single check give the same answer for every item."""
+
 from __future__ import annotations
 
 import random
@@ -10,7 +11,15 @@ CHANNELS = ("email", "sms", "phone", "post")
 
 def test_batch_equals_single_checks_on_10000_random_items(api, client, newsletter):
     rng = random.Random(2026)
-    api.post("/topics", {"key": "offers", "name": "Offers", "channels": ["email", "sms", "post"], "default_subscribed": {"email": True, "post": True}})
+    api.post(
+        "/topics",
+        {
+            "key": "offers",
+            "name": "Offers",
+            "channels": ["email", "sms", "post"],
+            "default_subscribed": {"email": True, "post": True},
+        },
+    )
     api.post("/topics", {"key": "old", "name": "Old", "channels": ["email"]})
     api.delete("/topics/old")
     people = []
@@ -20,7 +29,12 @@ def test_batch_equals_single_checks_on_10000_random_items(api, client, newslette
             body["postal_address"] = {"lines": ["1 Main St"], "country": "US"}
         api.put(f"/recipients/p{n}", body)
         people.append(n)
-        changes = [{"subscribed": rng.random() < 0.5, **rng.choice([{"topic": "newsletter", "channel": "email"}, {"topic": "offers"}, {"channel": "post"}, {}])}]
+        changes = [
+            {
+                "subscribed": rng.random() < 0.5,
+                **rng.choice([{"topic": "newsletter", "channel": "email"}, {"topic": "offers"}, {"channel": "post"}, {}]),
+            }
+        ]
         api.patch(f"/recipients/p{n}/preferences", {"changes": changes})
         if n % 7 == 0:
             api.post(f"/recipients/p{n}/deactivate")
@@ -35,7 +49,13 @@ def test_batch_equals_single_checks_on_10000_random_items(api, client, newslette
         n = rng.randint(0, 70)  # some strangers
         who = rng.choice(["recipient_id", "email", "phone"])
         value = {"recipient_id": f"p{n}", "email": f"P{n}@Example.com", "phone": f"+1415555{n:04d}"}[who]
-        items.append({who: value, "topic": rng.choice(["newsletter", "offers", "old", "billing", "service"]), "channel": rng.choice(CHANNELS)})
+        items.append(
+            {
+                who: value,
+                "topic": rng.choice(["newsletter", "offers", "old", "billing", "service"]),
+                "channel": rng.choice(CHANNELS),
+            }
+        )
 
     batch = api.post("/check/batch", {"checks": items}).get_json()["results"]
     assert len(batch) == len(items)

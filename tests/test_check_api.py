@@ -1,4 +1,5 @@
 """The check and the preferences API over HTTP, as a mailer uses them (issue 2, acceptance 3)."""
+
 from __future__ import annotations
 
 
@@ -20,7 +21,10 @@ def test_defaults_then_unsubscribe_then_stops_while_billing_stays_mandatory(api,
     assert reason(api, "billing", "email", **who) == (True, "mandatory")
     created_events = len(events(api, "cust-1"))
 
-    response = api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "reason": "asked by phone"})
+    response = api.patch(
+        "/recipients/cust-1/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "reason": "asked by phone"},
+    )
     assert response.status_code == 200
     assert response.get_json()["topics"][-1]["channels"]["email"] == {"allowed": False, "reason": "unsubscribed", "choice": False}
     assert reason(api, "newsletter", "email", **who) == (False, "unsubscribed")
@@ -80,7 +84,13 @@ def test_a_change_that_changes_nothing_writes_no_event(api, newsletter, person):
 
 def test_an_explicit_opt_in_where_the_default_is_on_records_consent(api, newsletter, person):
     count = len(events(api, "cust-1"))
-    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": {"source": "signup form", "collected_at": "2026-11-01T10:00:00Z"}})
+    api.patch(
+        "/recipients/cust-1/preferences",
+        {
+            "changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}],
+            "evidence": {"source": "signup form", "collected_at": "2026-11-01T10:00:00Z"},
+        },
+    )
     history = events(api, "cust-1")
     assert len(history) == count + 1
     assert history[0]["evidence"] == {"source": "signup form", "collected_at": "2026-11-01T10:00:00Z"}
@@ -124,12 +134,23 @@ def test_no_address_and_deactivation(api, newsletter):
     assert api.post("/recipients/only-mail/reactivate").status_code == 200
     assert reason(api, "billing", "email", recipient_id="only-mail") == (True, "mandatory")
     kinds = [(e["kind"], e["before"], e["after"], e["reason"]) for e in events(api, "only-mail")[:2]]
-    assert kinds == [("status_changed", "deactivated", "active", None), ("status_changed", "active", "deactivated", "account closed")]
+    assert kinds == [
+        ("status_changed", "deactivated", "active", None),
+        ("status_changed", "active", "deactivated", "account closed"),
+    ]
 
 
 def test_patch_validation_is_all_or_nothing(api, newsletter, person):
     bad = [
-        ({"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}, {"topic": "nope", "subscribed": False}]}, "unknown_topic"),
+        (
+            {
+                "changes": [
+                    {"topic": "newsletter", "channel": "email", "subscribed": False},
+                    {"topic": "nope", "subscribed": False},
+                ]
+            },
+            "unknown_topic",
+        ),
         ({"changes": [{"topic": "newsletter", "channel": "post", "subscribed": True}]}, "invalid"),
         ({"changes": [{"topic": "newsletter", "channel": "email", "subscribed": "no"}]}, "invalid"),
         ({"changes": []}, "invalid"),

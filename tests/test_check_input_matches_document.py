@@ -2,6 +2,7 @@
 it, /api/v1/openapi.json is generated from it, and the hot path enforces it through LeanSchema. These
 properties tie the three together on random input, the malformed kind included (an object or a list where a
 string belongs gave a 500 in a batch item)."""
+
 from __future__ import annotations
 
 import re
@@ -20,14 +21,19 @@ from prefs.errors import PrefsError
 
 CHANNELS = ("email", "sms", "phone", "post")
 WRONG_TYPES = st.sampled_from([{}, [], {"a": 1}, ["x"], 5, 0, 1.5, True, False, None])
-TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)  # request_guards.py refuses NUL and lone surrogates first
+TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12
+)  # request_guards.py refuses NUL and lone surrogates first
 SPACES = st.text(alphabet=" \t\n\x0b\x1c\x1f\x85\xa0\u2003\u3000\ufeff", max_size=2)
 FIELD_VALUES = {
     "recipient_id": st.sampled_from(["cust-1", "nobody", "a.b:c_d-9", ".", "..", "a\n", "has@at", "x" * 129, ""]) | TEXT,
     "email": st.sampled_from(["ann@example.com", "Ann@Example.COM", "zoë@exämple.com", "not-an-email", "a@b", "@b.co", ""])
     | st.builds(lambda a, e, b: a + e + b, SPACES, st.sampled_from(["ann@example.com", "a\x1fb@c.de", "a\xa0@b.co"]), SPACES)
     | TEXT,
-    "phone": st.sampled_from(["+14155550123", "(415) 555-0123", " +1 415 555 0123 ", "+10000000", "12", "+1415555012\n", "", "phone"]) | TEXT,
+    "phone": st.sampled_from(
+        ["+14155550123", "(415) 555-0123", " +1 415 555 0123 ", "+10000000", "12", "+1415555012\n", "", "phone"]
+    )
+    | TEXT,
     "topic": st.sampled_from(["newsletter", "billing", "nope", "Nope", "a\n", "", "-x"]) | TEXT,
     "channel": st.sampled_from([*CHANNELS, "fax", "EMAIL", ""]),
     "message_id": st.sampled_from(["m-1", "", "x" * 256]) | TEXT,
@@ -54,7 +60,12 @@ def test_lean_schema_accepts_exactly_what_marshmallow_accepts(item):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(items=st.lists(ITEMS, min_size=1, max_size=40), defaults=st.fixed_dictionaries({}, optional={"topic": st.sampled_from(["newsletter", "nope"]), "channel": st.sampled_from(CHANNELS)}))
+@given(
+    items=st.lists(ITEMS, min_size=1, max_size=40),
+    defaults=st.fixed_dictionaries(
+        {}, optional={"topic": st.sampled_from(["newsletter", "nope"]), "channel": st.sampled_from(CHANNELS)}
+    ),
+)
 def test_every_item_is_answered_as_the_document_describes_it(api, newsletter, person, items, defaults):
     """An item that, with the request's defaults filled in, is a CheckItem (plus message_id) per the published
     document is never answered `invalid` with code invalid (an unknown topic is its own code); any other item
@@ -83,7 +94,14 @@ def test_space_is_exactly_what_python_calls_white_space():
 
 
 @settings(max_examples=500, deadline=None)
-@given(text=st.builds(lambda a, b, c: a + b + c, SPACES, FIELD_VALUES["email"].filter(lambda value: isinstance(value, str)) | st.from_regex(LOOKUP_EMAIL, fullmatch=True), SPACES))
+@given(
+    text=st.builds(
+        lambda a, b, c: a + b + c,
+        SPACES,
+        FIELD_VALUES["email"].filter(lambda value: isinstance(value, str)) | st.from_regex(LOOKUP_EMAIL, fullmatch=True),
+        SPACES,
+    )
+)
 def test_the_documented_look_up_email_pattern_is_what_the_look_up_accepts(text):
     documented = len(text) <= 320 and Pattern(LOOKUP_EMAIL, "")._search(text) is not None
     try:
@@ -119,7 +137,10 @@ def agreement_on(pattern: str):
     server_side = Pattern(pattern, "")
 
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(text=st.from_regex(pattern) | st.text(max_size=20), edge=st.sampled_from(["", "\n", "\r", "\x1c", "\xa0", "\ufeff", "\u0663", " "]))
+    @given(
+        text=st.from_regex(pattern) | st.text(max_size=20),
+        edge=st.sampled_from(["", "\n", "\r", "\x1c", "\xa0", "\ufeff", "\u0663", " "]),
+    )
     def agree(text, edge):
         for candidate in (text + edge, edge + text):
             try:

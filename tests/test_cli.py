@@ -1,4 +1,5 @@
 """Operator CLI: API keys are shown once and stored only as a hash."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -16,7 +17,11 @@ def test_keys_create_prints_the_key_alone_on_the_last_line_and_stores_a_hash(app
         stored = db.session.execute(select(ApiKey).where(ApiKey.name == "mailer")).scalar_one()
         assert stored.scopes == "check write" and key not in (stored.key_hash, stored.name)
         assert [e.action for e in db.session.execute(select(AdminEvent)).scalars()] == ["api_key.created"]
-    response = client.post("/api/v1/check", json={"recipient_id": "x", "topic": "billing", "channel": "email"}, headers={"Authorization": f"Bearer {key}"})
+    response = client.post(
+        "/api/v1/check",
+        json={"recipient_id": "x", "topic": "billing", "channel": "email"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert response.status_code == 200
 
 

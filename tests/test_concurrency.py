@@ -6,6 +6,7 @@ carry the same `before`. The events of each (topic, channel) must instead form o
 equal to the previous `after`, ending at what is stored. Runs on SQLite and PostgreSQL alike; the
 PostgreSQL pass is the one that exercises row locks.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,7 +41,9 @@ def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, per
                 if change.get("channel") == "sms" or (change.get("topic") and not change.get("channel")):
                     change = {"topic": "newsletter", "channel": "email"}  # an SMS opt-in may meet an SMS stop: 422 by design
                 body = {"changes": [{**change, "subscribed": rng.random() < 0.5}]}
-                response = client.patch("/api/v1/recipients/cust-1/preferences", json=body, headers={"Authorization": f"Bearer {key}"})
+                response = client.patch(
+                    "/api/v1/recipients/cust-1/preferences", json=body, headers={"Authorization": f"Bearer {key}"}
+                )
             elif kind in ("one_click", "undo"):
                 path = links[channel]["unsubscribe_url"].removeprefix("https://prefs.example.com")
                 response = client.post(path + ("/undo" if kind == "undo" else ""), data={"List-Unsubscribe": "One-Click"})
@@ -50,7 +53,9 @@ def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, per
                 response = client.post(path, data=boxes)
             else:
                 form = {"From": "+14155550123", "To": "+15005550006", "Body": rng.choice(["STOP", "START"])}
-                signature = RequestValidator("test-twilio-token").compute_signature("https://prefs.example.com/webhooks/sms", form)
+                signature = RequestValidator("test-twilio-token").compute_signature(
+                    "https://prefs.example.com/webhooks/sms", form
+                )
                 response = client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature})
             with lock:
                 statuses.append(response.status_code)
@@ -82,7 +87,9 @@ def test_concurrent_writers_to_one_person_lose_nothing(app, api, newsletter, per
         if event["kind"] in ("topic_choice", "channel_stop", "all_marketing", "sms_stop"):
             chains[(event["kind"], event["topic"], event["channel"])].append(event)
     assert chains, "the writers changed nothing at all"
-    assert {"console", "api", "one_click", "keyword:STOP"} <= {event["via"] for event in events}, "every kind of writer got through"
+    assert {"console", "api", "one_click", "keyword:STOP"} <= {event["via"] for event in events}, (
+        "every kind of writer got through"
+    )
     for key_, chain in chains.items():
         initial = False if key_[0] == "sms_stop" else None
         previous = initial

@@ -1,4 +1,5 @@
 """Configuration fails closed: production never invents a secret or a database."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,13 @@ def test_production_settings_are_parsed(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PREFS_LINK_MAX_AGE_DAYS", "59"), ("PREFS_LINK_MAX_AGE_DAYS", "soon"), ("PREFS_ENV", "staging"), ("PREFS_CACHE_TTL_SECONDS", "6"), ("PREFS_SQLITE_SYNCHRONOUS", "OFF")],
+    [
+        ("PREFS_LINK_MAX_AGE_DAYS", "59"),
+        ("PREFS_LINK_MAX_AGE_DAYS", "soon"),
+        ("PREFS_ENV", "staging"),
+        ("PREFS_CACHE_TTL_SECONDS", "6"),
+        ("PREFS_SQLITE_SYNCHRONOUS", "OFF"),
+    ],
 )
 def test_unsafe_values_are_refused(tmp_path, name, value):
     with pytest.raises(ConfigError):
@@ -43,7 +50,10 @@ def test_unsafe_values_are_refused(tmp_path, name, value):
 def test_development_invents_secrets_once_and_keeps_them(tmp_path):
     first = build_config({"PREFS_ENV": "development"}, str(tmp_path))
     second = build_config({}, str(tmp_path))  # development is the default profile
-    assert first["PREFS_SECRET_KEYS"] == second["PREFS_SECRET_KEYS"] and first["PREFS_SUPPRESSION_KEY"] == second["PREFS_SUPPRESSION_KEY"]
+    assert (
+        first["PREFS_SECRET_KEYS"] == second["PREFS_SECRET_KEYS"]
+        and first["PREFS_SUPPRESSION_KEY"] == second["PREFS_SUPPRESSION_KEY"]
+    )
     assert first["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/prefs.sqlite3"
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
 

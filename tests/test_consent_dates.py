@@ -1,6 +1,7 @@
 """Issue 10, finding 13: a consent date in the future (beyond 5 minutes of clock skew) or before 1990 cannot be
 when a person consented. The API refuses it (422 invalid, a field error on evidence.collected_at) as the console
 does: one rule, prefs/services/consent.py, behind both."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,10 @@ def stamp(when: str | timedelta) -> str:
 
 
 def opt_in_with_evidence(api, collected_at: str):
-    return api.patch("/recipients/cust-1/preferences", {"changes": [CHANGE], "evidence": {"collected_at": collected_at, "source": "signup form"}})
+    return api.patch(
+        "/recipients/cust-1/preferences",
+        {"changes": [CHANGE], "evidence": {"collected_at": collected_at, "source": "signup form"}},
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,7 +49,14 @@ def test_the_api_refuses_a_consent_date_that_cannot_be_true(api, newsletter, per
 
 @pytest.mark.parametrize(
     "collected_at",
-    [timedelta(minutes=2), timedelta(days=-1), "1990-01-01T00:00:00Z", "2020-02-29", "2016-12-31T23:59:60Z", "2016-01-05t10:30:00z"],
+    [
+        timedelta(minutes=2),
+        timedelta(days=-1),
+        "1990-01-01T00:00:00Z",
+        "2020-02-29",
+        "2016-12-31T23:59:60Z",
+        "2016-01-05t10:30:00z",
+    ],
 )
 def test_the_api_takes_any_real_moment_from_1990_to_now(api, newsletter, person, collected_at):
     collected_at = stamp(collected_at)
@@ -66,9 +77,19 @@ def test_the_console_applies_the_same_rule(console, api, newsletter):
     assert api.delete("/recipients/gone").status_code == 204  # leaves a suppression to lift
     agent = console("agent")
     results = agent.search("gone@example.com")
-    for collected_at, problem in (("1989-12-31T10:00", "before 1990"), ((datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "in the future")):
-        refused = agent.submit_on(results, "/console/suppressions/lift", {"collected_at": collected_at, "source": "call", "reason": "asked"})
+    for collected_at, problem in (
+        ("1989-12-31T10:00", "before 1990"),
+        ((datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "in the future"),
+    ):
+        refused = agent.submit_on(
+            results, "/console/suppressions/lift", {"collected_at": collected_at, "source": "call", "reason": "asked"}
+        )
         assert refused.status_code == 422 and problem in refused.get_data(as_text=True)
-    assert api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"] == "suppressed"
-    lifted = agent.submit_on(results, "/console/suppressions/lift", {"collected_at": "1990-01-01T00:00", "source": "call", "reason": "asked"})
+    assert (
+        api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"]
+        == "suppressed"
+    )
+    lifted = agent.submit_on(
+        results, "/console/suppressions/lift", {"collected_at": "1990-01-01T00:00", "source": "call", "reason": "asked"}
+    )
     assert lifted.status_code == 303

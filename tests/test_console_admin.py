@@ -1,5 +1,6 @@
 """Admin pages: topics (mandatory fixed at creation), API keys (shown once, revoked everywhere), staff accounts,
 and the admin events that record each of these changes (SPEC §2, §7)."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,13 @@ def admin_event_rows(session: Console) -> list[str]:
 # --- topics ---------------------------------------------------------------------------------------------
 def test_an_admin_creates_a_topic_that_mailers_can_use_at_once(console, api, person):
     admin = console("admin")
-    fields = {"key": "offers", "name": "Offers", "description": "Deals", "channels": ["email", "sms"], "default_on": ["email", "post"]}
+    fields = {
+        "key": "offers",
+        "name": "Offers",
+        "description": "Deals",
+        "channels": ["email", "sms"],
+        "default_on": ["email", "post"],
+    }
     assert admin.submit(TOPICS, TOPICS, fields).status_code == 303
     topic = next(t for t in api.get("/topics").get_json()["topics"] if t["key"] == "offers")
     assert topic["channels"] == ["email", "sms"] and not topic["mandatory"]
@@ -51,7 +58,12 @@ def test_topic_creation_errors_show_on_the_form(console, api, newsletter):
 
 def test_mandatory_is_fixed_at_creation_and_a_mandatory_topic_keeps_its_channels(console, api, newsletter):
     admin = console("admin")
-    assert admin.submit(TOPICS, TOPICS, {"key": "legal", "name": "Legal notices", "channels": ["email"], "mandatory": True}).status_code == 303
+    assert (
+        admin.submit(
+            TOPICS, TOPICS, {"key": "legal", "name": "Legal notices", "channels": ["email"], "mandatory": True}
+        ).status_code
+        == 303
+    )
     legal = "/console/admin/topics/legal"
     page = admin.text(legal)
     assert 'name="mandatory"' not in page and "fixed for good" in page
@@ -65,7 +77,10 @@ def test_mandatory_is_fixed_at_creation_and_a_mandatory_topic_keeps_its_channels
     assert topic["mandatory"] and topic["channels"] == ["email", "post"] and topic["name"] == "Legal"
     refused = admin.post(legal + "/archive")
     assert refused.status_code == 422 and "cannot be archived" in refused.get_data(as_text=True)
-    assert admin.post("/console/admin/topics/newsletter", [("name", "News"), ("channels", "email"), ("mandatory", "y")]).status_code == 303
+    assert (
+        admin.post("/console/admin/topics/newsletter", [("name", "News"), ("channels", "email"), ("mandatory", "y")]).status_code
+        == 303
+    )
     newsletter_now = next(t for t in api.get("/topics").get_json()["topics"] if t["key"] == "newsletter")
     assert not newsletter_now["mandatory"] and newsletter_now["channels"] == ["email"]
 

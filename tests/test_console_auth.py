@@ -1,4 +1,5 @@
 """Console sign-in: one answer for every failure, failed attempts rate-limited, session cookie flags, CSRF."""
+
 from __future__ import annotations
 
 import re
@@ -116,7 +117,9 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(consol
             response = admin.post(path, data + token, csrf=False)
             assert response.status_code == 400, (path, token, response.status_code)
             assert "That form can" in response.get_data(as_text=True)
-    no_referer = admin.client.post("/console/admin/keys", base_url=ORIGIN, data={"name": "k", "scopes": "check", "csrf_token": admin.token()})
+    no_referer = admin.client.post(
+        "/console/admin/keys", base_url=ORIGIN, data={"name": "k", "scopes": "check", "csrf_token": admin.token()}
+    )
     assert no_referer.status_code == 400  # on HTTPS the Referer must be this site, too
     assert api.get("/recipients/cust-1/events").get_json() == before
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
@@ -137,7 +140,9 @@ def test_a_password_reset_ends_the_accounts_other_sessions(console, app):
     staff_page = admin.text("/console/admin/staff")
     agent_id = re.search(r'href="/console/admin/staff/(\d+)">agent@example.com<', staff_page).group(1)
     new_password = "a brand new passphrase"
-    response = admin.submit(f"/console/admin/staff/{agent_id}", f"/console/admin/staff/{agent_id}/password", {"password": new_password})
+    response = admin.submit(
+        f"/console/admin/staff/{agent_id}", f"/console/admin/staff/{agent_id}/password", {"password": new_password}
+    )
     assert response.status_code == 303
     assert agent.get("/console/").status_code == 302  # the session opened with the old password is over
     assert Console(app).login("agent@example.com").status_code == 401
@@ -216,7 +221,11 @@ def session_contents(app, session: Console) -> str:
 
 def test_the_search_text_is_kept_in_no_cookie_and_no_url(console, api, app, person):
     agent = console("agent")
-    for query, found in [("ann@example.com", "cust-1"), ("(415) 555-0123", "cust-1"), ("gone@example.com", "No recipient has this")]:
+    for query, found in [
+        ("ann@example.com", "cust-1"),
+        ("(415) 555-0123", "cust-1"),
+        ("gone@example.com", "No recipient has this"),
+    ]:
         response = agent.submit("/console/", "/console/", {"q": query})
         assert response.status_code == 200 and found in response.get_data(as_text=True)  # the answer is the results
         contents = session_contents(app, agent)

@@ -1,4 +1,5 @@
 """Acceptance 4: the console in headless Chromium, checked by axe-core on every kind of page, wide and on a phone."""
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,10 @@ def sign_in(page, site: str, email: str) -> None:
 
 def test_an_agent_finds_a_caller_by_phone_and_stops_a_topic_by_text(api, site, make_staff, newsletter, person, caplog):
     caplog.set_level(logging.DEBUG)
-    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "signed up"})
+    api.patch(
+        "/recipients/cust-1/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "signed up"},
+    )
     make_staff("agent@example.com", "agent")
     with browser_page() as page:
         sign_in(page, site, "agent@example.com")

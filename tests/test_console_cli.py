@@ -1,4 +1,5 @@
 """`flask --app app staff …`: accounts for the console, passwords hashed with scrypt, changes recorded."""
+
 from __future__ import annotations
 
 from console_client import PASSWORD, Console
@@ -19,7 +20,12 @@ def test_staff_create_reads_the_password_from_stdin_and_stores_only_a_scrypt_has
         assert staff.email == "ops@example.com" and staff.role == "admin"
         assert staff.password_hash.startswith("scrypt:") and PASSWORD not in staff.password_hash
         event = db.session.execute(select(AdminEvent)).scalar_one()
-        assert (event.actor, event.action, event.target, event.details) == ("cli", "staff.created", "ops@example.com", {"role": "admin"})
+        assert (event.actor, event.action, event.target, event.details) == (
+            "cli",
+            "staff.created",
+            "ops@example.com",
+            {"role": "admin"},
+        )
     assert Console(app).login("ops@example.com").status_code == 303
 
 

@@ -1,5 +1,6 @@
 """A person's page in the console: search, what they get and why, changes with a reason, history, status,
 suppressions, export and erasure (acceptance 2; SPEC §7)."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,10 @@ def history_rows(html: str) -> list[str]:
 
 
 # --- search ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("query", ["cust-1", "ann@example.com", "  ANN@Example.COM ", "(415) 555-0123", "415.555.0123", "+1 415 555 0123", "+14155550123"])
+@pytest.mark.parametrize(
+    "query",
+    ["cust-1", "ann@example.com", "  ANN@Example.COM ", "(415) 555-0123", "415.555.0123", "+1 415 555 0123", "+14155550123"],
+)
 def test_search_by_id_email_or_phone_as_people_type_it(console, person, query):
     results = console("viewer").search(query)
     assert f'href="{PAGE}"' in results
@@ -49,7 +53,10 @@ def test_search_also_answers_a_link_with_q(console, person):
 
 # --- the page -------------------------------------------------------------------------------------------
 def test_the_page_shows_contact_data_and_each_decision_in_plain_words(console, api, newsletter, person):
-    api.put("/recipients/cust-1", {"postal_address": {"lines": ["1 Main St"], "city": "Springfield", "country": "US"}, "locale": "en-US"})
+    api.put(
+        "/recipients/cust-1",
+        {"postal_address": {"lines": ["1 Main St"], "city": "Springfield", "country": "US"}, "locale": "en-US"},
+    )
     page = console("viewer").text(PAGE)
     for shown in ("ann@example.com", "+14155550123", "1 Main St", "Springfield", "en-US"):
         assert shown in page
@@ -57,7 +64,9 @@ def test_the_page_shows_contact_data_and_each_decision_in_plain_words(console, a
     assert "Needs opt-in" in page  # newsletter by text message
     assert "Mandatory" in page and "cannot be switched off" in page
     assert "What the reasons mean" in page
-    assert 'name="reason"' not in page and "<form method=\"post\" action=\"/console/recipients/cust-1/choices\"" not in page  # a viewer edits nothing
+    assert (
+        'name="reason"' not in page and '<form method="post" action="/console/recipients/cust-1/choices"' not in page
+    )  # a viewer edits nothing
 
 
 def test_mandatory_boxes_are_locked_with_the_reason_why(console, newsletter, person):
@@ -90,8 +99,19 @@ def test_an_agents_change_shows_in_the_history_and_the_events_api(console, api, 
     assert "agent@example.com (staff)" in newest and "console" in newest and "Caller asked to stop the newsletter" in newest
 
     event = events(api)[0]
-    assert (event["actor"], event["actor_id"], event["via"], event["reason"]) == ("staff", "agent@example.com", "console", "Caller asked to stop the newsletter")
-    assert (event["kind"], event["topic"], event["channel"], event["before"], event["after"]) == ("topic_choice", "newsletter", "email", None, False)
+    assert (event["actor"], event["actor_id"], event["via"], event["reason"]) == (
+        "staff",
+        "agent@example.com",
+        "console",
+        "Caller asked to stop the newsletter",
+    )
+    assert (event["kind"], event["topic"], event["channel"], event["before"], event["after"]) == (
+        "topic_choice",
+        "newsletter",
+        "email",
+        None,
+        False,
+    )
     assert reason(api, "newsletter", "email") == "unsubscribed"
 
 
@@ -130,7 +150,10 @@ def test_the_form_compares_with_what_the_page_showed_not_with_the_store(console,
     page = agent.text(PAGE)
     api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
     shown = re.findall(r'name="shown" value="([^"]+)"', page)
-    response = agent.post(CHOICES, [("shown", s) for s in shown] + [("*:email", "on"), ("*:sms", "on"), ("*:phone", "on"), ("reason", "caller asked")])
+    response = agent.post(
+        CHOICES,
+        [("shown", s) for s in shown] + [("*:email", "on"), ("*:sms", "on"), ("*:phone", "on"), ("reason", "caller asked")],
+    )
     assert response.status_code == 303  # newsletter:email unticked; newsletter:sms left as shown (off)
     assert reason(api, "newsletter", "email") == "unsubscribed"
     assert reason(api, "newsletter", "sms") == "subscribed"
@@ -173,14 +196,25 @@ CONTACT = PAGE + "/contact"
 
 def test_an_agent_changes_contact_data_with_a_reason(console, api, person):
     agent = console("agent")
-    fields = {"phone": "(415) 555-0199", "lines": "1 Main St\r\nApt 2", "city": "Springfield", "country": "us", "reason": "moved house"}
+    fields = {
+        "phone": "(415) 555-0199",
+        "lines": "1 Main St\r\nApt 2",
+        "city": "Springfield",
+        "country": "us",
+        "reason": "moved house",
+    }
     assert agent.submit(PAGE, CONTACT, fields).status_code == 303
     recipient = api.get("/recipients/cust-1").get_json()
     assert recipient["phone"] == "+14155550199"
     assert recipient["postal_address"] == {"lines": ["1 Main St", "Apt 2"], "city": "Springfield", "country": "US"}
     assert recipient["email"] == "ann@example.com"  # untouched
     event = events(api)[0]
-    assert (event["kind"], event["actor_id"], event["via"], event["reason"]) == ("contact_changed", "agent@example.com", "console", "moved house")
+    assert (event["kind"], event["actor_id"], event["via"], event["reason"]) == (
+        "contact_changed",
+        "agent@example.com",
+        "console",
+        "moved house",
+    )
     assert "Contact data saved." in agent.text(PAGE)
 
 
@@ -213,7 +247,7 @@ def test_contact_errors_show_on_the_form_and_change_nothing(console, api, person
         assert response.status_code == status, fields
         page = response.get_data(as_text=True)
         assert message in page, fields
-        assert "<details class=\"edit\" open>" in page  # the form is open on the error
+        assert '<details class="edit" open>' in page  # the form is open on the error
     assert events(api) == before
 
 
@@ -234,7 +268,10 @@ def test_deactivate_and_reactivate_with_a_reason(console, api, newsletter, perso
 # --- history --------------------------------------------------------------------------------------------
 def test_the_history_is_paginated_newest_first(console, api, newsletter, person):
     for n in range(30):
-        api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 0}], "reason": f"change {n}"})
+        api.patch(
+            "/recipients/cust-1/preferences",
+            {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 0}], "reason": f"change {n}"},
+        )
     viewer = console("viewer")
     first = viewer.text(PAGE)
     rows = history_rows(first)
@@ -268,15 +305,23 @@ def test_a_suppressed_address_without_a_recipient_is_named_and_an_agent_lifts_it
     assert refused.status_code == 422
     assert "Say when the person consented." in refused.get_data(as_text=True)
     assert "Say how the person consented." in refused.get_data(as_text=True)
-    future = agent.submit_on(results, "/console/suppressions/lift", {"collected_at": "2999-01-01T00:00", "source": "call", "reason": "asked"})
+    future = agent.submit_on(
+        results, "/console/suppressions/lift", {"collected_at": "2999-01-01T00:00", "source": "call", "reason": "asked"}
+    )
     assert future.status_code == 422 and "in the future" in future.get_data(as_text=True)
-    assert api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"] == "suppressed"
+    assert (
+        api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"]
+        == "suppressed"
+    )
 
     evidence = {"collected_at": "2026-01-05T10:30", "source": "phone call, ref 881", "reason": "wants the newsletter again"}
     assert agent.submit_on(results, "/console/suppressions/lift", evidence).status_code == 303
     page = agent.text("/console/")
     assert "The suppression is lifted" in page and "is suppressed" not in page
-    assert api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"] == "unknown_recipient"
+    assert (
+        api.post("/check", {"email": "gone@example.com", "topic": "newsletter", "channel": "email"}).get_json()["reason"]
+        == "unknown_recipient"
+    )
 
     admin_events = console("admin").text("/console/admin/events")
     row = next(r for r in admin_events.split("<tr>") if "suppression.lifted" in r)
@@ -293,7 +338,10 @@ def test_a_number_that_texted_stop_is_not_lifted_from_the_console(console, api, 
     page = agent.search("(415) 555-0177")
     assert "This phone number is suppressed" in page and "only a START text from it lifts that" in page
     assert "Lift the suppression" not in page
-    response = agent.post("/console/suppressions/lift", [("q", "+14155550177"), ("collected_at", "2026-01-05T10:30"), ("source", "call"), ("reason", "asked")])
+    response = agent.post(
+        "/console/suppressions/lift",
+        [("q", "+14155550177"), ("collected_at", "2026-01-05T10:30"), ("source", "call"), ("reason", "asked")],
+    )
     assert response.status_code == 422 and "only a START text" in response.get_data(as_text=True)
 
 
@@ -308,7 +356,13 @@ def test_a_known_persons_suppressed_address_is_lifted_with_their_consent(console
 
     missing = agent.submit(PAGE, CHOICES, {"lift": ["email"], "reason": "customer asked"})
     assert missing.status_code == 422 and "only the person&#39;s consent lifts one" in missing.get_data(as_text=True)
-    stopped = {"lift": ["email"], "*:email": False, "collected_at": "2026-02-01T09:00", "source": "signed form", "reason": "customer asked"}
+    stopped = {
+        "lift": ["email"],
+        "*:email": False,
+        "collected_at": "2026-02-01T09:00",
+        "source": "signed form",
+        "reason": "customer asked",
+    }
     contradiction = agent.submit(PAGE, CHOICES, stopped)
     assert contradiction.status_code == 422 and "Tick “Marketing by email” too" in contradiction.get_data(as_text=True)
     assert reason(api, "newsletter", "email") == "suppressed"
@@ -317,7 +371,12 @@ def test_a_known_persons_suppressed_address_is_lifted_with_their_consent(console
     assert agent.submit(PAGE, CHOICES, consent).status_code == 303
     assert reason(api, "newsletter", "email") == "default"
     lifted = events(api)[0]
-    assert (lifted["kind"], lifted["channel"], lifted["actor_id"], lifted["via"]) == ("suppression_lifted", "email", "agent@example.com", "console")
+    assert (lifted["kind"], lifted["channel"], lifted["actor_id"], lifted["via"]) == (
+        "suppression_lifted",
+        "email",
+        "agent@example.com",
+        "console",
+    )
     assert lifted["evidence"] == {"collected_at": "2026-02-01T09:00:00+00:00", "source": "signed form"}
     assert "Lift a suppression" not in agent.text(PAGE)
 
@@ -335,7 +394,10 @@ def test_an_admin_downloads_the_export_and_the_download_is_recorded(console, api
 
 def test_erasure_needs_the_id_typed_and_a_reason(console, api, person):
     admin = console("admin")
-    for fields, message in [({"confirm": "cust-2", "reason": "GDPR"}, "That is not this recipient"), ({"confirm": "cust-1", "reason": ""}, "Give a reason")]:
+    for fields, message in [
+        ({"confirm": "cust-2", "reason": "GDPR"}, "That is not this recipient"),
+        ({"confirm": "cust-1", "reason": ""}, "Give a reason"),
+    ]:
         response = admin.submit(PAGE, PAGE + "/erase", fields)
         assert response.status_code == 422 and message in response.get_data(as_text=True)
         assert api.get("/recipients/cust-1").status_code == 200
@@ -354,7 +416,14 @@ def test_odd_input_is_refused_cleanly(console, api, newsletter, person):
     assert agent.post(CHOICES, [("reason", "nul \x00 inside")]).status_code == 400
     for query in ["@", "x" * 5000, "+", "1" * 40, "é@ü.example", "cust-1 OR 1=1", "(415) 555-01234567"]:
         assert agent.post("/console/", [("q", query)]).status_code == 200
-    odd_choices = [("zzz:email", "on"), ("newsletter:fax", "on"), ("shown", "garbage"), ("shown", "nope:sms=1"), ("stop_all", "x"), ("reason", "r")]
+    odd_choices = [
+        ("zzz:email", "on"),
+        ("newsletter:fax", "on"),
+        ("shown", "garbage"),
+        ("shown", "nope:sms=1"),
+        ("stop_all", "x"),
+        ("reason", "r"),
+    ]
     assert agent.post(CHOICES, odd_choices).status_code in (303, 422)
     assert agent.post(CHOICES, [("collected_at", "yesterday"), ("reason", "r")]).status_code == 422
     assert agent.post(PAGE + "/contact", [("reason", "r" * 5000)]).status_code == 422

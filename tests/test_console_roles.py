@@ -3,6 +3,7 @@
 viewer reads; agent also changes a person's choices, contact data and status and lifts suppressions; admin also
 manages topics, API keys and staff, sees admin events, exports and erases. A refused request changes nothing.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -59,7 +60,11 @@ REQUESTS = [
     ("POST", "/console/recipients/<recipient_id>/contact", [("locale", "fr-CA"), ("shown-locale", ""), REASON]),
     ("POST", "/console/recipients/<recipient_id>/deactivate", [REASON]),
     ("POST", "/console/recipients/<recipient_id>/reactivate", [REASON]),
-    ("POST", "/console/suppressions/lift", [("q", "gone@example.com"), ("collected_at", "2026-01-05T10:30"), ("source", "phone call"), REASON]),
+    (
+        "POST",
+        "/console/suppressions/lift",
+        [("q", "gone@example.com"), ("collected_at", "2026-01-05T10:30"), ("source", "phone call"), REASON],
+    ),
     ("POST", "/console/recipients/<recipient_id>/export", None),
     ("GET", "/console/admin/topics", None),
     ("POST", "/console/admin/topics", [("key", "promo"), ("name", "Promotions"), ("channels", "email")]),
@@ -114,7 +119,10 @@ def state(app, api) -> dict:
             "events": api.get("/recipients/cust-1/events?limit=1000").get_json().get("events"),
             "topics": api.get("/topics").get_json()["topics"],
             "keys": [(k.name, k.revoked_at) for k in db.session.execute(select(ApiKey).order_by(ApiKey.name)).scalars()],
-            "staff": [(s.email, s.role, s.disabled_at, s.password_hash) for s in db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars()],
+            "staff": [
+                (s.email, s.role, s.disabled_at, s.password_hash)
+                for s in db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars()
+            ],
             "admin_events": db.session.execute(select(db.func.count()).select_from(AdminEvent)).scalar_one(),
             "suppressions": sorted(db.session.execute(select(Suppression.hash)).scalars()),
         }
@@ -158,7 +166,9 @@ def test_each_route_answers_each_role_as_the_matrix_says(app, api, console, anon
         elif role == "anonymous":
             expected = {302}  # to the sign-in page
         elif permission in GRANTS[role]:
-            answers = method == "GET" or rule.endswith(("/export", "/admin/keys")) or rule == "/console/"  # a search answers with its results
+            answers = (
+                method == "GET" or rule.endswith(("/export", "/admin/keys")) or rule == "/console/"
+            )  # a search answers with its results
             expected = {200, 201} if answers else {303}
         else:
             expected = {403}

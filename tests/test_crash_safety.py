@@ -3,6 +3,7 @@
 The full script is bench/crash_safety.py. On PostgreSQL it uses its own database (prefs_crash), created
 on the same server as PREFS_TEST_DATABASE_URL, because it empties the database it is given.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """SPEC §3, row by row: the decision rule is a pure function, so it is tested directly."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,9 @@ ARCHIVED_MANDATORY_OFF_CHANNEL = TopicRule("odd", "Odd", True, frozenset({"email
 
 
 def person(**overrides) -> RecipientState:
-    values = dict(id="p1", status="active", channels_with_address=ALL, sms_stopped=False, suppressed_channels=frozenset(), choices={})
+    values = dict(
+        id="p1", status="active", channels_with_address=ALL, sms_stopped=False, suppressed_channels=frozenset(), choices={}
+    )
     values.update(overrides)
     return RecipientState(**values)
 
@@ -40,11 +43,35 @@ CASES = [
     ("erased, mandatory", BILLING, "email", person(status="erased", channels_with_address=frozenset()), False, False, "erased"),
     # 6 no address for the channel, even for mandatory topics
     ("no address", NEWSLETTER, "sms", person(channels_with_address=frozenset({"email"})), False, False, "no_address"),
-    ("no address, mandatory", BILLING, "post", person(channels_with_address=frozenset({"email", "sms", "phone"})), False, False, "no_address"),
-    ("no address beats sms stop", BILLING, "sms", person(channels_with_address=frozenset({"email"}), sms_stopped=True), False, False, "no_address"),
+    (
+        "no address, mandatory",
+        BILLING,
+        "post",
+        person(channels_with_address=frozenset({"email", "sms", "phone"})),
+        False,
+        False,
+        "no_address",
+    ),
+    (
+        "no address beats sms stop",
+        BILLING,
+        "sms",
+        person(channels_with_address=frozenset({"email"}), sms_stopped=True),
+        False,
+        False,
+        "no_address",
+    ),
     # 7 SMS stop: texts of every kind stop, mandatory included; other channels unaffected
     ("sms stop, mandatory", BILLING, "sms", person(sms_stopped=True), False, False, "sms_stop"),
-    ("sms stop, marketing", NEWSLETTER, "sms", person(sms_stopped=True, choices={("newsletter", "sms"): True}), False, False, "sms_stop"),
+    (
+        "sms stop, marketing",
+        NEWSLETTER,
+        "sms",
+        person(sms_stopped=True, choices={("newsletter", "sms"): True}),
+        False,
+        False,
+        "sms_stop",
+    ),
     ("sms stop leaves email", BILLING, "email", person(sms_stopped=True), False, True, "mandatory"),
     ("sms stop leaves phone calls", BILLING, "phone", person(sms_stopped=True), False, True, "mandatory"),
     # 8 mandatory beats suppression and every marketing stop
@@ -53,24 +80,99 @@ CASES = [
         "mandatory beats every stop",
         BILLING,
         "sms",
-        person(suppressed_channels=frozenset({"email", "sms", "phone"}), choices={(ANY, ANY): False, (ANY, "sms"): False, ("billing", "sms"): False}),
+        person(
+            suppressed_channels=frozenset({"email", "sms", "phone"}),
+            choices={(ANY, ANY): False, (ANY, "sms"): False, ("billing", "sms"): False},
+        ),
         False,
         True,
         "mandatory",
     ),
     # 9 suppressed address, before any choice
-    ("suppressed", NEWSLETTER, "email", person(suppressed_channels=frozenset({"email"}), choices={("newsletter", "email"): True}), False, False, "suppressed"),
-    ("suppressed phone blocks sms", NEWSLETTER, "sms", person(suppressed_channels=frozenset({"sms", "phone"})), False, False, "suppressed"),
-    ("email suppression leaves sms", NEWSLETTER, "sms", person(suppressed_channels=frozenset({"email"}), choices={("newsletter", "sms"): True}), False, True, "subscribed"),
+    (
+        "suppressed",
+        NEWSLETTER,
+        "email",
+        person(suppressed_channels=frozenset({"email"}), choices={("newsletter", "email"): True}),
+        False,
+        False,
+        "suppressed",
+    ),
+    (
+        "suppressed phone blocks sms",
+        NEWSLETTER,
+        "sms",
+        person(suppressed_channels=frozenset({"sms", "phone"})),
+        False,
+        False,
+        "suppressed",
+    ),
+    (
+        "email suppression leaves sms",
+        NEWSLETTER,
+        "sms",
+        person(suppressed_channels=frozenset({"email"}), choices={("newsletter", "sms"): True}),
+        False,
+        True,
+        "subscribed",
+    ),
     # 10 all-marketing stop beats a channel stop and a topic opt-in
-    ("all marketing", NEWSLETTER, "email", person(choices={(ANY, ANY): False, (ANY, "email"): False, ("newsletter", "email"): True}), False, False, "all_marketing_unsubscribed"),
+    (
+        "all marketing",
+        NEWSLETTER,
+        "email",
+        person(choices={(ANY, ANY): False, (ANY, "email"): False, ("newsletter", "email"): True}),
+        False,
+        False,
+        "all_marketing_unsubscribed",
+    ),
     # 11 channel stop beats a topic opt-in on that channel only
-    ("channel stop", NEWSLETTER, "email", person(choices={(ANY, "email"): False, ("newsletter", "email"): True}), False, False, "channel_unsubscribed"),
-    ("channel stop is per channel", NEWSLETTER, "sms", person(choices={(ANY, "email"): False, ("newsletter", "sms"): True}), False, True, "subscribed"),
+    (
+        "channel stop",
+        NEWSLETTER,
+        "email",
+        person(choices={(ANY, "email"): False, ("newsletter", "email"): True}),
+        False,
+        False,
+        "channel_unsubscribed",
+    ),
+    (
+        "channel stop is per channel",
+        NEWSLETTER,
+        "sms",
+        person(choices={(ANY, "email"): False, ("newsletter", "sms"): True}),
+        False,
+        True,
+        "subscribed",
+    ),
     # 12 a stored choice beats the default, both ways
-    ("opted in where default is off", NEWSLETTER, "sms", person(choices={("newsletter", "sms"): True}), False, True, "subscribed"),
-    ("opted out where default is on", NEWSLETTER, "email", person(choices={("newsletter", "email"): False}), False, False, "unsubscribed"),
-    ("choice of another topic ignored", NEWSLETTER, "email", person(choices={("offers", "email"): False}), False, True, "default"),
+    (
+        "opted in where default is off",
+        NEWSLETTER,
+        "sms",
+        person(choices={("newsletter", "sms"): True}),
+        False,
+        True,
+        "subscribed",
+    ),
+    (
+        "opted out where default is on",
+        NEWSLETTER,
+        "email",
+        person(choices={("newsletter", "email"): False}),
+        False,
+        False,
+        "unsubscribed",
+    ),
+    (
+        "choice of another topic ignored",
+        NEWSLETTER,
+        "email",
+        person(choices={("offers", "email"): False}),
+        False,
+        True,
+        "default",
+    ),
     # 13 the topic's default per channel
     ("default on", NEWSLETTER, "email", person(), False, True, "default"),
     ("default off", NEWSLETTER, "sms", person(), False, False, "no_consent"),
@@ -78,7 +180,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "topic", "channel", "recipient", "address_suppressed", "allowed", "reason"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "topic", "channel", "recipient", "address_suppressed", "allowed", "reason"), CASES, ids=[c[0] for c in CASES]
+)
 def test_decision_rule(case, topic, channel, recipient, address_suppressed, allowed, reason):
     decision = decide(topic, channel, recipient, address_suppressed)
     assert (decision.allowed, decision.reason) == (allowed, reason)

@@ -1,6 +1,7 @@
 """S2 under the production server: gunicorn's access and error logs (gunicorn.conf.py) never show a link's
 token, however its path is spelled, nor an email or phone number from a search's query string, nor a
 request line gunicorn refused."""
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def open(self, path: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None) -> tuple[int, str, dict]:
+    def open(
+        self, path: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None
+    ) -> tuple[int, str, dict]:
         request = urllib.request.Request(self.url(path), data=data, headers=headers or {}, method=method)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -85,7 +88,9 @@ def console_search(server: Server, staff: str, password: str, queries: list[str]
     return [server.open("/console/?" + urllib.parse.urlencode({"q": query}), headers={"Cookie": cookie})[0] for query in queries]
 
 
-def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log(database_url, api, newsletter, person, make_staff, tmp_path):
+def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log(
+    database_url, api, newsletter, person, make_staff, tmp_path
+):
     from console_client import PASSWORD
 
     staff = make_staff("agent@example.com", "admin")
@@ -118,7 +123,16 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
         logged = server.stop()
 
     digits = PHONE.lstrip("+")
-    for secret in [*tokens, EMAIL, EMAIL.lower(), urllib.parse.quote(EMAIL), urllib.parse.quote(EMAIL.lower()), "Ann%40", digits, digits[1:]]:
+    for secret in [
+        *tokens,
+        EMAIL,
+        EMAIL.lower(),
+        urllib.parse.quote(EMAIL),
+        urllib.parse.quote(EMAIL.lower()),
+        "Ann%40",
+        digits,
+        digits[1:],
+    ]:
         assert secret not in logged, secret
     assert not re.search(r"[\w.+-]+(@|%40)[\w-]+\.[\w.]+", logged, re.IGNORECASE), "an email address was logged"
     # The scenario is in the log, redacted: the scan reads real lines.

@@ -1,4 +1,5 @@
 """CLI imports: recipients from CSV and addresses into the suppression list (issue 5, acceptance 5)."""
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,9 @@ def test_import_reports_exactly_the_bad_lines_and_a_rerun_changes_nothing(api, r
     path = write_csv(tmp_path / "people.csv", thousand_rows())
     result = runner.invoke(args=["recipients", "import", path, "--processes", str(processes)])
     assert result.exit_code == 1
-    reported = sorted(int(line.split(":")[0].removeprefix("line ")) for line in result.output.splitlines() if line.startswith("line "))
+    reported = sorted(
+        int(line.split(":")[0].removeprefix("line ")) for line in result.output.splitlines() if line.startswith("line ")
+    )
     assert reported == sorted(BAD_LINES)
     assert "995 created, 0 updated, 0 unchanged, 5 bad rows" in result.output
 
@@ -70,7 +73,11 @@ def _count_events(api) -> int:
 
 
 def test_import_updates_only_what_changed_and_never_clears(api, runner, newsletter, person, tmp_path):
-    path = write_csv(tmp_path / "update.csv", [{"id": "cust-1", "email": "", "phone": "+14155550999", "locale": ""}], header=("id", "email", "phone", "locale"))
+    path = write_csv(
+        tmp_path / "update.csv",
+        [{"id": "cust-1", "email": "", "phone": "+14155550999", "locale": ""}],
+        header=("id", "email", "phone", "locale"),
+    )
     assert runner.invoke(args=["recipients", "import", path, "--processes", "1"]).exit_code == 0
     body = api.get("/recipients/cust-1").get_json()
     assert (body["email"], body["phone"]) == ("ann@example.com", "+14155550999")

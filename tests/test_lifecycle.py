@@ -1,4 +1,5 @@
 """Erasure, export, the change feed and mailto unsubscribes (issue 5, acceptance 2-4)."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,15 @@ def every_text_value(app) -> list[str]:
 
 
 def test_erasure_leaves_no_personal_data_and_keeps_the_address_suppressed(api, app, client, newsletter):
-    api.put("/recipients/erin", {"email": EMAIL, "phone": PHONE, "postal_address": {"lines": [STREET], "city": "Sydney", "country": "AU"}, "locale": "en-AU"})
+    api.put(
+        "/recipients/erin",
+        {
+            "email": EMAIL,
+            "phone": PHONE,
+            "postal_address": {"lines": [STREET], "city": "Sydney", "country": "AU"},
+            "locale": "en-AU",
+        },
+    )
     api.patch("/recipients/erin/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "signup",
                                                "evidence": {"source": "web form", "collected_at": "2026-11-01", "ip": IP, "user_agent": USER_AGENT}})  # fmt: skip
     unsubscribe = api.post("/links", {"recipient_id": "erin", "topic": "newsletter"}).get_json()["unsubscribe_url"]
@@ -58,7 +67,10 @@ def test_erasure_leaves_no_personal_data_and_keeps_the_address_suppressed(api, a
     assert api.check("newsletter", "email", recipient_id="erin-2")["reason"] == "suppressed"  # no evidence: still suppressed
     api.patch(
         "/recipients/erin-2/preferences",
-        {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": {"collected_at": "2026-11-25T10:00:00Z", "source": "signup form"}},
+        {
+            "changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}],
+            "evidence": {"collected_at": "2026-11-25T10:00:00Z", "source": "signup form"},
+        },
     )
     assert api.check("newsletter", "email", recipient_id="erin-2")["reason"] == "subscribed"
     assert api.get("/recipients/erin-2/events").get_json()["events"][0]["kind"] == "suppression_lifted"
@@ -66,7 +78,10 @@ def test_erasure_leaves_no_personal_data_and_keeps_the_address_suppressed(api, a
 
 def test_erased_history_keeps_its_shape(api, newsletter):
     api.put("/recipients/erin", {"email": EMAIL})
-    api.patch("/recipients/erin/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "evidence": {"source": "call", "ip": IP}})
+    api.patch(
+        "/recipients/erin/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "evidence": {"source": "call", "ip": IP}},
+    )
     api.delete("/recipients/erin")
     feed = api.get("/events").get_json()["events"]
     erin = [(e["kind"], e["topic"], e["before"], e["after"], e["evidence"]) for e in feed if e["recipient_id"] == "erin"]
@@ -78,7 +93,10 @@ def test_erased_history_keeps_its_shape(api, newsletter):
 
 
 def test_export_is_json_with_what_get_shows_plus_every_event(api, newsletter, person):
-    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "asked"})
+    api.patch(
+        "/recipients/cust-1/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "reason": "asked"},
+    )
     response = api.get("/recipients/cust-1/export")
     assert response.status_code == 200 and response.mimetype == "application/json"
     export = json.loads(response.get_data(as_text=True))
@@ -89,13 +107,17 @@ def test_export_is_json_with_what_get_shows_plus_every_event(api, newsletter, pe
     events = api.get("/recipients/cust-1/events?limit=1000").get_json()["events"]
     assert [e["id"] for e in export["events"]] == sorted(e["id"] for e in events)
     assert export["events"][-1]["reason"] == "asked"
-    assert export["choices"] == [{"topic": "newsletter", "channel": "sms", "subscribed": True, "updated_at": export["choices"][0]["updated_at"]}]
+    assert export["choices"] == [
+        {"topic": "newsletter", "channel": "sms", "subscribed": True, "updated_at": export["choices"][0]["updated_at"]}
+    ]
     assert export["suppressed"] == {"email": False, "phone": False}
 
 
 def test_feed_pages_oldest_first_and_says_when_caught_up(api, newsletter, person):
     for n in range(5):
-        api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 0}]})
+        api.patch(
+            "/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 0}]}
+        )
     seen, after = [], 0
     while True:
         page = api.get(f"/events?after={after}&limit=2").get_json()
@@ -143,7 +165,9 @@ def test_feed_skips_and_repeats_nothing_while_writes_go_on(api, app, newsletter)
     with app.app_context():
         from prefs.models import ConsentEvent
 
-        assert seen == list(db.session.execute(select(ConsentEvent.id).where(ConsentEvent.id > baseline).order_by(ConsentEvent.id)).scalars())
+        assert seen == list(
+            db.session.execute(select(ConsentEvent.id).where(ConsentEvent.id > baseline).order_by(ConsentEvent.id)).scalars()
+        )
 
 
 def _last_event_id(app) -> int:
@@ -160,14 +184,27 @@ def test_mailto_unsubscribe_through_the_inbound_mail_webhook(database_url):
 
     from prefs import create_app
 
-    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_UNSUBSCRIBE_MAILTO": "unsubscribe@mail.example.com"})
+    app = create_app(
+        {**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_UNSUBSCRIBE_MAILTO": "unsubscribe@mail.example.com"}
+    )
     try:
         client = app.test_client()
-        key = app.test_cli_runner().invoke(args=["keys", "create", "mailto", "--scope", "admin", "--scope", "check"]).output.strip().splitlines()[-1]
+        key = (
+            app.test_cli_runner()
+            .invoke(args=["keys", "create", "mailto", "--scope", "admin", "--scope", "check"])
+            .output.strip()
+            .splitlines()[-1]
+        )
         headers = {"Authorization": f"Bearer {key}"}
-        client.post("/api/v1/topics", json={"key": "offers", "name": "Offers", "channels": ["email"], "default_subscribed": {"email": True}}, headers=headers)
+        client.post(
+            "/api/v1/topics",
+            json={"key": "offers", "name": "Offers", "channels": ["email"], "default_subscribed": {"email": True}},
+            headers=headers,
+        )
         client.put("/api/v1/recipients/m1", json={"email": "m1@example.com"}, headers=headers)
-        value = client.post("/api/v1/links", json={"recipient_id": "m1", "topic": "offers"}, headers=headers).get_json()["headers"]["List-Unsubscribe"]
+        value = client.post("/api/v1/links", json={"recipient_id": "m1", "topic": "offers"}, headers=headers).get_json()[
+            "headers"
+        ]["List-Unsubscribe"]
         address = value.split("<mailto:")[1].split("?")[0]
         secret = {"X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
 
@@ -176,11 +213,17 @@ def test_mailto_unsubscribe_through_the_inbound_mail_webhook(database_url):
             return client.post("/api/v1/check", json=body, headers=headers).get_json()["reason"]
 
         assert client.post("/webhooks/email", data={"to": address, "subject": "unsubscribe"}).status_code == 403
-        assert client.post("/webhooks/email", data={"to": address}, headers={"X-Prefs-Webhook-Secret": "wrong"}).status_code == 403
+        assert (
+            client.post("/webhooks/email", data={"to": address}, headers={"X-Prefs-Webhook-Secret": "wrong"}).status_code == 403
+        )
         assert check() == "default"
-        unknown = client.post("/webhooks/email", json={"to": "unsubscribe+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@mail.example.com"}, headers=secret)
+        unknown = client.post(
+            "/webhooks/email", json={"to": "unsubscribe+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@mail.example.com"}, headers=secret
+        )
         assert unknown.status_code == 200 and check() == "default"
-        response = client.post("/webhooks/email", json={"to": f"Unsubscribe <{address.upper()}>", "subject": "unsubscribe"}, headers=secret)
+        response = client.post(
+            "/webhooks/email", json={"to": f"Unsubscribe <{address.upper()}>", "subject": "unsubscribe"}, headers=secret
+        )
         assert 200 <= response.status_code < 300 and check() == "unsubscribed"
         events = client.get("/api/v1/recipients/m1/events", headers=headers).get_json()["events"]
         assert (events[0]["actor"], events[0]["via"]) == ("email", "mailto")
@@ -189,5 +232,3 @@ def test_mailto_unsubscribe_through_the_inbound_mail_webhook(database_url):
     finally:
         with app.app_context():
             db.engine.dispose()
-
-

@@ -1,4 +1,5 @@
 """The OpenAPI document is valid OpenAPI 3, needs no key, and covers every /api/v1 route (acceptance 6)."""
+
 from __future__ import annotations
 
 import re
@@ -58,7 +59,17 @@ REFUSED = [
     ("PUT", "/recipients/cust-1", {"postal_address": {"lines": [" "], "country": "US"}}),
     ("PUT", "/recipients/cust-1", {"postal_address": {"lines": ["1 Main St"], "country": ""}}),
     ("PUT", "/recipients/cust-1", {"postal_address": {}}),
-    ("POST", "/check", {"recipient_id": "cust-1", "email": "ann@example.com", "phone": "+14155550123", "topic": "newsletter", "channel": "email"}),
+    (
+        "POST",
+        "/check",
+        {
+            "recipient_id": "cust-1",
+            "email": "ann@example.com",
+            "phone": "+14155550123",
+            "topic": "newsletter",
+            "channel": "email",
+        },
+    ),
     ("POST", "/check", {"topic": "newsletter", "channel": "email"}),
     ("POST", "/check", {"recipient_id": None, "email": "ann@example.com", "topic": "newsletter", "channel": "email"}),
     ("POST", "/check", {"email": "nope", "topic": "newsletter", "channel": "email"}),
@@ -68,16 +79,32 @@ REFUSED = [
     ("POST", "/topics", {"key": "offers", "name": "Offers", "channels": ["email"], "default_subscribed": {"fax": True}}),
     ("POST", "/topics", {"key": "offers", "name": "Offers", "channels": ["email", "email"]}),
     ("POST", "/topics", {"key": "offers\n", "name": "Offers", "channels": ["email"]}),
-    ("PATCH", "/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": {"collected_at": "", "source": "form"}}),
+    (
+        "PATCH",
+        "/recipients/cust-1/preferences",
+        {"changes": [{"subscribed": True}], "evidence": {"collected_at": "", "source": "form"}},
+    ),
     ("POST", "/links", {"recipient_id": "cust-1", "topic": "Not a key!"}),
 ]
 ACCEPTED = [
-    ("PUT", "/recipients/cust-1", {"locale": "en_GB", "phone": "(415) 555-0100", "postal_address": {"lines": [" 1 Main St "], "country": "us"}}),
+    (
+        "PUT",
+        "/recipients/cust-1",
+        {"locale": "en_GB", "phone": "(415) 555-0100", "postal_address": {"lines": [" 1 Main St "], "country": "us"}},
+    ),
     ("POST", "/check", {"email": " Ann@Example.COM ", "topic": "newsletter", "channel": "email"}),
     ("POST", "/check", {"phone": "+10000000", "topic": "newsletter", "channel": "sms"}),  # E.164 is looked up as it is
     ("POST", "/check/batch", {"checks": [{"topic": {}}, {"recipient_id": "cust-1"}], "topic": "newsletter", "channel": "email"}),
-    ("POST", "/topics", {"key": "offers", "name": "Offers", "channels": ["email", "post"], "default_subscribed": {"email": True}}),
-    ("PATCH", "/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": {"collected_at": "2016-01-05", "source": "form", "form_id": 7}}),
+    (
+        "POST",
+        "/topics",
+        {"key": "offers", "name": "Offers", "channels": ["email", "post"], "default_subscribed": {"email": True}},
+    ),
+    (
+        "PATCH",
+        "/recipients/cust-1/preferences",
+        {"changes": [{"subscribed": True}], "evidence": {"collected_at": "2016-01-05", "source": "form", "form_id": 7}},
+    ),
 ]
 
 
@@ -127,7 +154,9 @@ def test_the_document_and_the_api_agree_on_query_parameters(api, person, path, d
     assert _refused_as_malformed(api.get(path)) != documented
 
 
-@pytest.mark.parametrize(("recipient_id", "documented"), [("cust-2", True), ("a.b:c_d-9", True), ("abc%0A", False), ("has@at", False), ("..", False)])
+@pytest.mark.parametrize(
+    ("recipient_id", "documented"), [("cust-2", True), ("a.b:c_d-9", True), ("abc%0A", False), ("has@at", False), ("..", False)]
+)
 def test_the_document_and_the_api_agree_on_a_recipient_id(api, recipient_id, documented):
     from urllib.parse import unquote
 

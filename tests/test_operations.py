@@ -1,5 +1,6 @@
 """Running the service: what it says at start (only when serving, in whole sentences), one clear line for a
 setting it refuses, HSTS outside development, and migrations that lint clean and go up and down."""
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,9 @@ def serve(command: list[str], env: dict[str, str], port: int, log_path) -> tuple
 def test_gunicorn_says_what_is_off_in_whole_sentences_and_sends_hsts(database_url, tmp_path):
     port = free_port()
     env = service_env(database_url, PREFS_BIND=f"127.0.0.1:{port}", PREFS_WORKERS="1")
-    log, headers = serve([os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], env, port, tmp_path / "gunicorn.log")
+    log, headers = serve(
+        [os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], env, port, tmp_path / "gunicorn.log"
+    )
     for warning in WARNINGS:
         assert warning in log.splitlines(), log
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
@@ -112,7 +115,12 @@ def test_a_refused_setting_is_one_clear_line_under_flask_and_gunicorn(database_u
 
 
 def test_hsts_on_every_answer_outside_development_only(app, client, database_url):
-    for response in (client.get("/healthz"), client.get("/nowhere"), client.get("/console/login"), client.post("/api/v1/check", json={})):
+    for response in (
+        client.get("/healthz"),
+        client.get("/nowhere"),
+        client.get("/console/login"),
+        client.post("/api/v1/check", json={}),
+    ):
         assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", response.status_code
     development = create_app({**BASE_SETTINGS, "PREFS_ENV": "development", "PREFS_DATABASE_URL": database_url})
     try:
@@ -123,7 +131,9 @@ def test_hsts_on_every_answer_outside_development_only(app, client, database_url
 
 
 def test_migrations_pass_ruff():
-    result = subprocess.run([os.path.join(BIN, "ruff"), "check", "migrations"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [os.path.join(BIN, "ruff"), "check", "migrations"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout
 
 

@@ -6,6 +6,7 @@
   (JSON `unavailable` on the API, a friendly page for people, a 5xx the SMS provider retries), with
   `Retry-After`, never a 500; the outage is logged once, not per request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,7 +58,9 @@ def app_with(**settings) -> Iterator:
 
 def links_for(api) -> tuple[str, str]:
     links = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter"}).get_json()
-    return links["unsubscribe_url"].removeprefix("https://prefs.example.com"), links["preferences_url"].removeprefix("https://prefs.example.com")
+    return links["unsubscribe_url"].removeprefix("https://prefs.example.com"), links["preferences_url"].removeprefix(
+        "https://prefs.example.com"
+    )
 
 
 def signed_sms(body: str) -> tuple[dict, dict]:
@@ -107,11 +110,16 @@ def limiter_trusts_its_storage() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("redis", ["closed port", "silent"])
-def test_with_redis_down_every_page_and_the_one_click_work(redis, limiter_trusts_its_storage, database_url, api, newsletter, person, make_staff, caplog):
+def test_with_redis_down_every_page_and_the_one_click_work(
+    redis, limiter_trusts_its_storage, database_url, api, newsletter, person, make_staff, caplog
+):
     caplog.set_level(logging.INFO)
     staff = make_staff("agent@example.com", "agent")
     unsubscribe, preferences = links_for(api)
-    with unreachable(redis) as port, app_with(PREFS_DATABASE_URL=database_url, PREFS_RATELIMIT_STORAGE_URL=f"redis://127.0.0.1:{port}/0") as app:
+    with (
+        unreachable(redis) as port,
+        app_with(PREFS_DATABASE_URL=database_url, PREFS_RATELIMIT_STORAGE_URL=f"redis://127.0.0.1:{port}/0") as app,
+    ):
         client = app.test_client()
         calls = {
             "confirmation page": lambda: client.get(unsubscribe),
@@ -122,7 +130,9 @@ def test_with_redis_down_every_page_and_the_one_click_work(redis, limiter_trusts
             "a bad link": lambda: client.get(unsubscribe[:-4]),
             "console sign-in page": lambda: client.get("/console/login", base_url="https://localhost"),
             "SMS webhook": lambda: client.post("/webhooks/sms", data=signed_sms("HELP")[0], headers=signed_sms("HELP")[1]),
-            "mail webhook": lambda: client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": "test-email-webhook-secret"}),
+            "mail webhook": lambda: client.post(
+                "/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
+            ),
         }
         for name, call in calls.items():
             response = answer_within(WITHIN_SECONDS, call)
@@ -150,7 +160,10 @@ def test_with_redis_down_every_page_and_the_one_click_work(redis, limiter_trusts
 def apps_without_database(kind: str, count: int) -> Iterator[list]:
     """`count` apps (think gunicorn workers, each with its own caches and pool) whose database is unreachable."""
     with unreachable(kind) as port, ExitStack() as stack:
-        yield [stack.enter_context(app_with(PREFS_DATABASE_URL=f"postgresql+psycopg://prefs@127.0.0.1:{port}/prefs")) for _ in range(count)]
+        yield [
+            stack.enter_context(app_with(PREFS_DATABASE_URL=f"postgresql+psycopg://prefs@127.0.0.1:{port}/prefs"))
+            for _ in range(count)
+        ]
 
 
 def surfaces(api, console) -> dict[str, tuple[str, Callable]]:
@@ -172,7 +185,10 @@ def surfaces(api, console) -> dict[str, tuple[str, Callable]]:
         "healthz": ("health", lambda app: app.test_client().get("/healthz")),
         "API check": ("api", lambda app: app.test_client().post("/api/v1/check", json=check, headers=key)),
         "API search": ("api", lambda app: app.test_client().get("/api/v1/recipients?email=ann%40example.com", headers=key)),
-        "API write": ("api", lambda app: app.test_client().put("/api/v1/recipients/cust-2", json={"email": "bo@example.com"}, headers=key)),
+        "API write": (
+            "api",
+            lambda app: app.test_client().put("/api/v1/recipients/cust-2", json={"email": "bo@example.com"}, headers=key),
+        ),
         "confirmation page": ("page", lambda app: app.test_client().get(unsubscribe)),
         "one-click": ("page", lambda app: app.test_client().post(unsubscribe, data={"List-Unsubscribe": "One-Click"})),
         "undo": ("page", lambda app: app.test_client().post(unsubscribe + "/undo")),
@@ -185,12 +201,16 @@ def surfaces(api, console) -> dict[str, tuple[str, Callable]]:
 
 
 @pytest.mark.parametrize("database", ["closed port", "silent"])
-def test_with_the_database_unreachable_every_surface_answers_503_within_seconds(database, api, newsletter, person, console, caplog):
+def test_with_the_database_unreachable_every_surface_answers_503_within_seconds(
+    database, api, newsletter, person, console, caplog
+):
     caplog.set_level(logging.INFO)
     calls = surfaces(api, console)
     # One worker per surface, all at once: each request waits out the connect timeout on its own.
     with apps_without_database(database, len(calls)) as apps:
-        work = {name: (lambda app=app, call=call: call(app)) for app, (name, (_kind, call)) in zip(apps, calls.items(), strict=True)}
+        work = {
+            name: (lambda app=app, call=call: call(app)) for app, (name, (_kind, call)) in zip(apps, calls.items(), strict=True)
+        }
         answers = answers_within(WITHIN_SECONDS + 1, work)
 
     for name, (kind, _call) in calls.items():
@@ -222,10 +242,13 @@ def test_an_outage_is_logged_once_a_minute_per_worker_not_per_request(api, newsl
 
 
 def test_a_database_that_accepts_and_never_answers_fails_healthz_within_the_connect_timeout():
-    with unreachable("silent") as port, app_with(
-        PREFS_DATABASE_URL=f"postgresql+psycopg://prefs@127.0.0.1:{port}/prefs", PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS="2"
-    ) as app:
-        (response, seconds), = answers_within(WITHIN_SECONDS, {"healthz": lambda: app.test_client().get("/healthz")}).values()
+    with (
+        unreachable("silent") as port,
+        app_with(
+            PREFS_DATABASE_URL=f"postgresql+psycopg://prefs@127.0.0.1:{port}/prefs", PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS="2"
+        ) as app,
+    ):
+        ((response, seconds),) = answers_within(WITHIN_SECONDS, {"healthz": lambda: app.test_client().get("/healthz")}).values()
     assert response.status_code == 503 and 1.5 < seconds < 2 + 1
 
 
@@ -236,11 +259,18 @@ def test_a_request_stuck_behind_a_lock_answers_503_after_the_statement_timeout(d
         pytest.skip("PostgreSQL's statement timeout; SQLite's equivalent is its busy timeout")
     locker = create_engine(database_url)
     try:
-        with locker.connect() as connection, app_with(PREFS_DATABASE_URL=database_url, PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS="1") as app:
+        with (
+            locker.connect() as connection,
+            app_with(PREFS_DATABASE_URL=database_url, PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS="1") as app,
+        ):
             connection.execute(text("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE"))
             check = {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}
-            call = {"check": lambda: app.test_client().post("/api/v1/check", json=check, headers={"Authorization": f"Bearer {api.key}"})}
-            (response, seconds), = answers_within(WITHIN_SECONDS, call).values()
+            call = {
+                "check": lambda: app.test_client().post(
+                    "/api/v1/check", json=check, headers={"Authorization": f"Bearer {api.key}"}
+                )
+            }
+            ((response, seconds),) = answers_within(WITHIN_SECONDS, call).values()
             connection.rollback()
     finally:
         locker.dispose()
@@ -250,7 +280,11 @@ def test_a_request_stuck_behind_a_lock_answers_503_after_the_statement_timeout(d
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS", "0"), ("PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS", "soon"), ("PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS", "0")],
+    [
+        ("PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS", "0"),
+        ("PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS", "soon"),
+        ("PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS", "0"),
+    ],
 )
 def test_a_timeout_that_would_wait_forever_is_refused_at_start(database_url, setting, value):
     with pytest.raises(ConfigError, match=setting):

@@ -1,4 +1,5 @@
 """Recipient pages over HTTP: links API, confirm page, RFC 8058 one-click, undo, preference center."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,10 @@ def test_links_api_gives_both_urls_and_the_rfc_8058_headers(api, newsletter, per
     result = links(api, topic="newsletter", message_id="m-1")
     assert result["unsubscribe_url"].startswith("https://prefs.example.com/u/")
     assert result["preferences_url"].startswith("https://prefs.example.com/p/")
-    assert result["headers"] == {"List-Unsubscribe": f"<{result['unsubscribe_url']}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert result["headers"] == {
+        "List-Unsubscribe": f"<{result['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
     channel_link = links(api)  # channel defaults to email; no topic: all marketing on email
     assert channel_link["unsubscribe_url"] != result["unsubscribe_url"]
 
@@ -64,14 +68,25 @@ def test_links_api_refusals(api, newsletter, person):
 
 
 def test_mailto_is_added_when_configured(database_url, make_key):
-    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_UNSUBSCRIBE_MAILTO": "Unsubscribe@Mail.Example.com"})
+    app = create_app(
+        {**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_UNSUBSCRIBE_MAILTO": "Unsubscribe@Mail.Example.com"}
+    )
     try:
         client = app.test_client()
-        key = app.test_cli_runner().invoke(args=["keys", "create", "mailto-test", "--scope", "admin", "--scope", "check"]).output.strip().splitlines()[-1]
+        key = (
+            app.test_cli_runner()
+            .invoke(args=["keys", "create", "mailto-test", "--scope", "admin", "--scope", "check"])
+            .output.strip()
+            .splitlines()[-1]
+        )
         headers = {"Authorization": f"Bearer {key}"}
         client.put("/api/v1/recipients/m-1", json={"email": "m@example.com"}, headers=headers)
-        value = client.post("/api/v1/links", json={"recipient_id": "m-1"}, headers=headers).get_json()["headers"]["List-Unsubscribe"]
-        match = re.fullmatch(r"<https://prefs\.example\.com/u/[^>]+>, <mailto:([^@>]+)@mail\.example\.com\?subject=unsubscribe>", value)
+        value = client.post("/api/v1/links", json={"recipient_id": "m-1"}, headers=headers).get_json()["headers"][
+            "List-Unsubscribe"
+        ]
+        match = re.fullmatch(
+            r"<https://prefs\.example\.com/u/[^>]+>, <mailto:([^@>]+)@mail\.example\.com\?subject=unsubscribe>", value
+        )
         assert match, value
         local = match.group(1)
         assert local.startswith("unsubscribe+") and local == local.lower() and len(local.encode()) <= 64
@@ -118,14 +133,27 @@ def test_one_click_post_unsubscribes_once(api, app, newsletter, person, encoding
     body = {"List-Unsubscribe": "One-Click"}
     kwargs = {"data": body, "content_type": "multipart/form-data"} if encoding == "multipart" else {"data": body}
     for _ in range(2):
-        response = anonymous.post(url, headers={"User-Agent": "MailProvider/1.0"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}, **kwargs)
+        response = anonymous.post(
+            url, headers={"User-Agent": "MailProvider/1.0"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}, **kwargs
+        )
         assert 200 <= response.status_code < 300 and "Location" not in response.headers
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
     assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
     assert event_count(api) == before + 1
     event = api.get("/recipients/cust-1/events").get_json()["events"][0]
-    assert (event["actor"], event["via"], event["topic"], event["channel"], event["after"]) == ("recipient", "one_click", "newsletter", "email", False)
-    assert event["evidence"] == {"message_id": "msg-42", "link_minted_by": "test-admin", "ip": "203.0.113.9", "user_agent": "MailProvider/1.0"}
+    assert (event["actor"], event["via"], event["topic"], event["channel"], event["after"]) == (
+        "recipient",
+        "one_click",
+        "newsletter",
+        "email",
+        False,
+    )
+    assert event["evidence"] == {
+        "message_id": "msg-42",
+        "link_minted_by": "test-admin",
+        "ip": "203.0.113.9",
+        "user_agent": "MailProvider/1.0",
+    }
 
 
 def test_channel_link_stops_the_channel_and_the_page_button_is_confirm_page(api, client, newsletter, person):

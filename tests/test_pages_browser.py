@@ -1,4 +1,5 @@
 """The recipient pages in a real browser: headless Chromium, by mouse and by keyboard alone, checked by axe."""
+
 from __future__ import annotations
 
 from urllib.parse import urlparse
@@ -47,9 +48,9 @@ def test_preference_center_by_keyboard_alone(api, site, newsletter, person):
         # From a link sent by email, texts cannot be switched on: the box is locked and says why.
         page.goto(site + link_paths(api, topic="newsletter")["preferences_url"])
         assert page.get_by_role("checkbox", name="Newsletter by text message").is_disabled()
-        assert "switched on only from a link we sent you by text message" in page.get_by_role("checkbox", name="Newsletter by text message").evaluate(
-            "e => document.getElementById(e.getAttribute('aria-describedby')).textContent"
-        )
+        assert "switched on only from a link we sent you by text message" in page.get_by_role(
+            "checkbox", name="Newsletter by text message"
+        ).evaluate("e => document.getElementById(e.getAttribute('aria-describedby')).textContent")
         assert serious_violations(page) == []
 
         page.goto(site + link_paths(api, topic="newsletter", channel="sms")["preferences_url"])

@@ -1,6 +1,7 @@
 """Property tests. R4: any change to a link's token is refused and changes nothing. R5: over random sequences
 of operations, a mandatory topic is never denied to an active recipient with an address on the channel,
 except `sms_stop` on SMS."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ def mutations(draw, token: str):
 
 def test_r4_every_changed_token_is_refused_and_changes_nothing(api, client, newsletter, person):
     links = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "message_id": "m-1"}).get_json()
-    tokens = {prefix: url.rsplit("/", 1)[-1] for prefix, url in (("u", links["unsubscribe_url"]), ("p", links["preferences_url"]))}
+    tokens = {
+        prefix: url.rsplit("/", 1)[-1] for prefix, url in (("u", links["unsubscribe_url"]), ("p", links["preferences_url"]))
+    }
     before = (api.get("/recipients/cust-1/preferences").get_json(), api.get("/recipients/cust-1/events").get_json())
 
     @given(data=st.data(), prefix=st.sampled_from(["u", "p"]), method=st.sampled_from(["GET", "POST"]))
@@ -60,7 +63,10 @@ def test_r4_every_changed_token_is_refused_and_changes_nothing(api, client, news
 
 # --- R5 -------------------------------------------------------------------------------------------------
 def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, newsletter):
-    api.post("/topics", {"key": "offers", "name": "Offers", "channels": ["email", "sms", "post"], "default_subscribed": {"email": True}})
+    api.post(
+        "/topics",
+        {"key": "offers", "name": "Offers", "channels": ["email", "sms", "post"], "default_subscribed": {"email": True}},
+    )
     api.post("/topics", {"key": "security", "name": "Security alerts", "mandatory": True, "channels": ["email", "sms", "phone"]})
     mandatory = ("billing", "service", "security")
     topics = ("newsletter", "offers") + mandatory
@@ -79,13 +85,19 @@ def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, new
 
         @rule(topic=st.sampled_from(topics + (None,)), channel=st.sampled_from(CHANNELS + (None,)), subscribed=st.booleans())
         def patch(self, topic, channel, subscribed):
-            change = {"subscribed": subscribed, **({"topic": topic} if topic else {}), **({"channel": channel} if channel else {})}
+            change = {
+                "subscribed": subscribed,
+                **({"topic": topic} if topic else {}),
+                **({"channel": channel} if channel else {}),
+            }
             response = api.patch(f"/recipients/{self.id}/preferences", {"changes": [change]})
             assert response.status_code in (200, 422), response.get_json()
             if topic in mandatory and not subscribed and not (topic == "security" and channel == "post"):
                 assert response.get_json()["error"]["code"] == "mandatory_topic"  # refused, whatever else
 
-        @rule(topic=st.sampled_from(("newsletter", "offers", None)), channel=st.sampled_from(("email", "sms")), undo=st.booleans())
+        @rule(
+            topic=st.sampled_from(("newsletter", "offers", None)), channel=st.sampled_from(("email", "sms")), undo=st.booleans()
+        )
         def click(self, topic, channel, undo):
             response = api.post("/links", {"recipient_id": self.id, "channel": channel, **({"topic": topic} if topic else {})})
             if response.status_code != 200:
@@ -97,7 +109,11 @@ def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, new
 
         @rule(boxes=st.sets(st.sampled_from([f"{t}:{c}" for t in topics for c in CHANNELS] + ["*:email", "*:sms", "stop_all"])))
         def preference_center(self, boxes):
-            url = api.post("/links", {"recipient_id": self.id}).get_json()["preferences_url"].removeprefix("https://prefs.example.com")
+            url = (
+                api.post("/links", {"recipient_id": self.id})
+                .get_json()["preferences_url"]
+                .removeprefix("https://prefs.example.com")
+            )
             assert client.post(url, data={box: "on" for box in boxes}).status_code == 200
 
         @rule(word=st.sampled_from(["STOP", "stop all", "START", "HELP"]))
@@ -119,7 +135,8 @@ def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, new
             matrix = api.get(f"/recipients/{self.id}/preferences").get_json()
             having = {channel for channel, state in matrix["channels"].items() if state["address"]}
             results = api.post(
-                "/check/batch", {"checks": [{"recipient_id": self.id, "topic": t, "channel": c} for t in mandatory for c in CHANNELS]}
+                "/check/batch",
+                {"checks": [{"recipient_id": self.id, "topic": t, "channel": c} for t in mandatory for c in CHANNELS]},
             ).get_json()["results"]
             for result in results:
                 if result["reason"] == "topic_not_on_channel":
@@ -134,7 +151,10 @@ def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, new
                     assert (result["allowed"], result["reason"]) == (True, "mandatory"), result
 
     run_state_machine_as_test(
-        Operations, settings=settings(max_examples=EXAMPLES, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        Operations,
+        settings=settings(
+            max_examples=EXAMPLES, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        ),
     )
 
 
@@ -212,17 +232,26 @@ def test_r5_mandatory_texts_never_reach_a_number_that_texted_stop_until_start(ap
                 assert api.delete(f"/recipients/{person}").status_code == 204
                 del self.people[person]
 
-        @rule(data=st.data(), change=st.sampled_from([{"channel": "sms"}, {"channel": "phone"}, {"topic": "newsletter", "channel": "sms"}, {}]))
+        @rule(
+            data=st.data(),
+            change=st.sampled_from([{"channel": "sms"}, {"channel": "phone"}, {"topic": "newsletter", "channel": "sms"}, {}]),
+        )
         def opt_in_with_evidence(self, data, change):
             if self.people:
                 person = data.draw(st.sampled_from(sorted(self.people)))
                 evidence = {"collected_at": "2026-11-01T10:00:00Z", "source": "call"}
-                response = api.patch(f"/recipients/{person}/preferences", {"changes": [{**change, "subscribed": True}], "evidence": evidence})
+                response = api.patch(
+                    f"/recipients/{person}/preferences", {"changes": [{**change, "subscribed": True}], "evidence": evidence}
+                )
                 assert response.status_code in (200, 422), response.get_json()
 
         @invariant()
         def stops_stay_with_numbers(self):
-            checks = [{"recipient_id": person, "topic": topic, "channel": "sms"} for person in self.people for topic in ("billing", "newsletter")]
+            checks = [
+                {"recipient_id": person, "topic": topic, "channel": "sms"}
+                for person in self.people
+                for topic in ("billing", "newsletter")
+            ]
             if not checks:
                 return
             for item, result in zip(checks, api.post("/check/batch", {"checks": checks}).get_json()["results"], strict=True):
@@ -237,7 +266,10 @@ def test_r5_mandatory_texts_never_reach_a_number_that_texted_stop_until_start(ap
                     assert not (result["allowed"] and result["reason"] == "mandatory")
 
     run_state_machine_as_test(
-        Numbers, settings=settings(max_examples=EXAMPLES, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        Numbers,
+        settings=settings(
+            max_examples=EXAMPLES, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        ),
     )
 
 
@@ -264,10 +296,17 @@ def test_an_import_row_gives_the_same_state_and_changes_as_put_and_patch(api, cl
 
     @given(
         existing=st.booleans(),
-        first=st.fixed_dictionaries({"email": st.booleans(), "phone": st.booleans(), "newsletter:email": choices, "newsletter:sms": choices}),
+        first=st.fixed_dictionaries(
+            {"email": st.booleans(), "phone": st.booleans(), "newsletter:email": choices, "newsletter:sms": choices}
+        ),
         row=st.fixed_dictionaries(
-            {"email": st.sampled_from(["", "e1", "e2"]), "phone": st.sampled_from(["", "p1", "p2"]), "locale": st.sampled_from(["", "en-GB", "fr"]),
-             "newsletter:email": choices, "newsletter:sms": choices}
+            {
+                "email": st.sampled_from(["", "e1", "e2"]),
+                "phone": st.sampled_from(["", "p1", "p2"]),
+                "locale": st.sampled_from(["", "en-GB", "fr"]),
+                "newsletter:email": choices,
+                "newsletter:sms": choices,
+            }
         ),  # fmt: skip
         stops=st.sets(st.sampled_from(["p1", "p2"])),
         later_stops=st.sets(st.sampled_from(["p1", "p2"])),
@@ -283,9 +322,16 @@ def test_an_import_row_gives_the_same_state_and_changes_as_put_and_patch(api, cl
             for stop in stops:
                 _text(client, addresses[stop], "STOP")
             if existing:
-                body = {"email": addresses["e1"] if first["email"] else None, "phone": addresses["p1"] if first["phone"] else None}
+                body = {
+                    "email": addresses["e1"] if first["email"] else None,
+                    "phone": addresses["p1"] if first["phone"] else None,
+                }
                 assert api.put(f"/recipients/{side}-{n}", body).status_code == 201
-                cells = [{"topic": "newsletter", "channel": cell[-5:].strip(":"), "subscribed": value == "yes"} for cell, value in first.items() if ":" in cell and value]
+                cells = [
+                    {"topic": "newsletter", "channel": cell[-5:].strip(":"), "subscribed": value == "yes"}
+                    for cell, value in first.items()
+                    if ":" in cell and value
+                ]
                 if cells:
                     api.patch(f"/recipients/{side}-{n}/preferences", {"changes": cells})
             for stop in later_stops:  # texted while the recipient may hold the number
@@ -304,8 +350,16 @@ def test_an_import_row_gives_the_same_state_and_changes_as_put_and_patch(api, cl
         given_fields = {name: addresses_b.get(value, value) for name, value in row.items() if value and ":" not in name}
         api_b = ApiClient(client, api.key)
         put = api_b.put(f"/recipients/{person_b}", given_fields)
-        changes = [{"topic": "newsletter", "channel": name.split(":")[1], "subscribed": value == "yes"} for name, value in row.items() if ":" in name and value]
-        patch = api_b.patch(f"/recipients/{person_b}/preferences", {"changes": changes}) if changes and put.status_code in (200, 201) else None
+        changes = [
+            {"topic": "newsletter", "channel": name.split(":")[1], "subscribed": value == "yes"}
+            for name, value in row.items()
+            if ":" in name and value
+        ]
+        patch = (
+            api_b.patch(f"/recipients/{person_b}/preferences", {"changes": changes})
+            if changes and put.status_code in (200, 201)
+            else None
+        )
         refused_b = put.status_code >= 400 or (patch is not None and patch.status_code >= 400)
         assert (imported.exit_code == 1) == refused_b, (imported.output, put.get_json(), patch and patch.get_json())
         if refused_b:
@@ -317,7 +371,9 @@ def test_an_import_row_gives_the_same_state_and_changes_as_put_and_patch(api, cl
             recipient = api.get(f"/recipients/{person}").get_json()
             contact = {name: unmap.get(recipient[name], recipient[name]) for name in ("email", "phone", "locale")}
             matrix = {(t["key"], c): v["reason"] for t in recipient["preferences"]["topics"] for c, v in t["channels"].items()}
-            events = [e for e in api.get(f"/recipients/{person}/events?limit=1000").get_json()["events"] if e["id"] > marks[side]][::-1]
+            events = [
+                e for e in api.get(f"/recipients/{person}/events?limit=1000").get_json()["events"] if e["id"] > marks[side]
+            ][::-1]
             flat = {name: tuple(unmap.get(v, v) for v in pair) for name, pair in _flat_changes(events).items()}
             states.append((contact, matrix, flat))
         assert states[0] == states[1]

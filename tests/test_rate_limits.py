@@ -1,5 +1,6 @@
 """Rate limits: per link on the recipient pages, never per address for good links; webhook secrets;
 shared by every worker through Redis when PREFS_RATELIMIT_STORAGE_URL is set."""
+
 from __future__ import annotations
 
 import socket
@@ -14,7 +15,11 @@ from prefs.extensions import db
 
 
 def link(api, recipient_id="cust-1", topic="newsletter") -> str:
-    return api.post("/links", {"recipient_id": recipient_id, "topic": topic}).get_json()["unsubscribe_url"].removeprefix("https://prefs.example.com")
+    return (
+        api.post("/links", {"recipient_id": recipient_id, "topic": topic})
+        .get_json()["unsubscribe_url"]
+        .removeprefix("https://prefs.example.com")
+    )
 
 
 def test_one_link_is_limited_others_are_not(api, client, newsletter, person):
@@ -33,7 +38,10 @@ def test_many_good_one_click_posts_from_one_address_are_never_limited(api, clien
         api.put(f"/recipients/bulk-{n}", {"email": f"bulk{n}@example.com"})
         urls.append(link(api, f"bulk-{n}"))
     for url in urls:
-        assert client.post(url, data={"List-Unsubscribe": "One-Click"}, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 200
+        assert (
+            client.post(url, data={"List-Unsubscribe": "One-Click"}, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code
+            == 200
+        )
 
 
 def test_an_address_sending_bad_links_is_limited(client):
@@ -43,10 +51,18 @@ def test_an_address_sending_bad_links_is_limited(client):
 
 
 def test_webhook_secret_guessing_is_limited_but_sms_never_is(client, person):
-    statuses = [client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": f"guess-{n}"}).status_code for n in range(21)]
+    statuses = [
+        client.post("/webhooks/email", data={"to": "x"}, headers={"X-Prefs-Webhook-Secret": f"guess-{n}"}).status_code
+        for n in range(21)
+    ]
     assert statuses[:20] == [403] * 20 and statuses[20] == 429
     for _ in range(60):
-        assert client.post("/webhooks/sms", data={"From": "+14155550123", "Body": "HELP"}, headers={"X-Twilio-Signature": "bad"}).status_code == 403
+        assert (
+            client.post(
+                "/webhooks/sms", data={"From": "+14155550123", "Body": "HELP"}, headers={"X-Twilio-Signature": "bad"}
+            ).status_code
+            == 403
+        )
     form = {"From": "+14155550123", "To": "+15005550006", "Body": "STOP"}
     signature = RequestValidator("test-twilio-token").compute_signature("https://prefs.example.com/webhooks/sms", form)
     assert client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature}).status_code == 200
@@ -63,7 +79,12 @@ def redis_up() -> bool:
 @pytest.mark.skipif(not redis_up(), reason="needs Redis at 127.0.0.1:6379 (PREFS_RATELIMIT_STORAGE_URL)")
 def test_limits_are_shared_by_every_worker_through_redis(database_url, api, newsletter, person):
     prefix = f"prefs-test-{uuid.uuid4().hex}"
-    settings = {**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, "PREFS_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/15", "RATELIMIT_KEY_PREFIX": prefix}
+    settings = {
+        **BASE_SETTINGS,
+        "PREFS_DATABASE_URL": database_url,
+        "PREFS_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/15",
+        "RATELIMIT_KEY_PREFIX": prefix,
+    }
     workers = [create_app(settings), create_app(settings)]
     try:
         url = link(api)

@@ -1,5 +1,6 @@
 """The README's walk-through for mailers works when followed in order after `flask --app app demo`: each curl
 command of the section is sent as it is written, and each answer shown in a `# {...}` comment is what comes back."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """PUT/GET recipients, look-ups, history paging: the sync side of the API."""
+
 from __future__ import annotations
 
 
@@ -6,9 +7,17 @@ def test_put_creates_then_merges_and_null_clears(api):
     created = api.put("/recipients/c-2", {"email": " Bob@Example.COM ", "phone": "(415) 555-0199", "locale": "en_GB"})
     assert created.status_code == 201
     body = created.get_json()
-    assert (body["email"], body["phone"], body["locale"], body["status"]) == ("bob@example.com", "+14155550199", "en-GB", "active")
+    assert (body["email"], body["phone"], body["locale"], body["status"]) == (
+        "bob@example.com",
+        "+14155550199",
+        "en-GB",
+        "active",
+    )
 
-    updated = api.put("/recipients/c-2", {"postal_address": {"lines": ["1 Main St"], "city": "Springfield", "postal_code": "12345", "country": "us"}})
+    updated = api.put(
+        "/recipients/c-2",
+        {"postal_address": {"lines": ["1 Main St"], "city": "Springfield", "postal_code": "12345", "country": "us"}},
+    )
     assert updated.status_code == 200
     body = updated.get_json()
     assert body["email"] == "bob@example.com"  # fields left out stay
@@ -50,10 +59,14 @@ def test_find_by_email_and_phone(api, person):
 
 def test_events_page_newest_first_with_an_opaque_cursor(api, newsletter, person):
     for n in range(5):
-        api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 1}]})
+        api.patch(
+            "/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": n % 2 == 1}]}
+        )
     seen, cursor = [], None
     while True:
-        page = api.get("/recipients/cust-1/events", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}).get_json()
+        page = api.get(
+            "/recipients/cust-1/events", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).get_json()
         seen += [e["id"] for e in page["events"]]
         cursor = page["next"]
         if cursor is None:

@@ -1,6 +1,7 @@
 """Regression tests for the outside review's findings about rules on a person's data (issue 10: findings 1,
 2, 3, 4, 7, 10, 14 and the "messages messages" wording), each through the public surface. Every one of them
 failed on the code before the fix."""
+
 from __future__ import annotations
 
 import threading
@@ -28,7 +29,9 @@ def reason(api, topic, channel, **who) -> str:
 
 
 # --- 1. an SMS stop belongs to the number ---------------------------------------------------------------
-def test_erasure_keeps_a_numbers_stop_for_its_next_holder_and_the_console_cannot_lift_it(api, client, console, newsletter, person):
+def test_erasure_keeps_a_numbers_stop_for_its_next_holder_and_the_console_cannot_lift_it(
+    api, client, console, newsletter, person
+):
     text(client, "STOP")
     assert api.delete("/recipients/cust-1").status_code == 204
     agent = console("agent")
@@ -58,7 +61,9 @@ def test_no_evidence_lifts_a_numbers_stop_through_the_api(api, client, newslette
         response = api.patch("/recipients/cust-1/preferences", {"changes": [change], "evidence": EVIDENCE})
         assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop"
     # Resuming all marketing is allowed, and leaves the number's stop where it is.
-    assert api.patch("/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": EVIDENCE}).status_code == 200
+    assert (
+        api.patch("/recipients/cust-1/preferences", {"changes": [{"subscribed": True}], "evidence": EVIDENCE}).status_code == 200
+    )
     assert reason(api, "billing", "sms", recipient_id="cust-1") == "sms_stop"
 
 
@@ -91,10 +96,22 @@ def test_a_link_for_email_cannot_switch_texts_on(api, client, newsletter, person
     url = path_of(api.post("/links", {"recipient_id": "cust-1"}).get_json()["preferences_url"])
     html = client.get(url).get_data(as_text=True)
     assert "Texts can be switched on only from a link we sent you by text message." in html
-    client.post(url, data={"newsletter:email": "on", "newsletter:sms": "on", "*:email": "on", "*:sms": "on", "*:phone": "on", "shown": ["newsletter:sms=0"]})
+    client.post(
+        url,
+        data={
+            "newsletter:email": "on",
+            "newsletter:sms": "on",
+            "*:email": "on",
+            "*:sms": "on",
+            "*:phone": "on",
+            "shown": ["newsletter:sms=0"],
+        },
+    )
     assert reason(api, "newsletter", "sms", recipient_id="cust-1") == "no_consent"
     sms_url = path_of(api.post("/links", {"recipient_id": "cust-1", "channel": "sms"}).get_json()["preferences_url"])
-    client.post(sms_url, data={"newsletter:sms": "on", "*:email": "on", "*:sms": "on", "*:phone": "on", "shown": ["newsletter:sms=0"]})
+    client.post(
+        sms_url, data={"newsletter:sms": "on", "*:email": "on", "*:sms": "on", "*:phone": "on", "shown": ["newsletter:sms=0"]}
+    )
     assert reason(api, "newsletter", "sms", recipient_id="cust-1") == "subscribed"
 
 
@@ -132,7 +149,10 @@ def test_a_link_minted_before_the_suppression_cannot_lift_it(api, client, newsle
 def test_a_link_for_another_address_cannot_lift_a_suppression(api, client, newsletter):
     suppressed_by_erasure(api)
     sms_url = path_of(api.post("/links", {"recipient_id": "new", "channel": "sms"}).get_json()["preferences_url"])
-    client.post(sms_url, data={"newsletter:email": "on", "*:email": "on", "*:sms": "on", "shown": ["newsletter:email=0", "*:email=1", "*:sms=1"]})
+    client.post(
+        sms_url,
+        data={"newsletter:email": "on", "*:email": "on", "*:sms": "on", "shown": ["newsletter:email=0", "*:email=1", "*:sms=1"]},
+    )
     assert reason(api, "newsletter", "email", recipient_id="new") == "suppressed"
     # A link sent to the email address before it changed was not delivered to the address held now.
     old_url = path_of(api.post("/links", {"recipient_id": "new"}).get_json()["preferences_url"])
@@ -154,7 +174,9 @@ def test_a_preference_link_from_an_old_unsubscribe_page_keeps_the_old_time(api, 
         db.session.commit()
     page = client.get(unsubscribe).get_data(as_text=True)
     preferences = page.split('href="/p/', 1)[1].split('"', 1)[0]
-    client.post("/p/" + preferences, data={"newsletter:email": "on", "*:email": "on", "shown": ["newsletter:email=0", "*:email=1"]})
+    client.post(
+        "/p/" + preferences, data={"newsletter:email": "on", "*:email": "on", "shown": ["newsletter:email=0", "*:email=1"]}
+    )
     assert reason(api, "newsletter", "email", recipient_id="new") == "suppressed"
 
 
@@ -205,7 +227,9 @@ def test_the_migration_rewrites_stored_spellings_and_their_hashes(app, tmp_path)
                      "phone": f"+1415555010{pk}", "phone_hash": address_hash(key, "phone", f"+1415555010{pk}")},
                 )  # fmt: skip
             connection.execute(
-                sa.text("INSERT INTO suppressions (hash, kind, source, created_at) VALUES (:hash, 'email', 'import', '2026-01-01')"),
+                sa.text(
+                    "INSERT INTO suppressions (hash, kind, source, created_at) VALUES (:hash, 'email', 'import', '2026-01-01')"
+                ),
                 {"hash": address_hash(key, "email", NFD)},
             )
         upgrade()
@@ -225,8 +249,17 @@ def test_the_migration_rewrites_stored_spellings_and_their_hashes(app, tmp_path)
 def test_erasure_removes_every_free_text_field_of_the_persons_events(api, client, runner, newsletter, tmp_path):
     secret = "Margaret called from 415-555-0779"
     api.put("/recipients/erin", {"email": "erin@example.com"})
-    evidence = {"collected_at": "2026-11-01T10:00:00Z", "source": secret, "wording": secret, "message_id": secret, "version": secret}
-    api.patch("/recipients/erin/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "reason": secret, "evidence": evidence})
+    evidence = {
+        "collected_at": "2026-11-01T10:00:00Z",
+        "source": secret,
+        "wording": secret,
+        "message_id": secret,
+        "version": secret,
+    }
+    api.patch(
+        "/recipients/erin/preferences",
+        {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "reason": secret, "evidence": evidence},
+    )
     path = write_csv(tmp_path / "margaret-smith.csv", [{"id": "erin", "locale": "en-GB"}], header=("id", "locale"))
     assert runner.invoke(args=["recipients", "import", path, "--processes", "1"]).exit_code == 0
     assert api.delete("/recipients/erin", {"reason": secret}).status_code == 204
@@ -234,7 +267,13 @@ def test_erasure_removes_every_free_text_field_of_the_persons_events(api, client
     assert [e["kind"] for e in feed] == ["recipient_created", "topic_choice", "imported", "erased"]
     assert all(secret not in repr(e) and "margaret-smith" not in repr(e) for e in feed), feed
     choice = feed[1]
-    assert (choice["actor"], choice["actor_id"], choice["before"], choice["after"], choice["evidence"]) == ("api", "test-admin", None, False, {"collected_at": "2026-11-01T10:00:00Z"})
+    assert (choice["actor"], choice["actor_id"], choice["before"], choice["after"], choice["evidence"]) == (
+        "api",
+        "test-admin",
+        None,
+        False,
+        {"collected_at": "2026-11-01T10:00:00Z"},
+    )
 
 
 # --- 7. two creators of one new id --------------------------------------------------------------------
@@ -247,12 +286,14 @@ def test_two_simultaneous_puts_creating_one_id_never_deadlock(app, api, make_key
     for round_ in range(20):
         barrier = threading.Barrier(2)
 
-        def put(body, round_=round_):
+        def put(body, round_=round_, barrier=barrier):
             client = ApiClient(app.test_client(), key)
             barrier.wait()
             statuses.append(client.put(f"/recipients/race-{round_}", body).status_code)
 
-        threads = [threading.Thread(target=put, args=(body,)) for body in ({"email": f"race{round_}@example.com"}, {"locale": "fr"})]
+        threads = [
+            threading.Thread(target=put, args=(body,)) for body in ({"email": f"race{round_}@example.com"}, {"locale": "fr"})
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -269,7 +310,9 @@ def test_an_old_undo_does_not_revert_a_newer_choice(api, client, newsletter, per
     client.post(url, data={"List-Unsubscribe": "One-Click"})  # default (on) -> off
     change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}]}
     api.patch("/recipients/cust-1/preferences", change)  # on again
-    api.patch("/recipients/cust-1/preferences", {"changes": [{**change["changes"][0], "subscribed": False}]})  # and off, on purpose
+    api.patch(
+        "/recipients/cust-1/preferences", {"changes": [{**change["changes"][0], "subscribed": False}]}
+    )  # and off, on purpose
     events = len(api.get("/recipients/cust-1/events").get_json()["events"])
     assert client.post(url + "/undo").status_code == 200
     assert reason(api, "newsletter", "email", recipient_id="cust-1") == "unsubscribed"

@@ -17,6 +17,7 @@ Three of schemathesis' verdicts are read the way SPEC §4 defines this API, and 
   the document says of that item (`batch_items_answered_as_documented`);
 - DELETE /topics/{key} archives (SPEC §4): the topic stays readable, flagged `archived`.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,16 @@ REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422"
 
 # Values for the document's own formats: `phone` is a number libphonenumber calls valid; `email` refuses the
 # special-use domains (.test among them, which schemathesis' generator uses).
-schemathesis.openapi.format("phone", st.sampled_from(["+14155550123", "+442071838750", "+4930123456", "+81312345678", "(415) 555-0123", "415.555.0199"]))
-schemathesis.openapi.format("email", st.from_regex(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,12}@[a-z0-9]{1,10}\.(com|org|net|io|dev)", fullmatch=True))
-assert all(is_phone(number) for number in ("+14155550123", "+442071838750", "+4930123456", "+81312345678", "(415) 555-0123", "415.555.0199"))
+schemathesis.openapi.format(
+    "phone", st.sampled_from(["+14155550123", "+442071838750", "+4930123456", "+81312345678", "(415) 555-0123", "415.555.0199"])
+)
+schemathesis.openapi.format(
+    "email", st.from_regex(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,12}@[a-z0-9]{1,10}\.(com|org|net|io|dev)", fullmatch=True)
+)
+assert all(
+    is_phone(number)
+    for number in ("+14155550123", "+442071838750", "+4930123456", "+81312345678", "(415) 555-0123", "415.555.0199")
+)
 
 
 class Document:
@@ -58,7 +66,9 @@ class Document:
 
     def with_strict_batch_items(self) -> dict:
         strict = json.loads(json.dumps(self.published))
-        strict["components"]["schemas"]["BatchRequest"]["properties"]["checks"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
+        strict["components"]["schemas"]["BatchRequest"]["properties"]["checks"]["items"] = {
+            "$ref": "#/components/schemas/BatchItem"
+        }
         return strict
 
 
@@ -108,7 +118,9 @@ def batch_items_answered_as_documented(ctx, response, case):
         answered_malformed = result.get("reason") == "invalid" and result.get("error", {}).get("code") == "invalid"
         if well_formed == answered_malformed:
             said = "describes" if well_formed else "does not describe"
-            raise AssertionError(f"The document {said} the item {json.dumps(item)[:200]} (defaults {defaults}); answered {json.dumps(result)[:200]}")
+            raise AssertionError(
+                f"The document {said} the item {json.dumps(item)[:200]} (defaults {defaults}); answered {json.dumps(result)[:200]}"
+            )
     return None
 
 
@@ -138,7 +150,13 @@ def run_schemathesis(served: str, api, phases: dict) -> list[str]:
                 "positive_data_acceptance": {"enabled": False},  # read as positive_data_accepted_or_refused_by_a_business_rule
                 "negative_data_rejection": {"enabled": False, "expected-statuses": REFUSALS},  # read as ..._answered_per_item
             },
-            "operations": [{"include-path": "/api/v1/topics/{key}", "include-method": ["GET", "PATCH"], "checks": {"use_after_free": {"enabled": False}}}],
+            "operations": [
+                {
+                    "include-path": "/api/v1/topics/{key}",
+                    "include-method": ["GET", "PATCH"],
+                    "checks": {"use_after_free": {"enabled": False}},
+                }
+            ],
             "continue-on-failure": True,
             "cache": {"enabled": False},  # no state carried between runs: a run is reproducible from its seed
         }
@@ -147,7 +165,9 @@ def run_schemathesis(served: str, api, phases: dict) -> list[str]:
     failures, operations = [], set()
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.NonFatalError | events.FatalError):
-            failures.append(f"{getattr(event, 'label', 'engine')}: {getattr(event, 'info', None) and event.info.message or event}")
+            failures.append(
+                f"{getattr(event, 'label', 'engine')}: {getattr(event, 'info', None) and event.info.message or event}"
+            )
         if not isinstance(event, events.ScenarioFinished):
             continue
         operations.add(event.recorder.label)
@@ -159,18 +179,44 @@ def run_schemathesis(served: str, api, phases: dict) -> list[str]:
                 interaction = event.recorder.interactions.get(failure.case_id or case_id)
                 request = interaction.request if interaction else None
                 sent = f"{request.method} {request.uri} {(request.body or b'')[:300]!r}" if request else "?"
-                answer = f"{interaction.response.status_code} {interaction.response.content[:300]!r}" if interaction and interaction.response else "?"
-                failures.append(f"[{event.phase.value}] {check.name}: {failure.title}: {sent} -> {answer}: {failure.message[:300]}")
+                answer = (
+                    f"{interaction.response.status_code} {interaction.response.content[:300]!r}"
+                    if interaction and interaction.response
+                    else "?"
+                )
+                failures.append(
+                    f"[{event.phase.value}] {check.name}: {failure.title}: {sent} -> {answer}: {failure.message[:300]}"
+                )
     assert len(operations) >= 19, operations  # every /api/v1 route (test_openapi.py checks the document covers them)
     return sorted(set(failures))
 
 
 def test_the_coverage_phase_finds_no_server_error_and_no_disagreement_with_the_document(served, api, newsletter, person):
-    failures = run_schemathesis(served, api, {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": False}, "stateful": {"enabled": False}})
+    failures = run_schemathesis(
+        served,
+        api,
+        {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": False},
+            "stateful": {"enabled": False},
+        },
+    )
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.slow
-def test_fuzzing_and_stateful_sequences_find_no_server_error_and_no_disagreement_with_the_document(served, api, newsletter, person):
-    failures = run_schemathesis(served, api, {"examples": {"enabled": False}, "coverage": {"enabled": False}, "fuzzing": {"enabled": True}, "stateful": {"enabled": True}})
+def test_fuzzing_and_stateful_sequences_find_no_server_error_and_no_disagreement_with_the_document(
+    served, api, newsletter, person
+):
+    failures = run_schemathesis(
+        served,
+        api,
+        {
+            "examples": {"enabled": False},
+            "coverage": {"enabled": False},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": True},
+        },
+    )
     assert not failures, "\n".join(failures)

@@ -1,4 +1,5 @@
 """S1 (every API route × every kind of key) and S2 (no personal data, token or key in the logs)."""
+
 from __future__ import annotations
 
 import logging
@@ -81,7 +82,9 @@ def test_each_route_answers_each_kind_of_key_as_its_scope_says(api, runner, make
         if method == "DELETE" and who in ("write", "admin"):
             continue  # erasing or archiving here would change what the next kinds of key see; covered below
         body = BODIES.get(path) if method in ("POST", "PUT", "PATCH") else None
-        response = api.client.open(concrete(path), method=method, json=body, headers={"Authorization": f"Bearer {key}"} if key else {})
+        response = api.client.open(
+            concrete(path), method=method, json=body, headers={"Authorization": f"Bearer {key}"} if key else {}
+        )
         if scope is None:
             expected = {200}
         elif who in ("no key", "revoked"):

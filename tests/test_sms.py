@@ -1,4 +1,5 @@
 """SMS keywords over the Twilio webhook (issue 5, acceptance 1)."""
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,12 @@ def replies(response) -> list[str]:
 
 def spellings(word: str) -> list[str]:
     """The keyword as people type it: any case, stray spaces, a space inside ("opt out")."""
-    return [word, word.lower(), f"  {word.capitalize()} ", " ".join(word.lower()) if len(word) < 5 else word[:3] + " " + word[3:].lower()]
+    return [
+        word,
+        word.lower(),
+        f"  {word.capitalize()} ",
+        " ".join(word.lower()) if len(word) < 5 else word[:3] + " " + word[3:].lower(),
+    ]
 
 
 STOPS = sorted(STOP_WORDS | {"OPT OUT", "STOP ALL"})
@@ -134,7 +140,10 @@ def test_stop_from_an_unknown_number_stays_with_the_number_until_start(api, clie
     assert api.check("billing", "sms", recipient_id="new-person")["reason"] == "sms_stop"
     response = api.patch(
         "/recipients/new-person/preferences",
-        {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}], "evidence": {"collected_at": "2026-11-01T10:00:00Z", "source": "form"}},
+        {
+            "changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}],
+            "evidence": {"collected_at": "2026-11-01T10:00:00Z", "source": "form"},
+        },
     )
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop"
     text(client, "START", sender=stranger)

@@ -1,5 +1,6 @@
 """Staff passwords (NIST SP 800-63B): common, breached-style and self-naming ones are refused wherever a
 password is set: `staff create`, an admin creating an account, an admin resetting one."""
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,9 @@ def test_an_admin_cannot_give_a_new_account_a_weak_password(console):
         response = admin.submit(STAFF, STAFF, {"email": "dana.scully@example.com", "role": "agent", "password": password})
         assert response.status_code == 422 and why in response.get_data(as_text=True), password
     assert "dana.scully@example.com" not in admin.text(STAFF)
-    assert admin.submit(STAFF, STAFF, {"email": "dana.scully@example.com", "role": "agent", "password": PASSWORD}).status_code == 303
+    assert (
+        admin.submit(STAFF, STAFF, {"email": "dana.scully@example.com", "role": "agent", "password": PASSWORD}).status_code == 303
+    )
 
 
 def test_a_reset_to_a_weak_password_is_refused_and_changes_nothing(console, app, make_staff):

@@ -1,4 +1,5 @@
 """Signed links and mailto references, unit-tested directly: they are pure functions."""
+
 from __future__ import annotations
 
 import time
@@ -47,7 +48,9 @@ def test_every_single_character_change_is_refused():
     signer = LinkSigner(["k1"], 60)
     token = signer.sign(UNSUBSCRIBE, TARGET)
     for position in range(len(token)):
-        for replacement in {B64[(B64.index(token[position]) + shift) % 64] if token[position] in B64 else "A" for shift in (1, 2, 16, 32)}:
+        for replacement in {
+            B64[(B64.index(token[position]) + shift) % 64] if token[position] in B64 else "A" for shift in (1, 2, 16, 32)
+        }:
             variant = token[:position] + replacement + token[position + 1 :]
             if variant == token:
                 continue
@@ -58,7 +61,17 @@ def test_every_single_character_change_is_refused():
 def test_truncated_padded_and_re_encoded_tokens_are_refused():
     signer = LinkSigner(["k1"], 60)
     token = signer.sign(UNSUBSCRIBE, TARGET)
-    for variant in (token[:-1], token[:10], token + "=", token + "A", token.replace(".", "..", 1), "", ".", "a.b.c", token.upper()):
+    for variant in (
+        token[:-1],
+        token[:10],
+        token + "=",
+        token + "A",
+        token.replace(".", "..", 1),
+        "",
+        ".",
+        "a.b.c",
+        token.upper(),
+    ):
         with pytest.raises(TokenInvalid):
             signer.verify(UNSUBSCRIBE, variant)
 

@@ -1,4 +1,5 @@
 """Topics: the catalogue mailers check against, and the rules that keep mandatory topics mandatory."""
+
 from __future__ import annotations
 
 
@@ -10,13 +11,17 @@ def test_catalogue_starts_with_the_mandatory_topics(api):
     topics = {t["key"]: t for t in api.get("/topics").get_json()["topics"]}
     assert set(topics) == {"service", "billing"}
     for topic in topics.values():
-        assert topic["mandatory"] is True and topic["channels"] == ["email", "sms", "phone", "post"] and topic["archived"] is False
+        assert (
+            topic["mandatory"] is True and topic["channels"] == ["email", "sms", "phone", "post"] and topic["archived"] is False
+        )
 
 
 def test_create_read_change_archive(api, newsletter):
     assert newsletter["default_subscribed"] == {"email": True, "sms": False}
     assert code(api.post("/topics", {"key": "newsletter", "name": "Again", "channels": ["email"]})) == (409, "already_exists")
-    changed = api.patch("/topics/newsletter", {"name": "News", "channels": ["email", "sms", "post"], "default_subscribed": {"post": True}})
+    changed = api.patch(
+        "/topics/newsletter", {"name": "News", "channels": ["email", "sms", "post"], "default_subscribed": {"post": True}}
+    )
     assert changed.status_code == 200
     assert changed.get_json()["default_subscribed"] == {"email": False, "sms": False, "post": True}
     assert api.get("/topics/newsletter").get_json()["name"] == "News"
@@ -29,7 +34,10 @@ def test_topic_validation(api, newsletter):
     assert code(api.post("/topics", {"key": "Bad Key", "name": "x", "channels": ["email"]})) == (422, "invalid")
     assert code(api.post("/topics", {"key": "x", "name": "x", "channels": []})) == (422, "invalid")
     assert code(api.post("/topics", {"key": "x", "name": "x", "channels": ["fax"]})) == (422, "invalid")
-    assert code(api.post("/topics", {"key": "x", "name": "x", "channels": ["email"], "default_subscribed": {"sms": True}})) == (422, "invalid")
+    assert code(api.post("/topics", {"key": "x", "name": "x", "channels": ["email"], "default_subscribed": {"sms": True}})) == (
+        422,
+        "invalid",
+    )
     assert code(api.patch("/topics/newsletter", {"mandatory": True})) == (422, "immutable_field")
     assert code(api.patch("/topics/newsletter", {"key": "other"})) == (422, "immutable_field")
     assert api.patch("/topics/newsletter", {"mandatory": False}).status_code == 200  # unchanged is fine

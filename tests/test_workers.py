@@ -1,4 +1,5 @@
 """Two app instances on one database stand for two workers (or machines): caches must notice each other."""
+
 from __future__ import annotations
 
 import time
@@ -29,9 +30,15 @@ def test_topics_and_keys_changed_on_one_worker_reach_the_other(api, worker_b, pe
 
     # A change or revocation takes effect within the TTL (at most 5 s in production settings).
     check_key = make_key("revoke-me", "check")
-    assert worker_b.post("/check", {"recipient_id": "cust-1", "topic": "offers", "channel": "email"}, key=check_key).status_code == 200
+    assert (
+        worker_b.post("/check", {"recipient_id": "cust-1", "topic": "offers", "channel": "email"}, key=check_key).status_code
+        == 200
+    )
     api.delete("/topics/offers")
     api.client.application.test_cli_runner().invoke(args=["keys", "revoke", "revoke-me"])
     time.sleep(TTL * 1.5)
     assert worker_b.check("offers", "email", recipient_id="cust-1")["reason"] == "topic_archived"
-    assert worker_b.post("/check", {"recipient_id": "cust-1", "topic": "billing", "channel": "email"}, key=check_key).status_code == 401
+    assert (
+        worker_b.post("/check", {"recipient_id": "cust-1", "topic": "billing", "channel": "email"}, key=check_key).status_code
+        == 401
+    )

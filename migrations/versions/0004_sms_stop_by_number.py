@@ -58,7 +58,9 @@ def upgrade():
     ).all()
     for phone_hash, stopped_at in stopped:
         connection.execute(sa.delete(suppressions).where(suppressions.c.hash == phone_hash))
-        connection.execute(sa.insert(suppressions).values(hash=phone_hash, kind="phone", source="sms_stop", created_at=stopped_at))
+        connection.execute(
+            sa.insert(suppressions).values(hash=phone_hash, kind="phone", source="sms_stop", created_at=stopped_at)
+        )
     with op.batch_alter_table("recipients") as batch_op:
         batch_op.drop_column("sms_stopped_at")
     _canonical_emails(connection)
@@ -66,7 +68,9 @@ def upgrade():
 
 def _canonical_emails(connection):
     # Only addresses that are not plain ASCII, or whose domain is an A-label, can change.
-    rows = connection.execute(sa.select(recipients.c.pk, recipients.c.email, recipients.c.email_hash).where(recipients.c.email.is_not(None))).all()
+    rows = connection.execute(
+        sa.select(recipients.c.pk, recipients.c.email, recipients.c.email_hash).where(recipients.c.email.is_not(None))
+    ).all()
     changes = [(pk, email, old_hash, _canonical(email)) for pk, email, old_hash in rows if not email.isascii() or "xn--" in email]
     changes = [change for change in changes if change[3] != change[1]]
     if not changes:
@@ -81,10 +85,14 @@ def _canonical_emails(connection):
         taken.add(canonical)
         new_hash = hmac.new(key, f"email:{canonical}".encode(), hashlib.sha256).hexdigest()
         connection.execute(sa.update(recipients).where(recipients.c.pk == pk).values(email=canonical, email_hash=new_hash))
-        old = connection.execute(sa.select(suppressions.c.source, suppressions.c.created_at).where(suppressions.c.hash == old_hash)).first()
+        old = connection.execute(
+            sa.select(suppressions.c.source, suppressions.c.created_at).where(suppressions.c.hash == old_hash)
+        ).first()
         present = connection.execute(sa.select(suppressions.c.hash).where(suppressions.c.hash == new_hash)).first()
         if old is not None and present is None:
-            connection.execute(sa.insert(suppressions).values(hash=new_hash, kind="email", source=old.source, created_at=old.created_at))
+            connection.execute(
+                sa.insert(suppressions).values(hash=new_hash, kind="email", source=old.source, created_at=old.created_at)
+            )
 
 
 def _canonical(email):
@@ -101,11 +109,13 @@ def downgrade():
         batch_op.add_column(sa.Column("sms_stopped_at", sa.DateTime(timezone=True), nullable=True))
     connection = op.get_bind()
     held = connection.execute(
-        sa.select(recipients.c.pk, suppressions.c.hash, suppressions.c.created_at).join(suppressions, suppressions.c.hash == recipients.c.phone_hash).where(
-            suppressions.c.source == "sms_stop"
-        )
+        sa.select(recipients.c.pk, suppressions.c.hash, suppressions.c.created_at)
+        .join(suppressions, suppressions.c.hash == recipients.c.phone_hash)
+        .where(suppressions.c.source == "sms_stop")
     ).all()
     for pk, digest, created_at in held:
-        connection.execute(sa.update(recipients).where(recipients.c.pk == pk).values(sms_stopped_at=created_at or datetime.now(UTC)))
+        connection.execute(
+            sa.update(recipients).where(recipients.c.pk == pk).values(sms_stopped_at=created_at or datetime.now(UTC))
+        )
         connection.execute(sa.delete(suppressions).where(suppressions.c.hash == digest))
     # Canonical email spellings stay: the old spelling of each is not kept anywhere.

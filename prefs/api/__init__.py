@@ -1,4 +1,5 @@
 """The mailers' JSON API under /api/v1."""
+
 from __future__ import annotations
 
 from flask import Flask

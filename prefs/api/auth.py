@@ -1,4 +1,5 @@
 """API authentication and the JSON-body rule, applied before a view reads anything from the request."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """The mailers' JSON API blueprint and the flask-smorest Api that documents it."""
+
 from __future__ import annotations
 
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
@@ -49,7 +50,15 @@ class SchemaConverter(OpenAPIConverter):
         schema = self.schema2jsonschema(instance)
         schema["additionalProperties"] = True
         return [
-            {"in": "query", "name": "one_of", "required": True, "style": "form", "explode": True, "description": instance.one_of_message(), "schema": schema}
+            {
+                "in": "query",
+                "name": "one_of",
+                "required": True,
+                "style": "form",
+                "explode": True,
+                "description": instance.one_of_message(),
+                "schema": schema,
+            }
         ]
 
 

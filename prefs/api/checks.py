@@ -1,4 +1,5 @@
 """POST /check and /check/batch: the mailers' question before every send."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -31,7 +32,9 @@ def well_formed(raw: Any, schema: LeanSchema, what: str) -> Mapping[str, Any]:
     errors = schema.errors(raw)
     if errors:
         # The batch shows an item only its message, so the message names every field at fault.
-        message = " ".join(text if name == "_schema" else f"{name}: {text}" for name, texts in errors.items() for text in texts[:1])
+        message = " ".join(
+            text if name == "_schema" else f"{name}: {text}" for name, texts in errors.items() for text in texts[:1]
+        )
         raise PrefsError("invalid", message, errors)
     return raw
 
@@ -66,7 +69,9 @@ def check_batch():
     items, positions = [], []
     for position, raw in enumerate(raw_items):
         try:
-            items.append(parse_item(well_formed(raw, BATCH_ITEM, "A check item"), rules, rt.phone_region, default_topic, default_channel))
+            items.append(
+                parse_item(well_formed(raw, BATCH_ITEM, "A check item"), rules, rt.phone_region, default_topic, default_channel)
+            )
             positions.append(position)
         except PrefsError as error:
             results[position] = invalid_result(error)
@@ -75,6 +80,8 @@ def check_batch():
         results[position] = result = outcome.to_dict()
         if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
             item = outcome.item
-            result.update(links_for(outcome.recipient_id, outcome.recipient_pk, "email", item.topic, item.message_id, actor_name()))
+            result.update(
+                links_for(outcome.recipient_id, outcome.recipient_pk, "email", item.topic, item.message_id, actor_name())
+            )
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)

@@ -1,4 +1,5 @@
 """One JSON error shape for the API (SPEC §4); other paths keep HTML errors."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """GET /events: every consent event in commit order, for syncing suppression lists elsewhere."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

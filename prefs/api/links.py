@@ -1,4 +1,5 @@
 """POST /links: the unsubscribe and preference URLs and the List-Unsubscribe headers for one message."""
+
 from __future__ import annotations
 
 from ..errors import PrefsError

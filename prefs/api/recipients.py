@@ -1,4 +1,5 @@
 """Recipients and their preferences, for mailers' systems."""
+
 from __future__ import annotations
 
 import logging

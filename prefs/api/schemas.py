@@ -6,6 +6,7 @@ One definition, three readers (SPEC §11): marshmallow enforces these schemas, a
 same fields and validators without marshmallow's per-object machinery. A pattern here is the document's
 pattern, matched as the document means it (`Pattern`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,7 +73,9 @@ def Channel(**kwargs) -> fields.String:  # noqa: N802  (field factories read lik
 
 
 def RecipientId(**kwargs) -> fields.String:  # noqa: N802
-    return fields.String(validate=Pattern(RECIPIENT_ID_RE, "1-128 letters, digits, '.', '_', ':' or '-', not only dots."), **kwargs)
+    return fields.String(
+        validate=Pattern(RECIPIENT_ID_RE, "1-128 letters, digits, '.', '_', ':' or '-', not only dots."), **kwargs
+    )
 
 
 def TopicKey(**kwargs) -> fields.String:  # noqa: N802
@@ -95,7 +98,9 @@ LOOKUP_EMAIL = re.compile(rf"^[{SPACE}]*[^@{SPACE}]{{1,64}}@[^@{SPACE}]+\.[^@{SP
 def LookupEmail(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(
         validate=[validate.Length(max=320), Pattern(LOOKUP_EMAIL, "Not a valid email address.")],
-        metadata={"description": "Looked up trimmed and in its canonical spelling: any case, NFC or NFD, U-label or A-label domain."},
+        metadata={
+            "description": "Looked up trimmed and in its canonical spelling: any case, NFC or NFD, U-label or A-label domain."
+        },
         **kwargs,
     )
 
@@ -103,7 +108,10 @@ def LookupEmail(**kwargs) -> fields.String:  # noqa: N802
 def Email(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(
         validate=validate.Length(max=254),
-        metadata={"format": "email", "description": "Syntax-checked (no DNS look-up), trimmed and stored in one canonical spelling; special-use domains (.test, .local, .invalid, .localhost, .onion, .arpa) are refused."},
+        metadata={
+            "format": "email",
+            "description": "Syntax-checked (no DNS look-up), trimmed and stored in one canonical spelling; special-use domains (.test, .local, .invalid, .localhost, .onion, .arpa) are refused.",
+        },
         **kwargs,
     )
 
@@ -113,14 +121,21 @@ PHONE_DESCRIPTION = "E.164 (+14155550123), or national format in the default reg
 
 def PhoneNumber(**kwargs) -> fields.String:  # noqa: N802
     """A number to store: `format: phone` means one that libphonenumber calls valid, once trimmed."""
-    return fields.String(validate=validate.Length(min=1, max=64), metadata={"format": "phone", "description": f"A valid number: {PHONE_DESCRIPTION}."}, **kwargs)
+    return fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"format": "phone", "description": f"A valid number: {PHONE_DESCRIPTION}."},
+        **kwargs,
+    )
 
 
 def LookupPhone(**kwargs) -> fields.String:  # noqa: N802
     """A number to look up: E.164 is taken as it is (the batch's fast path), anything else must be valid."""
     return fields.String(
         validate=validate.Length(min=1, max=64),
-        metadata={"anyOf": [{"pattern": E164_RE.pattern}, {"format": "phone"}], "description": f"{PHONE_DESCRIPTION}; a number no one has is unknown_recipient."},
+        metadata={
+            "anyOf": [{"pattern": E164_RE.pattern}, {"format": "phone"}],
+            "description": f"{PHONE_DESCRIPTION}; a number no one has is unknown_recipient.",
+        },
         **kwargs,
     )
 
@@ -169,7 +184,9 @@ def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802
     return fields.Dict(
         keys=fields.String(validate=validate.OneOf(("List-Unsubscribe", "List-Unsubscribe-Post"))),
         values=fields.String(),
-        metadata={"description": "List-Unsubscribe (<https://…/u/…>, plus <mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."},
+        metadata={
+            "description": "List-Unsubscribe (<https://…/u/…>, plus <mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."
+        },
         **kwargs,
     )
 
@@ -331,17 +348,24 @@ class CheckItemSchema(OneOfFieldsSchema):
 
 
 class BatchItemSchema(CheckItemSchema):
-    topic = TopicKey(metadata={"description": "Defaults to the request's topic; one not in the catalogue is answered invalid (unknown_topic)."})
+    topic = TopicKey(
+        metadata={"description": "Defaults to the request's topic; one not in the catalogue is answered invalid (unknown_topic)."}
+    )
     channel = Channel(metadata={"description": "Defaults to the request's channel."})
     message_id = MessageId(metadata={"description": "Carried into the links' evidence (include_links)."})
 
 
 class BatchRequestSchema(StrictSchema):
     checks = fields.List(
-        ItemOrAnything(BatchItemSchema, "Anything else is answered {allowed: false, reason: invalid, error}; the other items are still answered."),
+        ItemOrAnything(
+            BatchItemSchema,
+            "Anything else is answered {allowed: false, reason: invalid, error}; the other items are still answered.",
+        ),
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
-        metadata={"description": f"1 to {MAX_BATCH:,} items; more is 413 too_large. An item, after the top-level topic and channel fill what it lacks, is a CheckItem plus message_id."},
+        metadata={
+            "description": f"1 to {MAX_BATCH:,} items; more is 413 too_large. An item, after the top-level topic and channel fill what it lacks, is a CheckItem plus message_id."
+        },
     )
     topic = TopicKey()
     channel = Channel()
@@ -381,7 +405,12 @@ class BatchResponseSchema(Schema):
 class LinksRequestSchema(StrictSchema):
     recipient_id = RecipientId(required=True)
     channel = Channel(load_default="email")
-    topic = TopicKey(allow_none=True, metadata={"description": "Without a topic the link stops all marketing on the channel. A topic not sent on the channel is 422 invalid."})
+    topic = TopicKey(
+        allow_none=True,
+        metadata={
+            "description": "Without a topic the link stops all marketing on the channel. A topic not sent on the channel is 422 invalid."
+        },
+    )
     message_id = MessageId(allow_none=True)
 
 
@@ -396,12 +425,18 @@ class PostalAddressSchema(StrictSchema):
     """Text is stored trimmed; the country upper-cased."""
 
     lines = fields.List(
-        fields.String(validate=[validate.Length(max=200), Pattern(rf"[^{SPACE}]", "Not a blank line.")]), required=True, validate=validate.Length(min=1, max=5)
+        fields.String(validate=[validate.Length(max=200), Pattern(rf"[^{SPACE}]", "Not a blank line.")]),
+        required=True,
+        validate=validate.Length(min=1, max=5),
     )
     city = fields.String(allow_none=True, validate=validate.Length(max=100))
     region = fields.String(allow_none=True, validate=validate.Length(max=100))
     postal_code = fields.String(allow_none=True, validate=validate.Length(max=100))
-    country = fields.String(required=True, validate=Pattern(r"^[A-Za-z]{2}$", "An ISO 3166 two-letter country code."), metadata={"description": "ISO 3166-1 alpha-2"})
+    country = fields.String(
+        required=True,
+        validate=Pattern(r"^[A-Za-z]{2}$", "An ISO 3166 two-letter country code."),
+        metadata={"description": "ISO 3166-1 alpha-2"},
+    )
 
 
 class RecipientInSchema(StrictSchema):
@@ -410,7 +445,11 @@ class RecipientInSchema(StrictSchema):
     email = Email(allow_none=True)
     phone = PhoneNumber(allow_none=True)
     postal_address = fields.Nested(PostalAddressSchema, allow_none=True)
-    locale = fields.String(allow_none=True, validate=Pattern(LOCALE_RE, "Not a valid locale (e.g. en, en-GB, fr_CA)."), metadata={"description": "Stored with '-' for '_'."})
+    locale = fields.String(
+        allow_none=True,
+        validate=Pattern(LOCALE_RE, "Not a valid locale (e.g. en, en-GB, fr_CA)."),
+        metadata={"description": "Stored with '-' for '_'."},
+    )
 
 
 class ChannelStateSchema(Schema):
@@ -437,7 +476,9 @@ class MatrixSchema(Schema):
     recipient_id = fields.String(required=True)
     status = fields.String(required=True)
     all_marketing = fields.String(required=True, validate=validate.OneOf(("active", "stopped")))
-    channels = fields.Dict(keys=fields.String(validate=validate.OneOf(CHANNELS)), values=fields.Nested(ChannelStateSchema), required=True)
+    channels = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CHANNELS)), values=fields.Nested(ChannelStateSchema), required=True
+    )
     topics = fields.List(fields.Nested(MatrixTopicSchema), required=True)
 
 
@@ -537,17 +578,25 @@ class EventCursor(fields.String):
 
 class EventPageSchema(Schema):
     events = fields.List(fields.Nested(EventSchema), required=True)
-    next = EventCursor(required=True, allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null at the end."})
+    next = EventCursor(
+        required=True, allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null at the end."}
+    )
 
 
 class FeedQuerySchema(StrictSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID), metadata={"description": "An event id; the feed starts after it."})
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "An event id; the feed starts after it."},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class FeedPageSchema(Schema):
     events = fields.List(fields.Nested(EventSchema), required=True)
-    next = fields.Integer(required=True, allow_none=True, metadata={"description": "Pass as `after` next; null on an empty page (caught up)."})
+    next = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Pass as `after` next; null on an empty page (caught up)."}
+    )
 
 
 class ExportSchema(Schema):
@@ -562,7 +611,10 @@ class ExportSchema(Schema):
 
 
 class EventPageQuerySchema(StrictSchema):
-    cursor = fields.String(validate=Pattern(EVENT_CURSOR, "Not a cursor this API hands out."), metadata={"description": "A `next` from the previous page."})
+    cursor = fields.String(
+        validate=Pattern(EVENT_CURSOR, "Not a cursor this API hands out."),
+        metadata={"description": "A `next` from the previous page."},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
     @post_load

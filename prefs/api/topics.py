@@ -1,4 +1,5 @@
 """The topic catalogue over the API: read with `check`, change with `admin`."""
+
 from __future__ import annotations
 
 from ..services.topics import after_topic_commit, create_topic, get_topic, list_topics, topic_to_dict, update_topic

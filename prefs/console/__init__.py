@@ -4,6 +4,7 @@ Modules: auth (sign-in, roles on views), home (search, suppressions), recipients
 lifecycle (export, erasure), admin (topics, API keys, admin events), staff (accounts), cli (`staff`).
 Pure helpers: roles, wording, matrix, contact, lookup, history, forms. Staff accounts: services/staff.py.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -110,7 +111,9 @@ def refused(error: PrefsError):
 def http_error(error: HTTPException):
     db.session.rollback()
     if error.code == 429:
-        return render_template("console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]), 429
+        return render_template(
+            "console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]
+        ), 429
     if error.code in ERROR_PAGES:
         return error_page(error.code)
     return error

@@ -1,4 +1,5 @@
 """Admin pages: topics (create, edit, archive), API keys (create shown once, revoke), admin events."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -23,7 +24,9 @@ def render_topics(form: TopicCreateForm | None = None, status: int = 200, error:
     topics = [topic_to_dict(topic) for topic in list_topics()]
     for topic in topics:
         topic["default_on"] = [channel for channel, on in topic["default_subscribed"].items() if on]
-    return render_template("console/admin/topics.html", topics=topics, form=form or TopicCreateForm(formdata=None), error=error), status
+    return render_template(
+        "console/admin/topics.html", topics=topics, form=form or TopicCreateForm(formdata=None), error=error
+    ), status
 
 
 def topic_defaults(form: TopicEditForm, channels: list[str]) -> dict[str, bool]:
@@ -70,10 +73,15 @@ def create_topic_view():
 def render_topic(topic: Topic, form: TopicEditForm | None = None, status: int = 200, error: str | None = None):
     shown = topic_to_dict(topic)
     if form is None:
-        form = TopicEditForm(formdata=None, data={
-            "name": shown["name"], "description": shown["description"], "channels": shown["channels"],
-            "default_on": [channel for channel, on in shown["default_subscribed"].items() if on],
-        })
+        form = TopicEditForm(
+            formdata=None,
+            data={
+                "name": shown["name"],
+                "description": shown["description"],
+                "channels": shown["channels"],
+                "default_on": [channel for channel, on in shown["default_subscribed"].items() if on],
+            },
+        )
     return render_template(
         "console/admin/topic.html", topic=shown, form=form, error=error, mandatory_channels_why=MANDATORY_CHANNELS_WHY
     ), status
@@ -132,13 +140,21 @@ def restore_topic(key: str):
 
 # --- API keys -------------------------------------------------------------------------------------------
 def render_keys(
-    form: ApiKeyForm | None = None, status: int = 200, *, error: str | None = None, create_error: str | None = None,
+    form: ApiKeyForm | None = None,
+    status: int = 200,
+    *,
+    error: str | None = None,
+    create_error: str | None = None,
     new_key: tuple[str, str] | None = None,
 ):
     """`error`: a refused revocation, shown above the list; `create_error`: a refused creation, at its form."""
     return render_template(
-        "console/admin/keys.html", keys=list_keys(), form=form or ApiKeyForm(formdata=None), error=error,
-        create_error=create_error, new_key=new_key,
+        "console/admin/keys.html",
+        keys=list_keys(),
+        form=form or ApiKeyForm(formdata=None),
+        error=error,
+        create_error=create_error,
+        new_key=new_key,
     ), status
 
 

@@ -1,4 +1,5 @@
 """Staff sign-in and sign-out, the role check on every console view, and who a console change is by."""
+
 from __future__ import annotations
 
 import functools

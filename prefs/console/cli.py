@@ -1,4 +1,5 @@
 """Operator commands: `flask --app app staff create EMAIL --role ROLE`, `staff disable EMAIL`, `staff list`."""
+
 from __future__ import annotations
 
 import sys
@@ -22,7 +23,9 @@ def read_password() -> str:
 
 
 def refusal(error: PrefsError) -> click.ClickException:
-    problems = [f"{field}: {' '.join(map(str, messages))}" for field, messages in error.details.items() if isinstance(messages, list)]
+    problems = [
+        f"{field}: {' '.join(map(str, messages))}" for field, messages in error.details.items() if isinstance(messages, list)
+    ]
     return click.ClickException(" ".join([error.message, *problems]))
 
 

@@ -3,6 +3,7 @@
 Pure. Like the choices form, the page sends back what it showed (hidden `shown-<field>` inputs), and only
 fields the agent changed are written: a field someone else changed meanwhile is not put back.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -13,7 +14,9 @@ CONTACT_INPUTS = ("email", "phone", *POSTAL_INPUTS, "locale")
 SHOWN_PREFIX = "shown-"
 
 
-def contact_values(email: str | None, phone: str | None, postal_address: Mapping[str, Any] | None, locale: str | None) -> dict[str, str]:
+def contact_values(
+    email: str | None, phone: str | None, postal_address: Mapping[str, Any] | None, locale: str | None
+) -> dict[str, str]:
     """The stored contact data as the form's text inputs show it."""
     postal = postal_address or {}
     values = {"email": email or "", "phone": phone or "", "locale": locale or ""}

@@ -2,6 +2,7 @@
 
 CSRF is not checked here: CSRFProtect checks every console POST before a view runs (prefs/extensions.py).
 """
+
 from __future__ import annotations
 
 from datetime import UTC
@@ -94,7 +95,9 @@ class LiftSuppressionForm(EvidenceFields, ConsoleForm):
     collected_at = DateTimeLocalField(
         "When the person consented (UTC)", validators=[InputRequired("Say when the person consented."), possible_consent_time]
     )
-    source = StringField("How they consented", filters=[strip], validators=[DataRequired("Say how the person consented."), Length(max=200)])
+    source = StringField(
+        "How they consented", filters=[strip], validators=[DataRequired("Say how the person consented."), Length(max=200)]
+    )
     reason = reason_field("Reason for lifting it")
 
 
@@ -132,7 +135,9 @@ class PasswordResetForm(ConsoleForm):
 
 
 class EraseForm(ConsoleForm):
-    confirm = StringField("Type the recipient id to confirm", filters=[strip], validators=[DataRequired("Type the recipient id.")])
+    confirm = StringField(
+        "Type the recipient id to confirm", filters=[strip], validators=[DataRequired("Type the recipient id.")]
+    )
     reason = reason_field("Reason for the erasure")
 
 

@@ -1,4 +1,5 @@
 """The history a console page shows: a person's consent events and the admin events, newest first, by page."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

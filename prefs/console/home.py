@@ -4,6 +4,7 @@ The box posts and the results come back in the answer itself: an address typed i
 never in access logs, browser history or a Referer) nor in the session cookie. `GET /console/?q=…` also
 works, for links and scripts.
 """
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -39,7 +40,12 @@ def render_results(query: str):
 def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lift_error: str | None = None):
     liftable = result.suppression is not None and can_lift(result.suppression)
     return render_template(
-        "console/home.html", result=result, lift_form=lift_form, lift_error=lift_error, liftable=liftable, suppression_sources=SOURCE_WORDS
+        "console/home.html",
+        result=result,
+        lift_form=lift_form,
+        lift_error=lift_error,
+        liftable=liftable,
+        suppression_sources=SOURCE_WORDS,
     )
 
 

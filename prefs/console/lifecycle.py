@@ -1,4 +1,5 @@
 """Admin actions at the end of a person's data: the JSON export download and erasure (typed confirmation)."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Reads only: the box's text is normalised the way the API stores addresses (emails lower-cased, phones to
 E.164 with the configured default region), so "(415) 555-0123" finds +14155550123.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ Pure: combines the preference matrix (decisions and reasons) with the preference
 (prefs.pages.forms: which boxes exist, which are locked), so the console and the preference center compare
 a submitted form with the state they showed in exactly the same way.
 """
+
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
@@ -57,7 +58,10 @@ def toggle(box: Box, submitted: Container[str] | None, shown: Mapping[str, bool]
 
 
 def matrix_rows(
-    matrix: Mapping[str, Any], form: PreferenceForm, submitted: Container[str] | None = None, shown: Mapping[str, bool] | None = None
+    matrix: Mapping[str, Any],
+    form: PreferenceForm,
+    submitted: Container[str] | None = None,
+    shown: Mapping[str, bool] | None = None,
 ) -> list[MatrixRow]:
     """Rows in the preference center's order; decisions from the matrix, boxes from the form."""
     decided = {topic["key"]: topic for topic in matrix["topics"]}
@@ -73,7 +77,11 @@ def matrix_rows(
             box = form_row.cells.get(channel)
             reason = decision["reason"]
             cells[channel] = Cell(
-                channel, decision["allowed"], reason, reason_words(reason), reason_meaning(reason),
+                channel,
+                decision["allowed"],
+                reason,
+                reason_words(reason),
+                reason_meaning(reason),
                 toggle(box, submitted, shown) if box else None,
             )
         rows.append(MatrixRow(form_row.key, form_row.name, form_row.description, form_row.mandatory, cells))
@@ -99,7 +107,11 @@ LIFT_FIELD = "lift"
 def liftable_kinds(state: RecipientState) -> list[str]:
     """The address kinds (email, phone) of a person that are suppressed, for the page's lift boxes; never a
     number that texted STOP (only START from it lifts that)."""
-    return [kind for kind, channel in LIFT_CHANNEL.items() if channel in state.suppressed_channels and not (kind == "phone" and state.sms_stopped)]
+    return [
+        kind
+        for kind, channel in LIFT_CHANNEL.items()
+        if channel in state.suppressed_channels and not (kind == "phone" and state.sms_stopped)
+    ]
 
 
 def lift_changes(requested: Container[str], form: PreferenceForm, submitted: Container[str]) -> list[PreferenceChange]:
@@ -116,6 +128,9 @@ def lift_changes(requested: Container[str], form: PreferenceForm, submitted: Con
         box = f"{ANY}:{channel}"
         if box in editable and box not in submitted:
             words = CHANNEL_WORDS[channel]
-            raise PrefsError("invalid", f"Tick “Marketing by {words}” too: lifting the suppression is the person's opt-in to marketing by {words}.")
+            raise PrefsError(
+                "invalid",
+                f"Tick “Marketing by {words}” too: lifting the suppression is the person's opt-in to marketing by {words}.",
+            )
         changes.append(PreferenceChange(True, None, channel))
     return changes

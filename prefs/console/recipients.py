@@ -1,4 +1,5 @@
 """A person's page: contact data, what they get and why, changes with a reason, history, status."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for

@@ -1,6 +1,7 @@
 """Who may do what in the console (SPEC §7). Pure: no Flask, so the rule is testable and readable in one place.
 
 The roles an account may hold are services/staff.py's ROLES, each a key here."""
+
 from __future__ import annotations
 
 # read: find people, see their matrix and history. edit: change a person's choices, contact data and

@@ -1,4 +1,5 @@
 """Admin pages for staff accounts: list, create, disable or enable, reset a password."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -16,14 +17,22 @@ from .roles import ROLE_WORDS
 
 def render_staff_list(form: StaffForm | None = None, status: int = 200, error: str | None = None):
     return render_template(
-        "console/admin/staff.html", staff_members=list_staff(), form=form or StaffForm(formdata=None), error=error, role_words=ROLE_WORDS
+        "console/admin/staff.html",
+        staff_members=list_staff(),
+        form=form or StaffForm(formdata=None),
+        error=error,
+        role_words=ROLE_WORDS,
     ), status
 
 
 def render_staff_member(member: StaffUser, form: PasswordResetForm | None = None, status: int = 200, error: str | None = None):
     return render_template(
-        "console/admin/staff_member.html", member=member, form=form or PasswordResetForm(formdata=None), error=error,
-        is_me=member.id == current_user.id, role_words=ROLE_WORDS,
+        "console/admin/staff_member.html",
+        member=member,
+        form=form or PasswordResetForm(formdata=None),
+        error=error,
+        is_me=member.id == current_user.id,
+        role_words=ROLE_WORDS,
     ), status
 
 

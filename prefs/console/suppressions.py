@@ -1,4 +1,5 @@
 """Lifting a suppression from the console: an address no recipient holds, with the person's consent evidence."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -2,6 +2,7 @@
 
 Pure: no Flask, no database. The codes stay in the API; staff see sentences.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,14 +12,20 @@ from ..pages.forms import CHANNEL_WORDS
 
 # reason -> (short words for a matrix cell, what it means)
 REASONS: dict[str, tuple[str, str]] = {
-    "mandatory": ("Mandatory", "A service or billing message: it goes out while the account is active and cannot be switched off."),
+    "mandatory": (
+        "Mandatory",
+        "A service or billing message: it goes out while the account is active and cannot be switched off.",
+    ),
     "subscribed": ("Opted in", "The person chose to get this topic on this channel."),
     "default": ("On by default", "Sent until the person says no (allowed without express consent on this channel)."),
     "unsubscribed": ("Opted out", "The person chose not to get this topic on this channel."),
     "no_consent": ("Needs opt-in", "Not sent until the person opts in: this channel needs express consent."),
     "all_marketing_unsubscribed": ("All marketing stopped", "The person stopped all marketing on every channel."),
     "channel_unsubscribed": ("Channel stopped", "The person stopped all marketing on this channel."),
-    "suppressed": ("Address suppressed", "The address is on the suppression list; only the person's own opt-in, with evidence, lifts it."),
+    "suppressed": (
+        "Address suppressed",
+        "The address is on the suppression list; only the person's own opt-in, with evidence, lifts it.",
+    ),
     "sms_stop": ("Texted STOP", "The person texted a stop keyword: no texts at all until they text START from that number."),
     "no_address": ("No address", "We hold no address for this channel."),
     "deactivated": ("Account deactivated", "The account is deactivated: nothing is sent, service messages included."),
@@ -75,7 +82,9 @@ def choice_words(value: Any) -> str:
     return "opted in" if value else "opted out"
 
 
-def event_words(kind: str, topic: str | None, channel: str | None, before: Any, after: Any, topic_names: Mapping[str, str]) -> str:
+def event_words(
+    kind: str, topic: str | None, channel: str | None, before: Any, after: Any, topic_names: Mapping[str, str]
+) -> str:
     """One consent event as a sentence: 'Newsletter by text message: opted in → opted out'."""
     channel_words = CHANNEL_WORDS.get(channel or "", channel or "")
     if kind == "topic_choice":
@@ -118,7 +127,9 @@ def _value(values: Mapping[str, Any] | None, name: str) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, dict):  # a postal address
-        parts = list(value.get("lines", [])) + [value.get(k) for k in ("city", "region", "postal_code", "country") if value.get(k)]
+        parts = list(value.get("lines", [])) + [
+            value.get(k) for k in ("city", "region", "postal_code", "country") if value.get(k)
+        ]
         return ", ".join(str(part) for part in parts)
     return str(value)
 

@@ -3,6 +3,7 @@
 A GET never changes anything (mail scanners open every link). These pages set no cookie and need no
 JavaScript; every response carries the headers of SPEC §5.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,10 +63,19 @@ def limited(view):
 
 
 ERROR_PAGES = {
-    400: ("This link doesn't work", "The link may have been cut short or changed. Try the link in the email again, or use the one in a newer message."),
-    404: ("We can't find these preferences", "There is nothing to change through this link any more. If you still get messages, use the link in the newest one."),
+    400: (
+        "This link doesn't work",
+        "The link may have been cut short or changed. Try the link in the email again, or use the one in a newer message.",
+    ),
+    404: (
+        "We can't find these preferences",
+        "There is nothing to change through this link any more. If you still get messages, use the link in the newest one.",
+    ),
     429: ("Too many tries", "This link was used many times in a short while. Wait a minute, then try again."),
-    410: ("This link has expired", "Links stop working after a while to keep your preferences safe. Use the link in a more recent message."),
+    410: (
+        "This link has expired",
+        "Links stop working after a while to keep your preferences safe. Use the link in a more recent message.",
+    ),
 }
 
 
@@ -249,5 +259,11 @@ def render_preferences(target: LinkTarget, recipient: Recipient | RecipientRow, 
     form = preference_form(target, recipient)
     addresses = {channel: masked_address(recipient, channel) for channel in form.channels}
     return render_template(
-        "pages/preferences.html", form=form, addresses=addresses, channel_words=CHANNEL_WORDS, token=token, notice=notice, limit_sentence=limit_sentence
+        "pages/preferences.html",
+        form=form,
+        addresses=addresses,
+        channel_words=CHANNEL_WORDS,
+        token=token,
+        notice=notice,
+        limit_sentence=limit_sentence,
     )

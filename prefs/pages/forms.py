@@ -4,6 +4,7 @@ Pure: takes the catalogue and the person's state, returns plain data. The page c
 boxes with the ones it showed (sent back as hidden `shown` fields), so a box left as it was writes
 nothing, and locked boxes (mandatory topics, texts after STOP), which browsers do not submit, are ignored.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -94,7 +95,8 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
                 row.cells[channel] = box(f"{rule.key}:{channel}", label, wanted, channel)
         rows.append(row)
     channel_boxes = [
-        box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", choices.get((ANY, channel)) is not False, channel) for channel in channels
+        box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", choices.get((ANY, channel)) is not False, channel)
+        for channel in channels
     ]
     stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", choices.get((ANY, ANY)) is False)
     suppressed = [c for c in channels if c in state.suppressed_channels]
@@ -105,7 +107,9 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
 
 
 def limit_sentence(reason: str, channel: str, address: str | None) -> str:
-    return LINK_LIMIT_WHY[reason].format(words=CHANNEL_WORDS[channel] + "s" if channel != "post" else "post", address=address or "you")
+    return LINK_LIMIT_WHY[reason].format(
+        words=CHANNEL_WORDS[channel] + "s" if channel != "post" else "post", address=address or "you"
+    )
 
 
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:

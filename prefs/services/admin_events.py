@@ -1,4 +1,5 @@
 """Admin events: who changed an API key, topic or staff account, and how."""
+
 from __future__ import annotations
 
 from typing import Any

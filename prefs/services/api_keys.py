@@ -1,4 +1,5 @@
 """API keys: creation (shown once), revocation, and the cached look-up on every API request."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,10 +43,16 @@ def granted_scopes(scopes: str) -> frozenset[str]:
 def create_key(name: str, scopes: list[str], actor: str, actor_id: str | None) -> str:
     """Store a new key's hash and return the key itself, which is never stored. Raises PrefsError."""
     if not KEY_NAME_RE.fullmatch(name):  # re.match lets a final newline through `$`
-        raise PrefsError("invalid", "A key name is 1-64 letters, digits, dots, dashes or underscores.", {"name": ["Invalid name."]})
+        raise PrefsError(
+            "invalid", "A key name is 1-64 letters, digits, dots, dashes or underscores.", {"name": ["Invalid name."]}
+        )
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
-        raise PrefsError("invalid", f"Scopes must be among {', '.join(SCOPES)}.", {"scopes": [f"Unknown: {', '.join(unknown)}" if unknown else "At least one."]})
+        raise PrefsError(
+            "invalid",
+            f"Scopes must be among {', '.join(SCOPES)}.",
+            {"scopes": [f"Unknown: {', '.join(unknown)}" if unknown else "At least one."]},
+        )
     if db.session.execute(select(ApiKey.id).where(ApiKey.name == name)).first():
         raise PrefsError("already_exists", f"An API key named {name!r} exists already.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -89,9 +96,7 @@ class ApiKeyCache:
         entry = self._entries.get(digest)
         if entry is not None and now - entry[0] <= self._ttl:
             return entry[1]
-        row = db.session.execute(
-            select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == digest)
-        ).first()
+        row = db.session.execute(select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == digest)).first()
         if row is None:
             return None  # not cached: unknown keys must not fill the memory
         holder = None if row.revoked_at is not None else KeyHolder(row.name, granted_scopes(row.scopes))

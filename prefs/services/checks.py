@@ -4,6 +4,7 @@ An item reaches parse_item already in the shape api/schemas.py defines (the same
 document is generated from); here it is looked up: its address normalised, its topic found in the catalogue,
 the request's defaults applied. A single check and a batch item fail with the same codes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -58,7 +59,11 @@ def topic_keys_named(raw_items: Sequence[Any], default_topic: Any) -> set[str]:
 
 
 def parse_item(
-    item: Mapping[str, str], rules: Mapping[str, TopicRule], region: str, default_topic: str | None = None, default_channel: str | None = None
+    item: Mapping[str, str],
+    rules: Mapping[str, TopicRule],
+    region: str,
+    default_topic: str | None = None,
+    default_channel: str | None = None,
 ) -> CheckItem:
     """Look up one well-formed item (exactly one of LOOKUP_FIELDS, every value a string; api/schemas.py checks
     that first). Raises PrefsError: invalid (an address that is not one, no topic or channel), unknown_topic."""
@@ -89,7 +94,9 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
     # A read-only connection of its own: no session transaction to begin and close on the hot path.
     sql = DriverSql(standalone=True)
     try:
-        states: dict[str, dict[str, RecipientState]] = {by: load_states(by, keys, sql) if keys else {} for by, keys in wanted.items()}
+        states: dict[str, dict[str, RecipientState]] = {
+            by: load_states(by, keys, sql) if keys else {} for by, keys in wanted.items()
+        }
         # An address that matches nobody may still be suppressed (rule 3): ask once for all of them.
         address_hash = runtime().address_hash
         hash_of_unknown: dict[tuple[str, str], str] = {}
@@ -116,4 +123,3 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
 def invalid_result(error: PrefsError) -> dict[str, Any]:
     """A malformed batch item's answer: the others are still answered."""
     return {"allowed": False, "reason": "invalid", "error": {"code": error.code, "message": error.message}}
-

@@ -1,4 +1,5 @@
 """When a person can have consented: the one rule for consent evidence dates, used by the API and the console."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -5,6 +5,7 @@ per-parameter work than in the database. Their few statements are written here i
 placeholders (turned into `%s` for psycopg), and values are converted as the column types would have:
 JSON as text, times as SQLite's text or PostgreSQL's timestamp. Everything else uses SQLAlchemy.
 """
+
 from __future__ import annotations
 
 import json

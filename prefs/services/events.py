@@ -1,4 +1,5 @@
 """Writing consent events: the append-only audit trail of SPEC §2."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,20 @@ def serialise_event_writes(sql: DriverSql | None = None) -> None:
         sql.execute("SELECT pg_advisory_xact_lock(?)", (EVENT_WRITE_LOCK,))
 
 
-EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "topic", "channel", "before", "after", "reason", "evidence")
+EVENT_COLUMNS = (
+    "at",
+    "recipient_id",
+    "actor",
+    "actor_id",
+    "via",
+    "kind",
+    "topic",
+    "channel",
+    "before",
+    "after",
+    "reason",
+    "evidence",
+)
 _INSERT_EVENT = f"INSERT INTO consent_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"  # noqa: S608
 
 

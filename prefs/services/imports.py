@@ -5,6 +5,7 @@ yes/no. An empty cell leaves that field as it is (an import never clears data). 
 its line number and skipped; good rows are kept. One consent event per recipient whose stored data
 changed (actor `import`, actor_id the file's name), so importing the same file again writes nothing.
 """
+
 from __future__ import annotations
 
 import csv
@@ -70,7 +71,9 @@ def check_header(header: list[str], rules: dict[str, TopicRule]) -> list[tuple[s
         topic, colon, channel = name.partition(":")
         rule = rules.get(topic)
         if not colon or rule is None or channel not in CHANNELS or channel not in rule.channels:
-            raise ImportFileError(f"column {name!r} is neither id, email, phone, locale nor topic:channel of a topic sent on that channel")
+            raise ImportFileError(
+                f"column {name!r} is neither id, email, phone, locale nor topic:channel of a topic sent on that channel"
+            )
         choice_columns.append((topic, channel))
     return choice_columns
 
@@ -218,13 +221,17 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
                 claimed[row.contact[name]] = row.id
         accepted.append(row)
         # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
-        change = changes[row.id] = plan_contact_change(current._asdict() if current else {}, row.contact, lambda kind, _address, row=row: row.hashes[f"{kind}_hash"])
+        change = changes[row.id] = plan_contact_change(
+            current._asdict() if current else {}, row.contact, lambda kind, _address, row=row: row.hashes[f"{kind}_hash"]
+        )
         if current is None:
             contact, hashes = row.contact, row.hashes
             inserts.append((row.id, "active", contact.get("email"), contact.get("phone"), contact.get("locale"),
                             hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
         elif change.after:  # few on a re-run, so one statement each is fine
-            sql.connection.execute(update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now))
+            sql.connection.execute(
+                update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
+            )
     sql.insert_many("recipients", RECIPIENT_COLUMNS, inserts)
     pks = dict(sql.select_in("id, pk", "recipients", "id", [r.id for r in accepted if r.choices]))
     choice_changes = _write_choices(sql, accepted, pks, stamp)
@@ -303,14 +310,18 @@ def _clash(row: GoodRow, owners: dict[str, str], claimed: dict[str, str]) -> str
     return None
 
 
-def _write_choices(sql: DriverSql, rows: list[GoodRow], pks: dict[str, int], stamp) -> dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]:
+def _write_choices(
+    sql: DriverSql, rows: list[GoodRow], pks: dict[str, int], stamp
+) -> dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]:
     """Store the yes/no cells that differ from what is stored; returns them per recipient id."""
     wanted = [row for row in rows if row.choices]
     if not wanted:
         return {}
     stored: dict[tuple[int, str, str], bool] = {
         (pk, topic, channel): bool(subscribed)
-        for pk, topic, channel, subscribed in sql.select_in("recipient_pk, topic, channel, subscribed", "choices", "recipient_pk", [pks[r.id] for r in wanted])
+        for pk, topic, channel, subscribed in sql.select_in(
+            "recipient_pk, topic, channel, subscribed", "choices", "recipient_pk", [pks[r.id] for r in wanted]
+        )
     }
     inserts, changes = [], {}
     for row in wanted:

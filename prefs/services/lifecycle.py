@@ -1,4 +1,5 @@
 """The end of a person's data: export (GDPR Art. 20) and erasure (Art. 17)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -31,7 +32,9 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
     events = db.session.execute(
         select(ConsentEvent).where(ConsentEvent.recipient_id == recipient.id).order_by(ConsentEvent.id)
     ).scalars()
-    choices = db.session.execute(select(Choice).where(Choice.recipient_pk == recipient.pk).order_by(Choice.topic, Choice.channel)).scalars()
+    choices = db.session.execute(
+        select(Choice).where(Choice.recipient_pk == recipient.pk).order_by(Choice.topic, Choice.channel)
+    ).scalars()
     hashes = {kind: digest for kind, digest in (("email", recipient.email_hash), ("phone", recipient.phone_hash)) if digest}
     suppressed = suppression_sources(hashes.values())
     sms_stop = suppressed.get(recipient.phone_hash or "")
@@ -50,7 +53,8 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
         },
         "preferences": preference_matrix(recipient),
         "choices": [
-            {"topic": c.topic, "channel": c.channel, "subscribed": c.subscribed, "updated_at": _iso(c.updated_at)} for c in choices
+            {"topic": c.topic, "channel": c.channel, "subscribed": c.subscribed, "updated_at": _iso(c.updated_at)}
+            for c in choices
         ],
         "suppressed": {kind: digest in suppressed for kind, digest in hashes.items()},
         "events": [event_to_dict(event) for event in events],
@@ -79,8 +83,14 @@ def erase_recipient(recipient_id: str, context: ChangeContext) -> bool:
         update(Recipient)
         .where(Recipient.pk == locked.pk)
         .values(
-            email=None, phone=None, email_hash=None, phone_hash=None, postal_address=None, locale=None,
-            status="erased", updated_at=utcnow(),
+            email=None,
+            phone=None,
+            email_hash=None,
+            phone_hash=None,
+            postal_address=None,
+            locale=None,
+            status="erased",
+            updated_at=utcnow(),
         )  # fmt: skip
     )
     _strip_events(locked.id)
@@ -93,9 +103,14 @@ def _strip_events(recipient_id: str) -> None:
     """Keep the history's shape (when, what kind, which actor type, which topic) but none of the person's
     data and no free text."""
     events = db.session.execute(
-        select(ConsentEvent.id, ConsentEvent.kind, ConsentEvent.actor, ConsentEvent.actor_id, ConsentEvent.reason, ConsentEvent.evidence).where(
-            ConsentEvent.recipient_id == recipient_id
-        )
+        select(
+            ConsentEvent.id,
+            ConsentEvent.kind,
+            ConsentEvent.actor,
+            ConsentEvent.actor_id,
+            ConsentEvent.reason,
+            ConsentEvent.evidence,
+        ).where(ConsentEvent.recipient_id == recipient_id)
     ).all()
     for event_id, kind, actor, actor_id, reason, evidence in events:
         values: dict[str, Any] = {}

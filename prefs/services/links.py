@@ -1,4 +1,5 @@
 """The links and headers a mailer puts in every message (RFC 8058 one-click, RFC 2369 mailto)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,9 @@ def check_link_topic(topic: TopicRule | None, channel: str) -> None:
     if topic.mandatory:
         raise PrefsError("mandatory_topic", f"The topic {topic.name!r} is mandatory: send it without an unsubscribe link.")
     if channel not in topic.channels:
-        raise PrefsError("invalid", f"Topic {topic.key!r} is not sent on {channel}.", {"channel": ["Not a channel of this topic."]})
+        raise PrefsError(
+            "invalid", f"Topic {topic.key!r} is not sent on {channel}.", {"channel": ["Not a channel of this topic."]}
+        )
 
 
 def links_for(

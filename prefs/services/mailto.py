@@ -1,4 +1,5 @@
 """RFC 2369 mailto unsubscribes: a mail to unsubscribe+REF@… acts like the one-click POST of its link."""
+
 from __future__ import annotations
 
 from email.utils import getaddresses

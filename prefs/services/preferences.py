@@ -1,4 +1,5 @@
 """Changing choices and reading them back as the preference matrix."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,11 +65,19 @@ def plan_changes(
             if rule is None:
                 raise PrefsError("unknown_topic", f"No topic {change.topic!r}.", _at(index, "topic", "Unknown topic."))
             if change.channel is not None and change.channel not in rule.channels:
-                raise PrefsError("invalid", f"Topic {rule.key!r} is not sent on {change.channel}.", _at(index, "channel", "Not a channel of this topic."))
+                raise PrefsError(
+                    "invalid",
+                    f"Topic {rule.key!r} is not sent on {change.channel}.",
+                    _at(index, "channel", "Not a channel of this topic."),
+                )
             channels = [change.channel] if change.channel else [c for c in CHANNELS if c in rule.channels]
             if rule.mandatory:
                 if not change.subscribed:
-                    raise PrefsError("mandatory_topic", f"The topic {rule.name!r} is mandatory: it stays on while the account is active.", _at(index, "topic", "Mandatory topic."))
+                    raise PrefsError(
+                        "mandatory_topic",
+                        f"The topic {rule.name!r} is mandatory: it stays on while the account is active.",
+                        _at(index, "topic", "Mandatory topic."),
+                    )
                 continue  # always on: there is nothing to store
             for channel in channels:
                 targets[(rule.key, channel)] = change.subscribed
@@ -81,7 +90,11 @@ def plan_changes(
                 if number_stopped(recipient):
                     raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
                 if link is not None and link.channel != "sms":
-                    raise PrefsError("forbidden", "Texts can be switched on only from a link we sent by text message.", _at(index, "channel", "Not from this link."))
+                    raise PrefsError(
+                        "forbidden",
+                        "Texts can be switched on only from a link we sent by text message.",
+                        _at(index, "channel", "Not from this link."),
+                    )
             for channel in channels:
                 opted_in[channel] = opted_in.get(channel, False) or named
     return targets, opted_in
@@ -175,7 +188,10 @@ def _suppressions_to_lift(recipient: RecipientRow, opted_in: dict[str, bool], co
         if source == SMS_STOP:
             refusal = PrefsError("sms_stop", SMS_STOP_MESSAGE)
         elif context.link is not None and not link_may_lift(context.link, recipient, kind, created_at):
-            refusal = PrefsError("forbidden", "This link cannot switch marketing back on for this address: use the link in a newer message sent to it.")
+            refusal = PrefsError(
+                "forbidden",
+                "This link cannot switch marketing back on for this address: use the link in a newer message sent to it.",
+            )
         else:
             lifts[digest] = kind
             continue
@@ -258,8 +274,14 @@ def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:
         for channel in CHANNELS:
             if channel in rule.channels:
                 decision = decide(rule, channel, state)
-                cells[channel] = {"allowed": decision.allowed, "reason": decision.reason, "choice": choices.get((rule.key, channel))}
-        topics.append({"key": rule.key, "name": rule.name, "description": rule.description, "mandatory": rule.mandatory, "channels": cells})
+                cells[channel] = {
+                    "allowed": decision.allowed,
+                    "reason": decision.reason,
+                    "choice": choices.get((rule.key, channel)),
+                }
+        topics.append(
+            {"key": rule.key, "name": rule.name, "description": rule.description, "mandatory": rule.mandatory, "channels": cells}
+        )
     return {
         "recipient_id": recipient.id,
         "status": recipient.status,

@@ -1,4 +1,5 @@
 """Recipients: create, merge contact data, look up. Every change leaves a consent event."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -31,7 +32,11 @@ class RecipientRow(NamedTuple):
     phone_hash: str | None
 
 
-_SET_STATUS = update(_recipients).where(_recipients.c.pk == bindparam("b_pk")).values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
+_SET_STATUS = (
+    update(_recipients)
+    .where(_recipients.c.pk == bindparam("b_pk"))
+    .values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
+)
 _COLUMNS = ", ".join(RecipientRow._fields)
 _READ_SQLITE = f"SELECT {_COLUMNS} FROM recipients WHERE id = ?"  # noqa: S608  (fixed names)
 # SQLite inside an open transaction: the no-op UPDATE takes the write lock and RETURNING reads the row.
@@ -102,7 +107,9 @@ class ContactChange(NamedTuple):
     hashes: dict[str, str | None]  # email_hash / phone_hash of each address that changes (None when cleared)
 
 
-def plan_contact_change(current: Mapping[str, Any], fields: Mapping[str, Any], address_hash: Callable[[str, str], str]) -> ContactChange:
+def plan_contact_change(
+    current: Mapping[str, Any], fields: Mapping[str, Any], address_hash: Callable[[str, str], str]
+) -> ContactChange:
     """The change that normalised `fields` make to `current` (the stored values; empty for a new recipient).
 
     Pure, and the one rule for every path that writes contact data (PUT, console, import). Nothing else
@@ -110,7 +117,9 @@ def plan_contact_change(current: Mapping[str, Any], fields: Mapping[str, Any], a
     """
     before = {name: current.get(name) for name, value in fields.items() if current.get(name) != value}
     after = {name: fields[name] for name in before}
-    hashes = {f"{kind}_hash": address_hash(kind, after[kind]) if after[kind] else None for kind in ("email", "phone") if kind in after}
+    hashes = {
+        f"{kind}_hash": address_hash(kind, after[kind]) if after[kind] else None for kind in ("email", "phone") if kind in after
+    }
     return ContactChange(before, after, hashes)
 
 

@@ -3,6 +3,7 @@
 Carriers and the TCPA require that every text stops on STOP, service and billing texts included; those
 messages then go by another channel. The stop belongs to the number, not the person (SPEC §2).
 """
+
 from __future__ import annotations
 
 import unicodedata

@@ -9,6 +9,7 @@ Sessions are ended on the server: each account has a session epoch that the sess
 (`StaffUser.get_id`); signing out, a password reset and disabling add one, so every cookie issued before,
 a copied one too, stops opening the account.
 """
+
 from __future__ import annotations
 
 import gzip

@@ -4,6 +4,7 @@ This is the hot path of every check. It runs one joined query (recipient, its ch
 stored address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`) straight on the driver's cursor (services/driver_sql.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator

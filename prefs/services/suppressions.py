@@ -3,6 +3,7 @@
 Who may lift one is decided here and nowhere else: the person's own opt-in lifts any suppression but one
 of source `sms_stop`, which is the number's SMS stop and yields only to START texted from that number.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,7 +29,9 @@ def _insert():
 def suppress(kind: str, normalised_address: str, source: str) -> str:
     """Add the address (a no-op when it is there already: the first source stays); returns its hash."""
     digest = runtime().address_hash(kind, normalised_address)
-    db.session.execute(_insert()(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"]))
+    db.session.execute(
+        _insert()(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"])
+    )
     return digest
 
 
@@ -40,7 +43,9 @@ def stop_number(phone: str) -> bool:
         return False
     statement = _insert()(Suppression).values(hash=digest, kind="phone", source=SMS_STOP, created_at=utcnow())
     db.session.execute(
-        statement.on_conflict_do_update(index_elements=["hash"], set_={"source": SMS_STOP, "created_at": statement.excluded.created_at})
+        statement.on_conflict_do_update(
+            index_elements=["hash"], set_={"source": SMS_STOP, "created_at": statement.excluded.created_at}
+        )
     )
     return True
 
@@ -50,7 +55,9 @@ def suppression_sources(hashes: Iterable[str]) -> dict[str, tuple[str, datetime]
     wanted = [digest for digest in hashes if digest]
     if not wanted:
         return {}
-    rows = db.session.execute(select(Suppression.hash, Suppression.source, Suppression.created_at).where(Suppression.hash.in_(wanted)))
+    rows = db.session.execute(
+        select(Suppression.hash, Suppression.source, Suppression.created_at).where(Suppression.hash.in_(wanted))
+    )
     return {digest: (source, created_at) for digest, source, created_at in rows}
 
 

@@ -1,4 +1,5 @@
 """The topic catalogue: create, change, archive. Mandatory topics can only ever grow."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -77,7 +78,9 @@ def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: 
     if "channels" in fields:
         channels = _channels(fields["channels"])
         if topic.mandatory and not set(topic.channels) <= set(channels):
-            raise PrefsError("mandatory_topic", "A mandatory topic cannot lose a channel.", {"channels": ["Cannot narrow a mandatory topic."]})
+            raise PrefsError(
+                "mandatory_topic", "A mandatory topic cannot lose a channel.", {"channels": ["Cannot narrow a mandatory topic."]}
+            )
         topic.channels = channels
     if "default_subscribed" in fields or "channels" in fields:
         given = fields.get("default_subscribed", topic.default_subscribed or {})
@@ -90,7 +93,9 @@ def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: 
     if after != before:
         topic.updated_at = utcnow()
         changed = {name: after[name] for name in after if after[name] != before[name]}
-        record_admin_event(actor, actor_id, "topic.archived" if changed == {"archived": True} else "topic.changed", topic.key, changed)
+        record_admin_event(
+            actor, actor_id, "topic.archived" if changed == {"archived": True} else "topic.changed", topic.key, changed
+        )
     db.session.flush()
     return topic
 
@@ -105,7 +110,11 @@ def _defaults(given: Mapping[str, bool], channels: list[str], strict: bool = Tru
     """Per-channel defaults; a channel left out is off. Refuses a default for a channel the topic lacks."""
     extra = set(given) - set(channels)
     if extra and strict:
-        raise PrefsError("invalid", "A default for a channel the topic is not sent on.", {"default_subscribed": {c: ["Not a channel of this topic."] for c in sorted(extra)}})
+        raise PrefsError(
+            "invalid",
+            "A default for a channel the topic is not sent on.",
+            {"default_subscribed": {c: ["Not a channel of this topic."] for c in sorted(extra)}},
+        )
     return {c: bool(given.get(c, False)) for c in channels}
 
 

@@ -1,4 +1,5 @@
 """What a recipient's link does: unsubscribe (one click or the confirmation page) and undo."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -3,6 +3,7 @@
 Never rate-limited: a 429 here would lose a STOP (Twilio does not retry). A webhook whose own setting is
 missing is off: it answers 503 saying which setting turns it on.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -53,7 +54,9 @@ def sms():
     commit(lambda: apply_keyword(keyword, phone))
     log.info("sms keyword %s applied", keyword.word)
     config = current_app.config
-    return twiml(reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team"))
+    return twiml(
+        reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team")
+    )
 
 
 def _refused(response: Response) -> bool:
