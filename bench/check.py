@@ -61,8 +61,8 @@ def timed(function, repeats: int) -> float:
 
 def app_and_key(database_url: str):
     from prefs import create_app
+    from prefs.db.transactions import commit
     from prefs.services.api_keys import create_key
-    from prefs.transactions import commit
 
     app = create_app({**SETTINGS, "PREFS_DATABASE_URL": database_url})
     with app.app_context():

@@ -56,13 +56,13 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
     from sqlalchemy import text
 
     from prefs import create_app
+    from prefs.db.transactions import commit
     from prefs.extensions import db
     from prefs.runtime import runtime
     from prefs.services.events import Actor, ChangeContext
     from prefs.services.recipients import upsert_recipient
     from prefs.services.topics import create_topic
     from prefs.tokens import UNSUBSCRIBE, LinkTarget
-    from prefs.transactions import commit
 
     app = create_app({**SETTINGS, "PREFS_DATABASE_URL": database_url})
     with app.app_context():

@@ -49,7 +49,7 @@ def measure_import(database_url: str, n: int, directory: str, again: bool = True
     migrate(database_url)
     env = {**SETTINGS, "PREFS_DATABASE_URL": database_url}
     subprocess.run(
-        [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.transactions import commit\n"
+        [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.db.transactions import commit\n"
          "app = create_app()\nwith app.app_context(): commit(lambda: create_topic({'key': 'newsletter', 'name': 'Newsletter', 'channels': ['email', 'sms'],"
          " 'default_subscribed': {'email': True}}, 'cli', 'bench'))"],
         cwd=ROOT, env={**os.environ, **env}, check=True,

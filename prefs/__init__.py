@@ -14,7 +14,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, limiter, login_manager, migrate
 from .logs import PrefsFlask
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def register_transport_security(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from .extensions import db  # not a module global: the package's `db` attribute is the prefs.db subpackage
     from .outages import engine_options, register_outage_handlers
     from .runtime import init_runtime
 

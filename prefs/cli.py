@@ -6,12 +6,12 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from .db.transactions import commit
 from .errors import PrefsError
 from .extensions import db
 from .models import ApiKey
 from .runtime import runtime
 from .services.api_keys import SCOPES, create_key, revoke_key
-from .transactions import commit
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 
@@ -99,8 +99,8 @@ def recipients_import(path: str, processes: int) -> None:
     """
     import os
 
+    from .db.write_gate import gate
     from .services.imports import ImportFileError, import_recipients
-    from .write_gate import gate
 
     rt = runtime()
 

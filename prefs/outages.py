@@ -35,7 +35,7 @@ RETRY_AFTER_SECONDS = 30
 LOG_EVERY_SECONDS = 60  # one line per worker per minute of outage, not one per request
 
 # What "the database is unavailable" looks like: refused, timed out, dropped, or too slow. SQLAlchemy wraps
-# the driver's errors; the hot paths' plain SQL (services/driver_sql.py) raises the driver's own.
+# the driver's errors; the hot paths' plain SQL (db/driver.py) raises the driver's own.
 UNAVAILABLE = (
     sa.OperationalError,
     sa.InterfaceError,

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from .db.write_gate import FileWriteGate, write_gate_for
 from .suppression import address_hash
 from .tokens import LinkSigner
-from .write_gate import FileWriteGate, write_gate_for
 
 if TYPE_CHECKING:
     from .catalogue import TopicCatalogue

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..addresses import is_recipient_id, lookup_email, lookup_phone
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent, Recipient
@@ -16,7 +17,6 @@ from ..services.events import Actor, ChangeContext
 from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
-from ..transactions import commit
 from .auth import actor_name, authorized
 from .blueprint import blp
 from .schemas import (

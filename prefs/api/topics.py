@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..db.transactions import commit
 from ..services.topics import after_topic_commit, create_topic, get_topic, list_topics, topic_to_dict, update_topic
-from ..transactions import commit
 from .auth import actor_name, authorized
 from .blueprint import blp
 from .schemas import TopicCreateSchema, TopicListSchema, TopicPatchSchema, TopicSchema

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..models import Topic
 from ..runtime import runtime
 from ..services.api_keys import create_key, list_keys, revoke_key
 from ..services.topics import after_topic_commit, create_topic, get_topic, list_topics, topic_to_dict, update_topic
-from ..transactions import commit
 from . import bp
 from .auth import requires
 from .forms import ApiKeyForm, TopicCreateForm, TopicEditForm, attach_errors

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from ..db.transactions import commit
 from ..extensions import limiter, login_manager
 from ..models import StaffUser
 from ..services.events import Actor, ChangeContext
 from ..services.staff import authenticate, end_sessions, get_staff, record_sign_in, staff_for_session
-from ..transactions import commit
 from . import bp
 from .forms import LoginForm
 from .roles import allows

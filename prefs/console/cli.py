@@ -8,9 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from ..cli import operator_name
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..services.staff import ROLES, create_staff, list_staff, set_disabled, staff_by_email
-from ..transactions import commit
 
 staff_cli = AppGroup("staff", help="Create, disable and list console staff accounts.")
 

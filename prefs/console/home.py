@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..db.transactions import commit
 from ..errors import PrefsError
-from ..transactions import commit
 from . import bp
 from .auth import requires
 from .forms import LiftSuppressionForm

@@ -7,11 +7,11 @@ import json
 from flask import Response, flash, redirect, url_for
 from flask_login import current_user
 
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..services.admin_events import record_admin_event
 from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.recipients import readable_recipient
-from ..transactions import commit
 from . import bp
 from .auth import requires, staff_context
 from .forms import EraseForm

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..config import CHANNELS
+from ..db.transactions import commit
 from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
@@ -14,7 +15,6 @@ from ..runtime import runtime
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..services.states import load_states
-from ..transactions import commit
 from . import bp
 from .auth import requires, staff_context
 from .contact import SHOWN_PREFIX, contact_changes, contact_values, field_errors, shown_values

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_user
 
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..models import StaffUser
 from ..services.staff import create_staff, get_staff, list_staff, reset_password, set_disabled
-from ..transactions import commit
 from . import bp
 from .auth import requires
 from .forms import PasswordResetForm, StaffForm, attach_errors

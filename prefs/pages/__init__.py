@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, render_template, request
 
 from ..addresses import mask_email, mask_phone, mask_postal
+from ..db.transactions import commit, commit_standalone
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
 from ..extensions import db, limiter
@@ -24,7 +25,6 @@ from ..services.recipients import RecipientRow, readable_recipient, writable_rec
 from ..services.states import load_states
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
-from ..transactions import commit, commit_standalone
 from .forms import CHANNEL_WORDS, PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
 
 log = logging.getLogger(__name__)

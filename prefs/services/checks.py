@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..addresses import lookup_email, lookup_phone
+from ..db.driver import DriverSql
 from ..decision import Decision, RecipientState, TopicRule, decide
 from ..errors import PrefsError, invalid
 from ..runtime import runtime
-from .driver_sql import DriverSql
 from .states import load_states
 
 MAX_BATCH = 10_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..db.driver import DriverSql
 from ..models import utcnow
 from ..tokens import LinkTarget
-from .driver_sql import DriverSql
 
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
 EVENT_WRITE_LOCK = 0x70726566

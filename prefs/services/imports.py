@@ -18,11 +18,11 @@ from sqlalchemy import update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
 from ..config import CHANNELS
+from ..db.driver import DriverSql
 from ..decision import TopicRule
 from ..errors import PrefsError
 from ..models import Recipient, utcnow
 from ..suppression import address_hash
-from .driver_sql import DriverSql
 from .events import serialise_event_writes
 from .recipients import plan_contact_change
 from .suppressions import SMS_STOP

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..addresses import mask_email, mask_phone, mask_postal
 from ..config import CHANNELS
+from ..db.driver import DriverSql
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
 from ..extensions import db
@@ -18,7 +19,6 @@ from ..models import ConsentEvent, Recipient, utcnow
 from ..runtime import runtime
 from ..suppression import ADDRESS_KIND_BY_CHANNEL
 from ..tokens import LinkTarget
-from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
 from .states import load_states
@@ -138,7 +138,7 @@ def stored_choices(recipient_pk: int, sql: DriverSql | None = None) -> dict[tupl
 def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
     """Set stored values (None deletes the row) of a locked recipient; an event for each that changed.
 
-    Plain SQL on the driver (services/driver_sql.py): this is the one-click path.
+    Plain SQL on the driver (db/driver.py): this is the one-click path.
     """
     sql = DriverSql()
     stored = stored_choices(recipient.pk, sql)

@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, select, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
+from ..db.driver import DriverSql
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Recipient, utcnow
 from ..runtime import runtime
-from .driver_sql import DriverSql
 from .events import ChangeContext, record_event
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
@@ -145,7 +145,7 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
     if locked is None:
         # Insert the new id at once: its unique index is then the lock a concurrent creator of the same
         # id waits on, before either takes any other lock (the event lock), so two creators cannot
-        # deadlock; the loser's IntegrityError is retried by transactions.commit as an update.
+        # deadlock; the loser's IntegrityError is retried by db.transactions.commit as an update.
         recipient = Recipient(id=recipient_id, status="active")
         db.session.add(recipient)
         db.session.flush()

@@ -1,7 +1,7 @@
 """Loading what the decision rule needs about recipients: one query per chunk of up to 1,000 look-ups.
 
 This is the hot path of every check. It runs one joined query (recipient, its choices, and whether its
-stored address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`) straight on the driver's cursor (services/driver_sql.py):
+stored address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`) straight on the driver's cursor (db/driver.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from functools import lru_cache
 
+from ..db.driver import DriverSql
 from ..decision import RecipientState
-from .driver_sql import DriverSql
 
 CHUNK = 1000
 LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}

@@ -14,12 +14,12 @@ from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ..addresses import normalize_phone
+from ..db.transactions import commit
 from ..errors import PrefsError
 from ..extensions import limiter
 from ..runtime import runtime
 from ..services.mailto import mailto_unsubscribe
 from ..services.sms import apply_keyword, classify, reply_text
-from ..transactions import commit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

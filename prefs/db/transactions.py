@@ -7,10 +7,10 @@ from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from .errors import PrefsError
-from .extensions import db
-from .runtime import runtime
-from .services.driver_sql import standalone_transaction
+from ..errors import PrefsError
+from ..extensions import db
+from ..runtime import runtime
+from .driver import standalone_transaction
 from .write_gate import gate
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
 
 
 def commit_standalone(operation: Callable[[], T]) -> T:
-    """Run `operation` in a transaction of its own connection and commit (services/driver_sql.py): for
+    """Run `operation` in a transaction of its own connection and commit (db/driver.py): for
     the one-click unsubscribe, whose statements are all plain SQL. Raises what the operation raises,
     with nothing written."""
     with gate(runtime().write_gate), standalone_transaction():
