@@ -61,12 +61,12 @@ def timed(function, repeats: int) -> float:
 
 def app_and_key(database_url: str):
     from prefs import create_app
-    from prefs.db.transactions import commit
+    from prefs.db.transactions import unit_of_work
     from prefs.services.api_keys import create_key
 
     app = create_app({**SETTINGS, "PREFS_DATABASE_URL": database_url})
     with app.app_context():
-        key = commit(lambda: create_key(f"bench-{time.monotonic_ns()}", ["check"], "cli", "bench"))
+        key = unit_of_work(lambda: create_key(f"bench-{time.monotonic_ns()}", ["check"], "cli", "bench"))
     return app, {"Authorization": f"Bearer {key}"}
 
 

@@ -56,7 +56,7 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
     from sqlalchemy import text
 
     from prefs import create_app
-    from prefs.db.transactions import commit
+    from prefs.db.transactions import unit_of_work
     from prefs.extensions import db
     from prefs.runtime import runtime
     from prefs.services.events import Actor, ChangeContext
@@ -71,7 +71,7 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
                 connection.execute(text("DROP SCHEMA public CASCADE"))
                 connection.execute(text("CREATE SCHEMA public"))
         upgrade()
-        commit(
+        unit_of_work(
             lambda: create_topic(
                 {"key": "news", "name": "News", "channels": ["email"], "default_subscribed": {"email": True}}, "cli", "crash"
             )
@@ -82,7 +82,7 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
             for n in range(people):
                 upsert_recipient(f"c{n}", {"email": f"c{n}@example.com"}, context)
 
-        commit(create_people)
+        unit_of_work(create_people)
         signer = runtime().signer
         paths = {f"c{n}": "/u/" + signer.sign(UNSUBSCRIBE, LinkTarget(f"c{n}", "email", "news")) for n in range(people)}
         db.engine.dispose()

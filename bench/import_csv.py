@@ -49,8 +49,8 @@ def measure_import(database_url: str, n: int, directory: str, again: bool = True
     migrate(database_url)
     env = {**SETTINGS, "PREFS_DATABASE_URL": database_url}
     subprocess.run(
-        [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.db.transactions import commit\n"
-         "app = create_app()\nwith app.app_context(): commit(lambda: create_topic({'key': 'newsletter', 'name': 'Newsletter', 'channels': ['email', 'sms'],"
+        [sys.executable, "-c", "from prefs import create_app\nfrom prefs.services.topics import create_topic\nfrom prefs.db.transactions import unit_of_work\n"
+         "app = create_app()\nwith app.app_context(): unit_of_work(lambda: create_topic({'key': 'newsletter', 'name': 'Newsletter', 'channels': ['email', 'sms'],"
          " 'default_subscribed': {'email': True}}, 'cli', 'bench'))"],
         cwd=ROOT, env={**os.environ, **env}, check=True,
     )  # fmt: skip

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from .db.transactions import commit
+from .db.transactions import unit_of_work
 from .errors import PrefsError
 from .extensions import db
 from .models import ApiKey
@@ -29,7 +29,7 @@ def operator_name() -> str:
 def keys_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; it is printed once, alone on the last line, and only its hash is kept."""
     try:
-        key = commit(lambda: create_key(name, list(scopes), "cli", operator_name()))
+        key = unit_of_work(lambda: create_key(name, list(scopes), "cli", operator_name()))
     except PrefsError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created API key {name!r} with scopes: {' '.join(scopes)}. Store it now; it cannot be shown again.", err=True)
@@ -41,7 +41,7 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
 def keys_revoke(name: str) -> None:
     """Revoke a key; every worker refuses it within 5 seconds."""
     try:
-        commit(lambda: revoke_key(name, "cli", operator_name()))
+        unit_of_work(lambda: revoke_key(name, "cli", operator_name()))
     except PrefsError as error:
         raise click.ClickException(error.message) from None
     runtime().api_keys.clear()  # this process at once; other workers within the cache TTL
@@ -154,7 +154,7 @@ def suppressions_import(path: str, source: str) -> None:
     bad, added, batch = [], 0, []
 
     def flush() -> None:
-        commit(lambda: [suppress(kind, address, source[:32]) for kind, address in batch])
+        unit_of_work(lambda: [suppress(kind, address, source[:32]) for kind, address in batch])
 
     with open(path, encoding="utf-8-sig") as handle, _progress("suppressing") as progress:
         task = progress.add_task("suppress", total=os.path.getsize(path))
@@ -211,7 +211,7 @@ def demo() -> None:
                 upsert_recipient(f"demo-{n}", {"email": email, "phone": phone, "locale": "en-US"}, context)
 
     try:
-        commit(create)
+        unit_of_work(create)
     except PrefsError as error:
         raise click.ClickException(f"demo data not added: {error.message}") from None
     after_topic_commit()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..addresses import is_recipient_id, lookup_email, lookup_phone
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent, Recipient
@@ -55,7 +55,7 @@ def recipient_body(recipient: Recipient, with_preferences: bool = False) -> dict
 @blp.alt_response(201, schema=RecipientSchema, description="Created")
 def put_recipient(fields, recipient_id):
     """Create a recipient or merge the given fields; null clears a field."""
-    recipient, created = commit(lambda: upsert_recipient(recipient_id, fields, api_context()))
+    recipient, created = unit_of_work(lambda: upsert_recipient(recipient_id, fields, api_context()))
     return recipient_body(recipient), 201 if created else 200
 
 
@@ -98,7 +98,7 @@ def patch_preferences(body, recipient_id):
     changes = [PreferenceChange(c["subscribed"], c.get("topic"), c.get("channel")) for c in body["changes"]]
     context = api_context(body.get("reason"), body.get("evidence"))
 
-    commit(lambda: apply_preference_changes(writable_recipient(recipient_id), changes, context))
+    unit_of_work(lambda: apply_preference_changes(writable_recipient(recipient_id), changes, context))
     return preference_matrix(readable_recipient(recipient_id))
 
 
@@ -119,7 +119,7 @@ def recipient_events(query, recipient_id):
 
 def _status_change(recipient_id: str, body: dict | None, status: str) -> Recipient:
     context = api_context((body or {}).get("reason"))
-    commit(lambda: set_status(writable_recipient(recipient_id), status, context))
+    unit_of_work(lambda: set_status(writable_recipient(recipient_id), status, context))
     return readable_recipient(recipient_id)
 
 
@@ -132,7 +132,7 @@ def erase(body, recipient_id):
     events kept without personal fields. The id stays a tombstone: GET answers 404, PUT 409 `erased`."""
     if not is_recipient_id(recipient_id):
         raise PrefsError("not_found", "No such recipient.")
-    erased = commit(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
+    erased = unit_of_work(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
     log.info("erasure by API key %s: %s", actor_name(), "done" if erased else "already erased")
     return ""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..models import Topic
 from ..runtime import runtime
@@ -35,7 +35,7 @@ def topic_defaults(form: TopicEditForm, channels: list[str]) -> dict[str, bool]:
 
 
 def committed_topic(operation) -> Topic:
-    topic = commit(operation, conflict="already_exists")
+    topic = unit_of_work(operation, conflict="already_exists")
     after_topic_commit()
     return topic
 
@@ -172,7 +172,7 @@ def create_api_key():
     if not form.validate():
         return render_keys(form, 422)
     try:
-        key = commit(lambda: create_key(form.name.data, list(form.scopes.data or []), "staff", current_user.email))
+        key = unit_of_work(lambda: create_key(form.name.data, list(form.scopes.data or []), "staff", current_user.email))
     except PrefsError as error:
         attach_errors(form, error.details)
         return render_keys(form, error.status, create_error=error.message)
@@ -183,7 +183,7 @@ def create_api_key():
 @requires("admin")
 def revoke_api_key(name: str):
     try:
-        commit(lambda: revoke_key(name, "staff", current_user.email))
+        unit_of_work(lambda: revoke_key(name, "staff", current_user.email))
     except PrefsError as error:
         return render_keys(status=error.status, error=error.message)
     runtime().api_keys.clear()  # this worker at once; the others within the cache's TTL (≤ 5 s)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..extensions import limiter, login_manager
 from ..models import StaffUser
 from ..services.events import Actor, ChangeContext
@@ -86,7 +86,7 @@ def login():
     if staff is None:
         g.failed_sign_in = True
         return render_template("console/login.html", form=form, error=FAILED_SIGN_IN), 401
-    commit(lambda: record_sign_in(staff))
+    unit_of_work(lambda: record_sign_in(staff))
     session.clear()  # nothing from before sign-in carries over
     login_user(staff)
     return redirect(safe_next(request.args.get("next")), 303)
@@ -97,7 +97,7 @@ def logout():
     """Ends the account's sessions on the server (every device), not only this browser's cookie."""
     if current_user.is_authenticated:
         staff_id = current_user.id
-        commit(lambda: end_sessions(get_staff(staff_id)))
+        unit_of_work(lambda: end_sessions(get_staff(staff_id)))
     logout_user()
     session.clear()
     return redirect(url_for("console.login"), 303)

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from ..cli import operator_name
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..services.staff import ROLES, create_staff, list_staff, set_disabled, staff_by_email
 
@@ -36,7 +36,7 @@ def staff_create(email: str, role: str) -> None:
     """Create an account; the password comes from a prompt, or from stdin when it is not a terminal."""
     password = read_password()
     try:
-        staff = commit(lambda: create_staff(email, role, password, "cli", operator_name()))
+        staff = unit_of_work(lambda: create_staff(email, role, password, "cli", operator_name()))
     except PrefsError as error:
         raise refusal(error) from None
     click.echo(f"Created {staff.role} account {staff.email}.")
@@ -47,7 +47,7 @@ def staff_create(email: str, role: str) -> None:
 def staff_disable(email: str) -> None:
     """Disable an account: its sessions end at once and it cannot sign in."""
     try:
-        changed = commit(lambda: set_disabled(staff_by_email(email), True, "cli", operator_name()))
+        changed = unit_of_work(lambda: set_disabled(staff_by_email(email), True, "cli", operator_name()))
     except PrefsError as error:
         raise refusal(error) from None
     click.echo(f"Disabled {email.strip().lower()}." if changed else f"{email.strip().lower()} was disabled already.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from . import bp
 from .auth import requires
@@ -61,7 +61,7 @@ def lift_suppression():
     if not form.validate():
         return render_home(result, form), 422
     try:
-        lifted = commit(lambda: lift_address_suppression(address, form.evidence(), form.reason.data, current_user.email))
+        lifted = unit_of_work(lambda: lift_address_suppression(address, form.evidence(), form.reason.data, current_user.email))
     except PrefsError as error:
         return render_home(result, form, error.message), error.status
     if lifted:

@@ -7,7 +7,7 @@ import json
 from flask import Response, flash, redirect, url_for
 from flask_login import current_user
 
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..services.admin_events import record_admin_event
 from ..services.lifecycle import erase_recipient, export_recipient
@@ -28,7 +28,7 @@ def export(recipient_id: str):
         record_admin_event("staff", current_user.email, "recipient.exported", recipient_id, None)
         return data
 
-    body = json.dumps(commit(exported), indent=2, ensure_ascii=False)
+    body = json.dumps(unit_of_work(exported), indent=2, ensure_ascii=False)
     return Response(
         body,
         mimetype="application/json",
@@ -46,7 +46,7 @@ def erase(recipient_id: str):
     if form.errors:
         return render_recipient(person, 422, erase_form=form, error_section="erase")
     try:
-        commit(lambda: erase_recipient(recipient_id, staff_context(form.reason.data)))
+        unit_of_work(lambda: erase_recipient(recipient_id, staff_context(form.reason.data)))
     except PrefsError as error:
         return render_recipient(person, error.status, erase_form=form, error=error.message, error_section="erase")
     flash(f"Recipient {recipient_id} erased: personal data removed, addresses kept only as suppression hashes.", "success")

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..config import CHANNELS
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
@@ -121,7 +121,7 @@ def save_choices(recipient_id: str):
         return apply_preference_changes(locked, changes, context) if changes else 0
 
     try:
-        written = commit(save)
+        written = unit_of_work(save)
     except PrefsError as error:
         return refused(error.status, error.message)
     if written:
@@ -148,7 +148,7 @@ def save_contact(recipient_id: str):
         flash("Nothing changed: the contact data was as the page showed it.", "info")
         return back_to(recipient_id, "contact")
     try:
-        commit(lambda: upsert_recipient(recipient_id, given, staff_context(form.reason.data)))
+        unit_of_work(lambda: upsert_recipient(recipient_id, given, staff_context(form.reason.data)))
     except PrefsError as error:
         for name, messages in field_errors(error.details).items():
             if name in form:
@@ -164,7 +164,7 @@ def change_status(recipient_id: str, status: str, done: str):
     if not form.validate():
         return render_recipient(person, 422, status_form=form, error_section="status")
     try:
-        changed = commit(lambda: set_status(writable_recipient(recipient_id), status, staff_context(form.reason.data)))
+        changed = unit_of_work(lambda: set_status(writable_recipient(recipient_id), status, staff_context(form.reason.data)))
     except PrefsError as error:
         return render_recipient(person, error.status, status_form=form, error=error.message, error_section="status")
     flash(done if changed else "Nothing changed: the account was already so.", "success" if changed else "info")

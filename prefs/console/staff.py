@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_user
 
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..models import StaffUser
 from ..services.staff import create_staff, get_staff, list_staff, reset_password, set_disabled
@@ -49,7 +49,9 @@ def create_staff_member():
     if not form.validate():
         return render_staff_list(form, 422)
     try:
-        member = commit(lambda: create_staff(form.email.data, form.role.data, form.password.data, "staff", current_user.email))
+        member = unit_of_work(
+            lambda: create_staff(form.email.data, form.role.data, form.password.data, "staff", current_user.email)
+        )
     except PrefsError as error:
         attach_errors(form, error.details)
         return render_staff_list(form, error.status, error.message)
@@ -71,7 +73,7 @@ def reset_staff_password(staff_id: int):
     if not form.validate():
         return render_staff_member(member, form, 422)
     try:
-        commit(lambda: reset_password(get_staff(staff_id), form.password.data, "staff", current_user.email))
+        unit_of_work(lambda: reset_password(get_staff(staff_id), form.password.data, "staff", current_user.email))
     except PrefsError as error:
         attach_errors(form, error.details)
         return render_staff_member(get_staff(staff_id), form, error.status, error.message)
@@ -87,7 +89,7 @@ def switch_account(staff_id: int, disabled: bool):
     member = get_staff(staff_id)
     if disabled and member.id == current_user.id:
         return render_staff_member(member, status=409, error="You cannot disable your own account: ask another admin.")
-    changed = commit(lambda: set_disabled(get_staff(staff_id), disabled, "staff", current_user.email))
+    changed = unit_of_work(lambda: set_disabled(get_staff(staff_id), disabled, "staff", current_user.email))
     if changed:
         flash("Account disabled: its sessions have ended." if disabled else "Account enabled.", "success")
     return redirect(url_for("console.staff_member", staff_id=staff_id), 303)

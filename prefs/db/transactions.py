@@ -1,4 +1,7 @@
-"""Committing a change: nothing is acknowledged before it is committed."""
+"""The two ways a change is written, each committed before anything is acknowledged.
+
+`unit_of_work`: through the SQLAlchemy session, the ordinary regime. `fast_write`: plain SQL on a connection
+of its own (db/driver.py), for the one-click unsubscribe only."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from .write_gate import gate
 T = TypeVar("T")
 
 
-def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
+def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
     """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race.
 
     The retry reads the winner's row and so takes the ordinary path (an update, or a clean 409); should
@@ -38,7 +41,7 @@ def commit(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
     raise AssertionError("unreachable")
 
 
-def commit_standalone(operation: Callable[[], T]) -> T:
+def fast_write(operation: Callable[[], T]) -> T:
     """Run `operation` in a transaction of its own connection and commit (db/driver.py): for
     the one-click unsubscribe, whose statements are all plain SQL. Raises what the operation raises,
     with nothing written."""

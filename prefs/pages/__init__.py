@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, render_template, request
 
 from ..addresses import mask_email, mask_phone, mask_postal
-from ..db.transactions import commit, commit_standalone
+from ..db.transactions import fast_write, unit_of_work
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
 from ..extensions import db, limiter
@@ -195,7 +195,7 @@ def do_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = link_context(via, target, evidence(target))
-    recipient, changed = commit_standalone(lambda: unsubscribe(target, context))
+    recipient, changed = fast_write(lambda: unsubscribe(target, context))
     # Never the token or the person: only what happened, for operators counting unsubscribes.
     log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
     return render_template(
@@ -212,7 +212,7 @@ def do_unsubscribe(token: str):
 def undo(token: str):
     target = verified(UNSUBSCRIBE, token)
     context = link_context("undo", target, evidence(target))
-    recipient, changed = commit(lambda: undo_unsubscribe(target, context))
+    recipient, changed = unit_of_work(lambda: undo_unsubscribe(target, context))
     return render_template(
         "pages/undone.html",
         what=what_stops(target),
@@ -245,7 +245,7 @@ def save_preferences(token: str):
         changes = changes_from_form(form, request.form, shown)
         return recipient, apply_preference_changes(recipient, changes, context) if changes else 0
 
-    recipient, written = commit(save)
+    recipient, written = unit_of_work(save)
     notice = "Your choices are saved." if written else "Nothing changed: your choices were already as shown."
     return render_preferences(target, recipient, token, notice)
 

@@ -145,7 +145,7 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
     if locked is None:
         # Insert the new id at once: its unique index is then the lock a concurrent creator of the same
         # id waits on, before either takes any other lock (the event lock), so two creators cannot
-        # deadlock; the loser's IntegrityError is retried by db.transactions.commit as an update.
+        # deadlock; the loser's IntegrityError is retried by db.transactions.unit_of_work as an update.
         recipient = Recipient(id=recipient_id, status="active")
         db.session.add(recipient)
         db.session.flush()

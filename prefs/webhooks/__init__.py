@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ..addresses import normalize_phone
-from ..db.transactions import commit
+from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..extensions import limiter
 from ..runtime import runtime
@@ -51,7 +51,7 @@ def sms():
     except PrefsError:
         log.warning("sms webhook: a keyword from a number that is not a valid phone number")
         return twiml(None)
-    commit(lambda: apply_keyword(keyword, phone))
+    unit_of_work(lambda: apply_keyword(keyword, phone))
     log.info("sms keyword %s applied", keyword.word)
     config = current_app.config
     return twiml(
@@ -84,7 +84,7 @@ def email():
     if not isinstance(to_field, str):
         to_field = ""
     try:
-        applied = commit(lambda: mailto_unsubscribe(to_field))
+        applied = unit_of_work(lambda: mailto_unsubscribe(to_field))
     except PrefsError:  # the person was erased meanwhile: nothing left to unsubscribe
         applied = False
     return {"status": "unsubscribed" if applied else "ignored"}, 200
