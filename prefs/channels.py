@@ -51,9 +51,10 @@ CHANNEL_LIST: list[Channel] = [
 
 def _index() -> None:
     """Derived look-ups, rebuilt when the list changes (only tests add to it: see register)."""
-    global REGISTRY, CHANNELS, ADDRESSES, SUPPRESSIBLE, KEYWORD_STOPPED
+    global REGISTRY, CHANNELS, CHANNEL_WORDS, ADDRESSES, SUPPRESSIBLE, KEYWORD_STOPPED
     REGISTRY = {channel.name: channel for channel in CHANNEL_LIST}
     CHANNELS = tuple(REGISTRY)
+    CHANNEL_WORDS = {channel.name: channel.words for channel in CHANNEL_LIST}
     ADDRESSES = tuple({channel.address.field: channel.address for channel in CHANNEL_LIST}.values())
     SUPPRESSIBLE = tuple(address for address in ADDRESSES if address.suppressible)
     KEYWORD_STOPPED = frozenset(channel.name for channel in CHANNEL_LIST if channel.keyword_stop)
@@ -61,6 +62,7 @@ def _index() -> None:
 
 REGISTRY: dict[str, Channel]
 CHANNELS: tuple[str, ...]  # in the order pages, the matrix and the API list them
+CHANNEL_WORDS: dict[str, str]  # name -> words, for templates
 ADDRESSES: tuple[Address, ...]
 SUPPRESSIBLE: tuple[Address, ...]
 KEYWORD_STOPPED: frozenset[str]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
+from .channels import KEYWORD_STOPPED
+
 ANY = "*"  # wildcard in a choice key: ("*", "*") all-marketing stop, ("*", channel) channel stop
 TOPIC_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # SPEC §2; use fullmatch (`$` lets a final newline through)
 
@@ -85,7 +87,7 @@ def decide(topic: TopicRule, channel: str, recipient: RecipientState | None, add
         return D["erased"] if recipient.status == "erased" else D["deactivated"]
     if channel not in recipient.channels_with_address:
         return D["no_address"]
-    if channel == "sms" and recipient.sms_stopped:
+    if recipient.sms_stopped and channel in KEYWORD_STOPPED:
         return D["sms_stop"]
     if topic.mandatory:
         return D["mandatory"]

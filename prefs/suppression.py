@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-# Which address a channel's suppression is about.
-ADDRESS_KIND_BY_CHANNEL = {"email": "email", "sms": "phone", "phone": "phone"}
-
 
 def address_hash(key: bytes, kind: str, normalised_address: str) -> str:
     """HMAC-SHA256 of `kind:address`, hex. The kind keeps an email and a phone from ever colliding."""

@@ -17,7 +17,7 @@ from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSe
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from .addresses import is_recipient_id
-from .config import CHANNELS
+from .channels import CHANNELS, REGISTRY
 from .decision import TOPIC_KEY_RE
 
 CLOCK_SKEW_SECONDS = 300  # how far ahead another server's clock may be
@@ -130,7 +130,6 @@ def _is_canonical(token: str) -> bool:
 # --- mailto references (RFC 2369 List-Unsubscribe mailto:) ----------------------------------------------
 # Mail systems lower-case addresses and cap a local part at 64 octets, so the reference is lower-case
 # base32 of (recipient pk, topic id, channel, issue day) plus a 64-bit MAC: no storage needed.
-CHANNEL_CODES = {"email": 0, "sms": 1, "phone": 2, "post": 3}
 _MAC_BYTES = 8
 
 
@@ -144,7 +143,7 @@ class MailtoTarget:
 
 def mailto_reference(secret_key: str, recipient_pk: int, topic_id: int | None, channel: str, now: float | None = None) -> str:
     day = int((now if now is not None else time.time()) // 86400)
-    body = _pack(recipient_pk, (topic_id or 0), CHANNEL_CODES[channel], day)
+    body = _pack(recipient_pk, (topic_id or 0), REGISTRY[channel].mailto_code, day)
     mac = hmac.new(secret_key.encode(), b"prefs.mailto." + body, hashlib.sha256).digest()[:_MAC_BYTES]
     return base64.b32encode(body + mac).decode().rstrip("=").lower()
 
@@ -169,7 +168,7 @@ def read_mailto_reference(
     if base64.b32encode(raw).decode().rstrip("=").lower() != reference.strip().lower():
         raise TokenInvalid
     recipient_pk, topic_id, channel_code, day = _unpack(body)
-    channel = next((name for name, code in CHANNEL_CODES.items() if code == channel_code), None)
+    channel = next((name for name, entry in REGISTRY.items() if entry.mailto_code == channel_code), None)
     if channel is None:
         raise TokenInvalid
     today = int((now if now is not None else time.time()) // 86400)

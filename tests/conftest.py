@@ -11,6 +11,14 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
+# SPEC §11: adding a channel is one registry entry. PREFS_TEST_FIFTH_CHANNEL=1 adds a test-only one (a chat
+# app reaching the phone number) before anything binds the channel list, so the channel-generic tests run
+# over five channels (.ci/run does that for them). No production channel is added.
+if os.environ.get("PREFS_TEST_FIFTH_CHANNEL"):
+    from prefs.channels import PHONE, Channel, register
+
+    register(Channel("chat", "chat message", "chat messages", PHONE, mailto_code=4))
+
 from prefs import (
     create_app,
     models,  # noqa: F401  (fills db.metadata)

@@ -6,7 +6,7 @@ import random
 
 from twilio.request_validator import RequestValidator
 
-CHANNELS = ("email", "sms", "phone", "post")
+from prefs.channels import CHANNELS
 
 
 def test_batch_equals_single_checks_on_10000_random_items(api, client, newsletter):

@@ -95,7 +95,7 @@ def test_changes_through_a_link_name_the_key_that_minted_it(api, client, make_ke
 def test_a_link_for_email_cannot_switch_texts_on(api, client, newsletter, person):
     url = path_of(api.post("/links", {"recipient_id": "cust-1"}).get_json()["preferences_url"])
     html = client.get(url).get_data(as_text=True)
-    assert "Texts can be switched on only from a link we sent you by text message." in html
+    assert "Text messages can be switched on only from a link we sent you by text message." in html
     client.post(
         url,
         data={

@@ -14,9 +14,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..channels import CHANNEL_WORDS
 from ..errors import PrefsError
 from ..extensions import db
-from ..pages.forms import CHANNEL_WORDS
 from .forms import LoginForm
 from .roles import allows
 from .wording import detail_words

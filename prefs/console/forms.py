@@ -21,8 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..config import CHANNELS
-from ..pages.forms import CHANNEL_WORDS
+from ..channels import CHANNEL_WORDS, CHANNELS
 from ..services.api_keys import SCOPES
 from ..services.consent import consent_time_problem
 from ..services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES

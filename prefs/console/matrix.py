@@ -11,10 +11,10 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import CHANNELS
+from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
-from ..pages.forms import CHANNEL_WORDS, Box, PreferenceForm
+from ..pages.forms import Box, PreferenceForm
 from ..services.preferences import PreferenceChange
 from .wording import reason_meaning, reason_words
 
@@ -98,9 +98,13 @@ def reasons_in(rows: list[MatrixRow]) -> list[tuple[str, str]]:
     return [(reason_words(reason), meaning) for reason, meaning in seen.items()]
 
 
-# A suppressed address is lifted by the person's opt-in to marketing on a channel of it (SPEC §2).
-LIFT_CHANNEL = {"email": "email", "phone": "phone"}
-ADDRESS_WORDS = {"email": "email address", "phone": "phone number"}
+# A suppressed address is lifted by the person's opt-in to marketing on a channel of it (SPEC §2): the
+# first channel reaching it that no keyword stops (the phone number's: calls, since texts need START).
+LIFT_CHANNEL = {
+    address.field: next(c for c in CHANNELS if REGISTRY[c].address is address and not REGISTRY[c].keyword_stop)
+    for address in SUPPRESSIBLE
+}
+ADDRESS_WORDS = {address.field: address.words for address in SUPPRESSIBLE}
 LIFT_FIELD = "lift"
 
 
@@ -110,7 +114,7 @@ def liftable_kinds(state: RecipientState) -> list[str]:
     return [
         kind
         for kind, channel in LIFT_CHANNEL.items()
-        if channel in state.suppressed_channels and not (kind == "phone" and state.sms_stopped)
+        if channel in state.suppressed_channels and not (state.sms_stopped and channels_reaching(kind) & KEYWORD_STOPPED)
     ]
 
 

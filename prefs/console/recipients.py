@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..config import CHANNELS
+from ..channels import CHANNEL_WORDS, CHANNELS
 from ..db.transactions import unit_of_work
 from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
-from ..pages.forms import CHANNEL_WORDS, build_form, changes_from_form, parse_shown
+from ..pages.forms import build_form, changes_from_form, parse_shown
 from ..runtime import runtime
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..pages.forms import CHANNEL_WORDS
+from ..channels import CHANNEL_WORDS
 
 # reason -> (short words for a matrix cell, what it means)
 REASONS: dict[str, tuple[str, str]] = {
@@ -33,6 +33,13 @@ REASONS: dict[str, tuple[str, str]] = {
     "topic_archived": ("Topic archived", "The topic is archived: nothing is sent on it."),
     "topic_not_on_channel": ("Not on this channel", "The topic is never sent on this channel."),
     "unknown_recipient": ("Unknown person", "No recipient has this id or address."),
+}
+
+# suppression source -> how the home page says where a suppression came from
+SUPPRESSION_SOURCE_WORDS = {
+    "erasure": "left by an erasure",
+    "import": "imported from another system",
+    "sms_stop": "a STOP text from this number",
 }
 
 VIA_WORDS = {

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request
 
-from ..addresses import mask_email, mask_phone, mask_postal
+from ..channels import CHANNEL_WORDS, REGISTRY
 from ..db.transactions import fast_write, unit_of_work
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
@@ -25,7 +25,7 @@ from ..services.recipients import RecipientRow, readable_recipient, writable_rec
 from ..services.states import load_states
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
-from .forms import CHANNEL_WORDS, PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
+from .forms import PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -142,16 +142,13 @@ def link_context(via: str, target: LinkTarget, consent: dict) -> ChangeContext:
 
 
 def masked_address(recipient: Recipient | RecipientRow, channel: str) -> str | None:
-    if channel == "email":
-        return mask_email(recipient.email)
-    if channel in ("sms", "phone"):
-        return mask_phone(recipient.phone)
-    return mask_postal(recipient.postal_address)
+    address = REGISTRY[channel].address
+    return address.mask(getattr(recipient, address.field))
 
 
 def what_stops(target: LinkTarget) -> str:
     """In words: 'Newsletter emails' or 'all marketing by text message'."""
-    words = CHANNEL_WORDS.get(target.channel, target.channel)
+    words = REGISTRY[target.channel].words
     if target.topic:
         rule = runtime().catalogue.get(target.topic)
         return f"{rule.name if rule else target.topic} by {words}"

@@ -10,19 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..config import CHANNELS
+from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY
 from ..decision import ANY, RecipientState, TopicRule
-from ..services.preferences import LINK_CANNOT_LIFT, LINK_NOT_SMS, PreferenceChange
+from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, PreferenceChange
 from ..services.suppressions import SMS_STOP
 
-CHANNEL_WORDS = {"email": "email", "sms": "text message", "phone": "phone call", "post": "post"}
 STOP_ALL = "stop_all"
 MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
 SMS_STOP_WHY = "You replied STOP to our texts. Text START to the same number to get texts again."
 # Why this link cannot switch a channel on (services.preferences.link_opt_in_limits); switching off still works.
 LINK_LIMIT_WHY = {
-    LINK_NOT_SMS: "Texts can be switched on only from a link we sent you by text message.",
-    LINK_CANNOT_LIFT: "To get {words} from us again, use the link in the newest message we sent to {address}.",
+    LINK_OTHER_CHANNEL: "{Plural} can be switched on only from a link we sent you by {words}.",
+    LINK_CANNOT_LIFT: "To get {plural} from us again, use the link in the newest message we sent to {address}.",
     SMS_STOP: "This number replied STOP to our texts. Text START to it to hear from us by {words} again.",
 }
 
@@ -67,11 +66,11 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
     boxes that are off are locked; those that are on can still be switched off."""
     limits = {channel: reason for channel, reason in (link_limits or {}).items() if channel in state.channels_with_address}
     channels = [c for c in CHANNELS if c in state.channels_with_address]
-    sms_stopped = state.sms_stopped and "sms" in channels
+    sms_stopped = state.sms_stopped and bool(KEYWORD_STOPPED.intersection(channels))
     choices = state.choices
 
     def box(name: str, label: str, on: bool, channel: str) -> Box:
-        if channel == "sms" and sms_stopped:
+        if channel in KEYWORD_STOPPED and sms_stopped:
             return Box(name, label, on, True, "sms-stop")
         if channel in limits and not on:
             return Box(name, label, on, True, f"limit-{channel}")
@@ -107,8 +106,9 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
 
 
 def limit_sentence(reason: str, channel: str, address: str | None) -> str:
+    entry = REGISTRY[channel]
     return LINK_LIMIT_WHY[reason].format(
-        words=CHANNEL_WORDS[channel] + "s" if channel != "post" else "post", address=address or "you"
+        words=entry.words, plural=entry.plural, Plural=entry.plural.capitalize(), address=address or "you"
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
-from ..config import CHANNELS
+from ..channels import CHANNELS, KEYWORD_STOPPED
 from ..db.driver import DriverSql
 from ..decision import TopicRule
 from ..errors import PrefsError
@@ -255,7 +255,7 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
 
 
 def _texts_opt_in(row: GoodRow) -> bool:
-    return any(subscribed for (_topic, channel), subscribed in row.choices.items() if channel == "sms")
+    return any(subscribed for (_topic, channel), subscribed in row.choices.items() if channel in KEYWORD_STOPPED)
 
 
 def _number_hash(row: GoodRow, current: _Current | None) -> str | None:

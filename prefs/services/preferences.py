@@ -9,15 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..addresses import mask_email, mask_phone, mask_postal
-from ..config import CHANNELS
+from ..channels import CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppression_kind
 from ..db.driver import DriverSql
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent, Recipient, utcnow
 from ..runtime import runtime
-from ..suppression import ADDRESS_KIND_BY_CHANNEL
 from ..tokens import LinkTarget
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
@@ -27,7 +25,7 @@ from .suppressions import SMS_STOP, SMS_STOP_MESSAGE, lift_by_consent, suppressi
 # An opt-in lifts a suppression only with evidence of when and how the person consented (SPEC §2).
 CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
 # Why an opt-in through a link is refused on a channel (the preference center locks those boxes).
-LINK_NOT_SMS = "link_not_sms"  # only a link sent by text may opt in to texts
+LINK_OTHER_CHANNEL = "link_other_channel"  # e.g. only a link sent by text may switch texts on
 LINK_CANNOT_LIFT = "link_cannot_lift"  # the address is suppressed and this link may not lift it
 
 
@@ -86,15 +84,14 @@ def plan_changes(
             targets[(ANY, change.channel or ANY)] = None if change.subscribed else False
         if change.subscribed:
             named = change.topic is not None or change.channel is not None
-            if change.channel == "sms":
-                if number_stopped(recipient):
-                    raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
-                if link is not None and link.channel != "sms":
-                    raise PrefsError(
-                        "forbidden",
-                        "Texts can be switched on only from a link we sent by text message.",
-                        _at(index, "channel", "Not from this link."),
-                    )
+            if change.channel in KEYWORD_STOPPED and number_stopped(recipient):
+                raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
+            if change.channel is not None and link is not None and not link_may_opt_in(link, change.channel):
+                raise PrefsError(
+                    "forbidden",
+                    f"{REGISTRY[change.channel].plural.capitalize()} can be switched on only from a link we sent that way.",
+                    _at(index, "channel", "Not from this link."),
+                )
             for channel in channels:
                 opted_in[channel] = opted_in.get(channel, False) or named
     return targets, opted_in
@@ -177,9 +174,10 @@ def _suppressions_to_lift(recipient: RecipientRow, opted_in: dict[str, bool], co
     if not opted_in or not all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS):
         return {}
     wanted: dict[str, tuple[str, bool]] = {}  # hash -> (kind, named)
+    hashes = address_hashes(recipient)
     for channel, named in opted_in.items():
-        kind = ADDRESS_KIND_BY_CHANNEL.get(channel)
-        digest = {"email": recipient.email_hash, "phone": recipient.phone_hash}.get(kind or "")
+        kind = suppression_kind(channel)
+        digest = hashes.get(kind or "")
         if kind and digest:
             wanted[digest] = (kind, wanted.get(digest, (kind, False))[1] or named)
     lifts = {}
@@ -211,7 +209,7 @@ def link_may_lift(link: LinkTarget, recipient: RecipientRow, kind: str, suppress
     """A suppression is the address's, so only a link delivered to that address lifts it: one minted for a
     channel of that address, after the suppression was made, and while the recipient held that address
     (no change of it since the link was signed)."""
-    if ADDRESS_KIND_BY_CHANNEL.get(link.channel) != kind or link.issued_at is None:
+    if suppression_kind(link.channel) != kind or link.issued_at is None:
         return False
     if suppressed_at.tzinfo is None:  # SQLite hands back naive datetimes; every stored time is UTC
         suppressed_at = suppressed_at.replace(tzinfo=UTC)
@@ -228,17 +226,26 @@ def link_may_lift(link: LinkTarget, recipient: RecipientRow, kind: str, suppress
     return not any(isinstance(after, dict) and kind in after for after in contact_changes)
 
 
+def link_may_opt_in(link: LinkTarget, channel: str) -> bool:
+    """Texts are switched on through a link only from a link sent by text: it alone shows the holder
+    reads that number (TCPA express consent); other channels from any of the person's links."""
+    return not REGISTRY[channel].opt_in_by_own_link_only or link.channel == channel
+
+
+def address_hashes(recipient: Recipient | RecipientRow) -> dict[str, str | None]:
+    """Suppression kind -> the hash of the recipient's address of that kind."""
+    return {address.field: getattr(recipient, f"{address.field}_hash") for address in SUPPRESSIBLE}
+
+
 def link_opt_in_limits(link: LinkTarget, recipient: RecipientRow, state: RecipientState) -> dict[str, str]:
-    """channel -> LINK_NOT_SMS, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
+    """channel -> LINK_OTHER_CHANNEL, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
     what the preference center locks, from the same rules as plan_changes and _suppressions_to_lift."""
-    limits = {}
-    if link.channel != "sms":
-        limits["sms"] = LINK_NOT_SMS
-    hashes = {"email": recipient.email_hash, "phone": recipient.phone_hash}
-    sources = suppression_sources(hashes.values())
+    limits = {channel: LINK_OTHER_CHANNEL for channel in CHANNELS if not link_may_opt_in(link, channel)}
+    hashes = address_hashes(recipient)
+    sources = suppression_sources(digest for digest in hashes.values() if digest)
     for channel in state.suppressed_channels:
-        kind = ADDRESS_KIND_BY_CHANNEL[channel]
-        found = sources.get(hashes[kind] or "")
+        kind = suppression_kind(channel)
+        found = sources.get(hashes.get(kind or "") or "")
         if found is None:
             continue
         if found[0] == SMS_STOP:
@@ -254,16 +261,15 @@ def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:
         recipient.id, recipient.status, frozenset()
     )
     choices = state.choices
-    masked = {
-        "email": mask_email(recipient.email),
-        "sms": mask_phone(recipient.phone),
-        "phone": mask_phone(recipient.phone),
-        "post": mask_postal(recipient.postal_address),
-    }
     channels: dict[str, Any] = {}
     for channel in CHANNELS:
-        channels[channel] = {"address": masked[channel], "stopped": choices.get((ANY, channel)) is False}
-    channels["sms"]["sms_stop"] = state.sms_stopped
+        address = REGISTRY[channel].address
+        channels[channel] = {
+            "address": address.mask(getattr(recipient, address.field)),
+            "stopped": choices.get((ANY, channel)) is False,
+        }
+        if channel in KEYWORD_STOPPED:
+            channels[channel]["sms_stop"] = state.sms_stopped
     rules = sorted(
         (rule for rule in runtime().catalogue.all().values() if not rule.archived),
         key=lambda rule: (not rule.mandatory, rule.key),

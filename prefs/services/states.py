@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from functools import lru_cache
+from itertools import product
 
+from ..channels import channels_reaching
 from ..db.driver import DriverSql
 from ..decision import RecipientState
 
@@ -34,25 +36,23 @@ def state_sql(by: str, count: int, placeholder: str) -> str:
     return STATE_SQL.format(column=LOOKUP_COLUMNS[by], placeholders=placeholders)  # noqa: S608  (no client text)
 
 
-def _address_channels() -> dict[tuple[bool, bool, bool], frozenset[str]]:
-    table = {}
-    for email in (False, True):
-        for phone in (False, True):
-            for post in (False, True):
-                table[(email, phone, post)] = frozenset(
-                    (["email"] if email else []) + (["sms", "phone"] if phone else []) + (["post"] if post else [])
-                )
-    return table
+# The address columns whose presence, and the suppressible ones whose suppression, the state query reads,
+# in the order of its columns.
+_HELD = ("email", "phone", "postal_address")
+_SUPPRESSED_HELD = ("email", "phone")
+
+
+def _channels_by_flags(fields: tuple[str, ...]) -> dict[tuple[bool, ...], frozenset[str]]:
+    """For each combination of flags over `fields`, the channels those addresses reach (channels.py)."""
+    return {
+        flags: frozenset(channel for field, on in zip(fields, flags, strict=True) if on for channel in channels_reaching(field))
+        for flags in product((False, True), repeat=len(fields))
+    }
 
 
 # Shared frozensets, looked up by the row's flags (SQLite answers 0/1, which hash like False/True).
-_CHANNELS_WITH_ADDRESS = _address_channels()
-_SUPPRESSED = {
-    (False, False): frozenset(),
-    (True, False): frozenset({"email"}),
-    (False, True): frozenset({"sms", "phone"}),
-    (True, True): frozenset({"email", "sms", "phone"}),
-}
+_CHANNELS_WITH_ADDRESS = _channels_by_flags(_HELD)
+_SUPPRESSED = _channels_by_flags(_SUPPRESSED_HELD)
 
 
 def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) -> dict[str, RecipientState]:

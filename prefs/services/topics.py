@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..config import CHANNELS
+from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
 from ..errors import PrefsError, invalid
 from ..extensions import db
