@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from ..extensions import db
-from ..models import ConsentEvent
+from ..services.history import consent_events_after
 from .auth import authorized
 from .blueprint import blp
 from .schemas import FeedPageSchema, FeedQuerySchema
@@ -18,9 +15,5 @@ from .schemas import FeedPageSchema, FeedQuerySchema
 def feed(query):
     """Events after `after`, oldest first. Never skips one: event ids follow commit order (see
     services/events.py), so an id seen here means every smaller id is already visible."""
-    events = list(
-        db.session.execute(
-            select(ConsentEvent).where(ConsentEvent.id > query["after"]).order_by(ConsentEvent.id).limit(query["limit"])
-        ).scalars()
-    )
+    events = consent_events_after(query["after"], query["limit"])
     return {"events": events, "next": events[-1].id if events else None}

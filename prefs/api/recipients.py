@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
-
-from ..addresses import is_recipient_id, lookup_email, lookup_phone
+from ..addresses import is_recipient_id
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
-from ..extensions import db
-from ..models import ConsentEvent, Recipient
-from ..runtime import runtime
+from ..models import Recipient
 from ..services.events import Actor, ChangeContext
+from ..services.history import consent_events_of
 from ..services.lifecycle import erase_recipient, export_recipient
+from ..services.lookup import live_recipients, lookup_address
 from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from .auth import actor_name, authorized
@@ -73,11 +71,8 @@ def get_recipient(recipient_id):
 @blp.response(200, RecipientListSchema)
 def find_recipients(query):
     """Find recipients by email or by phone (one of the two)."""
-    if "email" in query:  # RecipientQuerySchema lets exactly one of the two through
-        condition = Recipient.email == lookup_email(query["email"])
-    else:
-        condition = Recipient.phone == lookup_phone(query["phone"], runtime().phone_region)
-    found = db.session.execute(select(Recipient).where(condition, Recipient.status != "erased")).scalars()
+    kind = "email" if "email" in query else "phone"  # RecipientQuerySchema lets exactly one of the two through
+    found = live_recipients(address=lookup_address(kind, query[kind]))
     return {"recipients": [recipient_body(recipient) for recipient in found]}
 
 
@@ -109,12 +104,9 @@ def patch_preferences(body, recipient_id):
 def recipient_events(query, recipient_id):
     """This person's consent events, newest first."""
     readable_recipient(recipient_id)
-    statement = select(ConsentEvent).where(ConsentEvent.recipient_id == recipient_id)
-    if "cursor" in query:
-        statement = statement.where(ConsentEvent.id < query["cursor"])  # an event id: EventPageQuerySchema decodes it
-    limit = query["limit"]
-    events = list(db.session.execute(statement.order_by(ConsentEvent.id.desc()).limit(limit + 1)).scalars())
-    return {"events": events[:limit], "next": events[limit - 1].id if len(events) > limit else None}  # EventPageSchema encodes it
+    # `cursor` is an event id (EventPageQuerySchema decodes it), and so is `next` (EventPageSchema encodes it).
+    events, older = consent_events_of(recipient_id, query.get("cursor"), query["limit"])
+    return {"events": events, "next": older}
 
 
 def _status_change(recipient_id: str, body: dict | None, status: str) -> Recipient:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from sqlalchemy import select
-
-from ..extensions import db
-from ..models import AdminEvent, ConsentEvent
+from ..models import AdminEvent
 from ..runtime import runtime
+from ..services.history import admin_events, consent_events_of
 from .wording import actor_words, event_words, evidence_items, via_words
 
 PAGE_SIZE = 25
@@ -41,17 +39,8 @@ def parse_before(raw: str | None) -> int | None:
     return None
 
 
-def _page(statement, id_column, before: int | None, limit: int) -> tuple[list[Any], int | None]:
-    if before is not None:
-        statement = statement.where(id_column < before)
-    rows = list(db.session.execute(statement.order_by(id_column.desc()).limit(limit + 1)).scalars())
-    older = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], older
-
-
 def consent_history(recipient_id: str, before: int | None, limit: int = PAGE_SIZE) -> Page[HistoryEntry]:
-    statement = select(ConsentEvent).where(ConsentEvent.recipient_id == recipient_id)
-    events, older = _page(statement, ConsentEvent.id, before, limit)
+    events, older = consent_events_of(recipient_id, before, limit)
     names = {key: rule.name for key, rule in runtime().catalogue.all().items()}
     entries = [
         HistoryEntry(
@@ -69,5 +58,5 @@ def consent_history(recipient_id: str, before: int | None, limit: int = PAGE_SIZ
 
 
 def admin_history(before: int | None, limit: int = PAGE_SIZE) -> Page[AdminEvent]:
-    events, older = _page(select(AdminEvent), AdminEvent.id, before, limit)
+    events, older = admin_events(before, limit)
     return Page(events, older)

@@ -12,11 +12,12 @@ from flask_login import current_user
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
+from ..services.lookup import SearchResult, search
+from ..services.suppressions import can_lift, lift_address_suppression
 from . import bp
 from .auth import requires
 from .forms import LiftSuppressionForm
-from .lookup import SearchResult, search
-from .suppressions import SOURCE_WORDS, can_lift, lift_address_suppression
+from .wording import SUPPRESSION_SOURCE_WORDS
 
 
 @bp.get("/")
@@ -45,7 +46,7 @@ def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lif
         lift_form=lift_form,
         lift_error=lift_error,
         liftable=liftable,
-        suppression_sources=SOURCE_WORDS,
+        suppression_sources=SUPPRESSION_SOURCE_WORDS,
     )
 
 
@@ -61,7 +62,9 @@ def lift_suppression():
     if not form.validate():
         return render_home(result, form), 422
     try:
-        lifted = unit_of_work(lambda: lift_address_suppression(address, form.evidence(), form.reason.data, current_user.email))
+        lifted = unit_of_work(
+            lambda: lift_address_suppression(address.kind, address.hash, form.evidence(), form.reason.data, current_user.email)
+        )
     except PrefsError as error:
         return render_home(result, form, error.message), error.status
     if lifted:

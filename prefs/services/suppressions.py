@@ -6,7 +6,7 @@ of source `sms_stop`, which is the number's SMS stop and yields only to START te
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -17,9 +17,11 @@ from ..errors import PrefsError
 from ..extensions import db
 from ..models import Suppression, utcnow
 from ..runtime import runtime
+from .admin_events import record_admin_event
 
 SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
 SMS_STOP_MESSAGE = "This number texted STOP; only a START text from it lifts that."
+SUPPRESSION_TARGET_LENGTH = 16  # admin events name a suppression by this much of its hash, never the address
 
 
 def _insert():
@@ -82,3 +84,22 @@ def lift_by_start(phone: str) -> str | None:
     if source is not None:
         db.session.execute(delete(Suppression).where(Suppression.hash == digest))
     return source
+
+
+def can_lift(suppression: Suppression) -> bool:
+    """Whether staff may lift it with the person's consent: carriers require that a STOP text is lifted
+    only by a START text from the same number."""
+    return suppression.source != SMS_STOP
+
+
+def lift_address_suppression(kind: str, digest: str, evidence: Mapping[str, str], reason: str, staff_email: str) -> bool:
+    """Staff lift the suppression of an address no recipient holds, with the person's consent evidence, and
+    an admin event records it (the hash's prefix, never the address). Returns whether one was lifted.
+
+    Raises PrefsError(sms_stop) for a number that texted STOP: carriers require that only START lifts that.
+    """
+    if not lift_by_consent([digest]):
+        return False
+    details = {"kind": kind, **evidence, "reason": reason}
+    record_admin_event("staff", staff_email, "suppression.lifted", digest[:SUPPRESSION_TARGET_LENGTH], details)
+    return True
