@@ -68,7 +68,7 @@ class LoginForm(ConsoleForm):
 
 
 class ChoicesForm(EvidenceFields, ConsoleForm):
-    """The topic:channel boxes are read by prefs.pages.forms.changes_from_form; this holds the rest."""
+    """The topic:channel boxes are read by prefs.services.preference_form.changes_from_form; this holds the rest."""
 
     reason = reason_field()
 

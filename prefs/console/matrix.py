@@ -1,7 +1,7 @@
 """The recipient page's matrix: every topic on every channel with the decision in words, and the edit boxes.
 
 Pure: combines the preference matrix (decisions and reasons) with the preference center's form model
-(prefs.pages.forms: which boxes exist, which are locked), so the console and the preference center compare
+(prefs.services.preference_form: which boxes exist, which are locked), so the console and the preference center compare
 a submitted form with the state they showed in exactly the same way.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
-from ..pages.forms import Box, PreferenceForm
+from ..services.preference_form import Box, PreferenceForm
 from ..services.preferences import PreferenceChange
 from .wording import reason_meaning, reason_words
 

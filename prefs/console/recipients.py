@@ -10,8 +10,8 @@ from ..db.transactions import unit_of_work
 from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
-from ..pages.forms import build_form, changes_from_form, parse_shown
 from ..runtime import runtime
+from ..services.preference_form import build_form, changes_from_form, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..services.states import load_states

@@ -20,12 +20,12 @@ from ..extensions import db, limiter
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
+from ..services.preference_form import PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
 from ..services.preferences import apply_preference_changes, link_opt_in_limits
 from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
 from ..services.states import load_states
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
-from .forms import PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY
 from ..decision import ANY, RecipientState, TopicRule
-from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, PreferenceChange
-from ..services.suppressions import SMS_STOP
+from .preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, PreferenceChange
+from .suppressions import SMS_STOP
 
 STOP_ALL = "stop_all"
 MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
