@@ -1,8 +1,8 @@
 """The recipient page's matrix: every topic on every channel with the decision in words, and the edit boxes.
 
-Pure: combines the preference matrix (decisions and reasons) with the preference center's form model
-(prefs.services.preference_form: which boxes exist, which are locked), so the console and the preference center compare
-a submitted form with the state they showed in exactly the same way.
+Pure: combines the preference matrix (decisions and reasons) with the preference form's model
+(prefs.services.preference_form: which boxes exist, which are locked), so the console and the preference
+center compare a submitted form with the state they showed in exactly the same way.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
-from ..decision import ANY, RecipientState
-from ..errors import PrefsError
+from ..channels import CHANNELS, SUPPRESSIBLE
 from ..services.preference_form import Box, PreferenceForm
-from ..services.preferences import PreferenceChange
 from .wording import reason_meaning, reason_words
 
 MANDATORY_WHY = "Mandatory: service and billing messages cannot be switched off while the account is active."
@@ -98,43 +95,5 @@ def reasons_in(rows: list[MatrixRow]) -> list[tuple[str, str]]:
     return [(reason_words(reason), meaning) for reason, meaning in seen.items()]
 
 
-# A suppressed address is lifted by the person's opt-in to marketing on a channel of it (SPEC §2): the
-# first channel reaching it that no keyword stops (the phone number's: calls, since texts need START).
-LIFT_CHANNEL = {
-    address.field: next(c for c in CHANNELS if REGISTRY[c].address is address and not REGISTRY[c].keyword_stop)
-    for address in SUPPRESSIBLE
-}
-ADDRESS_WORDS = {address.field: address.words for address in SUPPRESSIBLE}
+ADDRESS_WORDS = {address.field: address.words for address in SUPPRESSIBLE}  # the lift boxes' labels
 LIFT_FIELD = "lift"
-
-
-def liftable_kinds(state: RecipientState) -> list[str]:
-    """The address kinds (email, phone) of a person that are suppressed, for the page's lift boxes; never a
-    number that texted STOP (only START from it lifts that)."""
-    return [
-        kind
-        for kind, channel in LIFT_CHANNEL.items()
-        if channel in state.suppressed_channels and not (state.sms_stopped and channels_reaching(kind) & KEYWORD_STOPPED)
-    ]
-
-
-def lift_changes(requested: Container[str], form: PreferenceForm, submitted: Container[str]) -> list[PreferenceChange]:
-    """The opt-ins that lift the requested suppressions: marketing on that address's channel.
-
-    Raises PrefsError(invalid) when the same form leaves that channel stopped: the person cannot both
-    consent to and refuse marketing there.
-    """
-    changes = []
-    editable = form.editable()
-    for kind, channel in LIFT_CHANNEL.items():
-        if kind not in requested:
-            continue
-        box = f"{ANY}:{channel}"
-        if box in editable and box not in submitted:
-            words = CHANNEL_WORDS[channel]
-            raise PrefsError(
-                "invalid",
-                f"Tick “Marketing by {words}” too: lifting the suppression is the person's opt-in to marketing by {words}.",
-            )
-        changes.append(PreferenceChange(True, None, channel))
-    return changes

@@ -11,7 +11,7 @@ from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
 from ..runtime import runtime
-from ..services.preference_form import build_form, changes_from_form, parse_shown
+from ..services.preference_form import build_form, changes_from_form, lift_changes, liftable_kinds, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..services.states import load_states
@@ -26,8 +26,6 @@ from .matrix import (
     MANDATORY_WHY,
     SMS_STOP_WHY,
     Toggle,
-    lift_changes,
-    liftable_kinds,
     matrix_rows,
     reasons_in,
     toggle,

@@ -20,10 +20,11 @@ from ..extensions import db, limiter
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
-from ..services.preference_form import PreferenceForm, build_form, changes_from_form, limit_sentence, parse_shown
-from ..services.preferences import apply_preference_changes, link_opt_in_limits
+from ..services.preference_form import PreferenceForm, build_form, changes_from_form, parse_shown
+from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, apply_preference_changes, link_opt_in_limits
 from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
 from ..services.states import load_states
+from ..services.suppressions import SMS_STOP
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
 
@@ -247,6 +248,24 @@ def save_preferences(token: str):
     return render_preferences(target, recipient, token, notice)
 
 
+# Why a box is locked (the form names the reason; these say it to the person).
+MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
+SMS_STOP_WHY = "You replied STOP to our texts. Text START to the same number to get texts again."
+# Why this link cannot switch a channel on (services.preferences.link_opt_in_limits); switching off still works.
+LINK_LIMIT_WHY = {
+    LINK_OTHER_CHANNEL: "{Plural} can be switched on only from a link we sent you by {words}.",
+    LINK_CANNOT_LIFT: "To get {plural} from us again, use the link in the newest message we sent to {address}.",
+    SMS_STOP: "This number replied STOP to our texts. Text START to it to hear from us by {words} again.",
+}
+
+
+def limit_sentence(reason: str, channel: str, address: str | None) -> str:
+    entry = REGISTRY[channel]
+    return LINK_LIMIT_WHY[reason].format(
+        words=entry.words, plural=entry.plural, Plural=entry.plural.capitalize(), address=address or "you"
+    )
+
+
 def preference_form(target: LinkTarget, recipient: Recipient | RecipientRow) -> PreferenceForm:
     state = state_of(recipient)
     return build_form(runtime().catalogue.all().values(), state, link_opt_in_limits(target, recipient, state))
@@ -263,4 +282,6 @@ def render_preferences(target: LinkTarget, recipient: Recipient | RecipientRow, 
         token=token,
         notice=notice,
         limit_sentence=limit_sentence,
+        mandatory_why=MANDATORY_WHY,
+        sms_stop_why=SMS_STOP_WHY,
     )

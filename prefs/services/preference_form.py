@@ -1,28 +1,28 @@
-"""The preference center's form model: which boxes a person sees, and what a submitted form changes.
+"""The preference form's model, for the preference center and the console's page of a person alike: which
+boxes exist, which are locked and why, and which changes a submitted form asks for.
 
-Pure: takes the catalogue and the person's state, returns plain data. The page compares the submitted
+Pure: takes the catalogue and the person's state, returns plain data. A page compares the submitted
 boxes with the ones it showed (sent back as hidden `shown` fields), so a box left as it was writes
 nothing, and locked boxes (mandatory topics, texts after STOP), which browsers do not submit, are ignored.
+The sentences that say why a box is locked are each page's own; here a locked box names its reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY
+from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
 from ..decision import ANY, RecipientState, TopicRule
-from .preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, PreferenceChange
-from .suppressions import SMS_STOP
+from ..errors import PrefsError
+from .preferences import PreferenceChange
 
 STOP_ALL = "stop_all"
-MANDATORY_WHY = "Always on while your account is open: we must be able to reach you about your account and bills."
-SMS_STOP_WHY = "You replied STOP to our texts. Text START to the same number to get texts again."
-# Why this link cannot switch a channel on (services.preferences.link_opt_in_limits); switching off still works.
-LINK_LIMIT_WHY = {
-    LINK_OTHER_CHANNEL: "{Plural} can be switched on only from a link we sent you by {words}.",
-    LINK_CANNOT_LIFT: "To get {plural} from us again, use the link in the newest message we sent to {address}.",
-    SMS_STOP: "This number replied STOP to our texts. Text START to it to hear from us by {words} again.",
+# A suppressed address is lifted by the person's opt-in to marketing on a channel of it (SPEC §2): the
+# first channel reaching it that no keyword stops (the phone number's: calls, since texts need START).
+LIFT_CHANNEL = {
+    address.field: next(c for c in CHANNELS if REGISTRY[c].address is address and not REGISTRY[c].keyword_stop)
+    for address in SUPPRESSIBLE
 }
 
 
@@ -53,8 +53,6 @@ class PreferenceForm:
     sms_stopped: bool = False
     suppressed_channels: list[str] = field(default_factory=list)
     link_limits: dict[str, str] = field(default_factory=dict)  # channel -> why this link cannot switch it on
-    mandatory_why: str = MANDATORY_WHY
-    sms_stop_why: str = SMS_STOP_WHY
 
     def editable(self) -> dict[str, Box]:
         boxes = [cell for row in self.rows for cell in row.cells.values() if cell] + self.channel_boxes + [self.stop_all]
@@ -105,13 +103,6 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
     return PreferenceForm(channels, rows, channel_boxes, stop_all, sms_stopped, suppressed, shown_limits)
 
 
-def limit_sentence(reason: str, channel: str, address: str | None) -> str:
-    entry = REGISTRY[channel]
-    return LINK_LIMIT_WHY[reason].format(
-        words=entry.words, plural=entry.plural, Plural=entry.plural.capitalize(), address=address or "you"
-    )
-
-
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:
     """`shown` fields are `name=1` or `name=0`: what each box showed when the page was drawn."""
     shown = {}
@@ -141,4 +132,36 @@ def changes_from_form(form: PreferenceForm, submitted: Mapping[str, object], sho
             continue
         topic, _, channel = name.partition(":")
         changes.append(PreferenceChange(after, None if topic == ANY else topic, channel))
+    return changes
+
+
+def liftable_kinds(state: RecipientState) -> list[str]:
+    """The address kinds (email, phone) of a person that are suppressed and that staff may lift with the
+    person's consent; never a number that texted STOP (only START from it lifts that)."""
+    return [
+        kind
+        for kind, channel in LIFT_CHANNEL.items()
+        if channel in state.suppressed_channels and not (state.sms_stopped and channels_reaching(kind) & KEYWORD_STOPPED)
+    ]
+
+
+def lift_changes(requested: Container[str], form: PreferenceForm, submitted: Container[str]) -> list[PreferenceChange]:
+    """The opt-ins that lift the requested suppressions (address kinds): marketing on that address's channel.
+
+    Raises PrefsError(invalid) when the same form leaves that channel stopped: the person cannot both
+    consent to and refuse marketing there.
+    """
+    changes = []
+    editable = form.editable()
+    for kind, channel in LIFT_CHANNEL.items():
+        if kind not in requested:
+            continue
+        box = f"{ANY}:{channel}"
+        if box in editable and box not in submitted:
+            words = CHANNEL_WORDS[channel]
+            raise PrefsError(
+                "invalid",
+                f"Tick “Marketing by {words}” too: lifting the suppression is the person's opt-in to marketing by {words}.",
+            )
+        changes.append(PreferenceChange(True, None, channel))
     return changes
