@@ -30,6 +30,7 @@ def email_validator_accepts(candidate: str) -> bool:
     return True
 
 
+@pytest.mark.slow  # 3,000 examples
 @settings(max_examples=3000, deadline=None)
 @given(addresses)
 def test_the_fast_email_path_accepts_only_what_email_validator_accepts(candidate):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 from prefs.channels import CHANNELS
 
 
+@pytest.mark.slow  # 10,000 random items
 def test_batch_equals_single_checks_on_10000_random_items(api, client, newsletter):
     rng = random.Random(2026)
     api.post(

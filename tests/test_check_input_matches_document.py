@@ -50,6 +50,7 @@ def marshmallow_accepts(schema, item) -> bool:
     return True
 
 
+@pytest.mark.slow  # 500 examples
 @settings(max_examples=500, deadline=None)
 @given(item=ITEMS)
 def test_lean_schema_accepts_exactly_what_marshmallow_accepts(item):
@@ -93,6 +94,7 @@ def test_space_is_exactly_what_python_calls_white_space():
         assert bool(spelled_out.fullmatch(character)) == character.isspace(), hex(code_point)
 
 
+@pytest.mark.slow  # 500 examples
 @settings(max_examples=500, deadline=None)
 @given(
     text=st.builds(
@@ -123,6 +125,7 @@ def document_patterns(database_url):
     return sorted(patterns(app.test_client().get("/api/v1/openapi.json").get_json()))
 
 
+@pytest.mark.slow  # 200 examples a pattern
 def test_every_documented_pattern_means_in_python_what_it_means_to_a_client(document_patterns):
     """Python's `$` also matches before a final newline and its `\\s`, `\\d` are other sets than ECMA-262's:
     each pattern, on strings built to sit on those edges, passes the server's check exactly when it passes

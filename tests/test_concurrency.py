@@ -13,9 +13,11 @@ import random
 import threading
 from collections import defaultdict
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 pytest_plugins = ["console_fixtures"]
+pytestmark = pytest.mark.slow  # threads racing
 WRITERS, ROUNDS = 6, 20
 
 

@@ -8,7 +8,7 @@ import pytest
 from browser import browser_page, requires_browser, serious_violations, serve, tab_to
 from console_client import PASSWORD
 
-pytestmark = requires_browser
+pytestmark = [requires_browser, pytest.mark.slow]  # a real browser
 pytest_plugins = ["console_fixtures"]
 
 

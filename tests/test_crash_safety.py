@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
 from conftest import ON_POSTGRES, TEST_DATABASE_URL
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 
 import crash_safety  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a real gunicorn, killed
 
 
 def crash_database(tmp_path) -> str:

@@ -15,7 +15,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pytest
+
 pytest_plugins = ["console_fixtures"]
+pytestmark = pytest.mark.slow  # a real gunicorn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMAIL, PHONE = "Ann@Example.com", "+14155550123"  # the `person` fixture's addresses

@@ -33,7 +33,7 @@ def thousand_rows() -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: worker processes
 def test_import_reports_exactly_the_bad_lines_and_a_rerun_changes_nothing(api, runner, newsletter, tmp_path, processes):
     path = write_csv(tmp_path / "people.csv", thousand_rows())
     result = runner.invoke(args=["recipients", "import", path, "--processes", str(processes)])

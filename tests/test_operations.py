@@ -65,6 +65,7 @@ def serve(command: list[str], env: dict[str, str], port: int, log_path) -> tuple
     return log_path.read_text(), headers
 
 
+@pytest.mark.slow  # a real server process
 def test_gunicorn_says_what_is_off_in_whole_sentences_and_sends_hsts(database_url, tmp_path):
     port = free_port()
     env = service_env(database_url, PREFS_BIND=f"127.0.0.1:{port}", PREFS_WORKERS="1")
@@ -76,6 +77,7 @@ def test_gunicorn_says_what_is_off_in_whole_sentences_and_sends_hsts(database_ur
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
+@pytest.mark.slow  # a real server process
 def test_flask_run_says_what_is_off_too(database_url, tmp_path):
     port = free_port()
     command = [os.path.join(BIN, "flask"), "--app", "app", "run", "--port", str(port)]
@@ -88,12 +90,14 @@ def flask(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Comple
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
+@pytest.mark.slow  # a real server process
 def test_operator_commands_print_no_start_up_warnings(database_url):
     result = flask("staff", "list", env=service_env(database_url))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
 
+@pytest.mark.slow  # real flask and gunicorn processes
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -30,6 +30,7 @@ from prefs.extensions import db, limiter
 pytest_plugins = ["console_fixtures"]
 
 WITHIN_SECONDS = 5
+SLOW = pytest.mark.slow  # waits out a real timeout
 
 
 @contextmanager
@@ -109,7 +110,7 @@ def limiter_trusts_its_storage() -> Iterator[None]:
     limiter._storage_dead = False
 
 
-@pytest.mark.parametrize("redis", ["closed port", "silent"])
+@pytest.mark.parametrize("redis", ["closed port", pytest.param("silent", marks=SLOW)])
 def test_with_redis_down_every_page_and_the_one_click_work(
     redis, limiter_trusts_its_storage, database_url, api, newsletter, person, make_staff, caplog
 ):
@@ -200,7 +201,7 @@ def surfaces(api, console) -> dict[str, tuple[str, Callable]]:
     }
 
 
-@pytest.mark.parametrize("database", ["closed port", "silent"])
+@pytest.mark.parametrize("database", ["closed port", pytest.param("silent", marks=SLOW)])
 def test_with_the_database_unreachable_every_surface_answers_503_within_seconds(
     database, api, newsletter, person, console, caplog
 ):
@@ -241,6 +242,7 @@ def test_an_outage_is_logged_once_a_minute_per_worker_not_per_request(api, newsl
     assert "Connection refused" in lines[0].getMessage()  # says what is wrong, for the operator
 
 
+@SLOW
 def test_a_database_that_accepts_and_never_answers_fails_healthz_within_the_connect_timeout():
     with (
         unreachable("silent") as port,
@@ -252,6 +254,7 @@ def test_a_database_that_accepts_and_never_answers_fails_healthz_within_the_conn
     assert response.status_code == 503 and 1.5 < seconds < 2 + 1
 
 
+@SLOW
 def test_a_request_stuck_behind_a_lock_answers_503_after_the_statement_timeout(database_url, api, newsletter, person):
     """A database that answers but is stuck (here: a table locked by someone else) is cut off by PostgreSQL
     at the statement timeout, set on each connection when it opens."""

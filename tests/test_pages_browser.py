@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import pytest
 from browser import browser_page, requires_browser, serious_violations, serve, tab_to
 
-pytestmark = requires_browser
+pytestmark = [requires_browser, pytest.mark.slow]  # a real browser
 
 
 @pytest.fixture

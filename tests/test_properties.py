@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -62,6 +63,7 @@ def test_r4_every_changed_token_is_refused_and_changes_nothing(api, client, news
 
 
 # --- R5 -------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # long random sequences
 def test_r5_mandatory_topics_always_reach_an_active_person(api, app, client, newsletter):
     api.post(
         "/topics",
@@ -167,6 +169,7 @@ def _text(client, sender: str, word: str) -> None:
     assert client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature}).status_code == 200
 
 
+@pytest.mark.slow  # long random sequences
 def test_r5_mandatory_texts_never_reach_a_number_that_texted_stop_until_start(api, client, runner, newsletter, tmp_path):
     """Phone changes (PUT and import), STOP and START from known and unknown numbers, erasure and re-use of
     a number, and suppression lifts by every API means: a number that texted STOP gets no text of any kind,
@@ -290,6 +293,7 @@ def _flat_changes(events: list[dict]) -> dict[str, tuple]:
     return {name: tuple(values) for name, values in flat.items() if values[0] != values[1]}
 
 
+@pytest.mark.slow  # long random sequences
 def test_an_import_row_gives_the_same_state_and_changes_as_put_and_patch(api, client, runner, newsletter, tmp_path):
     from conftest import ApiClient
 

@@ -3,9 +3,10 @@
 The app is served over HTTP from a thread (schemathesis 4's in-process WSGI transport hands requests-only
 options such as `max_redirects` to werkzeug and loses those requests), and schemathesis' own engine runs it,
 as its CLI would: the coverage phase (each constraint of the document, and its negation, deterministically)
-in the quick test; fuzzing and stateful sequences in the slow one (`-m "not slow"` skips it), seeded and
+in one test; fuzzing and stateful sequences in the other, seeded and
 derandomized so a failure reproduces (PREFS_FUZZ_SEED picks another sequence). PREFS_FUZZ_EXAMPLES (default
-500 per operation, about two minutes a database) searches deeper or shallower.
+500 per operation, about two minutes a database) searches deeper or shallower. Both are slow (`-m "not slow"`
+skips them).
 
 Three of schemathesis' verdicts are read the way SPEC §4 defines this API, and only these:
 - a schema-valid request may be refused with 422 and a business-rule code (unknown_topic, mandatory_topic,
@@ -33,6 +34,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("PREFS_FUZZ_EXAMPLES", "500"))
 SEED = int(os.environ.get("PREFS_FUZZ_SEED", "2026"))
@@ -205,7 +208,6 @@ def test_the_coverage_phase_finds_no_server_error_and_no_disagreement_with_the_d
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.slow
 def test_fuzzing_and_stateful_sequences_find_no_server_error_and_no_disagreement_with_the_document(
     served, api, newsletter, person
 ):
