@@ -1,9 +1,9 @@
 """Console staff accounts: create, disable or enable, set a password, sign in, and end sessions.
 
 No request inside: the `staff` CLI and the console's views both call these. Every change leaves an admin
-event (never the password or its hash). Passwords are stored as werkzeug scrypt hashes and must pass one
-policy, `check_new_password`, wherever they are set (NIST SP 800-63B §3.1.1.2: length, a block list of common
-and breached passwords, no repetitive or sequential pattern, nothing from the account's own name).
+event (never the password or its hash). Passwords are stored as scrypt hashes (prefs/passwords.py) and must
+pass one policy, `check_new_password`, wherever they are set (NIST SP 800-63B §3.1.1.2: length, a block list
+of common and breached passwords, no repetitive or sequential pattern, nothing from the account's own name).
 
 Sessions are ended on the server: each account has a session epoch that the session cookie carries
 (`StaffUser.get_id`); signing out, a password reset and disabling add one, so every cookie issued before,
@@ -18,16 +18,15 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..addresses import lookup_email, normalize_email
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import StaffUser, utcnow
+from ..passwords import hash_password, password_matches
 from .admin_events import record_admin_event
 
 ROLES = ("viewer", "agent", "admin")  # what each may do: console/roles.py
-HASH_METHOD = "scrypt"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 MAX_STAFF_EMAIL_LENGTH = 128  # admin events name the account in `target`, which holds 128 characters
@@ -96,10 +95,6 @@ def _is_pattern(folded: str, letters_and_digits: str) -> bool:
 def _step(a: str, b: str) -> int:
     step = ord(b) - ord(a)
     return (step + 5) % 10 - 5 if a.isdigit() and b.isdigit() else step  # 9 then 0 continues a run
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=HASH_METHOD)
 
 
 def list_staff() -> list[StaffUser]:
@@ -191,9 +186,9 @@ def authenticate(email: object, password: object) -> StaffUser | None:
         return None
     staff = find_staff(email) if "\x00" not in email else None
     if staff is None:
-        check_password_hash(_unknown_account_hash(), password)
+        password_matches(_unknown_account_hash(), password)
         return None
-    if not check_password_hash(staff.password_hash, password) or staff.disabled_at is not None:
+    if not password_matches(staff.password_hash, password) or staff.disabled_at is not None:
         return None
     return staff
 
