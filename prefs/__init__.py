@@ -144,8 +144,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import demo, keys_cli, recipients_cli, suppressions_cli
-    from .console.cli import staff_cli
+    from .cli import COMMANDS
 
-    for group in (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli):
-        app.cli.add_command(group)
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -7,10 +7,10 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from ..cli import operator_name
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..services.staff import ROLES, create_staff, list_staff, set_disabled, staff_by_email
+from .terminal import operator_name
 
 staff_cli = AppGroup("staff", help="Create, disable and list console staff accounts.")
 

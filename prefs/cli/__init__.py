@@ -1,0 +1,12 @@
+"""Operator commands, one module per group: `flask --app app keys|recipients|suppressions|staff …` and
+`flask --app app demo`. The factory registers COMMANDS (prefs.register_cli)."""
+
+from __future__ import annotations
+
+from .demo import demo
+from .keys import keys_cli
+from .recipients import recipients_cli
+from .staff import staff_cli
+from .suppressions import suppressions_cli
+
+COMMANDS = (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli)
