@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 from .db.write_gate import FileWriteGate, write_gate_for
+from .passwords import PasswordHasher
 from .suppression import address_hash
 from .tokens import LinkSigner
 
@@ -28,6 +29,7 @@ class Runtime:
     unsubscribe_mailto: str | None
     link_max_age_days: int
     write_gate: FileWriteGate | None
+    password_hasher: PasswordHasher
 
     def address_hash(self, kind: str, normalised_address: str) -> str:
         return address_hash(self.suppression_key, kind, normalised_address)
@@ -49,6 +51,7 @@ def init_runtime(app: Flask) -> Runtime:
         unsubscribe_mailto=app.config["PREFS_UNSUBSCRIBE_MAILTO"] or None,
         link_max_age_days=app.config["PREFS_LINK_MAX_AGE_DAYS"],
         write_gate=write_gate_for(app.config["SQLALCHEMY_DATABASE_URI"]),
+        password_hasher=PasswordHasher.for_settings(app.config),
     )
     app.extensions["prefs"] = runtime
     return runtime

@@ -42,6 +42,7 @@ BASE_SETTINGS = {
     "PREFS_SMS_PROGRAM_NAME": "Acme",
     "PREFS_SUPPORT_CONTACT": "help@acme.example",
     "TESTING": True,
+    "PREFS_TEST_CHEAP_PASSWORD_HASHING": True,  # honoured only with TESTING (prefs/passwords.py)
 }
 
 

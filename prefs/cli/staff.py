@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
+from ..runtime import runtime
 from ..services.staff import ROLES, create_staff, list_staff, set_disabled, staff_by_email
 from .terminal import operator_name
 
@@ -36,7 +37,8 @@ def staff_create(email: str, role: str) -> None:
     """Create an account; the password comes from a prompt, or from stdin when it is not a terminal."""
     password = read_password()
     try:
-        staff = unit_of_work(lambda: create_staff(email, role, password, "cli", operator_name()))
+        hasher = runtime().password_hasher
+        staff = unit_of_work(lambda: create_staff(email, role, password, "cli", operator_name(), hasher=hasher))
     except PrefsError as error:
         raise refusal(error) from None
     click.echo(f"Created {staff.role} account {staff.email}.")

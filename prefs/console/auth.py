@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from ..db.transactions import unit_of_work
 from ..extensions import limiter, login_manager
 from ..models import StaffUser
+from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
 from ..services.staff import authenticate, end_sessions, get_staff, record_sign_in, staff_for_session
 from . import bp
@@ -82,7 +83,8 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         return render_template("console/login.html", form=form)
-    staff = authenticate(form.email.data, form.password.data) if form.validate() else None
+    hasher = runtime().password_hasher
+    staff = authenticate(form.email.data, form.password.data, hasher=hasher) if form.validate() else None
     if staff is None:
         g.failed_sign_in = True
         return render_template("console/login.html", form=form, error=FAILED_SIGN_IN), 401

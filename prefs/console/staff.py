@@ -8,6 +8,7 @@ from flask_login import current_user, login_user
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..models import StaffUser
+from ..runtime import runtime
 from ..services.staff import create_staff, get_staff, list_staff, reset_password, set_disabled
 from . import bp
 from .auth import requires
@@ -48,9 +49,10 @@ def create_staff_member():
     form = StaffForm()
     if not form.validate():
         return render_staff_list(form, 422)
+    hasher = runtime().password_hasher
     try:
         member = unit_of_work(
-            lambda: create_staff(form.email.data, form.role.data, form.password.data, "staff", current_user.email)
+            lambda: create_staff(form.email.data, form.role.data, form.password.data, "staff", current_user.email, hasher=hasher)
         )
     except PrefsError as error:
         attach_errors(form, error.details)
@@ -72,8 +74,9 @@ def reset_staff_password(staff_id: int):
     form = PasswordResetForm()
     if not form.validate():
         return render_staff_member(member, form, 422)
+    hasher = runtime().password_hasher
     try:
-        unit_of_work(lambda: reset_password(get_staff(staff_id), form.password.data, "staff", current_user.email))
+        unit_of_work(lambda: reset_password(get_staff(staff_id), form.password.data, "staff", current_user.email, hasher=hasher))
     except PrefsError as error:
         attach_errors(form, error.details)
         return render_staff_member(get_staff(staff_id), form, error.status, error.message)

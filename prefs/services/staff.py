@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 import string
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from ..addresses import lookup_email, normalize_email
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import StaffUser, utcnow
-from ..passwords import hash_password, password_matches
+from ..passwords import FULL_COST, PasswordHasher
 from .admin_events import record_admin_event
 
 ROLES = ("viewer", "agent", "admin")  # what each may do: console/roles.py
@@ -125,7 +125,9 @@ def staff_by_email(email: str) -> StaffUser:
     return staff
 
 
-def create_staff(email: object, role: str, password: object, actor: str, actor_id: str | None) -> StaffUser:
+def create_staff(
+    email: object, role: str, password: object, actor: str, actor_id: str | None, *, hasher: PasswordHasher = FULL_COST
+) -> StaffUser:
     """Raises PrefsError: invalid (email, role, password), already_exists."""
     address = normalise_staff_email(email)
     if role not in ROLES:
@@ -133,7 +135,7 @@ def create_staff(email: object, role: str, password: object, actor: str, actor_i
     secret = check_new_password(password, address)
     if find_staff(address) is not None:
         raise PrefsError("already_exists", "A staff account with this email exists already.", {"email": ["Taken."]})
-    staff = StaffUser(email=address, role=role, password_hash=hash_password(secret))
+    staff = StaffUser(email=address, role=role, password_hash=hasher.hash(secret))
     db.session.add(staff)
     record_admin_event(actor, actor_id, "staff.created", address, {"role": role})
     db.session.flush()
@@ -152,9 +154,11 @@ def set_disabled(staff: StaffUser, disabled: bool, actor: str, actor_id: str | N
     return True
 
 
-def reset_password(staff: StaffUser, password: object, actor: str, actor_id: str | None) -> None:
+def reset_password(
+    staff: StaffUser, password: object, actor: str, actor_id: str | None, *, hasher: PasswordHasher = FULL_COST
+) -> None:
     """Set a new password; every session of the account ends. Raises PrefsError(invalid)."""
-    staff.password_hash = hash_password(check_new_password(password, staff.email))
+    staff.password_hash = hasher.hash(check_new_password(password, staff.email))
     end_sessions(staff)
     record_admin_event(actor, actor_id, "staff.password_reset", staff.email, None)
     db.session.flush()
@@ -177,7 +181,7 @@ def staff_for_session(session_id: str) -> StaffUser | None:
     return staff
 
 
-def authenticate(email: object, password: object) -> StaffUser | None:
+def authenticate(email: object, password: object, *, hasher: PasswordHasher = FULL_COST) -> StaffUser | None:
     """The enabled account these credentials open, or None.
 
     An unknown email costs one hash check too, so the answer's timing does not tell which emails exist.
@@ -186,17 +190,12 @@ def authenticate(email: object, password: object) -> StaffUser | None:
         return None
     staff = find_staff(email) if "\x00" not in email else None
     if staff is None:
-        password_matches(_unknown_account_hash(), password)
+        hasher.match_nothing(password)
         return None
-    if not password_matches(staff.password_hash, password) or staff.disabled_at is not None:
+    if not hasher.matches(staff.password_hash, password) or staff.disabled_at is not None:
         return None
     return staff
 
 
 def record_sign_in(staff: StaffUser) -> None:
     staff.last_login_at = utcnow()
-
-
-@lru_cache(maxsize=1)
-def _unknown_account_hash() -> str:
-    return hash_password("no account has this password")
