@@ -7,14 +7,13 @@ from flask_login import current_user
 
 from ..channels import CHANNEL_WORDS, CHANNELS
 from ..db.transactions import unit_of_work
-from ..decision import RecipientState
 from ..errors import PrefsError
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.preference_form import build_form, changes_from_form, lift_changes, liftable_kinds, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
-from ..services.states import load_states
+from ..services.states import recipient_state
 from . import bp
 from .auth import requires, staff_context
 from .contact import SHOWN_PREFIX, contact_changes, contact_values, field_errors, shown_values
@@ -33,17 +32,13 @@ from .matrix import (
 from .roles import allows
 
 
-def state_of(recipient_id: str) -> RecipientState:
-    return load_states("recipient_id", [recipient_id])[recipient_id]
-
-
 def stored_contact(recipient: Recipient) -> dict[str, str]:
     return contact_values(recipient.email, recipient.phone, recipient.postal_address, recipient.locale)
 
 
 def render_recipient(recipient: Recipient, status: int = 200, **forms):
     """The page; after a refusal, `forms` carries the refused form, what was submitted and the error."""
-    state = state_of(recipient.id)
+    state = recipient_state(recipient.id)
     form = build_form(runtime().catalogue.all().values(), state)
     submitted = forms.get("submitted")
     shown = forms.get("shown")
@@ -114,7 +109,7 @@ def save_choices(recipient_id: str):
 
     def save() -> int:
         locked = writable_recipient(recipient_id)
-        boxes = build_form(runtime().catalogue.all().values(), state_of(recipient_id))
+        boxes = build_form(runtime().catalogue.all().values(), recipient_state(recipient_id))
         changes = changes_from_form(boxes, request.form, shown) + lift_changes(lifts, boxes, request.form)
         return apply_preference_changes(locked, changes, context) if changes else 0
 

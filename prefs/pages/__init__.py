@@ -23,7 +23,7 @@ from ..services.events import Actor, ChangeContext
 from ..services.preference_form import PreferenceForm, build_form, changes_from_form, parse_shown
 from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, apply_preference_changes, link_opt_in_limits
 from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
-from ..services.states import load_states
+from ..services.states import recipient_state
 from ..services.suppressions import SMS_STOP
 from ..services.unsubscribe import undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, TokenExpired, TokenInvalid
@@ -156,10 +156,6 @@ def what_stops(target: LinkTarget) -> str:
     return f"all marketing by {words}"
 
 
-def state_of(recipient: Recipient | RecipientRow) -> RecipientState:
-    return load_states("recipient_id", [recipient.id])[recipient.id]
-
-
 def is_stopped(state: RecipientState, target: LinkTarget) -> bool:
     return state.choices.get((target.topic or ANY, target.channel)) is False
 
@@ -178,7 +174,7 @@ def confirm_unsubscribe(token: str):
         "pages/unsubscribe.html",
         what=what_stops(target),
         address=masked_address(recipient, target.channel),
-        already=is_stopped(state_of(recipient), target),
+        already=is_stopped(recipient_state(recipient.id), target),
         token=token,
         preferences_url=preferences_url_for(target),
     )
@@ -267,7 +263,7 @@ def limit_sentence(reason: str, channel: str, address: str | None) -> str:
 
 
 def preference_form(target: LinkTarget, recipient: Recipient | RecipientRow) -> PreferenceForm:
-    state = state_of(recipient)
+    state = recipient_state(recipient.id)
     return build_form(runtime().catalogue.all().values(), state, link_opt_in_limits(target, recipient, state))
 
 

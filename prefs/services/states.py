@@ -92,6 +92,11 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
     return states
 
 
+def recipient_state(recipient_id: str) -> RecipientState:
+    """The state of one recipient known to exist (a page drawing their form), in the session's transaction."""
+    return load_states("recipient_id", [recipient_id])[recipient_id]
+
+
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
