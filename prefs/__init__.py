@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 import click
 from flask import Flask, Response, request
-from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
@@ -80,34 +78,18 @@ def register_transport_security(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from .db.engine import init_engine
     from .extensions import db  # not a module global: the package's `db` attribute is the prefs.db subpackage
-    from .outages import engine_options, register_outage_handlers
+    from .outages import register_outage_handlers
     from .runtime import init_runtime
 
-    # Every wait on the database is bounded (connect, pool, statement); past it, 503 (prefs/outages.py).
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
-    db.init_app(app)
+    init_engine(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
     init_runtime(app)
     register_outage_handlers(app)
-
-
-def _configure_sqlite(engine, synchronous: str) -> None:
-    """WAL (readers never block the writer), foreign keys on, synchronous NORMAL survives a killed process."""
-
-    @event.listens_for(engine, "connect")
-    def on_connect(connection: sqlite3.Connection, _record) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")  # validated: NORMAL or FULL
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """The database down or hung: every surface answers 503 with `Retry-After` within seconds, never a 500 or a hang.
 
-Two halves. The engine options bound every wait (connect, a pooled connection, a statement), so an
-unreachable or silent server turns into an error in seconds. The error handlers turn that error into each
+The engine options (prefs/db/engine.py) bound every wait (connect, a pooled connection, a statement), so an
+unreachable or silent server turns into an error in seconds. The error handlers here turn that error into each
 audience's answer: the API's JSON shape (`unavailable`), a friendly page on /u, /p and the console, a plain
 503 on the webhooks (the SMS provider counts it a failure and may retry). Handlers cost nothing until one
 fires; nothing here runs on a request that reaches the database.
@@ -16,14 +16,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
 from contextlib import suppress
-from typing import Any
 
 import psycopg
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa
-from sqlalchemy.engine import make_url
 
 from .errors import PrefsError
 from .extensions import db
@@ -61,30 +58,6 @@ PAGE_WORDS = {
         "Our system is briefly unavailable and your request was not completed. Please try again in a few minutes.",
     ),
 }
-
-
-def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options for the configured database, with every wait bounded.
-
-    PostgreSQL: `connect_timeout` (a server that accepts and never answers fails in that many seconds),
-    `statement_timeout` (set once per connection at connect time, not per request). SQLite: its busy
-    timeout (how long a statement waits for another writer's lock). A server database also bounds how
-    long a request waits for a pooled connection (SQLite's in-memory pools take no such option).
-    `hide_parameters`: an error never carries a statement's values into a log. Values already in the
-    database URL's query string win.
-    """
-    uri = config["SQLALCHEMY_DATABASE_URI"]
-    connect_seconds = config["PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS"]
-    statement_seconds = config["PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS"]
-    if uri.startswith("sqlite"):
-        return {"hide_parameters": True, "connect_args": {"timeout": statement_seconds}}
-    given = make_url(uri).query
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in given:
-        connect_args["connect_timeout"] = connect_seconds
-    if "options" not in given:
-        connect_args["options"] = f"-c statement_timeout={statement_seconds * 1000}"
-    return {"hide_parameters": True, "pool_pre_ping": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
 
 
 def register_outage_handlers(app: Flask) -> None:

@@ -127,6 +127,10 @@ def standalone_transaction() -> Iterator[DriverSql]:
         sql.close()  # back to the pool, which rolls back anything left uncommitted
 
 
+def standalone_transaction_open() -> bool:
+    return _standalone.get() is not None
+
+
 @lru_cache(maxsize=256)
 def _for_psycopg(text: str) -> str:
     return text.replace("%", "%%").replace("?", "%s")

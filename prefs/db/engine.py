@@ -1,0 +1,61 @@
+"""The engine's wiring: every wait on the database bounded, SQLite's pragmas, the fast-write guard on the session."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+from ..extensions import db
+from .transactions import guard_fast_writes
+
+
+def init_engine(app: Flask) -> None:
+    """Bind the Flask-SQLAlchemy extension to the configured database."""
+    # Every wait on the database is bounded (connect, pool, statement); past it, 503 (prefs/outages.py).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
+    guard_fast_writes(db.session)
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options for the configured database, with every wait bounded.
+
+    PostgreSQL: `connect_timeout` (a server that accepts and never answers fails in that many seconds),
+    `statement_timeout` (set once per connection at connect time, not per request). SQLite: its busy
+    timeout (how long a statement waits for another writer's lock). A server database also bounds how
+    long a request waits for a pooled connection (SQLite's in-memory pools take no such option).
+    `hide_parameters`: an error never carries a statement's values into a log. Values already in the
+    database URL's query string win.
+    """
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    connect_seconds = config["PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS"]
+    statement_seconds = config["PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS"]
+    if uri.startswith("sqlite"):
+        return {"hide_parameters": True, "connect_args": {"timeout": statement_seconds}}
+    given = make_url(uri).query
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in given:
+        connect_args["connect_timeout"] = connect_seconds
+    if "options" not in given:
+        connect_args["options"] = f"-c statement_timeout={statement_seconds * 1000}"
+    return {"hide_parameters": True, "pool_pre_ping": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """WAL (readers never block the writer), foreign keys on, synchronous NORMAL survives a killed process."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(connection: sqlite3.Connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # validated: NORMAL or FULL
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

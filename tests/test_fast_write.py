@@ -1,0 +1,67 @@
+"""fast_write(): the one-click regime writes with plain SQL only; a session write inside it raises at once
+(on SQLite it would otherwise wait for the fast write's own lock until the busy timeout), with nothing written."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import func, select, text
+
+from prefs.db.transactions import FastWriteViolation, fast_write, unit_of_work
+from prefs.extensions import db
+from prefs.models import Recipient, Suppression
+from prefs.services.events import Actor, ChangeContext
+from prefs.services.recipients import upsert_recipient
+from prefs.services.suppressions import suppress
+
+CONTEXT = ChangeContext(Actor("api", "test", "api"))
+
+
+def count(model) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_an_orm_flush_inside_a_fast_write_raises_and_writes_nothing(app):
+    with app.app_context():
+        before = count(Recipient)
+        with pytest.raises(FastWriteViolation):
+            fast_write(lambda: upsert_recipient("cust-new", {"email": "new@example.com"}, CONTEXT))
+        assert not db.session.new  # the refused object does not ride along in a later commit
+        unit_of_work(lambda: None)
+        assert count(Recipient) == before
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda: suppress("email", "ann@example.com", "test"),  # an INSERT built with SQLAlchemy
+        lambda: db.session.execute(text("  delete from suppressions")),  # plain SQL through the session
+    ],
+    ids=["statement", "text"],
+)
+def test_a_session_write_statement_inside_a_fast_write_raises_and_writes_nothing(app, write):
+    with app.app_context():
+        unit_of_work(lambda: suppress("email", "kept@example.com", "test"))
+        with pytest.raises(FastWriteViolation):
+            fast_write(write)
+        assert count(Suppression) == 1
+
+
+def test_the_same_writes_outside_a_fast_write_are_allowed(app):
+    with app.app_context():
+        before = count(Recipient)
+        unit_of_work(lambda: suppress("email", "ann@example.com", "test"))
+        unit_of_work(lambda: upsert_recipient("cust-new", {"email": "new@example.com"}, CONTEXT))
+        assert (count(Suppression), count(Recipient)) == (1, before + 1)
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"), [({"topic": "newsletter"}, "unsubscribed"), ({}, "channel_unsubscribed")], ids=["topic", "channel"]
+)
+def test_the_one_click_path_never_trips_the_guard(api, app, newsletter, person, link, reason):
+    url = api.post("/links", {"recipient_id": "cust-1", **link}).get_json()["unsubscribe_url"]
+    anonymous = app.test_client(use_cookies=False)
+    for _ in range(2):  # the second click changes nothing and takes the same path
+        assert anonymous.post(urlparse(url).path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == reason
