@@ -32,6 +32,7 @@ def test_one_link_is_limited_others_are_not(api, client, newsletter, person):
     assert client.get(link(api, "cust-1", None)).status_code == 200  # another link of the same person
 
 
+@pytest.mark.slow  # 320 recipients and links
 def test_many_good_one_click_posts_from_one_address_are_never_limited(api, client, newsletter):
     urls = []
     for n in range(320):  # more than the per-address budget for bad links

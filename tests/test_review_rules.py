@@ -122,6 +122,7 @@ def suppressed_by_erasure(api) -> None:
     assert reason(api, "newsletter", "email", recipient_id="new") == "suppressed"
 
 
+@pytest.mark.slow  # waits out a second: link times are whole seconds
 def test_a_link_minted_before_the_suppression_cannot_lift_it(api, client, newsletter):
     api.put("/recipients/new", {"email": "back@example.com"})
     url = path_of(api.post("/links", {"recipient_id": "new"}).get_json()["preferences_url"])
@@ -162,6 +163,7 @@ def test_a_link_for_another_address_cannot_lift_a_suppression(api, client, newsl
     assert reason(api, "newsletter", "email", recipient_id="new") == "suppressed"
 
 
+@pytest.mark.slow  # waits out a second: link times are whole seconds
 def test_a_preference_link_from_an_old_unsubscribe_page_keeps_the_old_time(api, client, newsletter):
     api.put("/recipients/new", {"email": "back@example.com"})
     unsubscribe = path_of(api.post("/links", {"recipient_id": "new"}).get_json()["unsubscribe_url"])
