@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -25,6 +27,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# The models' base class. At run time it is db.Model: Flask-SQLAlchemy's mixins over Base, sharing its
+# metadata and registry. db.Model is a value to a type checker, not a class, so it checks against Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()  # staff sessions in the console
 csrf = CSRFProtect()  # every console form; the API, recipient pages and webhooks are exempt (no cookies there)

@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
+from .extensions import Model, db
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
 BigIntPK = BigInteger().with_variant(Integer, "sqlite")
@@ -21,7 +21,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Recipient(db.Model):
+class Recipient(Model):
     __tablename__ = "recipients"
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -39,7 +39,7 @@ class Recipient(db.Model):
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class Choice(db.Model):
+class Choice(Model):
     """One explicit choice: (topic, channel) cell, (*, channel) channel stop, or (*, *) all-marketing stop.
 
     `*` is decision.ANY; no topic key can be `*`, so the wildcard rows never collide with a topic."""
@@ -53,7 +53,7 @@ class Choice(db.Model):
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class Topic(db.Model):
+class Topic(Model):
     __tablename__ = "topics"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,7 +68,7 @@ class Topic(db.Model):
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class ConsentEvent(db.Model):
+class ConsentEvent(Model):
     """Append-only record of a change to choices, contact data or status. Never updated except by erasure."""
 
     __tablename__ = "consent_events"
@@ -91,7 +91,7 @@ class ConsentEvent(db.Model):
     evidence: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """A keyed hash of an address that must get no marketing (HMAC with PREFS_SUPPRESSION_KEY).
 
     Source `sms_stop` is also the SMS stop of SPEC §2: the number texted STOP, so nothing at all is texted
@@ -106,7 +106,7 @@ class Suppression(db.Model):
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -118,7 +118,7 @@ class ApiKey(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
 
 
-class StaffUser(UserMixin, db.Model):
+class StaffUser(UserMixin, Model):
     """A support or admin person who signs in to the console. Passwords are stored hashed (scrypt)."""
 
     __tablename__ = "staff_users"
@@ -139,7 +139,7 @@ class StaffUser(UserMixin, db.Model):
         return f"{self.id}:{self.session_epoch}"
 
 
-class AdminEvent(db.Model):
+class AdminEvent(Model):
     """Who created, changed, revoked or disabled an API key, topic or staff account, and when."""
 
     __tablename__ = "admin_events"
