@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import text
 
+from .db.statements import PING
 from .extensions import db
 
 bp = Blueprint("health", __name__)
@@ -16,5 +17,5 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    db.session.execute(text("SELECT 1"))
+    db.session.execute(text(PING))
     return {"status": "ok", "database": "up"}

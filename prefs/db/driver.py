@@ -1,8 +1,8 @@
 """SQL straight on the driver's cursor, inside the session's transaction: for the hot paths only.
 
 The check, the one-click unsubscribe and the bulk import spend more time in SQLAlchemy's per-statement and
-per-parameter work than in the database. Their few statements are written here in plain SQL with `?`
-placeholders (turned into `%s` for psycopg), and values are converted as the column types would have:
+per-parameter work than in the database. Their few statements are plain SQL, named in db/statements.py, with
+`?` placeholders (turned into `%s` for psycopg), and values are converted as the column types would have:
 JSON as text, times as SQLite's text or PostgreSQL's timestamp. Everything else uses SQLAlchemy.
 """
 
@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..extensions import db
+from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES, IN_LIST_SQLITE
 
 
 class DriverSql:
@@ -61,17 +62,13 @@ class DriverSql:
         if rows:
             self.cursor.executemany(self.sql(text), rows)
 
-    def select_in(self, columns: str, table: str, key: str, values: list) -> list[tuple]:
-        """`key IN values` with a single bound parameter, however many values."""
+    def select_in(self, statement: str, values: list) -> list[tuple]:
+        """Rows of `statement` (db/statements.py) whose `{in_list}` key is among `values`, one bound parameter
+        however many values."""
         if not values:
             return []
-        if self.postgres:
-            return self.rows(f"SELECT {columns} FROM {table} WHERE {key} = ANY(?)", (values,))  # noqa: S608  (fixed names)
-        return self.rows(f"SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))", (json.dumps(values),))  # noqa: S608
-
-    def insert_many(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        marks = ", ".join("?" * len(columns))
-        self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608  (fixed names)
+        self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+        return self.cursor.fetchall()
 
     def time(self, moment: datetime) -> Any:
         """What SQLAlchemy's DateTime would send: text on SQLite, a timestamp on PostgreSQL."""
@@ -93,7 +90,7 @@ class DriverSql:
         """SQLite: start the transaction holding the write lock, if none is open yet. Returns whether it did."""
         if self.postgres or self._dbapi.in_transaction:
             return False
-        self.cursor.execute("BEGIN IMMEDIATE")
+        self.cursor.execute(BEGIN_IMMEDIATE)
         return True
 
     def commit(self) -> None:
@@ -129,6 +126,13 @@ def standalone_transaction() -> Iterator[DriverSql]:
 
 def standalone_transaction_open() -> bool:
     return _standalone.get() is not None
+
+
+@lru_cache(maxsize=64)
+def _with_in_list(statement: str, postgres: bool) -> str:
+    if postgres:
+        return _for_psycopg(statement.format(in_list=IN_LIST_POSTGRES))
+    return statement.format(in_list=IN_LIST_SQLITE)
 
 
 @lru_cache(maxsize=256)

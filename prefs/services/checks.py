@@ -13,6 +13,7 @@ from typing import Any
 
 from ..addresses import lookup_email, lookup_phone
 from ..db.driver import DriverSql
+from ..db.statements import SUPPRESSED_HASHES
 from ..decision import Decision, RecipientState, TopicRule, decide
 from ..errors import PrefsError, invalid
 from ..runtime import runtime
@@ -103,7 +104,7 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
         for by in ("email", "phone"):
             for key in wanted[by] - states[by].keys():
                 hash_of_unknown[(by, key)] = address_hash(ADDRESS_KIND[by], key)
-        suppressed = {row[0] for row in sql.select_in("hash", "suppressions", "hash", list(hash_of_unknown.values()))}
+        suppressed = {row[0] for row in sql.select_in(SUPPRESSED_HASHES, list(hash_of_unknown.values()))}
     finally:
         sql.close()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..db.driver import DriverSql
+from ..db.statements import INSERT_EVENT, LOCK_EVENT_WRITES
 from ..models import utcnow
 from ..tokens import LinkTarget
 
@@ -39,24 +40,7 @@ def serialise_event_writes(sql: DriverSql | None = None) -> None:
     """
     sql = sql or DriverSql()
     if sql.postgres:
-        sql.execute("SELECT pg_advisory_xact_lock(?)", (EVENT_WRITE_LOCK,))
-
-
-EVENT_COLUMNS = (
-    "at",
-    "recipient_id",
-    "actor",
-    "actor_id",
-    "via",
-    "kind",
-    "topic",
-    "channel",
-    "before",
-    "after",
-    "reason",
-    "evidence",
-)
-_INSERT_EVENT = f"INSERT INTO consent_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"  # noqa: S608
+        sql.execute(LOCK_EVENT_WRITES, (EVENT_WRITE_LOCK,))
 
 
 def record_event(
@@ -75,7 +59,7 @@ def record_event(
     serialise_event_writes(sql)
     actor = context.actor
     sql.execute(
-        _INSERT_EVENT,
+        INSERT_EVENT,
         (sql.time(utcnow()), recipient_id, actor.kind, actor.id, actor.via, kind, topic, channel,
          sql.json(before), sql.json(after), context.reason, sql.json(context.evidence)),
     )  # fmt: skip

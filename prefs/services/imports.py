@@ -19,6 +19,18 @@ from sqlalchemy import update
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
 from ..channels import CHANNELS, KEYWORD_STOPPED
 from ..db.driver import DriverSql
+from ..db.statements import (
+    IMPORT_RECIPIENTS_BY_ID,
+    INSERT_CHOICE,
+    INSERT_IMPORT_EVENT,
+    INSERT_RECIPIENT,
+    RECIPIENT_IDS_BY_EMAIL,
+    RECIPIENT_IDS_BY_PHONE,
+    RECIPIENT_PKS_BY_ID,
+    STORED_CHOICES_OF,
+    SUPPRESSION_SOURCES,
+    UPDATE_CHOICE,
+)
 from ..decision import TopicRule
 from ..errors import PrefsError
 from ..models import Recipient, utcnow
@@ -186,19 +198,12 @@ def _chain(first, rest):
     yield from rest
 
 
-RECIPIENT_COLUMNS = ("id", "status", "email", "phone", "locale", "email_hash", "phone_hash", "created_at", "updated_at")
-EVENT_COLUMNS = ("at", "recipient_id", "actor", "actor_id", "via", "kind", "before", "after")
-
-
 def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report: ImportReport) -> None:
     """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad, and
     so are rows that opt a number that texted STOP in to texts (only START from it lifts that)."""
     rows = _unique_ids(rows, report)
     sql = DriverSql()
-    existing = {
-        row[1]: _Current(*row)
-        for row in sql.select_in("pk, id, email, phone, locale, status, phone_hash", "recipients", "id", [r.id for r in rows])
-    }
+    existing = {row[1]: _Current(*row) for row in sql.select_in(IMPORT_RECIPIENTS_BY_ID, [r.id for r in rows])}
     owners = _address_owners(sql, rows)
     stopped = _stopped_numbers(sql, rows, existing)
     now = utcnow()
@@ -232,8 +237,8 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
             sql.connection.execute(
                 update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
             )
-    sql.insert_many("recipients", RECIPIENT_COLUMNS, inserts)
-    pks = dict(sql.select_in("id, pk", "recipients", "id", [r.id for r in accepted if r.choices]))
+    sql.many(INSERT_RECIPIENT, inserts)
+    pks = dict(sql.select_in(RECIPIENT_PKS_BY_ID, [r.id for r in accepted if r.choices]))
     choice_changes = _write_choices(sql, accepted, pks, stamp)
     for row in accepted:
         current = existing.get(row.id)
@@ -251,7 +256,7 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         events.append((stamp, row.id, "import", file_name, "import", "imported", sql.json(before or None), sql.json(after)))
     if events:
         serialise_event_writes(sql)
-        sql.insert_many("consent_events", EVENT_COLUMNS, events)
+        sql.many(INSERT_IMPORT_EVENT, events)
 
 
 def _texts_opt_in(row: GoodRow) -> bool:
@@ -266,7 +271,7 @@ def _number_hash(row: GoodRow, current: _Current | None) -> str | None:
 def _stopped_numbers(sql: DriverSql, rows: list[GoodRow], existing: dict[str, _Current]) -> set[str]:
     """Which of the numbers that rows opt in to texts texted STOP (one query per batch)."""
     hashes = [digest for row in rows if _texts_opt_in(row) and (digest := _number_hash(row, existing.get(row.id)))]
-    return {digest for digest, source in sql.select_in("hash, source", "suppressions", "hash", hashes) if source == SMS_STOP}
+    return {digest for digest, source in sql.select_in(SUPPRESSION_SOURCES, hashes) if source == SMS_STOP}
 
 
 class _Current(NamedTuple):
@@ -293,9 +298,9 @@ def _unique_ids(rows: list[GoodRow], report: ImportReport) -> list[GoodRow]:
 
 def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, str]:
     owners = {}
-    for name in ("email", "phone"):
+    for name, statement in (("email", RECIPIENT_IDS_BY_EMAIL), ("phone", RECIPIENT_IDS_BY_PHONE)):
         values = [row.contact[name] for row in rows if name in row.contact]
-        owners.update(dict(sql.select_in(f"{name}, id", "recipients", name, values)))
+        owners.update(dict(sql.select_in(statement, values)))
     return owners
 
 
@@ -319,9 +324,7 @@ def _write_choices(
         return {}
     stored: dict[tuple[int, str, str], bool] = {
         (pk, topic, channel): bool(subscribed)
-        for pk, topic, channel, subscribed in sql.select_in(
-            "recipient_pk, topic, channel, subscribed", "choices", "recipient_pk", [pks[r.id] for r in wanted]
-        )
+        for pk, topic, channel, subscribed in sql.select_in(STORED_CHOICES_OF, [pks[r.id] for r in wanted])
     }
     inserts, changes = [], {}
     for row in wanted:
@@ -332,9 +335,8 @@ def _write_choices(
                 continue
             changes.setdefault(row.id, {})[(topic, channel)] = (old, value)
             if old is None:
-                inserts.append((pk, topic, channel, value, stamp))
+                inserts.append((value, stamp, pk, topic, channel))
             else:
-                sql.execute("UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?",
-                            (value, stamp, pk, topic, channel))  # fmt: skip
-    sql.insert_many("choices", ("recipient_pk", "topic", "channel", "subscribed", "updated_at"), inserts)
+                sql.execute(UPDATE_CHOICE, (value, stamp, pk, topic, channel))
+    sql.many(INSERT_CHOICE, inserts)
     return changes

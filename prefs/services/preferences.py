@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..channels import CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppression_kind
 from ..db.driver import DriverSql
+from ..db.statements import DELETE_CHOICE, INSERT_CHOICE, STORED_CHOICES, UPDATE_CHOICE
 from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
 from ..extensions import db
@@ -119,16 +120,8 @@ def apply_preference_changes(recipient: RecipientRow, changes: Sequence[Preferen
     return written + _lift_suppressions(recipient, lifts, context)
 
 
-_STORED = "SELECT topic, channel, subscribed FROM choices WHERE recipient_pk = ?"
-_WRITES = {
-    "delete": "DELETE FROM choices WHERE recipient_pk = ? AND topic = ? AND channel = ?",
-    "update": "UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?",
-    "insert": "INSERT INTO choices (subscribed, updated_at, recipient_pk, topic, channel) VALUES (?, ?, ?, ?, ?)",
-}
-
-
 def stored_choices(recipient_pk: int, sql: DriverSql | None = None) -> dict[tuple[str, str], bool]:
-    rows = (sql or DriverSql()).rows(_STORED, (recipient_pk,))
+    rows = (sql or DriverSql()).rows(STORED_CHOICES, (recipient_pk,))
     return {(topic, channel): bool(subscribed) for topic, channel, subscribed in rows}
 
 
@@ -146,9 +139,9 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
             continue
         key = (recipient.pk, topic, channel)
         if after is None:
-            sql.execute(_WRITES["delete"], key)
+            sql.execute(DELETE_CHOICE, key)
         else:
-            sql.execute(_WRITES["update" if before is not None else "insert"], (after, sql.time(utcnow()), *key))
+            sql.execute(UPDATE_CHOICE if before is not None else INSERT_CHOICE, (after, sql.time(utcnow()), *key))
         record_event(
             context,
             recipient.id,

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
 from ..db.driver import DriverSql
+from ..db.statements import LOCK_RECIPIENT_POSTGRES, LOCK_RECIPIENT_SQLITE, READ_RECIPIENT_SQLITE
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Recipient, utcnow
@@ -37,11 +38,6 @@ _SET_STATUS = (
     .where(_recipients.c.pk == bindparam("b_pk"))
     .values(status=bindparam("b_status"), updated_at=bindparam("b_now"))
 )
-_COLUMNS = ", ".join(RecipientRow._fields)
-_READ_SQLITE = f"SELECT {_COLUMNS} FROM recipients WHERE id = ?"  # noqa: S608  (fixed names)
-# SQLite inside an open transaction: the no-op UPDATE takes the write lock and RETURNING reads the row.
-_LOCK_SQLITE = f"UPDATE recipients SET pk = pk WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608
-_LOCK_POSTGRES = f"SELECT {_COLUMNS} FROM recipients WHERE id = ? FOR UPDATE"  # noqa: S608
 
 
 def find_recipient(recipient_id: str) -> Recipient | None:
@@ -66,11 +62,11 @@ def lock_recipient(recipient_id: str) -> RecipientRow | None:
     """
     sql = DriverSql()
     if sql.postgres:
-        rows = sql.rows(_LOCK_POSTGRES, (recipient_id,))
+        rows = sql.rows(LOCK_RECIPIENT_POSTGRES, (recipient_id,))
     elif sql.begin_immediate():  # the write lock before the read, without rewriting the row
-        rows = sql.rows(_READ_SQLITE, (recipient_id,))
+        rows = sql.rows(READ_RECIPIENT_SQLITE, (recipient_id,))
     else:  # a transaction is already open: a no-op write takes the lock and RETURNING reads the row
-        rows = sql.rows(_LOCK_SQLITE, (recipient_id,))
+        rows = sql.rows(LOCK_RECIPIENT_SQLITE, (recipient_id,))
     if not rows:
         return None
     pk, id_, status, email, phone, postal_address, email_hash, phone_hash = rows[0]

@@ -13,30 +13,21 @@ from itertools import product
 
 from ..channels import channels_reaching
 from ..db.driver import DriverSql
+from ..db.statements import STATE_BY_KEYS
 from ..decision import RecipientState
 
 CHUNK = 1000
 LOOKUP_COLUMNS = {"recipient_id": "id", "email": "email", "phone": "phone"}
-
-STATE_SQL = """
-SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
-       sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk
-FROM recipients r
-LEFT JOIN suppressions se ON se.hash = r.email_hash
-LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
-LEFT JOIN choices c ON c.recipient_pk = r.pk
-WHERE r.{column} IN ({placeholders})
-"""
 
 
 @lru_cache(maxsize=64)
 def state_sql(by: str, count: int, placeholder: str) -> str:
     """The query for `count` keys; `by` is one of LOOKUP_COLUMNS, never client text."""
     placeholders = ", ".join([placeholder] * count)
-    return STATE_SQL.format(column=LOOKUP_COLUMNS[by], placeholders=placeholders)  # noqa: S608  (no client text)
+    return STATE_BY_KEYS.format(column=LOOKUP_COLUMNS[by], placeholders=placeholders)  # noqa: S608  (no client text)
 
 
-# The address columns whose presence, and the suppressible ones whose suppression, the state query reads,
+# The address columns whose presence, and the suppressible ones whose suppression, STATE_BY_KEYS reads,
 # in the order of its columns.
 _HELD = ("email", "phone", "postal_address")
 _SUPPRESSED_HELD = ("email", "phone")
