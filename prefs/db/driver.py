@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ..extensions import db
 from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES, IN_LIST_SQLITE
 
@@ -24,6 +26,11 @@ class DriverSql:
     """By default inside the session's transaction, or inside the transaction of standalone_transaction()
     when one is open. `standalone=True` borrows a pooled connection of its own (for the check's reads),
     skipping the session's begin and close; call close() to give it back."""
+
+    connection: Connection | None  # the session's, when the statements run in its transaction
+    _dbapi: Any  # the driver's connection (sqlite3 or psycopg) behind the pool's proxy
+    postgres: bool
+    _cursor: Any
 
     def __init__(self, standalone: bool = False) -> None:
         outer = _standalone.get()
