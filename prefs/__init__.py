@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
@@ -18,11 +19,15 @@ from .logs import PrefsFlask
 log = logging.getLogger(__name__)
 
 
+class SchemaOrderJSONProvider(DefaultJSONProvider):
+    sort_keys = False  # keep fields in the order the schemas give them
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then the environment, then `config` (tests). Raises ConfigError on unsafe settings."""
     app = PrefsFlask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(build_config(os.environ, app.instance_path, config))
-    app.json.sort_keys = False  # keep fields in the order the schemas give them
+    app.json = SchemaOrderJSONProvider(app)
     if app.config["PREFS_TRUSTED_PROXIES"]:
         hops = app.config["PREFS_TRUSTED_PROXIES"]  # client IPs in evidence and rate limits come from these
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

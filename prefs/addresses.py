@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TypeGuard
 
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -34,7 +35,7 @@ _PLAIN_EMAIL_RE = re.compile(
 _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
-def is_recipient_id(value: object) -> bool:
+def is_recipient_id(value: object) -> TypeGuard[str]:
     """RECIPIENT_ID_RE, matched whole (`re.match` lets a final newline through `$`)."""
     return isinstance(value, str) and RECIPIENT_ID_RE.fullmatch(value) is not None
 

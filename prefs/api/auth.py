@@ -11,15 +11,14 @@ from ..errors import PrefsError
 from ..runtime import runtime
 from .blueprint import blp
 
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def authorized(scope: str, body: str = "none") -> Callable:
     """Require a key granting `scope`; then, for `body` "required" or "optional", a JSON body.
 
-    Authentication comes first, so a stranger learns nothing from validation errors. The scope is kept
-    on the view (`required_scope`) for the authorization-matrix test.
+    Authentication comes first, so a stranger learns nothing from validation errors.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -30,7 +29,6 @@ def authorized(scope: str, body: str = "none") -> Callable:
                 _require_json_body(optional=body == "optional")
             return view(*args, **kwargs)
 
-        wrapper.required_scope = scope
         return blp.doc(security=BEARER)(wrapper)
 
     return decorator

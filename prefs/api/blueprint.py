@@ -7,7 +7,7 @@ from apispec.ext.marshmallow.common import resolve_schema_instance
 from flask_smorest import Api, Blueprint
 from flask_smorest.spec.plugins import FlaskPlugin
 
-from .schemas import Distinct, ErrorSchema, ItemOrAnything, RecipientId, TopicKey
+from .schemas import Distinct, ErrorSchema, ItemOrAnything, OneOfFieldsSchema, RecipientId, TopicKey
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Preference checks, links, recipients and topics.")
 
@@ -39,9 +39,9 @@ class SchemaConverter(OpenAPIConverter):
 
     def schema2parameters(self, schema, *, location, **kwargs) -> list[dict]:
         instance = resolve_schema_instance(schema)
-        alternatives = getattr(instance, "exactly_one_of", ())
-        if location != "query" or not alternatives:
+        if location != "query" or not isinstance(instance, OneOfFieldsSchema) or not instance.exactly_one_of:
             return super().schema2parameters(schema, location=location, **kwargs)
+        alternatives = instance.exactly_one_of
         # Separate query parameters cannot say "exactly one of these"; one exploded object parameter can, and it
         # puts the same `email=…` or `phone=…` on the wire. Other query parameters are ignored (webargs), hence
         # additionalProperties.
@@ -85,10 +85,13 @@ class DocumentedPathsPlugin(FlaskPlugin):
 
     def rule_to_params(self, rule) -> list[dict]:
         params = super().rule_to_params(rule)
+        converter = self.marshmallow_plugin.converter
+        if converter is None:  # the plugin makes it when the spec starts, before any path is documented
+            raise RuntimeError("the marshmallow plugin has no converter yet")
         for param in params:
             field = PATH_PARAMETERS.get(param["name"])
             if field is not None:
-                param["schema"] = self.marshmallow_plugin.converter.field2property(field)
+                param["schema"] = converter.field2property(field)
         return params
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -44,7 +45,7 @@ def handle_http_exception(error: HTTPException):
     if isinstance(error, InternalServerError):
         return handle_unexpected(error)
     code = CODE_BY_STATUS.get(error.code or 500, "bad_request")
-    details = {}
+    details: dict[str, Any] = {}
     data = getattr(error, "data", None) or {}
     if "messages" in data:  # webargs: field errors per location (json, query, ...)
         for messages in data["messages"].values():
