@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE
-from ..config import CHANNELS
+from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
