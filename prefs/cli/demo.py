@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import with_appcontext
 
@@ -17,10 +19,10 @@ def demo() -> None:
     """Sample topics and recipients, and a working unsubscribe link to try (safe to run twice)."""
     from ..services.events import Actor, ChangeContext
     from ..services.links import links_for
-    from ..services.recipients import find_recipient, upsert_recipient
+    from ..services.recipients import find_recipient, readable_recipient, upsert_recipient
     from ..services.topics import after_topic_commit, create_topic, get_topic
 
-    samples = [
+    samples: list[dict[str, Any]] = [
         {"key": "newsletter", "name": "Newsletter", "description": "News and stories, once a month.", "channels": ["email", "sms"],
          "default_subscribed": {"email": True}},
         {"key": "offers", "name": "Offers", "description": "Discounts and sales.", "channels": ["email", "sms", "post"],
@@ -43,7 +45,7 @@ def demo() -> None:
     except PrefsError as error:
         raise click.ClickException(f"demo data not added: {error.message}") from None
     after_topic_commit()
-    recipient = find_recipient("demo-1")
+    recipient = readable_recipient("demo-1")
     links = links_for(recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message", None)
     click.echo("Topics newsletter and offers, recipients demo-1 and demo-2 are ready.", err=True)
     click.echo(f"Preference center: {links['preferences_url']}", err=True)

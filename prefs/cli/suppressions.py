@@ -27,7 +27,9 @@ def suppressions_import(path: str, source: str) -> None:
     from ..services.suppressions import suppress
 
     rt = runtime()
-    bad, added, batch = [], 0, []
+    bad: list[str] = []
+    batch: list[tuple[str, str]] = []  # (kind, normalised address)
+    added = 0
 
     def flush() -> None:
         unit_of_work(lambda: [suppress(kind, address, source[:32]) for kind, address in batch])

@@ -59,11 +59,12 @@ def lift_suppression():
     if address is None or result.suppression is None:
         flash("There is no suppression to lift for that search.", "info")
         return redirect(url_for("console.home"), 303)
-    if not form.validate():
+    evidence = form.evidence() if form.validate() else None  # both evidence fields are required on this form
+    if evidence is None:
         return render_home(result, form), 422
     try:
         lifted = unit_of_work(
-            lambda: lift_address_suppression(address.kind, address.hash, form.evidence(), form.reason.data, current_user.email)
+            lambda: lift_address_suppression(address.kind, address.hash, evidence, form.reason.data, current_user.email)
         )
     except PrefsError as error:
         return render_home(result, form, error.message), error.status
