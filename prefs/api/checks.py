@@ -79,9 +79,8 @@ def check_batch():
     for position, outcome in zip(positions, evaluate(items), strict=True):
         results[position] = result = outcome.to_dict()
         if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
-            item = outcome.item
-            result.update(
-                links_for(outcome.recipient_id, outcome.recipient_pk, "email", item.topic, item.message_id, actor_name())
-            )
+            item, recipient_id, recipient_pk = outcome.item, outcome.recipient_id, outcome.recipient_pk
+            if recipient_id is not None and recipient_pk is not None:  # allowed: always a known person
+                result.update(links_for(recipient_id, recipient_pk, "email", item.topic, item.message_id, actor_name()))
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)

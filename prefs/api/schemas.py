@@ -39,6 +39,8 @@ class Pattern(validate.Validator):
     here `$` becomes `\Z`, so the value refused is exactly the value the document refuses.
     """
 
+    error: str
+
     def __init__(self, regex: re.Pattern | str, error: str) -> None:
         self.regex = re.compile(regex) if isinstance(regex, str) else regex  # apispec documents regex.pattern
         self._search = re.compile(re.sub(r"(?<!\\)\$", r"\\Z", self.regex.pattern)).search
@@ -237,10 +239,10 @@ class LeanField:
     json_type: type
     validators: tuple
     tests: tuple  # the validators as yes/no tests; the validators themselves only word a refusal
-    messages: Mapping[str, str]
+    messages: Mapping[str, Any]  # the field's error_messages
 
 
-def _as_test(validator: validate.Validator) -> Callable[[Any], bool]:
+def _as_test(validator: Callable[[Any], Any]) -> Callable[[Any], bool]:
     """A validator as a yes/no test that does not raise on the way: the hot path only needs the answer."""
     if type(validator) is Pattern:
         search = validator._search
@@ -275,8 +277,9 @@ class LeanSchema:
         declared = schema().fields
         self.fields = {name: self._compile(name, field) for name, field in declared.items()}
         self.required = tuple(name for name, field in declared.items() if field.required)
-        self.exactly_one_of = getattr(schema, "exactly_one_of", ())
-        self.one_of_message = schema.one_of_message() if self.exactly_one_of else ""
+        one_of = schema if issubclass(schema, OneOfFieldsSchema) and schema.exactly_one_of else None
+        self.exactly_one_of = one_of.exactly_one_of if one_of else ()
+        self.one_of_message = one_of.one_of_message() if one_of else ""
 
     def _compile(self, name: str, field: fields.Field) -> LeanField:
         json_type = next((json for kind, json in self.JSON_TYPES if isinstance(field, kind)), None)
@@ -572,7 +575,7 @@ def decode_event_cursor(cursor: str) -> int:
 class EventCursor(fields.String):
     """An event id, answered as its cursor."""
 
-    def _serialize(self, value: int | None, attr, obj, **kwargs) -> str | None:
+    def _serialize(self, value: Any, attr, obj, **kwargs) -> str | None:  # an int, though a string to the document
         return None if value is None else encode_event_cursor(value)
 
 
