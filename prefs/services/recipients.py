@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
 from ..db.driver import DriverSql
@@ -17,7 +17,7 @@ from ..runtime import runtime
 from .events import ChangeContext, record_event
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
-_recipients = Recipient.__table__
+_recipients = cast(Table, Recipient.__table__)  # a declarative class types its table as any FROM clause
 
 
 class RecipientRow(NamedTuple):
@@ -86,7 +86,7 @@ def writable_recipient(recipient_id: str) -> RecipientRow:
 def normalise_contact(given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and normalise the contact fields given; None clears one. Raises PrefsError(invalid)."""
     region = runtime().phone_region
-    normalisers = {
+    normalisers: dict[str, Callable[[Any], Any]] = {
         "email": normalize_email,
         "phone": lambda value: normalize_phone(value, region),
         "postal_address": normalize_postal_address,
@@ -148,7 +148,7 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
     elif locked.status == "erased":
         raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
     else:
-        recipient = db.session.get(Recipient, locked.pk, populate_existing=True)
+        recipient = db.session.get_one(Recipient, locked.pk, populate_existing=True)
     _refuse_address_clash(recipient, fields)
 
     change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, runtime().address_hash)
