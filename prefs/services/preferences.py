@@ -198,7 +198,7 @@ def _lift_suppressions(recipient: RecipientRow, lifts: dict[str, str], context: 
     return len(lifted)
 
 
-def link_may_lift(link: LinkTarget, recipient: RecipientRow, kind: str, suppressed_at: datetime) -> bool:
+def link_may_lift(link: LinkTarget, recipient: Recipient | RecipientRow, kind: str, suppressed_at: datetime) -> bool:
     """A suppression is the address's, so only a link delivered to that address lifts it: one minted for a
     channel of that address, after the suppression was made, and while the recipient held that address
     (no change of it since the link was signed)."""
@@ -230,7 +230,7 @@ def address_hashes(recipient: Recipient | RecipientRow) -> dict[str, str | None]
     return {address.field: getattr(recipient, f"{address.field}_hash") for address in SUPPRESSIBLE}
 
 
-def link_opt_in_limits(link: LinkTarget, recipient: RecipientRow, state: RecipientState) -> dict[str, str]:
+def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, state: RecipientState) -> dict[str, str]:
     """channel -> LINK_OTHER_CHANNEL, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
     what the preference center locks, from the same rules as plan_changes and _suppressions_to_lift."""
     limits = {channel: LINK_OTHER_CHANNEL for channel in CHANNELS if not link_may_opt_in(link, channel)}
@@ -238,8 +238,8 @@ def link_opt_in_limits(link: LinkTarget, recipient: RecipientRow, state: Recipie
     sources = suppression_sources(digest for digest in hashes.values() if digest)
     for channel in state.suppressed_channels:
         kind = suppression_kind(channel)
-        found = sources.get(hashes.get(kind or "") or "")
-        if found is None:
+        found = sources.get(hashes.get(kind) or "") if kind is not None else None
+        if kind is None or found is None:
             continue
         if found[0] == SMS_STOP:
             limits.setdefault(channel, SMS_STOP)
