@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing import get_context
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
 from ..channels import CHANNELS, KEYWORD_STOPPED
@@ -42,7 +43,7 @@ from .suppressions import SMS_STOP
 BATCH = 5000
 CONTACT_COLUMNS = ("email", "phone", "locale")
 YES, NO = frozenset({"yes", "y", "true", "1"}), frozenset({"no", "n", "false", "0"})
-_recipients = Recipient.__table__
+_recipients = cast(Table, Recipient.__table__)  # a declarative class types its table as any FROM clause
 
 
 class ImportFileError(Exception):
@@ -184,7 +185,7 @@ def import_recipients(
         for rows in validated:
             good = [row for row in rows if isinstance(row, GoodRow)]
             report.bad += [row for row in rows if isinstance(row, BadRow)]
-            write_batch(lambda good=good: _write(good, file_name, claimed, report))
+            write_batch(partial(_write, good, file_name, claimed, report))
             progress(len(rows))
     finally:
         if pool is not None:
@@ -203,6 +204,9 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
     so are rows that opt a number that texted STOP in to texts (only START from it lifts that)."""
     rows = _unique_ids(rows, report)
     sql = DriverSql()
+    if sql.connection is None:  # write_batch runs this in the session's transaction, which it commits
+        raise RuntimeError("an import batch is written in the session's transaction")
+    connection = sql.connection
     existing = {row[1]: _Current(*row) for row in sql.select_in(IMPORT_RECIPIENTS_BY_ID, [r.id for r in rows])}
     owners = _address_owners(sql, rows)
     stopped = _stopped_numbers(sql, rows, existing)
@@ -227,14 +231,14 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         accepted.append(row)
         # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
         change = changes[row.id] = plan_contact_change(
-            current._asdict() if current else {}, row.contact, lambda kind, _address, row=row: row.hashes[f"{kind}_hash"]
+            current._asdict() if current else {}, row.contact, partial(_validated_hash, row)
         )
         if current is None:
             contact, hashes = row.contact, row.hashes
             inserts.append((row.id, "active", contact.get("email"), contact.get("phone"), contact.get("locale"),
                             hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
         elif change.after:  # few on a re-run, so one statement each is fine
-            sql.connection.execute(
+            connection.execute(
                 update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
             )
     sql.many(INSERT_RECIPIENT, inserts)
@@ -242,8 +246,8 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
     choice_changes = _write_choices(sql, accepted, pks, stamp)
     for row in accepted:
         current = existing.get(row.id)
-        before = dict(changes[row.id].before) if current else {}
-        after = dict(changes[row.id].after) if current else {"status": "active", **row.contact}
+        before: dict[str, Any] = dict(changes[row.id].before) if current else {}
+        after: dict[str, Any] = dict(changes[row.id].after) if current else {"status": "active", **row.contact}
         for (topic, channel), (old, new) in choice_changes.get(row.id, {}).items():
             before[f"{topic}:{channel}"], after[f"{topic}:{channel}"] = old, new
         if current is None:
@@ -257,6 +261,11 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
     if events:
         serialise_event_writes(sql)
         sql.many(INSERT_IMPORT_EVENT, events)
+
+
+def _validated_hash(row: GoodRow, kind: str, _address: str) -> str:
+    """The hash of the row's address of `kind`, made by the process that validated the row."""
+    return row.hashes[f"{kind}_hash"]
 
 
 def _texts_opt_in(row: GoodRow) -> bool:
@@ -326,7 +335,8 @@ def _write_choices(
         (pk, topic, channel): bool(subscribed)
         for pk, topic, channel, subscribed in sql.select_in(STORED_CHOICES_OF, [pks[r.id] for r in wanted])
     }
-    inserts, changes = [], {}
+    inserts: list[tuple[bool, Any, int, str, str]] = []
+    changes: dict[str, dict[tuple[str, str], tuple[bool | None, bool]]] = {}
     for row in wanted:
         pk = pks[row.id]
         for (topic, channel), value in row.choices.items():
