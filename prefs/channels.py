@@ -69,10 +69,6 @@ KEYWORD_STOPPED: frozenset[str]
 _index()
 
 
-def channel(name: str) -> Channel:
-    return REGISTRY[name]
-
-
 def suppression_kind(name: str) -> str | None:
     """The suppression hash kind of a channel's address; None when its address is never suppressed."""
     address = REGISTRY[name].address

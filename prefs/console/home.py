@@ -13,7 +13,7 @@ from flask_login import current_user
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..services.lookup import SearchResult, search
-from ..services.suppressions import can_lift, lift_address_suppression
+from ..services.suppressions import lift_address_suppression, liftable_by_consent
 from . import bp
 from .auth import requires
 from .forms import LiftSuppressionForm
@@ -39,7 +39,7 @@ def render_results(query: str):
 
 
 def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lift_error: str | None = None):
-    liftable = result.suppression is not None and can_lift(result.suppression)
+    liftable = result.suppression is not None and liftable_by_consent(result.suppression.source)
     return render_template(
         "console/home.html",
         result=result,

@@ -21,7 +21,7 @@ from ..tokens import LinkTarget
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
 from .states import load_states
-from .suppressions import SMS_STOP, SMS_STOP_MESSAGE, lift_by_consent, suppression_sources
+from .suppressions import SMS_STOP, SMS_STOP_MESSAGE, lift_by_consent, liftable_by_consent, suppression_sources
 
 # An opt-in lifts a suppression only with evidence of when and how the person consented (SPEC §2).
 CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
@@ -176,7 +176,7 @@ def _suppressions_to_lift(recipient: RecipientRow, opted_in: dict[str, bool], co
     lifts = {}
     for digest, (source, created_at) in suppression_sources(wanted).items():
         kind, named = wanted[digest]
-        if source == SMS_STOP:
+        if not liftable_by_consent(source):
             refusal = PrefsError("sms_stop", SMS_STOP_MESSAGE)
         elif context.link is not None and not link_may_lift(context.link, recipient, kind, created_at):
             refusal = PrefsError(
@@ -241,7 +241,7 @@ def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, st
         found = sources.get(hashes.get(kind) or "") if kind is not None else None
         if kind is None or found is None:
             continue
-        if found[0] == SMS_STOP:
+        if not liftable_by_consent(found[0]):
             limits.setdefault(channel, SMS_STOP)
         elif not link_may_lift(link, recipient, kind, found[1]):
             limits.setdefault(channel, LINK_CANNOT_LIFT)

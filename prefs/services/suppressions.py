@@ -63,13 +63,19 @@ def suppression_sources(hashes: Iterable[str]) -> dict[str, tuple[str, datetime]
     return {digest: (source, created_at) for digest, source, created_at in rows}
 
 
+def liftable_by_consent(source: str) -> bool:
+    """Whether the person's consent (an opt-in with evidence, by API, page or staff) may lift a suppression
+    of this source: every source but a number's SMS stop, which only START from that number lifts."""
+    return source != SMS_STOP
+
+
 def lift_by_consent(hashes: Iterable[str]) -> set[str]:
     """The person's opt-in lifts these suppressions; returns the ones that were there.
 
     Raises PrefsError(sms_stop), lifting nothing, when one is a number's SMS stop.
     """
     present = suppression_sources(hashes)
-    if any(source == SMS_STOP for source, _ in present.values()):
+    if not all(liftable_by_consent(source) for source, _ in present.values()):
         raise PrefsError("sms_stop", SMS_STOP_MESSAGE)
     if present:
         db.session.execute(delete(Suppression).where(Suppression.hash.in_(list(present))))
@@ -84,12 +90,6 @@ def lift_by_start(phone: str) -> str | None:
     if source is not None:
         db.session.execute(delete(Suppression).where(Suppression.hash == digest))
     return source
-
-
-def can_lift(suppression: Suppression) -> bool:
-    """Whether staff may lift it with the person's consent: carriers require that a STOP text is lifted
-    only by a START text from the same number."""
-    return suppression.source != SMS_STOP
 
 
 def lift_address_suppression(kind: str, digest: str, evidence: Mapping[str, str], reason: str, staff_email: str) -> bool:
