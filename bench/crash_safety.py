@@ -80,7 +80,7 @@ def prepare(database_url: str, people: int) -> dict[str, str]:
 
         def create_people() -> None:
             for n in range(people):
-                upsert_recipient(f"c{n}", {"email": f"c{n}@example.com"}, context)
+                upsert_recipient(runtime(), f"c{n}", {"email": f"c{n}@example.com"}, context)
 
         unit_of_work(create_people)
         signer = runtime().signer

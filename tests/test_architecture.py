@@ -17,10 +17,6 @@ WINGS = ("prefs.api", "prefs.pages", "prefs.console", "prefs.webhooks", "prefs.c
 WEB = ("flask", "flask_login", "flask_wtf", "werkzeug")
 # Pure: plain Python and plain libraries, no Flask, no database, and from prefs only each other.
 PURE = ("prefs.addresses", "prefs.channels", "prefs.decision", "prefs.errors", "prefs.suppression", "prefs.tokens")
-# A module that imports flask itself reaches the app or the request. prefs.runtime is the one such module
-# services still import (runtime(): settings and caches through current_app); it goes once services take
-# their dependencies from the factory, and with it this exception.
-SERVICES_MAY_STILL_IMPORT = {"prefs.runtime"}
 
 
 def module_name(path: Path) -> str:
@@ -98,8 +94,6 @@ def test_services_import_no_wing_and_no_flask(module):
         for name in sorted(prefs_imports(current) - seen):
             seen.add(name)
             path_to[name] = [*path_to[current], name]
-            if name in SERVICES_MAY_STILL_IMPORT:
-                continue
             assert not flask_bound(name) and not wing_of(name), f"{module} reaches Flask: {' -> '.join(path_to[name])}"
             queue.append(name)
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from prefs.db.transactions import FastWriteViolation, fast_write, unit_of_work
 from prefs.extensions import db
 from prefs.models import Recipient, Suppression
+from prefs.runtime import runtime
 from prefs.services.events import Actor, ChangeContext
 from prefs.services.recipients import upsert_recipient
 from prefs.services.suppressions import suppress
@@ -26,7 +27,7 @@ def test_an_orm_flush_inside_a_fast_write_raises_and_writes_nothing(app):
     with app.app_context():
         before = count(Recipient)
         with pytest.raises(FastWriteViolation):
-            fast_write(lambda: upsert_recipient("cust-new", {"email": "new@example.com"}, CONTEXT))
+            fast_write(lambda: upsert_recipient(runtime(), "cust-new", {"email": "new@example.com"}, CONTEXT))
         assert not db.session.new  # the refused object does not ride along in a later commit
         unit_of_work(lambda: None)
         assert count(Recipient) == before
@@ -35,14 +36,14 @@ def test_an_orm_flush_inside_a_fast_write_raises_and_writes_nothing(app):
 @pytest.mark.parametrize(
     "write",
     [
-        lambda: suppress("email", "ann@example.com", "test"),  # an INSERT built with SQLAlchemy
+        lambda: suppress(runtime().address_hash, "email", "ann@example.com", "test"),  # an INSERT built with SQLAlchemy
         lambda: db.session.execute(text("  delete from suppressions")),  # plain SQL through the session
     ],
     ids=["statement", "text"],
 )
 def test_a_session_write_statement_inside_a_fast_write_raises_and_writes_nothing(app, write):
     with app.app_context():
-        unit_of_work(lambda: suppress("email", "kept@example.com", "test"))
+        unit_of_work(lambda: suppress(runtime().address_hash, "email", "kept@example.com", "test"))
         with pytest.raises(FastWriteViolation):
             fast_write(write)
         assert count(Suppression) == 1
@@ -51,8 +52,8 @@ def test_a_session_write_statement_inside_a_fast_write_raises_and_writes_nothing
 def test_the_same_writes_outside_a_fast_write_are_allowed(app):
     with app.app_context():
         before = count(Recipient)
-        unit_of_work(lambda: suppress("email", "ann@example.com", "test"))
-        unit_of_work(lambda: upsert_recipient("cust-new", {"email": "new@example.com"}, CONTEXT))
+        unit_of_work(lambda: suppress(runtime().address_hash, "email", "ann@example.com", "test"))
+        unit_of_work(lambda: upsert_recipient(runtime(), "cust-new", {"email": "new@example.com"}, CONTEXT))
         assert (count(Suppression), count(Recipient)) == (1, before + 1)
 
 

@@ -47,7 +47,7 @@ def check():
     """May this topic go to this person on this channel?"""
     item = well_formed(request.get_json(), CHECK_ITEM, "A check")
     rt = runtime()
-    outcome = evaluate([parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region)])[0]
+    outcome = evaluate(rt.address_hash, [parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region)])[0]
     return jsonify(outcome.to_dict())  # a ready Response: no marshmallow dump on the hot path
 
 
@@ -76,11 +76,11 @@ def check_batch():
         except PrefsError as error:
             results[position] = invalid_result(error)
     include_links = body.get("include_links", False)
-    for position, outcome in zip(positions, evaluate(items), strict=True):
+    for position, outcome in zip(positions, evaluate(rt.address_hash, items), strict=True):
         results[position] = result = outcome.to_dict()
         if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
             item, recipient_id, recipient_pk = outcome.item, outcome.recipient_id, outcome.recipient_pk
             if recipient_id is not None and recipient_pk is not None:  # allowed: always a known person
-                result.update(links_for(recipient_id, recipient_pk, "email", item.topic, item.message_id, actor_name()))
+                result.update(links_for(rt, recipient_id, recipient_pk, "email", item.topic, item.message_id, actor_name()))
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)

@@ -24,4 +24,4 @@ def links(body):
         if topic is None:
             raise PrefsError("unknown_topic", f"No topic {body['topic']!r}.", {"topic": ["Unknown topic."]})
     check_link_topic(topic, body["channel"])
-    return links_for(recipient.id, recipient.pk, body["channel"], topic, body.get("message_id"), actor_name())
+    return links_for(runtime(), recipient.id, recipient.pk, body["channel"], topic, body.get("message_id"), actor_name())

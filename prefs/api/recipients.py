@@ -9,6 +9,7 @@ from ..addresses import is_recipient_id
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..models import Recipient
+from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
 from ..services.history import consent_events_of
 from ..services.lifecycle import erase_recipient, export_recipient
@@ -42,7 +43,7 @@ def api_context(reason: str | None = None, evidence: dict | None = None) -> Chan
 def recipient_body(recipient: Recipient, with_preferences: bool = False) -> dict[str, Any]:
     body = {name: getattr(recipient, name) for name in RECIPIENT_FIELDS}
     if with_preferences:
-        body["preferences"] = preference_matrix(recipient)
+        body["preferences"] = preference_matrix(runtime().catalogue, recipient)
     return body
 
 
@@ -53,7 +54,7 @@ def recipient_body(recipient: Recipient, with_preferences: bool = False) -> dict
 @blp.alt_response(201, schema=RecipientSchema, description="Created")
 def put_recipient(fields, recipient_id):
     """Create a recipient or merge the given fields; null clears a field."""
-    recipient, created = unit_of_work(lambda: upsert_recipient(recipient_id, fields, api_context()))
+    recipient, created = unit_of_work(lambda: upsert_recipient(runtime(), recipient_id, fields, api_context()))
     return recipient_body(recipient), 201 if created else 200
 
 
@@ -72,7 +73,7 @@ def get_recipient(recipient_id):
 def find_recipients(query):
     """Find recipients by email or by phone (one of the two)."""
     kind = "email" if "email" in query else "phone"  # RecipientQuerySchema lets exactly one of the two through
-    found = live_recipients(address=lookup_address(kind, query[kind]))
+    found = live_recipients(address=lookup_address(runtime(), kind, query[kind]))
     return {"recipients": [recipient_body(recipient) for recipient in found]}
 
 
@@ -81,7 +82,7 @@ def find_recipients(query):
 @blp.response(200, MatrixSchema)
 def get_preferences(recipient_id):
     """What this person gets on which channel, and why."""
-    return preference_matrix(readable_recipient(recipient_id))
+    return preference_matrix(runtime().catalogue, readable_recipient(recipient_id))
 
 
 @blp.route("/recipients/<string:recipient_id>/preferences", methods=["PATCH"])
@@ -93,8 +94,8 @@ def patch_preferences(body, recipient_id):
     changes = [PreferenceChange(c["subscribed"], c.get("topic"), c.get("channel")) for c in body["changes"]]
     context = api_context(body.get("reason"), body.get("evidence"))
 
-    unit_of_work(lambda: apply_preference_changes(writable_recipient(recipient_id), changes, context))
-    return preference_matrix(readable_recipient(recipient_id))
+    unit_of_work(lambda: apply_preference_changes(runtime().catalogue, writable_recipient(recipient_id), changes, context))
+    return preference_matrix(runtime().catalogue, readable_recipient(recipient_id))
 
 
 @blp.route("/recipients/<string:recipient_id>/events", methods=["GET"])
@@ -124,7 +125,7 @@ def erase(body, recipient_id):
     events kept without personal fields. The id stays a tombstone: GET answers 404, PUT 409 `erased`."""
     if not is_recipient_id(recipient_id):
         raise PrefsError("not_found", "No such recipient.")
-    erased = unit_of_work(lambda: erase_recipient(recipient_id, api_context((body or {}).get("reason"))))
+    erased = unit_of_work(lambda: erase_recipient(runtime().address_hash, recipient_id, api_context((body or {}).get("reason"))))
     log.info("erasure by API key %s: %s", actor_name(), "done" if erased else "already erased")
     return ""
 
@@ -134,7 +135,7 @@ def erase(body, recipient_id):
 @blp.response(200, ExportSchema)
 def export(recipient_id):
     """Everything held about the person, machine-readable (GDPR Art. 20)."""
-    return export_recipient(recipient_id)
+    return export_recipient(runtime().catalogue, recipient_id)
 
 
 @blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..db.transactions import unit_of_work
+from ..runtime import runtime
 from ..services.topics import after_topic_commit, create_topic, get_topic, list_topics, topic_to_dict, update_topic
 from .auth import actor_name, authorized
 from .blueprint import blp
@@ -11,7 +12,7 @@ from .schemas import TopicCreateSchema, TopicListSchema, TopicPatchSchema, Topic
 
 def _committed(operation):
     topic = unit_of_work(operation, conflict="already_exists")
-    after_topic_commit()
+    after_topic_commit(runtime().catalogue)
     return topic_to_dict(topic)
 
 

@@ -38,15 +38,15 @@ def demo() -> None:
         context = ChangeContext(Actor("system", "demo", "cli"), "demo data")
         for n, (email, phone) in enumerate((("ann@example.com", "+14155550101"), ("bob@example.com", "+14155550102")), start=1):
             if find_recipient(f"demo-{n}") is None:
-                upsert_recipient(f"demo-{n}", {"email": email, "phone": phone, "locale": "en-US"}, context)
+                upsert_recipient(runtime(), f"demo-{n}", {"email": email, "phone": phone, "locale": "en-US"}, context)
 
     try:
         unit_of_work(create)
     except PrefsError as error:
         raise click.ClickException(f"demo data not added: {error.message}") from None
-    after_topic_commit()
+    after_topic_commit(runtime().catalogue)
     recipient = readable_recipient("demo-1")
-    links = links_for(recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message", None)
+    links = links_for(runtime(), recipient.id, recipient.pk, "email", runtime().catalogue.get("newsletter"), "demo-message", None)
     click.echo("Topics newsletter and offers, recipients demo-1 and demo-2 are ready.", err=True)
     click.echo(f"Preference center: {links['preferences_url']}", err=True)
     click.echo(links["unsubscribe_url"])

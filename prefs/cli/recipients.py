@@ -42,7 +42,7 @@ def recipients_import(path: str, processes: int) -> None:
                 os.path.basename(path),
                 dict(rt.catalogue.all()),
                 rt.phone_region,
-                rt.suppression_key,
+                rt.address_hash,
                 write_batch,
                 processes=processes,
             )

@@ -32,7 +32,7 @@ def suppressions_import(path: str, source: str) -> None:
     added = 0
 
     def flush() -> None:
-        unit_of_work(lambda: [suppress(kind, address, source[:32]) for kind, address in batch])
+        unit_of_work(lambda: [suppress(rt.address_hash, kind, address, source[:32]) for kind, address in batch])
 
     with open(path, encoding="utf-8-sig") as handle, progress("suppressing") as bar:
         task = bar.add_task("suppress", total=os.path.getsize(path))

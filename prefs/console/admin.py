@@ -36,7 +36,7 @@ def topic_defaults(form: TopicEditForm, channels: list[str]) -> dict[str, bool]:
 
 def committed_topic(operation) -> Topic:
     topic = unit_of_work(operation, conflict="already_exists")
-    after_topic_commit()
+    after_topic_commit(runtime().catalogue)
     return topic
 
 

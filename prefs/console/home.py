@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
+from ..runtime import runtime
 from ..services.lookup import SearchResult, search
 from ..services.suppressions import lift_address_suppression, liftable_by_consent
 from . import bp
@@ -33,7 +34,7 @@ def search_form():
 
 
 def render_results(query: str):
-    result = search(query)
+    result = search(runtime(), query)
     form = LiftSuppressionForm(formdata=None, q=result.query) if result.suppression is not None else None
     return render_home(result, form)
 
@@ -54,7 +55,7 @@ def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lif
 @requires("edit")
 def lift_suppression():
     form = LiftSuppressionForm()
-    result = search(form.q.data or "")
+    result = search(runtime(), form.q.data or "")
     address = result.address
     if address is None or result.suppression is None:
         flash("There is no suppression to lift for that search.", "info")

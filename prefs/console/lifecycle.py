@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
+from ..runtime import runtime
 from ..services.admin_events import record_admin_event
 from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.recipients import readable_recipient
@@ -24,7 +25,7 @@ def export(recipient_id: str):
     """A download (GDPR Art. 20). A POST, so that who took a copy of the person's data is on record."""
 
     def exported() -> dict:
-        data = export_recipient(recipient_id)
+        data = export_recipient(runtime().catalogue, recipient_id)
         record_admin_event("staff", current_user.email, "recipient.exported", recipient_id, None)
         return data
 
@@ -46,7 +47,7 @@ def erase(recipient_id: str):
     if form.errors:
         return render_recipient(person, 422, erase_form=form, error_section="erase")
     try:
-        unit_of_work(lambda: erase_recipient(recipient_id, staff_context(form.reason.data)))
+        unit_of_work(lambda: erase_recipient(runtime().address_hash, recipient_id, staff_context(form.reason.data)))
     except PrefsError as error:
         return render_recipient(person, error.status, erase_form=form, error=error.message, error_section="erase")
     flash(f"Recipient {recipient_id} erased: personal data removed, addresses kept only as suppression hashes.", "success")

@@ -42,7 +42,7 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
     form = build_form(runtime().catalogue.all().values(), state)
     submitted = forms.get("submitted")
     shown = forms.get("shown")
-    rows = matrix_rows(preference_matrix(recipient), form, submitted, shown)
+    rows = matrix_rows(preference_matrix(runtime().catalogue, recipient), form, submitted, shown)
     channel_toggles: list[Toggle] = [toggle(box, submitted, shown) for box in form.channel_boxes]
     current_contact = stored_contact(recipient)
     context = {
@@ -111,7 +111,7 @@ def save_choices(recipient_id: str):
         locked = writable_recipient(recipient_id)
         boxes = build_form(runtime().catalogue.all().values(), recipient_state(recipient_id))
         changes = changes_from_form(boxes, request.form, shown) + lift_changes(lifts, boxes, request.form)
-        return apply_preference_changes(locked, changes, context) if changes else 0
+        return apply_preference_changes(runtime().catalogue, locked, changes, context) if changes else 0
 
     try:
         written = unit_of_work(save)
@@ -141,7 +141,7 @@ def save_contact(recipient_id: str):
         flash("Nothing changed: the contact data was as the page showed it.", "info")
         return back_to(recipient_id, "contact")
     try:
-        unit_of_work(lambda: upsert_recipient(recipient_id, given, staff_context(form.reason.data)))
+        unit_of_work(lambda: upsert_recipient(runtime(), recipient_id, given, staff_context(form.reason.data)))
     except PrefsError as error:
         for name, messages in field_errors(error.details).items():
             if name in form:

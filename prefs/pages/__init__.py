@@ -189,7 +189,7 @@ def do_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = link_context(via, target, evidence(target))
-    recipient, changed = fast_write(lambda: unsubscribe(target, context))
+    recipient, changed = fast_write(lambda: unsubscribe(runtime().catalogue, target, context))
     # Never the token or the person: only what happened, for operators counting unsubscribes.
     log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
     return render_template(
@@ -237,7 +237,7 @@ def save_preferences(token: str):
         recipient = writable_recipient(target.recipient_id)
         form = preference_form(target, recipient)
         changes = changes_from_form(form, request.form, shown)
-        return recipient, apply_preference_changes(recipient, changes, context) if changes else 0
+        return recipient, apply_preference_changes(runtime().catalogue, recipient, changes, context) if changes else 0
 
     recipient, written = unit_of_work(save)
     notice = "Your choices are saved." if written else "Nothing changed: your choices were already as shown."

@@ -16,7 +16,7 @@ from ..db.driver import DriverSql
 from ..db.statements import SUPPRESSED_HASHES
 from ..decision import Decision, RecipientState, TopicRule, decide
 from ..errors import PrefsError, invalid
-from ..runtime import runtime
+from ..suppression import AddressHasher
 from .states import load_states
 
 MAX_BATCH = 10_000
@@ -87,7 +87,7 @@ def parse_item(
     return CheckItem(by, key, topic, channel, item.get("message_id"))
 
 
-def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
+def evaluate(address_hash: AddressHasher, items: Sequence[CheckItem]) -> list[CheckOutcome]:
     """Decide every item with one look-up per kind of key (and chunk), whatever the number of items."""
     wanted: dict[str, set[str]] = {"recipient_id": set(), "email": set(), "phone": set()}
     for item in items:
@@ -99,7 +99,6 @@ def evaluate(items: Sequence[CheckItem]) -> list[CheckOutcome]:
             by: load_states(by, keys, sql) if keys else {} for by, keys in wanted.items()
         }
         # An address that matches nobody may still be suppressed (rule 3): ask once for all of them.
-        address_hash = runtime().address_hash
         hash_of_unknown: dict[tuple[str, str], str] = {}
         for by in ("email", "phone"):
             for key in wanted[by] - states[by].keys():

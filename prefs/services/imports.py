@@ -35,7 +35,7 @@ from ..db.statements import (
 from ..decision import TopicRule
 from ..errors import PrefsError
 from ..models import Recipient, utcnow
-from ..suppression import address_hash
+from ..suppression import AddressHasher
 from .events import serialise_event_writes
 from .recipients import plan_contact_change
 from .suppressions import SMS_STOP
@@ -95,8 +95,8 @@ def check_header(header: list[str], rules: dict[str, TopicRule]) -> list[tuple[s
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(region: str, suppression_key: bytes, mandatory: frozenset[str]) -> None:
-    _WORKER.update(region=region, key=suppression_key, mandatory=mandatory)
+def init_worker(region: str, address_hash: AddressHasher, mandatory: frozenset[str]) -> None:
+    _WORKER.update(region=region, address_hash=address_hash, mandatory=mandatory)
 
 
 def validate_rows(rows: list[tuple[int, dict[str, str]]]) -> list[GoodRow | BadRow]:
@@ -112,10 +112,10 @@ def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
     try:
         if (values.get("email") or "").strip():
             contact["email"] = normalize_email(values["email"])
-            hashes["email_hash"] = address_hash(_WORKER["key"], "email", contact["email"])
+            hashes["email_hash"] = _WORKER["address_hash"]("email", contact["email"])
         if (values.get("phone") or "").strip():
             contact["phone"] = normalize_phone(values["phone"], _WORKER["region"])
-            hashes["phone_hash"] = address_hash(_WORKER["key"], "phone", contact["phone"])
+            hashes["phone_hash"] = _WORKER["address_hash"]("phone", contact["phone"])
         if (values.get("locale") or "").strip():
             contact["locale"] = normalize_locale(values["locale"].strip())
     except PrefsError as error:
@@ -159,7 +159,7 @@ def import_recipients(
     file_name: str,
     rules: dict[str, TopicRule],
     region: str,
-    suppression_key: bytes,
+    address_hash: AddressHasher,
     write_batch: Callable[[Callable[[], None]], None],
     progress: Callable[[int], None] = lambda rows: None,
     processes: int = 2,
@@ -175,11 +175,11 @@ def import_recipients(
         return report
     batches = _chain(first, batches)
     if processes > 1:
-        pool = get_context("spawn").Pool(processes, initializer=init_worker, initargs=(region, suppression_key, mandatory))
+        pool = get_context("spawn").Pool(processes, initializer=init_worker, initargs=(region, address_hash, mandatory))
         validated: Iterator[list[GoodRow | BadRow]] = pool.imap(validate_rows, batches)
     else:
         pool = None
-        init_worker(region, suppression_key, mandatory)
+        init_worker(region, address_hash, mandatory)
         validated = map(validate_rows, batches)
     try:
         for rows in validated:

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from ..catalogue import TopicCatalogue
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import Choice, ConsentEvent, Recipient, utcnow
+from ..suppression import AddressHasher
 from .events import ChangeContext, record_event
 from .preferences import preference_matrix
 from .recipients import lock_recipient, readable_recipient
@@ -26,7 +28,7 @@ ACCOUNTABLE_ACTORS = ("staff", "api", "system")
 CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
-def export_recipient(recipient_id: str) -> dict[str, Any]:
+def export_recipient(catalogue: TopicCatalogue, recipient_id: str) -> dict[str, Any]:
     """Everything held about the person, as JSON-ready data. Raises PrefsError(not_found)."""
     recipient = readable_recipient(recipient_id)
     events = db.session.execute(
@@ -51,7 +53,7 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
             "created_at": _iso(recipient.created_at),
             "updated_at": _iso(recipient.updated_at),
         },
-        "preferences": preference_matrix(recipient),
+        "preferences": preference_matrix(catalogue, recipient),
         "choices": [
             {"topic": c.topic, "channel": c.channel, "subscribed": c.subscribed, "updated_at": _iso(c.updated_at)}
             for c in choices
@@ -61,7 +63,7 @@ def export_recipient(recipient_id: str) -> dict[str, Any]:
     }
 
 
-def erase_recipient(recipient_id: str, context: ChangeContext) -> bool:
+def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: ChangeContext) -> bool:
     """Erase the person: personal data removed, addresses kept only as suppression hashes, the id kept as a
     tombstone, events kept without personal fields. Returns False when already erased.
 
@@ -75,9 +77,9 @@ def erase_recipient(recipient_id: str, context: ChangeContext) -> bool:
     # Suppress first: the addresses must never be mailed again, whoever adds them next. A number that
     # texted STOP keeps that source (suppress never replaces one), so its next holder gets no texts either.
     if locked.email:
-        suppress("email", locked.email, "erasure")
+        suppress(address_hash, "email", locked.email, "erasure")
     if locked.phone:
-        suppress("phone", locked.phone, "erasure")
+        suppress(address_hash, "phone", locked.phone, "erasure")
     db.session.execute(delete(Choice).where(Choice.recipient_pk == locked.pk))
     db.session.execute(
         update(Recipient)

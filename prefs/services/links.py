@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..decision import TopicRule
+from ..deps import Deps
 from ..errors import PrefsError
-from ..runtime import runtime
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget, mailto_reference
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -25,13 +25,19 @@ def check_link_topic(topic: TopicRule | None, channel: str) -> None:
 
 
 def links_for(
-    recipient_id: str, recipient_pk: int, channel: str, topic: TopicRule | None, message_id: str | None, minted_by: str | None
+    deps: Deps,
+    recipient_id: str,
+    recipient_pk: int,
+    channel: str,
+    topic: TopicRule | None,
+    message_id: str | None,
+    minted_by: str | None,
 ) -> dict[str, Any]:
     """Both URLs and the two headers. Without a topic, the link stops all marketing on the channel.
 
     `minted_by` (the API key's name) travels in the links, so every change made through them says which
     key handed them out."""
-    rt = runtime()
+    rt = deps
     target = LinkTarget(recipient_id, channel, topic.key if topic else None, message_id, minted_by)
     unsubscribe_url = f"{rt.base_url}/u/{rt.signer.sign(UNSUBSCRIBE, target)}"
     preferences_url = f"{rt.base_url}/p/{rt.signer.sign(PREFERENCES, target)}"

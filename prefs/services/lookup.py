@@ -13,10 +13,10 @@ from sqlalchemy import or_, select
 
 from ..addresses import is_recipient_id, lookup_email, lookup_phone
 from ..channels import SUPPRESSIBLE
+from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import Recipient, Suppression
-from ..runtime import runtime
 
 MAX_QUERY_LENGTH = 320
 ADDRESS_WORDS = {address.field: address.words for address in SUPPRESSIBLE}
@@ -26,10 +26,7 @@ ADDRESS_WORDS = {address.field: address.words for address in SUPPRESSIBLE}
 class Address:
     kind: str  # email or phone: the recipient's column, and the suppression hash's kind
     value: str  # normalised
-
-    @property
-    def hash(self) -> str:
-        return runtime().address_hash(self.kind, self.value)
+    hash: str  # the suppression hash of the value
 
     @property
     def words(self) -> str:
@@ -44,20 +41,19 @@ class SearchResult:
     suppression: Suppression | None = None  # set when no recipient holds the address and it is suppressed
 
 
-def lookup_address(kind: str, text: str) -> Address:
+def lookup_address(deps: Deps, kind: str, text: str) -> Address:
     """`text` as the stored form of an email or phone number. Raises PrefsError(invalid)."""
-    if kind == "email":
-        return Address("email", lookup_email(text))
-    return Address("phone", lookup_phone(text, runtime().phone_region))
+    value = lookup_email(text) if kind == "email" else lookup_phone(text, deps.phone_region)
+    return Address(kind, value, deps.address_hash(kind, value))
 
 
-def read_address(text: str) -> Address | None:
+def read_address(deps: Deps, text: str) -> Address | None:
     """The query as a normalised email or phone number, or None when it is neither."""
     try:
         if "@" in text:
-            return lookup_address("email", text)
+            return lookup_address(deps, "email", text)
         if any(character.isdigit() for character in text):
-            return lookup_address("phone", text)
+            return lookup_address(deps, "phone", text)
     except PrefsError:
         return None
     return None
@@ -76,12 +72,12 @@ def live_recipients(recipient_id: str | None = None, address: Address | None = N
     return list(db.session.execute(statement).scalars())
 
 
-def search(query: str) -> SearchResult:
+def search(deps: Deps, query: str) -> SearchResult:
     text = query.strip()[:MAX_QUERY_LENGTH]
     result = SearchResult(text)
     if not text:
         return result
-    result.address = read_address(text)
+    result.address = read_address(deps, text)
     result.recipients = live_recipients(text if is_recipient_id(text) else None, result.address)
     holds_address = result.address is not None and any(
         getattr(recipient, result.address.kind) == result.address.value for recipient in result.recipients

@@ -6,9 +6,9 @@ from email.utils import getaddresses
 
 from sqlalchemy import select
 
+from ..deps import Deps
 from ..extensions import db
 from ..models import Recipient, Topic
-from ..runtime import runtime
 from ..tokens import LinkTarget, TokenExpired, TokenInvalid, read_mailto_reference
 from .events import Actor, ChangeContext
 from .unsubscribe import unsubscribe
@@ -25,11 +25,10 @@ def reference_in(to_field: str, mailto_address: str) -> str | None:
     return None
 
 
-def target_of(reference: str) -> LinkTarget | None:
+def target_of(deps: Deps, reference: str) -> LinkTarget | None:
     """What the reference unsubscribes from; None when it is unknown, forged or expired."""
-    rt = runtime()
     try:
-        found = read_mailto_reference(rt.secret_keys, reference, rt.link_max_age_days)
+        found = read_mailto_reference(deps.secret_keys, reference, deps.link_max_age_days)
     except (TokenInvalid, TokenExpired):
         return None
     recipient_id = db.session.execute(select(Recipient.id).where(Recipient.pk == found.recipient_pk)).scalar_one_or_none()
@@ -43,15 +42,15 @@ def target_of(reference: str) -> LinkTarget | None:
     return LinkTarget(recipient_id, found.channel, topic)
 
 
-def mailto_unsubscribe(to_field: str) -> bool:
+def mailto_unsubscribe(deps: Deps, to_field: str) -> bool:
     """Apply the unsubscribe a mail asks for; returns whether it named a valid reference.
 
     Raises PrefsError only for an erased person (the caller answers 2xx anyway).
     """
-    mailto_address = runtime().unsubscribe_mailto
+    mailto_address = deps.unsubscribe_mailto
     reference = reference_in(to_field, mailto_address) if mailto_address else None
-    target = target_of(reference) if reference else None
+    target = target_of(deps, reference) if reference else None
     if target is None:
         return False
-    unsubscribe(target, ChangeContext(Actor("email", None, "mailto"), None, {"source": "mailto"}))
+    unsubscribe(deps.catalogue, target, ChangeContext(Actor("email", None, "mailto"), None, {"source": "mailto"}))
     return True

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..catalogue import TopicCatalogue
 from ..channels import CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppression_kind
 from ..db.driver import DriverSql
 from ..db.statements import DELETE_CHOICE, INSERT_CHOICE, STORED_CHOICES, UPDATE_CHOICE
@@ -16,7 +17,6 @@ from ..decision import ANY, RecipientState, decide
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent, Recipient, utcnow
-from ..runtime import runtime
 from ..tokens import LinkTarget
 from .events import ChangeContext, record_event
 from .recipients import RecipientRow
@@ -46,7 +46,7 @@ def event_kind(topic: str, channel: str) -> str:
 
 
 def plan_changes(
-    recipient: RecipientRow, changes: Sequence[PreferenceChange], link: LinkTarget | None = None
+    catalogue: TopicCatalogue, recipient: RecipientRow, changes: Sequence[PreferenceChange], link: LinkTarget | None = None
 ) -> tuple[dict[tuple[str, str], bool | None], dict[str, bool]]:
     """Turn requested changes into the stored values wanted per (topic|*, channel|*) key (None: no row).
 
@@ -55,7 +55,7 @@ def plan_changes(
     nothing: unknown_topic, invalid, mandatory_topic, sms_stop, forbidden (a texts opt-in through a link
     that was not sent by text).
     """
-    rules = runtime().catalogue.get_many({change.topic for change in changes if change.topic})
+    rules = catalogue.get_many({change.topic for change in changes if change.topic})
     targets: dict[tuple[str, str], bool | None] = {}
     opted_in: dict[str, bool] = {}
     for index, change in enumerate(changes):
@@ -109,12 +109,14 @@ def _at(index: int, field: str, message: str) -> dict:
     return {"changes": {str(index): {field: [message]}}}
 
 
-def apply_preference_changes(recipient: RecipientRow, changes: Sequence[PreferenceChange], context: ChangeContext) -> int:
+def apply_preference_changes(
+    catalogue: TopicCatalogue, recipient: RecipientRow, changes: Sequence[PreferenceChange], context: ChangeContext
+) -> int:
     """Apply the changes to a locked recipient; one event per stored value that changed. Returns that count.
 
     Raises PrefsError (see plan_changes) with nothing written.
     """
-    targets, opted_in = plan_changes(recipient, changes, context.link)
+    targets, opted_in = plan_changes(catalogue, recipient, changes, context.link)
     lifts = _suppressions_to_lift(recipient, opted_in, context)
     written = write_choices(recipient, targets, context)
     return written + _lift_suppressions(recipient, lifts, context)
@@ -248,7 +250,7 @@ def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, st
     return limits
 
 
-def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:
+def preference_matrix(catalogue: TopicCatalogue, recipient: Recipient | RecipientRow) -> dict[str, Any]:
     """SPEC §4's matrix: every live topic on its channels with the decision and its reason."""
     state = load_states("recipient_id", [recipient.id]).get(recipient.id) or RecipientState(
         recipient.id, recipient.status, frozenset()
@@ -264,7 +266,7 @@ def preference_matrix(recipient: Recipient | RecipientRow) -> dict[str, Any]:
         if channel in KEYWORD_STOPPED:
             channels[channel]["sms_stop"] = state.sms_stopped
     rules = sorted(
-        (rule for rule in runtime().catalogue.all().values() if not rule.archived),
+        (rule for rule in catalogue.all().values() if not rule.archived),
         key=lambda rule: (not rule.mandatory, rule.key),
     )
     topics = []

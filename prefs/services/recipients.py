@@ -10,10 +10,10 @@ from sqlalchemy import Table, bindparam, select, update
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
 from ..db.driver import DriverSql
 from ..db.statements import LOCK_RECIPIENT_POSTGRES, LOCK_RECIPIENT_SQLITE, READ_RECIPIENT_SQLITE
+from ..deps import Deps
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Recipient, utcnow
-from ..runtime import runtime
 from .events import ChangeContext, record_event
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
@@ -83,9 +83,8 @@ def writable_recipient(recipient_id: str) -> RecipientRow:
     return recipient
 
 
-def normalise_contact(given: Mapping[str, Any]) -> dict[str, Any]:
+def normalise_contact(region: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and normalise the contact fields given; None clears one. Raises PrefsError(invalid)."""
-    region = runtime().phone_region
     normalisers: dict[str, Callable[[Any], Any]] = {
         "email": normalize_email,
         "phone": lambda value: normalize_phone(value, region),
@@ -128,14 +127,14 @@ def contact_event(created: bool, change: ContactChange) -> tuple[str, dict | Non
     return None
 
 
-def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: ChangeContext) -> tuple[Recipient, bool]:
+def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], context: ChangeContext) -> tuple[Recipient, bool]:
     """Create the recipient or merge the given fields into it. Returns (recipient, created).
 
     Raises PrefsError: invalid, erased, address_in_use.
     """
     if not is_recipient_id(recipient_id):
         raise invalid("id", "1-128 letters, digits, '.', '_', ':' or '-' (never an email address).")
-    fields = normalise_contact(given)
+    fields = normalise_contact(deps.phone_region, given)
     locked = lock_recipient(recipient_id)
     created = locked is None
     if locked is None:
@@ -151,7 +150,7 @@ def upsert_recipient(recipient_id: str, given: Mapping[str, Any], context: Chang
         recipient = db.session.get_one(Recipient, locked.pk, populate_existing=True)
     _refuse_address_clash(recipient, fields)
 
-    change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, runtime().address_hash)
+    change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, deps.address_hash)
     for name, value in {**change.after, **change.hashes}.items():
         setattr(recipient, name, value)
     event = contact_event(created, change)

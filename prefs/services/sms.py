@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Recipient
+from ..suppression import AddressHasher
 from .events import Actor, ChangeContext, record_event
 from .recipients import lock_recipient
 from .suppressions import SMS_STOP, lift_by_start, stop_number
@@ -47,7 +48,7 @@ def reply_text(action: str, program: str, support: str) -> str:
     return f"{program}: For help contact {support}. Msg frequency varies. Msg&data rates may apply. Reply STOP to cancel."
 
 
-def apply_keyword(keyword: Keyword, phone: str) -> None:
+def apply_keyword(address_hash: AddressHasher, keyword: Keyword, phone: str) -> None:
     """Apply STOP or START from `phone` (E.164). HELP changes nothing.
 
     The stop is kept on the number (services/suppressions.py), whoever holds it now or later; the holder,
@@ -61,10 +62,10 @@ def apply_keyword(keyword: Keyword, phone: str) -> None:
     if recipient is not None and recipient.phone != phone:  # the number moved while we waited for the lock
         recipient = None
     if keyword.action == "stop":
-        if stop_number(phone) and recipient is not None:
+        if stop_number(address_hash, phone) and recipient is not None:
             record_event(context, recipient.id, "sms_stop", channel="sms", before=False, after=True)
         return
-    lifted = lift_by_start(phone)
+    lifted = lift_by_start(address_hash, phone)
     if lifted is None or recipient is None:
         return
     if lifted == SMS_STOP:

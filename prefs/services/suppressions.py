@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import Suppression, utcnow
-from ..runtime import runtime
+from ..suppression import AddressHasher
 from .admin_events import record_admin_event
 
 SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
@@ -28,19 +28,19 @@ def _insert():
     return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def suppress(kind: str, normalised_address: str, source: str) -> str:
+def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, source: str) -> str:
     """Add the address (a no-op when it is there already: the first source stays); returns its hash."""
-    digest = runtime().address_hash(kind, normalised_address)
+    digest = address_hash(kind, normalised_address)
     db.session.execute(
         _insert()(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"])
     )
     return digest
 
 
-def stop_number(phone: str) -> bool:
+def stop_number(address_hash: AddressHasher, phone: str) -> bool:
     """Record the SMS stop of a number (E.164), replacing any other suppression of it, whose source the
     stop outranks. Returns False when the number had texted STOP already."""
-    digest = runtime().address_hash("phone", phone)
+    digest = address_hash("phone", phone)
     if suppression_sources([digest]).get(digest, (None,))[0] == SMS_STOP:
         return False
     statement = _insert()(Suppression).values(hash=digest, kind="phone", source=SMS_STOP, created_at=utcnow())
@@ -82,10 +82,10 @@ def lift_by_consent(hashes: Iterable[str]) -> set[str]:
     return set(present)
 
 
-def lift_by_start(phone: str) -> str | None:
+def lift_by_start(address_hash: AddressHasher, phone: str) -> str | None:
     """START texted from `phone`: the one thing that lifts its SMS stop, and the person's own opt-in, so it
     lifts a suppression of any other source too. Returns the source that was lifted, or None."""
-    digest = runtime().address_hash("phone", phone)
+    digest = address_hash("phone", phone)
     source = suppression_sources([digest]).get(digest, (None,))[0]
     if source is not None:
         db.session.execute(delete(Suppression).where(Suppression.hash == digest))

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..catalogue import TopicCatalogue
 from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Topic, utcnow
-from ..runtime import runtime
 from .admin_events import record_admin_event
 
 EDITABLE = ("name", "description", "channels", "default_subscribed", "archived")
@@ -118,6 +118,6 @@ def _defaults(given: Mapping[str, bool], channels: list[str], strict: bool = Tru
     return {c: bool(given.get(c, False)) for c in channels}
 
 
-def after_topic_commit() -> None:
+def after_topic_commit(catalogue: TopicCatalogue) -> None:
     """This worker sees the change at once; other workers within the catalogue's TTL."""
-    runtime().catalogue.invalidate()
+    catalogue.invalidate()

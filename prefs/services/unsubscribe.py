@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..catalogue import TopicCatalogue
 from ..decision import ANY
 from ..extensions import db
 from ..models import ConsentEvent
@@ -16,13 +17,13 @@ from .recipients import RecipientRow, writable_recipient
 LINK_VIAS = ("one_click", "confirm_page", "mailto")
 
 
-def unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:
+def unsubscribe(catalogue: TopicCatalogue, target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:
     """Stop what the link names. Returns (recipient, whether anything changed): a repeat changes nothing.
 
     Raises PrefsError: not_found, erased, mandatory_topic, unknown_topic.
     """
     recipient = writable_recipient(target.recipient_id)
-    changed = apply_preference_changes(recipient, [PreferenceChange(False, target.topic, target.channel)], context)
+    changed = apply_preference_changes(catalogue, recipient, [PreferenceChange(False, target.topic, target.channel)], context)
     return recipient, changed > 0
 
 

@@ -51,7 +51,7 @@ def sms():
     except PrefsError:
         log.warning("sms webhook: a keyword from a number that is not a valid phone number")
         return twiml(None)
-    unit_of_work(lambda: apply_keyword(keyword, phone))
+    unit_of_work(lambda: apply_keyword(runtime().address_hash, keyword, phone))
     log.info("sms keyword %s applied", keyword.word)
     config = current_app.config
     return twiml(
@@ -84,7 +84,7 @@ def email():
     if not isinstance(to_field, str):
         to_field = ""
     try:
-        applied = unit_of_work(lambda: mailto_unsubscribe(to_field))
+        applied = unit_of_work(lambda: mailto_unsubscribe(runtime(), to_field))
     except PrefsError:  # the person was erased meanwhile: nothing left to unsubscribe
         applied = False
     return {"status": "unsubscribed" if applied else "ignored"}, 200

@@ -1,0 +1,34 @@
+"""What services depend on besides the database session: settings parsed once and caches per process.
+
+The app factory builds one `Deps` (prefs/runtime.py) and the wings hand it to the services that need it;
+services never look it up themselves, so they run the same under Flask, the CLI, a worker or a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .db.write_gate import FileWriteGate
+from .passwords import PasswordHasher
+from .suppression import AddressHasher
+from .tokens import LinkSigner
+
+if TYPE_CHECKING:
+    from .catalogue import TopicCatalogue
+    from .services.api_keys import ApiKeyCache
+
+
+@dataclass
+class Deps:
+    catalogue: TopicCatalogue
+    api_keys: ApiKeyCache
+    address_hash: AddressHasher
+    phone_region: str
+    signer: LinkSigner
+    secret_keys: list[str]
+    base_url: str
+    unsubscribe_mailto: str | None
+    link_max_age_days: int
+    write_gate: FileWriteGate | None
+    password_hasher: PasswordHasher
