@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .outbound.netguard import parse_allow_hosts
+
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
 RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5  # a rate-limit check slower than this is worse than none
 
@@ -41,6 +43,11 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_CACHE_TTL_SECONDS": "2",
     "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "3",
     "PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS": "15",
+    # The delivery worker (SPEC §12, §13).
+    "PREFS_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",  # seconds before each retry, ±20% jitter
+    "PREFS_WEBHOOK_ALLOW_HOSTS": "",  # hosts webhooks may reach although private or loopback (and by http://)
+    "PREFS_WEBHOOK_DISABLE_AFTER_S": "432000",  # an endpoint failing this long is disabled (5 days)
+    "PREFS_WORKER_THREADS": "16",  # deliveries a worker sends at once
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
@@ -97,6 +104,18 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     if synchronous not in ("NORMAL", "FULL"):
         raise ConfigError("PREFS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
 
+    retry_schedule = _retry_schedule(str(raw["PREFS_RETRY_SCHEDULE"]))
+    disable_after = _int(raw, "PREFS_WEBHOOK_DISABLE_AFTER_S")
+    if disable_after < 1:
+        raise ConfigError("PREFS_WEBHOOK_DISABLE_AFTER_S must be a positive number of seconds")
+    try:
+        allow_hosts = parse_allow_hosts(str(raw["PREFS_WEBHOOK_ALLOW_HOSTS"]))
+    except ValueError as error:
+        raise ConfigError(f"PREFS_WEBHOOK_ALLOW_HOSTS: {error}") from None
+    worker_threads = _int(raw, "PREFS_WORKER_THREADS")
+    if not 1 <= worker_threads <= 128:
+        raise ConfigError("PREFS_WORKER_THREADS must be between 1 and 128")
+
     config: dict[str, Any] = dict(raw)
     config.update(
         PREFS_SECRET_KEYS=secret_keys,
@@ -109,6 +128,10 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_BASE_URL=str(raw["PREFS_BASE_URL"]).rstrip("/"),
         PREFS_DEFAULT_PHONE_REGION=str(raw["PREFS_DEFAULT_PHONE_REGION"]).upper(),
         PREFS_BENCHMARK=str(raw["PREFS_BENCHMARK"]) == "1",
+        PREFS_RETRY_SCHEDULE=retry_schedule,
+        PREFS_WEBHOOK_ALLOW_HOSTS=allow_hosts,
+        PREFS_WEBHOOK_DISABLE_AFTER_S=disable_after,
+        PREFS_WORKER_THREADS=worker_threads,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.
@@ -169,6 +192,16 @@ def _development_secrets(path: Path) -> dict[str, str]:
         finally:
             temporary.unlink()
     return json.loads(path.read_text())
+
+
+def _retry_schedule(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"PREFS_RETRY_SCHEDULE must be comma-separated seconds, not {text!r}") from None
+    if not delays or any(not 0 <= delay <= 7 * 86400 for delay in delays):
+        raise ConfigError("PREFS_RETRY_SCHEDULE needs at least one delay, each between 0 and 604800 seconds")
+    return delays
 
 
 def _int(raw: Mapping[str, Any], name: str) -> int:

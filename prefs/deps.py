@@ -17,6 +17,7 @@ from .tokens import LinkSigner
 if TYPE_CHECKING:
     from .catalogue import TopicCatalogue
     from .services.api_keys import ApiKeyCache
+    from .services.delivery import DeliverySettings
 
 
 @dataclass
@@ -32,3 +33,5 @@ class Deps:
     link_max_age_days: int
     write_gate: FileWriteGate | None
     password_hasher: PasswordHasher
+    webhook_allow_hosts: frozenset[str]  # hosts webhooks may reach although private (PREFS_WEBHOOK_ALLOW_HOSTS)
+    delivery: DeliverySettings

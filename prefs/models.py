@@ -151,3 +151,82 @@ class AdminEvent(Model):
     action: Mapped[str] = mapped_column(String(64))  # e.g. topic.created, api_key.revoked
     target: Mapped[str] = mapped_column(String(128))
     details: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+
+
+class OutboxMessage(Model):
+    """Something that must leave the service, written in the transaction of the change that causes it
+    (SPEC §12). The worker fans each one out into deliveries and deletes it, so the table stays small.
+
+    `event_id` names the consent event a webhook message is about (its body is built from that event when
+    sent, so an erasure that follows scrubs it too); messages that are not events carry `payload`.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # event (for webhooks); later: email, sync
+    type: Mapped[str] = mapped_column(String(32))  # the webhook event type, e.g. preference.updated
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    ordering_key: Mapped[str] = mapped_column(String(128))  # the recipient id (or suppression:<hash>)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class WebhookEndpoint(Model):
+    """A receiver of signed webhooks (SPEC §13). The signing secret must be readable to sign with, so it is
+    stored as given (like the database's personal data, it is protected by the database's own access)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    events: Mapped[list[str]] = mapped_column(JSON)  # ["*"] or event types
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))  # still signs until previous_secret_until
+    previous_secret_until: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    failing_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))  # first failure since the last success
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Model):
+    """One message to one destination, tried until it succeeds or the retry schedule runs out."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_order", "endpoint_id", "ordering_key", "status", "id"),
+        Index("ix_deliveries_endpoint_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(64))  # webhook-id: the same on every retry and replay
+    type: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    ordering_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    occurred_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+
+class DeliveryAttempt(Model):
+    """One try of a delivery: when, the HTTP status (None when no answer came) and the error."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_endpoint_id", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ from .tokens import LinkSigner
 def init_runtime(app: Flask) -> Deps:
     from .catalogue import TopicCatalogue
     from .services.api_keys import ApiKeyCache
+    from .services.delivery import DeliverySettings
 
     ttl = app.config["PREFS_CACHE_TTL_SECONDS"]
     deps = Deps(
@@ -28,6 +29,10 @@ def init_runtime(app: Flask) -> Deps:
         link_max_age_days=app.config["PREFS_LINK_MAX_AGE_DAYS"],
         write_gate=write_gate_for(app.config["SQLALCHEMY_DATABASE_URI"]),
         password_hasher=PasswordHasher.for_settings(app.config),
+        webhook_allow_hosts=app.config["PREFS_WEBHOOK_ALLOW_HOSTS"],
+        delivery=DeliverySettings(
+            app.config["PREFS_RETRY_SCHEDULE"], app.config["PREFS_WEBHOOK_DISABLE_AFTER_S"], app.config["PREFS_WORKER_THREADS"]
+        ),
     )
     app.extensions["prefs"] = deps
     return deps

@@ -41,6 +41,7 @@ BASE_SETTINGS = {
     "PREFS_EMAIL_WEBHOOK_SECRET": "test-email-webhook-secret",
     "PREFS_SMS_PROGRAM_NAME": "Acme",
     "PREFS_SUPPORT_CONTACT": "help@acme.example",
+    "PREFS_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",  # the tests' webhook receivers listen on loopback
     "TESTING": True,
     "PREFS_TEST_CHEAP_PASSWORD_HASHING": True,  # honoured only with TESTING (prefs/passwords.py)
 }
@@ -78,8 +79,14 @@ def seeded_rows(database_url) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def app(database_url, seeded_rows):
-    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url})
+def settings_override() -> dict[str, Any]:
+    """Settings a test module adds to BASE_SETTINGS (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, seeded_rows, settings_override):
+    app = create_app({**BASE_SETTINGS, **settings_override, "PREFS_DATABASE_URL": database_url})
     yield app
     with app.app_context():
         db.session.remove()

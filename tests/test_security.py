@@ -35,6 +35,14 @@ API_SCOPES = {
     ("GET", "/api/v1/topics/<string:key>"): "admin",
     ("PATCH", "/api/v1/topics/<string:key>"): "admin",
     ("DELETE", "/api/v1/topics/<string:key>"): "admin",
+    ("GET", "/api/v1/webhooks"): "admin",
+    ("POST", "/api/v1/webhooks"): "admin",
+    ("GET", "/api/v1/webhooks/<int:endpoint_id>"): "admin",
+    ("PATCH", "/api/v1/webhooks/<int:endpoint_id>"): "admin",
+    ("DELETE", "/api/v1/webhooks/<int:endpoint_id>"): "admin",
+    ("POST", "/api/v1/webhooks/<int:endpoint_id>/rotate"): "admin",
+    ("GET", "/api/v1/webhooks/<int:endpoint_id>/deliveries"): "admin",
+    ("POST", "/api/v1/webhooks/<int:endpoint_id>/replay"): "admin",
     ("GET", "/api/v1/openapi.json"): None,  # public
 }
 # What a key with each scope may do (SPEC §4): write includes read, admin includes everything.
@@ -48,6 +56,9 @@ BODIES = {
     "/api/v1/recipients/<string:recipient_id>": {"locale": "en"},
     "/api/v1/recipients/<string:recipient_id>/preferences": {"changes": [{"channel": "post", "subscribed": False}]},
     "/api/v1/topics/<string:key>": {"name": "News"},
+    "/api/v1/webhooks": {"url": "http://127.0.0.1:9/hook"},
+    "/api/v1/webhooks/<int:endpoint_id>": {"description": "matrix"},
+    "/api/v1/webhooks/<int:endpoint_id>/replay": {"after": 0},
 }
 
 
@@ -60,10 +71,14 @@ def api_routes(app) -> set[tuple[str, str]]:
     }
 
 
-def concrete(path: str) -> str:
+def concrete(path: str, endpoint_id: int = 0) -> str:
     if path == "/api/v1/recipients":
         return path + "?email=ann@example.com"
-    return path.replace("<string:recipient_id>", "cust-1").replace("<string:key>", "newsletter")
+    return (
+        path.replace("<string:recipient_id>", "cust-1")
+        .replace("<string:key>", "newsletter")
+        .replace("<int:endpoint_id>", str(endpoint_id))
+    )
 
 
 def test_every_api_route_is_in_the_matrix(app):
@@ -78,19 +93,20 @@ def test_each_route_answers_each_kind_of_key_as_its_scope_says(api, runner, make
         assert runner.invoke(args=["keys", "revoke", "revoked"]).exit_code == 0
     elif who != "no key":
         key = make_key(f"as-{who}", who)
+    endpoint_id = api.post("/webhooks", BODIES["/api/v1/webhooks"]).get_json()["id"]
     for (method, path), scope in sorted(API_SCOPES.items(), key=lambda item: item[0][0] == "DELETE"):  # deletes last
         if method == "DELETE" and who in ("write", "admin"):
             continue  # erasing or archiving here would change what the next kinds of key see; covered below
         body = BODIES.get(path) if method in ("POST", "PUT", "PATCH") else None
         response = api.client.open(
-            concrete(path), method=method, json=body, headers={"Authorization": f"Bearer {key}"} if key else {}
+            concrete(path, endpoint_id), method=method, json=body, headers={"Authorization": f"Bearer {key}"} if key else {}
         )
         if scope is None:
             expected = {200}
         elif who in ("no key", "revoked"):
             expected = {401}
         elif scope in GRANTS[who]:
-            expected = {200, 201, 204}
+            expected = {200, 201, 202, 204}
         else:
             expected = {403}
         assert response.status_code in expected, (who, method, path, response.status_code, response.get_data(as_text=True)[:200])

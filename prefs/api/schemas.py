@@ -23,6 +23,7 @@ from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
+from ..services.outbox import EVENT_TYPES
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
@@ -667,3 +668,85 @@ class TopicPatchSchema(StrictSchema):
 
 class TopicListSchema(Schema):
     topics = fields.List(fields.Nested(TopicSchema), required=True)
+
+
+# --- webhook endpoints (SPEC §13)
+WEBHOOK_EVENT_CHOICES = ("*", *EVENT_TYPES)
+WebhookEvents = fields.List(
+    fields.String(validate=validate.OneOf(WEBHOOK_EVENT_CHOICES)),
+    validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_CHOICES)),
+    metadata={"description": '`["*"]` for every type, or the types wanted.'},
+)
+WEBHOOK_URL_RULES = (
+    "https:// only, and never a loopback, private, link-local or metadata address (checked now and on every connect); "
+    "hosts in PREFS_WEBHOOK_ALLOW_HOSTS are exempt and may use http://. Otherwise 422 invalid."
+)
+
+
+class WebhookCreateSchema(StrictSchema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"description": WEBHOOK_URL_RULES})
+    events = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENT_CHOICES)),
+        load_default=lambda: ["*"],
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_CHOICES)),
+        metadata={"description": '`["*"]` (the default) for every type, or the types wanted.'},
+    )
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class WebhookPatchSchema(StrictSchema):
+    url = fields.String(validate=validate.Length(min=1, max=2000), metadata={"description": WEBHOOK_URL_RULES})
+    events = WebhookEvents
+    description = fields.String(validate=validate.Length(max=500))
+    enabled = StrictBoolean(metadata={"description": "Re-enabling clears the failure record."})
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    description = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    enabled = fields.Boolean(required=True)
+    disabled_reason = fields.String(allow_none=True)
+    failing_since = fields.String(allow_none=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = fields.String(required=True, metadata={"description": "`whsec_` + base64: shown only in this answer."})
+
+
+class WebhookListSchema(Schema):
+    webhooks = fields.List(fields.Nested(WebhookSchema), required=True)
+
+
+class WebhookSecretSchema(Schema):
+    secret = fields.String(required=True, metadata={"description": "The new secret; the old one keeps signing for 24 h."})
+
+
+class DeliveryAttemptSchema(Schema):
+    message_id = fields.String(required=True, metadata={"description": "The webhook-id header."})
+    type = fields.String(required=True)
+    event_id = fields.Integer(allow_none=True)
+    at = fields.String(required=True)
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(required=True)
+    delivery_status = fields.String(required=True, metadata={"description": "pending, delivered or failed."})
+    attempt = fields.Integer(required=True)
+
+
+class DeliveryAttemptListSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliveryAttemptSchema), required=True)
+
+
+class ReplaySchema(StrictSchema):
+    after = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=2**63 - 1), metadata={"description": "An event id."}
+    )
+
+
+class ReplayResultSchema(Schema):
+    queued = fields.Integer(required=True)
+    last_event_id = fields.Integer(required=True, metadata={"description": "Pass as `after` again to queue more."})

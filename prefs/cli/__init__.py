@@ -1,5 +1,5 @@
 """Operator commands, one module per group: `flask --app app keys|recipients|suppressions|staff …` and
-`flask --app app demo`. The factory registers COMMANDS (prefs.register_cli)."""
+`flask --app app demo`, `flask --app app worker`. The factory registers COMMANDS (prefs.register_cli)."""
 
 from __future__ import annotations
 
@@ -8,5 +8,6 @@ from .keys import keys_cli
 from .recipients import recipients_cli
 from .staff import staff_cli
 from .suppressions import suppressions_cli
+from .worker import worker
 
-COMMANDS = (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli)
+COMMANDS = (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli, worker)

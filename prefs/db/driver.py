@@ -77,6 +77,11 @@ class DriverSql:
         self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
         return self.cursor.fetchall()
 
+    def execute_in(self, statement: str, values: list) -> None:
+        """Run `statement` (an UPDATE or DELETE) for the rows whose `{in_list}` key is among `values`."""
+        if values:
+            self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+
     def time(self, moment: datetime) -> Any:
         """What SQLAlchemy's DateTime would send: text on SQLite, a timestamp on PostgreSQL."""
         return moment if self.postgres else moment.strftime("%Y-%m-%d %H:%M:%S.%f")

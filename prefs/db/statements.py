@@ -10,6 +10,8 @@ from __future__ import annotations
 # --- connections and locks
 # Liveness of the database for /healthz (through the session).
 PING = "SELECT 1"
+# The schema's migration, for /readyz (Alembic's table).
+SCHEMA_VERSION = "SELECT version_num FROM alembic_version"
 # SQLite: open the transaction holding the write lock, so what is read next is current when written.
 BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
 # PostgreSQL: the transaction-scoped lock that makes consent event ids follow commit order (services/events.py).
@@ -86,3 +88,70 @@ INSERT_EVENT = (
 INSERT_IMPORT_EVENT = (
     "INSERT INTO consent_events (at, recipient_id, actor, actor_id, via, kind, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+# --- the outbox (services/outbox.py) and the delivery worker (services/delivery.py)
+# One event and its outbox message, in one round trip on PostgreSQL (the one-click path runs it).
+INSERT_EVENT_WITH_OUTBOX_POSTGRES = """
+WITH e AS (
+  INSERT INTO consent_events (at, recipient_id, actor, actor_id, via, kind, topic, channel, before, after, reason, evidence)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, recipient_id, at
+)
+INSERT INTO outbox (kind, type, event_id, ordering_key, created_at) SELECT 'event', ?, id, recipient_id, at FROM e
+"""
+# SQLite: the outbox message of the event just inserted on this connection.
+INSERT_OUTBOX_FOR_LAST_EVENT_SQLITE = (
+    "INSERT INTO outbox (kind, type, event_id, ordering_key, created_at) VALUES ('event', ?, last_insert_rowid(), ?, ?)"
+)
+# A message that is not a consent event (e.g. suppression.added).
+INSERT_OUTBOX = "INSERT INTO outbox (kind, type, event_id, ordering_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+# Import: the newest event id before a batch writes its events (read under the event write lock).
+LAST_EVENT_ID = "SELECT coalesce(max(id), 0) FROM consent_events"
+# Import: the outbox messages of the batch's `imported` events, those after LAST_EVENT_ID.
+INSERT_IMPORT_OUTBOX = """
+INSERT INTO outbox (kind, type, event_id, ordering_key, created_at)
+SELECT 'event', CASE WHEN before IS NULL THEN 'recipient.created' ELSE 'recipient.updated' END, id, recipient_id, at
+FROM consent_events WHERE id > ? ORDER BY id
+"""
+# PostgreSQL: only one worker fans out at a time, so deliveries keep the outbox's (commit) order.
+TRY_LOCK_FAN_OUT = "SELECT pg_try_advisory_xact_lock(?)"
+# The oldest outbox messages, to fan out.
+OUTBOX_BATCH = "SELECT id, kind, type, event_id, ordering_key, payload, created_at FROM outbox ORDER BY id LIMIT ?"
+# Fanned out: gone from the outbox.
+DELETE_OUTBOX = "DELETE FROM outbox WHERE id {in_list}"
+# The endpoints a message may go to.
+ENABLED_ENDPOINTS = "SELECT id, events, created_at FROM webhook_endpoints WHERE enabled = ?"
+# A message to one endpoint.
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (endpoint_id, message_id, type, event_id, ordering_key, payload, occurred_at, status, attempts,"
+    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+)
+# Due deliveries, each the oldest pending one of its recipient for its endpoint (so a failing message holds
+# back that recipient's later ones), of enabled endpoints, oldest first.
+DUE_DELIVERIES = """
+SELECT d.id, d.endpoint_id, d.message_id, d.type, d.event_id, d.payload, d.occurred_at, d.attempts
+FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND w.enabled = ?
+  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key
+                  AND p.status = 'pending' AND p.id < d.id)
+ORDER BY d.id LIMIT ?
+"""
+# PostgreSQL: the same, locked; rows another worker holds are skipped, not waited for.
+DUE_DELIVERIES_POSTGRES = DUE_DELIVERIES.rstrip() + " FOR UPDATE OF d SKIP LOCKED"
+# The URL and secrets of the endpoints of a batch.
+ENDPOINTS_FOR_SENDING = "SELECT id, url, secret, previous_secret, previous_secret_until FROM webhook_endpoints WHERE id {in_list}"
+# An attempt's outcome.
+INSERT_ATTEMPT = (
+    "INSERT INTO delivery_attempts (delivery_id, endpoint_id, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)"
+)
+# A delivery answered 2xx.
+DELIVERED = "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ? WHERE id = ?"
+# A delivery failed and is tried again later.
+RETRY_DELIVERY = "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"
+# A delivery failed its last try.
+GIVE_UP_DELIVERY = "UPDATE deliveries SET status = 'failed', attempts = attempts + 1 WHERE id = ?"
+# An endpoint answered 2xx: it is not failing.
+ENDPOINT_SUCCEEDED = "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL"
+# An endpoint failed: remember since when, unless it was failing already.
+ENDPOINT_FAILED = "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL"
+# Disable an endpoint that has failed since before the cut-off (or at once, with a cut-off in the future).
+DISABLE_FAILING_ENDPOINT = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ? AND failing_since <= ?"

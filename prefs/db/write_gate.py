@@ -26,6 +26,11 @@ class FileWriteGate:
         self._fd: int | None = None
         self._pid = 0
 
+    @property
+    def path(self) -> str | None:
+        """The lock file (None for in-memory SQLite)."""
+        return self._path
+
     @contextmanager
     def held(self) -> Iterator[None]:
         with self._thread_lock:

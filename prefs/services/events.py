@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..db.driver import DriverSql
-from ..db.statements import INSERT_EVENT, LOCK_EVENT_WRITES
+from ..db.statements import (
+    INSERT_EVENT,
+    INSERT_EVENT_WITH_OUTBOX_POSTGRES,
+    INSERT_OUTBOX_FOR_LAST_EVENT_SQLITE,
+    LOCK_EVENT_WRITES,
+)
 from ..models import utcnow
 from ..tokens import LinkTarget
+from .outbox import webhook_type
 
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
 EVENT_WRITE_LOCK = 0x70726566
@@ -54,12 +60,19 @@ def record_event(
     after: Any = None,
     sql: DriverSql | None = None,
 ) -> None:
-    """Append one event (plain SQL: it is on the one-click path)."""
+    """Append one event and, when webhooks have a type for it, its outbox message (plain SQL: it is on the
+    one-click path; one statement on PostgreSQL)."""
     sql = sql or DriverSql()
     serialise_event_writes(sql)
     actor = context.actor
-    sql.execute(
-        INSERT_EVENT,
-        (sql.time(utcnow()), recipient_id, actor.kind, actor.id, actor.via, kind, topic, channel,
-         sql.json(before), sql.json(after), context.reason, sql.json(context.evidence)),
-    )  # fmt: skip
+    now = utcnow()
+    row = (sql.time(now), recipient_id, actor.kind, actor.id, actor.via, kind, topic, channel,
+           sql.json(before), sql.json(after), context.reason, sql.json(context.evidence))  # fmt: skip
+    type_ = webhook_type(kind, before, after)
+    if type_ is None:
+        sql.execute(INSERT_EVENT, row)
+    elif sql.postgres:
+        sql.execute(INSERT_EVENT_WITH_OUTBOX_POSTGRES, (*row, type_))
+    else:
+        sql.execute(INSERT_EVENT, row)
+        sql.execute(INSERT_OUTBOX_FOR_LAST_EVENT_SQLITE, (type_, recipient_id, sql.time(now)))

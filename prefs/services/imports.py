@@ -24,7 +24,9 @@ from ..db.statements import (
     IMPORT_RECIPIENTS_BY_ID,
     INSERT_CHOICE,
     INSERT_IMPORT_EVENT,
+    INSERT_IMPORT_OUTBOX,
     INSERT_RECIPIENT,
+    LAST_EVENT_ID,
     RECIPIENT_IDS_BY_EMAIL,
     RECIPIENT_IDS_BY_PHONE,
     RECIPIENT_PKS_BY_ID,
@@ -260,7 +262,9 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         events.append((stamp, row.id, "import", file_name, "import", "imported", sql.json(before or None), sql.json(after)))
     if events:
         serialise_event_writes(sql)
+        (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.many(INSERT_IMPORT_EVENT, events)
+        sql.execute(INSERT_IMPORT_OUTBOX, (last_event,))  # their webhook messages (services/outbox.py)
 
 
 def _validated_hash(row: GoodRow, kind: str, _address: str) -> str:

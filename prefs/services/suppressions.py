@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Suppression, utcnow
 from ..suppression import AddressHasher
 from .admin_events import record_admin_event
+from .outbox import enqueue
 
 SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
 SMS_STOP_MESSAGE = "This number texted STOP; only a START text from it lifts that."
@@ -31,17 +32,29 @@ def _insert():
 def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, source: str) -> str:
     """Add the address (a no-op when it is there already: the first source stays); returns its hash."""
     digest = address_hash(kind, normalised_address)
-    db.session.execute(
-        _insert()(Suppression).values(hash=digest, kind=kind, source=source).on_conflict_do_nothing(index_elements=["hash"])
-    )
+    added = db.session.execute(
+        _insert()(Suppression)
+        .values(hash=digest, kind=kind, source=source)
+        .on_conflict_do_nothing(index_elements=["hash"])
+        .returning(Suppression.hash)
+    ).first()
+    if added is not None:
+        announce("suppression.added", digest, kind, source)
     return digest
+
+
+def announce(type_: str, digest: str, kind: str, source: str | None) -> None:
+    """Tell webhooks (services/outbox.py) that an address was added to or removed from the list: its keyed
+    hash and kind, never the address."""
+    enqueue(type_, f"suppression:{digest[:32]}", {"hash": digest, "kind": kind, "source": source})
 
 
 def stop_number(address_hash: AddressHasher, phone: str) -> bool:
     """Record the SMS stop of a number (E.164), replacing any other suppression of it, whose source the
     stop outranks. Returns False when the number had texted STOP already."""
     digest = address_hash("phone", phone)
-    if suppression_sources([digest]).get(digest, (None,))[0] == SMS_STOP:
+    before = suppression_sources([digest]).get(digest, (None,))[0]
+    if before == SMS_STOP:
         return False
     statement = _insert()(Suppression).values(hash=digest, kind="phone", source=SMS_STOP, created_at=utcnow())
     db.session.execute(
@@ -49,6 +62,8 @@ def stop_number(address_hash: AddressHasher, phone: str) -> bool:
             index_elements=["hash"], set_={"source": SMS_STOP, "created_at": statement.excluded.created_at}
         )
     )
+    if before is None:
+        announce("suppression.added", digest, "phone", SMS_STOP)
     return True
 
 
@@ -102,4 +117,5 @@ def lift_address_suppression(kind: str, digest: str, evidence: Mapping[str, str]
         return False
     details = {"kind": kind, **evidence, "reason": reason}
     record_admin_event("staff", staff_email, "suppression.lifted", digest[:SUPPRESSION_TARGET_LENGTH], details)
+    announce("suppression.removed", digest, kind, None)
     return True

@@ -1,0 +1,130 @@
+"""`flask --app app worker [--once]`: the delivery worker (SPEC §12).
+
+Each round fans new outbox messages out to endpoints, then claims a batch of due deliveries, sends them on
+a pool of threads and records the outcomes. On PostgreSQL the claim, the sends and the record are one
+transaction whose row locks (FOR UPDATE SKIP LOCKED) keep other workers off the batch; a worker killed with
+-9 never commits, so its batch is simply due again. SQLite has one writer, so there the claim is a plain
+read, the sends happen outside any transaction, and only the record takes the write lock; one worker runs
+per SQLite database (a lock file next to it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+
+import click
+from flask.cli import with_appcontext
+
+from ..db.transactions import unit_of_work
+from ..deps import Deps
+from ..extensions import db
+from ..models import utcnow
+from ..outbound.http import GuardedHttp
+from ..runtime import runtime
+from ..services.delivery import claim_due, fan_out, prepare, record, send_all
+
+IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
+
+
+class Worker:
+    def __init__(
+        self, deps: Deps, batch: int | None = None, seed: int | None = None, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.deps = deps
+        self.clock = clock  # tests step time instead of sleeping through retry delays
+        threads = deps.delivery.threads
+        self.http = GuardedHttp(deps.webhook_allow_hosts, pool_size=threads)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="prefs-delivery")
+        self.batch = batch or threads * 8
+        self.rng = random.Random(seed)  # noqa: S311 (retry jitter, not a secret)
+        self.postgres = db.engine.dialect.name == "postgresql"
+
+    def run_once(self) -> int:
+        """One round; returns how much it did (messages fanned out + attempts made)."""
+        fanned = unit_of_work(lambda: fan_out(self.clock()))
+        if self.postgres:
+            attempted = unit_of_work(self._deliver_in_one_transaction)
+        else:
+            attempted = self._deliver_outside_the_write_lock()
+        return fanned + attempted
+
+    def _deliver_in_one_transaction(self) -> int:
+        now = self.clock()
+        outgoing = prepare(claim_due(now, self.batch), now)
+        if outgoing:
+            record(outgoing, send_all(outgoing, self.http.post, self.pool), self.deps.delivery, self.clock(), self.rng)
+        return len(outgoing)
+
+    def _deliver_outside_the_write_lock(self) -> int:
+        now = self.clock()
+        try:
+            outgoing = prepare(claim_due(now, self.batch), now)
+        finally:
+            db.session.rollback()  # end the read before sending: SQLite's writers must not wait on us
+        if outgoing:
+            results = send_all(outgoing, self.http.post, self.pool)
+            unit_of_work(lambda: record(outgoing, results, self.deps.delivery, self.clock(), self.rng))
+        return len(outgoing)
+
+    def drain(self) -> int:
+        """Rounds until nothing is due (for --once): what is not due yet (a retry later) stays queued."""
+        total = 0
+        while done := self.run_once():
+            total += done
+        return total
+
+    def run_until(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self.run_once():
+                stop.wait(IDLE_SECONDS)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.http.close()
+
+
+@contextmanager
+def only_worker_on_sqlite(deps: Deps) -> Iterator[None]:
+    """SQLite runs one worker: a second one stops at once with a clear message."""
+    path = deps.write_gate.path if deps.write_gate is not None else None
+    if path is None:
+        yield
+        return
+    fd = os.open(path.removesuffix(".write-lock") + ".worker-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise click.ClickException("another worker is running on this SQLite database; SQLite runs one") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and tests).")
+@with_appcontext
+def worker(once: bool) -> None:
+    """Deliver webhooks from the outbox until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+    deps = runtime()
+    with only_worker_on_sqlite(deps):
+        running = Worker(deps)
+        try:
+            if once:
+                click.echo(f"worker: {running.drain()} done", err=True)
+                return
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            click.echo("worker: delivering; SIGTERM finishes the batch in hand and stops", err=True)
+            running.run_until(stop)
+        finally:
+            running.close()

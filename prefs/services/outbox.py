@@ -1,0 +1,60 @@
+"""The transactional outbox (SPEC §12): what must leave the service is written in the transaction of the
+change that causes it, so a committed change always leaves its message and a rolled-back one never does.
+
+Consent events get their message where they are written (services/events.py, services/imports.py), in the
+same statement on PostgreSQL; everything else that must go out calls `enqueue`. The worker
+(services/delivery.py) fans each message out to the endpoints that want it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..db.driver import DriverSql
+from ..db.statements import INSERT_OUTBOX
+from ..models import utcnow
+
+# SPEC §13's event types, in the order the API documents them.
+EVENT_TYPES = (
+    "preference.updated",
+    "recipient.created",
+    "recipient.updated",
+    "recipient.deactivated",
+    "recipient.reactivated",
+    "recipient.erased",
+    "suppression.added",
+    "suppression.removed",
+    "consent.requested",
+    "consent.confirmed",
+    "sms.stopped",
+    "sms.started",
+)
+_BY_KIND = {
+    "topic_choice": "preference.updated",
+    "channel_stop": "preference.updated",
+    "all_marketing": "preference.updated",
+    "recipient_created": "recipient.created",
+    "contact_changed": "recipient.updated",
+    "erased": "recipient.erased",
+    "suppression_lifted": "suppression.removed",
+}
+
+
+def webhook_type(kind: str, before: Any, after: Any) -> str | None:
+    """The webhook event type of a consent event (SPEC §13), or None for a kind no type covers."""
+    if kind in _BY_KIND:
+        return _BY_KIND[kind]
+    if kind == "imported":
+        return "recipient.created" if before is None else "recipient.updated"
+    if kind == "status_changed":
+        return {"deactivated": "recipient.deactivated", "active": "recipient.reactivated"}.get(after)
+    if kind == "sms_stop":
+        return "sms.stopped" if after else "sms.started"
+    return None
+
+
+def enqueue(type_: str, ordering_key: str, payload: dict[str, Any], sql: DriverSql | None = None) -> None:
+    """Queue a message that is not a consent event, in the current transaction. `ordering_key` groups the
+    messages that must arrive in commit order (one recipient's, or one address's)."""
+    sql = sql or DriverSql()
+    sql.execute(INSERT_OUTBOX, ("event", type_, None, ordering_key[:128], sql.json(payload), sql.time(utcnow())))
