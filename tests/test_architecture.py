@@ -16,7 +16,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "prefs"
 WINGS = ("prefs.api", "prefs.pages", "prefs.console", "prefs.webhooks", "prefs.cli")
 WEB = ("flask", "flask_login", "flask_wtf", "werkzeug")
 # Pure: plain Python and plain libraries, no Flask, no database, and from prefs only each other.
-PURE = ("prefs.addresses", "prefs.channels", "prefs.decision", "prefs.errors", "prefs.suppression", "prefs.tokens")
+PURE = (
+    "prefs.addresses",
+    "prefs.channels",
+    "prefs.decision",
+    "prefs.errors",
+    "prefs.suppression",
+    "prefs.tokens",
+    "prefs.outbound",  # where webhooks may go and the HTTP client that goes there: no app, no database
+    "prefs.outbound.netguard",
+    "prefs.outbound.http",
+)
 
 
 def module_name(path: Path) -> str:

@@ -3,6 +3,7 @@ setting it refuses, HSTS outside development, and migrations that lint clean and
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -182,3 +183,45 @@ def test_the_staff_sessions_migration_goes_up_and_down_keeping_accounts(empty_da
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.slow  # real server and worker processes
+def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_url, tmp_path):
+    from webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    port = free_port()
+    env = service_env(database_url, PREFS_WEBHOOK_ALLOW_HOSTS="127.0.0.1", PREFS_BASE_URL=f"http://127.0.0.1:{port}")
+    key = flask("keys", "create", "serve-test", "--scope", "admin", env=env).stdout.strip().splitlines()[-1]
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([os.path.join(BIN, "flask"), "--app", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=log, stderr=log)  # fmt: skip
+
+    def call(method: str, path: str, body: dict) -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method, data=json.dumps(body).encode(),
+                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read() or b"{}")
+
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not start: " + log_path.read_text())
+        call("POST", "/webhooks", {"url": receiver.url()})
+        call("PUT", "/recipients/serve-1", {"email": "serve@example.com"})
+        for _ in range(100):  # the worker polls every 0.2 s
+            if receiver.received:
+                break
+            time.sleep(0.1)
+        assert receiver.types() == ["recipient.created"], log_path.read_text()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        receiver.stop()
+    assert "prefs is ready at http://127.0.0.1:" in log_path.read_text()

@@ -1,13 +1,14 @@
 """Operator commands, one module per group: `flask --app app keys|recipients|suppressions|staff …` and
-`flask --app app demo`, `flask --app app worker`. The factory registers COMMANDS (prefs.register_cli)."""
+`flask --app app demo`, `flask --app app worker`, `flask --app app serve`. The factory registers COMMANDS (prefs.register_cli)."""
 
 from __future__ import annotations
 
 from .demo import demo
 from .keys import keys_cli
 from .recipients import recipients_cli
+from .serve import serve
 from .staff import staff_cli
 from .suppressions import suppressions_cli
 from .worker import worker
 
-COMMANDS = (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli, worker)
+COMMANDS = (keys_cli, recipients_cli, suppressions_cli, demo, staff_cli, worker, serve)
