@@ -280,6 +280,26 @@ def test_addresses_a_webhook_may_not_reach_are_refused_on_save(api, url):
     assert api.get("/webhooks").get_json()["webhooks"] == []
 
 
+def test_loopback_is_refused_on_save_unless_allowed(app, database_url, receiver):
+    from conftest import BASE_SETTINGS, ApiClient
+
+    from prefs import create_app
+
+    strict = create_app({**BASE_SETTINGS, "PREFS_WEBHOOK_ALLOW_HOSTS": "", "PREFS_DATABASE_URL": database_url})
+    try:
+        made = strict.test_cli_runner().invoke(args=["keys", "create", "strict", "--scope", "admin"])
+        api = ApiClient(strict.test_client(), made.output.strip().splitlines()[-1])
+        for url in (receiver.url(), "https://127.0.0.1/hook", "https://localhost:8443/hook"):
+            response = api.post("/webhooks", {"url": url})
+            assert response.status_code == 422, (url, response.get_json())
+            assert "url" in response.get_json()["error"]["details"]
+        assert api.get("/webhooks").get_json()["webhooks"] == []
+    finally:
+        with strict.app_context():
+            db.engine.dispose()
+    assert receiver.received == []
+
+
 def test_an_address_refused_on_connect_gets_no_request(app, api, database_url, receiver):
     endpoint = add_endpoint(api, receiver)  # saved while 127.0.0.1 was allowed
     api.put("/recipients/cust-1", {"email": "ann@example.com"})
