@@ -362,3 +362,22 @@ def test_readyz_answers_503_until_the_schema_is_at_the_latest_migration(app, cli
             db.session.execute(db.text("UPDATE alembic_version SET version_num = :v"), {"v": latest})
             db.session.commit()
     assert client.get("/healthz").status_code == 200
+
+
+def test_finished_deliveries_are_forgotten_after_30_days_and_pending_ones_never(app, api, receiver):
+    from prefs.models import Delivery, DeliveryAttempt
+    from prefs.services.delivery import prune
+
+    answers = {"ok": (204, {}), "down": (500, {})}
+    receiver.answer = lambda request: answers["down" if request.json["data"]["recipient_id"] == "b" else "ok"]
+    add_endpoint(api, receiver)
+    api.put("/recipients/a", {"email": "a@example.com"})
+    api.put("/recipients/b", {"email": "b@example.com"})
+    deliver(app)
+    with app.app_context():
+        unit_of_work(lambda: prune(utcnow() + timedelta(days=29)))
+        assert db.session.execute(select(func.count()).select_from(Delivery)).scalar_one() == 2
+        unit_of_work(lambda: prune(utcnow() + timedelta(days=31)))
+        statuses = db.session.execute(select(Delivery.status)).scalars().all()
+        assert statuses == ["pending"]  # a's delivered message went, with its attempt; b's is still being retried
+        assert db.session.execute(select(func.count()).select_from(DeliveryAttempt)).scalar_one() == 1

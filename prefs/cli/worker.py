@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -29,9 +30,10 @@ from ..extensions import db
 from ..models import utcnow
 from ..outbound.http import GuardedHttp
 from ..runtime import runtime
-from ..services.delivery import claim_due, fan_out, prepare, record, send_all
+from ..services.delivery import claim_due, fan_out, prepare, prune, record, send_all
 
 IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
+PRUNE_EVERY_SECONDS = 3600
 
 
 class Worker:
@@ -82,7 +84,11 @@ class Worker:
         return total
 
     def run_until(self, stop: threading.Event) -> None:
+        pruned_at = 0.0
         while not stop.is_set():
+            if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                unit_of_work(lambda: prune(self.clock()))
+                pruned_at = time.monotonic()
             if not self.run_once():
                 stop.wait(IDLE_SECONDS)
 

@@ -143,6 +143,10 @@ ENDPOINTS_FOR_SENDING = "SELECT id, url, secret, previous_secret, previous_secre
 INSERT_ATTEMPT = (
     "INSERT INTO delivery_attempts (delivery_id, endpoint_id, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# Retention: finished deliveries (and their attempts, by cascade) older than the cut-off, a batch at a time.
+PRUNE_DELIVERIES = (
+    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < ? LIMIT ?)"
+)
 # A delivery answered 2xx.
 DELIVERED = "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ? WHERE id = ?"
 # A delivery failed and is tried again later.

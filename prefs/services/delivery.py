@@ -35,6 +35,7 @@ from ..db.statements import (
     INSERT_ATTEMPT,
     INSERT_DELIVERY,
     OUTBOX_BATCH,
+    PRUNE_DELIVERIES,
     RETRY_DELIVERY,
     TRY_LOCK_FAN_OUT,
 )
@@ -47,6 +48,7 @@ from .webhook_endpoints import message_id, signing_secrets, wants
 FAN_OUT_LOCK = 0x70726566 + 1  # any constant other than the event write lock's
 JITTER = 0.2  # each retry delay ±20%
 GONE = 410  # "this endpoint is gone": disabled at once
+RETENTION = timedelta(days=30)  # finished deliveries are kept this long (replay rebuilds older ones from events)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,12 @@ def record(
     ]
     disable += [(False, "the receiver answered 410 Gone", stamp, endpoint_id, True, stamp) for endpoint_id in sorted(gone)]
     sql.many(DISABLE_FAILING_ENDPOINT, disable)
+
+
+def prune(now: datetime, limit: int = 10_000) -> None:
+    """Forget delivered and failed deliveries older than RETENTION, with their attempts."""
+    sql = DriverSql()
+    sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:
