@@ -86,7 +86,12 @@ def register_outage_handlers(app: Flask) -> None:
         app.register_error_handler(error_class, unavailable)
 
 
-def _not_an_outage(error: Exception) -> bool:
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` means the database is out of reach (not a bug and not a race between writers)."""
+    return isinstance(error, UNAVAILABLE) and not _not_an_outage(error)
+
+
+def _not_an_outage(error: BaseException) -> bool:
     driver_error = getattr(error, "orig", None) or error
     if isinstance(driver_error, sqlite3.OperationalError):
         return not str(driver_error).startswith(SQLITE_OUTAGES)

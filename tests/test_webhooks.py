@@ -381,3 +381,36 @@ def test_finished_deliveries_are_forgotten_after_30_days_and_pending_ones_never(
         statuses = db.session.execute(select(Delivery.status)).scalars().all()
         assert statuses == ["pending"]  # a's delivered message went, with its attempt; b's is still being retried
         assert db.session.execute(select(func.count()).select_from(DeliveryAttempt)).scalar_one() == 1
+
+
+def test_the_worker_waits_out_a_database_outage_instead_of_stopping(caplog):
+    import threading
+
+    from conftest import BASE_SETTINGS
+
+    from prefs import create_app
+
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/none"  # nothing listens on port 1: refused at once
+    down = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": unreachable, "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "2"})
+    stop, failures = threading.Event(), []
+
+    def run() -> None:
+        with down.app_context():
+            worker = Worker(runtime())
+            try:
+                worker.run_until(stop)
+            except Exception as error:  # what the test must not see
+                failures.append(error)
+            finally:
+                worker.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    for _ in range(100):
+        if any("database unavailable" in record.getMessage() for record in caplog.records):
+            break
+        stop.wait(0.05)
+    stop.set()
+    thread.join(timeout=40)
+    assert not thread.is_alive() and failures == []
+    assert [r for r in caplog.records if "worker: database unavailable" in r.getMessage()]

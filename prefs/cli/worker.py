@@ -11,6 +11,7 @@ per SQLite database (a lock file next to it).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import random
 import signal
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 
 import click
@@ -27,11 +28,14 @@ from flask.cli import with_appcontext
 from ..db.transactions import unit_of_work
 from ..deps import Deps
 from ..extensions import db
+from ..logs import describe_error
 from ..models import utcnow
+from ..outages import is_outage
 from ..outbound.http import GuardedHttp
 from ..runtime import runtime
 from ..services.delivery import claim_due, fan_out, prepare, prune, record, send_all
 
+log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
 PRUNE_EVERY_SECONDS = 3600
 
@@ -84,12 +88,28 @@ class Worker:
         return total
 
     def run_until(self, stop: threading.Event) -> None:
-        pruned_at = 0.0
+        """Rounds until `stop` is set. A database outage does not end the worker: it waits (1 s, doubling up to
+        30 s), logging the first failure and then one line a minute, and carries on where it was."""
+        pruned_at, backoff, logged_at = 0.0, 0.0, float("-inf")
         while not stop.is_set():
-            if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                unit_of_work(lambda: prune(self.clock()))
-                pruned_at = time.monotonic()
-            if not self.run_once():
+            try:
+                if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    unit_of_work(lambda: prune(self.clock()))
+                    pruned_at = time.monotonic()
+                done = self.run_once()
+                backoff = 0.0
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                with suppress(Exception):
+                    db.session.rollback()
+                if time.monotonic() - logged_at >= 60:
+                    log.warning("worker: database unavailable, waiting: %s", describe_error(error))
+                    logged_at = time.monotonic()
+                backoff = min(max(backoff * 2, 1.0), 30.0)
+                stop.wait(backoff)
+                continue
+            if not done:
                 stop.wait(IDLE_SECONDS)
 
     def close(self) -> None:
