@@ -41,6 +41,15 @@ CONSOLE_PERMISSIONS = {
     ("GET", "/console/admin/keys"): "admin",
     ("POST", "/console/admin/keys"): "admin",
     ("POST", "/console/admin/keys/<name>/revoke"): "admin",
+    ("GET", "/console/admin/webhooks"): "admin",
+    ("POST", "/console/admin/webhooks"): "admin",
+    ("GET", "/console/admin/webhooks/<int:endpoint_id>"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/disable"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/enable"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/rotate"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/replay"): "admin",
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/delete"): "admin",
     ("GET", "/console/admin/staff"): "admin",
     ("POST", "/console/admin/staff"): "admin",
     ("GET", "/console/admin/staff/<int:staff_id>"): "admin",
@@ -75,6 +84,15 @@ REQUESTS = [
     ("GET", "/console/admin/keys", None),
     ("POST", "/console/admin/keys", [("name", "new-mailer"), ("scopes", "check")]),
     ("POST", "/console/admin/keys/<name>/revoke", None),
+    ("GET", "/console/admin/webhooks", None),
+    ("POST", "/console/admin/webhooks", [("url", "http://127.0.0.1:9/new"), ("events", "*")]),
+    ("GET", "/console/admin/webhooks/<int:endpoint_id>", None),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>", [("url", "http://127.0.0.1:9/edited"), ("events", "*")]),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/disable", None),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/enable", None),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/rotate", None),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/replay", [("after", "0")]),
+    ("POST", "/console/admin/webhooks/<int:endpoint_id>/delete", [("confirm", "y")]),
     ("GET", "/console/admin/staff", None),
     ("POST", "/console/admin/staff", [("email", "new@example.com"), ("role", "viewer"), ("password", PASSWORD)]),
     ("GET", "/console/admin/staff/<int:staff_id>", None),
@@ -125,12 +143,13 @@ def state(app, api) -> dict:
             ],
             "admin_events": db.session.execute(select(db.func.count()).select_from(AdminEvent)).scalar_one(),
             "suppressions": sorted(db.session.execute(select(Suppression.hash)).scalars()),
+            "webhooks": api.get("/webhooks").get_json()["webhooks"],
         }
 
 
 @pytest.fixture
-def targets(app, runner, make_staff, make_key, tmp_path) -> dict[str, str]:
-    """What the requests act on: a staff account, an API key, a suppressed address nobody holds."""
+def targets(app, api, runner, make_staff, make_key, tmp_path) -> dict[str, str]:
+    """What the requests act on: a staff account, an API key, a suppressed address nobody holds, a webhook endpoint."""
     make_staff("target@example.com", "agent")
     make_key("old-mailer", "check")
     listing = tmp_path / "suppressed.txt"
@@ -138,7 +157,14 @@ def targets(app, runner, make_staff, make_key, tmp_path) -> dict[str, str]:
     assert runner.invoke(args=["suppressions", "import", str(listing)]).exit_code == 0
     with app.app_context():
         staff_id = db.session.execute(select(StaffUser.id).where(StaffUser.email == "target@example.com")).scalar_one()
-    return {"<recipient_id>": "cust-1", "<key>": "newsletter", "<name>": "old-mailer", "<int:staff_id>": str(staff_id)}
+    endpoint_id = api.post("/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["*"]}).get_json()["id"]
+    return {
+        "<recipient_id>": "cust-1",
+        "<key>": "newsletter",
+        "<name>": "old-mailer",
+        "<int:staff_id>": str(staff_id),
+        "<int:endpoint_id>": str(endpoint_id),
+    }
 
 
 def run(session: Console, targets: dict[str, str]) -> dict[tuple[str, str], int]:
@@ -167,8 +193,8 @@ def test_each_route_answers_each_role_as_the_matrix_says(app, api, console, anon
             expected = {302}  # to the sign-in page
         elif permission in GRANTS[role]:
             answers = (
-                method == "GET" or rule.endswith(("/export", "/admin/keys")) or rule == "/console/"
-            )  # a search answers with its results
+                method == "GET" or rule.endswith(("/export", "/admin/keys", "/admin/webhooks", "/rotate")) or rule == "/console/"
+            )  # a search answers with its results; a new key or webhook secret is on the answer itself
             expected = {200, 201} if answers else {303}
         else:
             expected = {403}
@@ -178,7 +204,7 @@ def test_each_route_answers_each_role_as_the_matrix_says(app, api, console, anon
     if role in ("anonymous", "viewer"):
         assert after == before  # nothing at all changed
     elif role == "agent":
-        for unchanged in ("topics", "keys", "staff"):
+        for unchanged in ("topics", "keys", "staff", "webhooks"):
             assert after[unchanged] == before[unchanged], unchanged
         assert after["recipient"]["locale"] == "fr-CA" and after["events"] != before["events"]
         assert api.get("/recipients/cust-1").status_code == 200  # not erased
