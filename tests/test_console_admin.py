@@ -182,6 +182,7 @@ def test_staff_form_errors_and_no_self_disable(console):
     assert refused.status_code == 409 and "cannot disable your own account" in refused.get_data(as_text=True)
     assert admin.get("/console/").status_code == 200
     assert admin.get("/console/admin/staff/999999").status_code == 404
+    assert admin.get("/console/admin/staff/99999999999999999999").status_code == 404  # past the column: not a 500
 
 
 def test_admin_events_are_paginated(console, make_key):

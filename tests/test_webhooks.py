@@ -414,3 +414,9 @@ def test_the_worker_waits_out_a_database_outage_instead_of_stopping(caplog):
     thread.join(timeout=40)
     assert not thread.is_alive() and failures == []
     assert [r for r in caplog.records if "worker: database unavailable" in r.getMessage()]
+
+
+@pytest.mark.parametrize("path", ["/webhooks/99999999999999999999", "/webhooks/2147483648/deliveries", "/webhooks/0"])
+def test_an_id_no_endpoint_can_have_is_not_found(api, path):
+    response = api.get(path)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"

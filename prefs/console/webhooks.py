@@ -37,7 +37,6 @@ from .auth import requires
 from .forms import ConsoleForm, attach_errors, strip
 
 ALL_EVENTS = "*"
-MAX_ENDPOINT_ID = 2**31 - 1  # webhook_endpoints.id is a 32-bit integer
 MAX_EVENT_ID = 2**63 - 1
 ENDPOINT = "/admin/webhooks/<int:endpoint_id>"
 
@@ -76,13 +75,6 @@ class DeleteForm(ConsoleForm):
         "Yes, delete this endpoint and every delivery still queued for it",
         validators=[DataRequired("Tick the box to confirm: nothing was deleted.")],
     )
-
-
-@bp.url_value_preprocessor
-def endpoint_id_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    """An id no endpoint can have is not found: the database would refuse to compare with it (a 500)."""
-    if values and values.get("endpoint_id", 0) > MAX_ENDPOINT_ID:
-        raise PrefsError("not_found", "No such webhook endpoint.")
 
 
 def actor() -> tuple[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..addresses import lookup_email, normalize_email
+from ..db.ids import fits_int_id
 from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import StaffUser, utcnow
@@ -111,7 +112,7 @@ def find_staff(email: str) -> StaffUser | None:
 
 def get_staff(staff_id: int) -> StaffUser:
     """Raises PrefsError(not_found)."""
-    staff = db.session.get(StaffUser, staff_id)
+    staff = db.session.get(StaffUser, staff_id) if fits_int_id(staff_id) else None
     if staff is None:
         raise PrefsError("not_found", "No such staff account.")
     return staff
@@ -173,7 +174,7 @@ def end_sessions(staff: StaffUser) -> None:
 def staff_for_session(session_id: str) -> StaffUser | None:
     """The account a session cookie opens (`StaffUser.get_id`), or None once it was ended or disabled."""
     staff_id, _, epoch = session_id.partition(":")
-    if not staff_id.isdigit() or not epoch.isdigit():
+    if not staff_id.isdigit() or not epoch.isdigit() or not fits_int_id(int(staff_id)):
         return None  # a cookie from before session epochs: sign in again
     staff = db.session.get(StaffUser, int(staff_id))
     if staff is None or staff.disabled_at is not None or staff.session_epoch != int(epoch):

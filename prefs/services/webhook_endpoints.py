@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db.driver import DriverSql
+from ..db.ids import fits_int_id
 from ..db.statements import INSERT_DELIVERY
 from ..errors import PrefsError, invalid
 from ..extensions import db
@@ -62,7 +63,7 @@ def list_endpoints() -> list[WebhookEndpoint]:
 
 def get_endpoint(endpoint_id: int) -> WebhookEndpoint:
     """Raises PrefsError(not_found)."""
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id) if fits_int_id(endpoint_id) else None
     if endpoint is None:
         raise PrefsError("not_found", "No such webhook endpoint.")
     return endpoint
