@@ -1,4 +1,4 @@
-"""Inbound channels: SMS keywords (Twilio) and mailto unsubscribes (an inbound-mail webhook).
+"""Inbound channels: SMS keywords and plain-language stops (Twilio) and mailto unsubscribes (an inbound-mail webhook).
 
 Never rate-limited: a 429 here would lose a STOP (Twilio does not retry). A webhook whose own setting is
 missing is off: it answers 503 saying which setting turns it on.
@@ -19,7 +19,7 @@ from ..errors import PrefsError
 from ..extensions import limiter
 from ..runtime import runtime
 from ..services.mailto import mailto_unsubscribe
-from ..services.sms import apply_keyword, classify, reply_text
+from ..services.sms import classify, respond
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -45,18 +45,16 @@ def sms():
         return Response("Bad signature.\n", 403, mimetype="text/plain")
     keyword = classify(request.form.get("Body", ""))
     if keyword is None:
-        return twiml(None)  # not a keyword: nothing to do, and no reply
+        return twiml(None)  # nothing about stopping, starting or help: nothing to do, and no reply
     try:
         phone = normalize_phone(request.form.get("From", ""), runtime().phone_region)
     except PrefsError:
-        log.warning("sms webhook: a keyword from a number that is not a valid phone number")
+        log.warning("sms webhook: a text from a number that is not a valid phone number")
         return twiml(None)
-    unit_of_work(lambda: apply_keyword(runtime().address_hash, keyword, phone))
-    log.info("sms keyword %s applied", keyword.word)
-    config = current_app.config
-    return twiml(
-        reply_text(keyword.action, config["PREFS_SMS_PROGRAM_NAME"], config["PREFS_SUPPORT_CONTACT"] or "our support team")
-    )
+    program, support = current_app.config["PREFS_SMS_PROGRAM_NAME"], current_app.config["PREFS_SUPPORT_CONTACT"]
+    reply = unit_of_work(lambda: respond(runtime().address_hash, keyword, phone, program, support))
+    log.info("sms %s applied (%s)", keyword.action, keyword.via)
+    return twiml(reply)
 
 
 def _refused(response: Response) -> bool:
