@@ -1,0 +1,142 @@
+"""The JSON documents the API answers with, as typed dicts: returned as the server sent them (a field added to
+the API later is there too), typed for the reader and the type checker. Shapes: /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class PostalAddress(TypedDict):
+    lines: list[str]
+    city: NotRequired[str | None]
+    region: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country: str
+
+
+class Recipient(TypedDict):
+    id: str
+    email: str | None
+    phone: str | None
+    postal_address: PostalAddress | None
+    locale: str | None
+    status: str  # active, deactivated, erased
+    created_at: str
+    updated_at: str
+
+
+class Cell(TypedDict):
+    """What the decision rule says for one topic on one channel."""
+
+    allowed: bool
+    reason: str
+    choice: NotRequired[bool | None]  # the stored choice; None when the default applies
+
+
+class MatrixTopic(TypedDict):
+    key: str
+    name: str
+    description: NotRequired[str]
+    mandatory: bool
+    channels: dict[str, Cell]
+
+
+class ChannelState(TypedDict):
+    address: str | None  # masked
+    stopped: bool
+    sms_stop: NotRequired[bool]
+
+
+class Matrix(TypedDict):
+    """GET /recipients/{id}/preferences: what the person gets on which channel, and why."""
+
+    recipient_id: str
+    status: str
+    all_marketing: str  # active, stopped
+    channels: dict[str, ChannelState]
+    topics: list[MatrixTopic]
+
+
+class RecipientWithPreferences(Recipient):
+    preferences: Matrix
+
+
+class Event(TypedDict):
+    """A consent event, as the change feed shows it (and as a webhook's `data` carries it)."""
+
+    id: int
+    at: str
+    recipient_id: str
+    actor: str
+    actor_id: str | None
+    via: str
+    kind: str
+    topic: str | None
+    channel: str | None
+    before: Any
+    after: Any
+    reason: str | None
+    evidence: dict[str, Any] | None
+
+
+class Export(TypedDict):
+    """Everything held about a person (GDPR Art. 20)."""
+
+    exported_at: str
+    recipient: dict[str, Any]
+    preferences: Matrix
+    choices: list[dict[str, Any]]
+    suppressed: dict[str, bool]
+    events: list[Event]
+
+
+class Change(TypedDict):
+    """One preference change: topic and channel (one cell), topic only (all its channels), channel only (a
+    channel stop or resume) or neither (all marketing)."""
+
+    subscribed: bool
+    topic: NotRequired[str | None]
+    channel: NotRequired[str | None]
+
+
+class Topic(TypedDict):
+    key: str
+    name: str
+    description: str
+    mandatory: bool
+    channels: list[str]
+    default_subscribed: dict[str, bool]
+    archived: bool
+
+
+class Webhook(TypedDict):
+    id: int
+    url: str
+    description: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: str | None
+    created_at: str
+    updated_at: str
+
+
+class WebhookWithSecret(Webhook):
+    secret: str  # `whsec_` + base64: shown only when the endpoint is created
+
+
+class DeliveryAttempt(TypedDict):
+    message_id: str  # the webhook-id header
+    type: str
+    event_id: int | None
+    at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    delivery_status: str  # pending, delivered, failed
+    attempt: int
+
+
+class ReplayResult(TypedDict):
+    queued: int
+    last_event_id: int  # pass as `after` again to queue more
