@@ -677,6 +677,8 @@ WebhookEvents = fields.List(
     validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_CHOICES)),
     metadata={"description": '`["*"]` for every type, or the types wanted.'},
 )
+# The document can say the URL's shape; whether its host may be reached depends on DNS and settings (422 invalid).
+WEBHOOK_URL = Pattern(r"^(?i:https?)://[^\s/?#@]+", "An https:// URL.")
 WEBHOOK_URL_RULES = (
     "https:// only, and never a loopback, private, link-local or metadata address (checked now and on every connect); "
     "hosts in PREFS_WEBHOOK_ALLOW_HOSTS are exempt and may use http://. Otherwise 422 invalid."
@@ -684,7 +686,9 @@ WEBHOOK_URL_RULES = (
 
 
 class WebhookCreateSchema(StrictSchema):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"description": WEBHOOK_URL_RULES})
+    url = fields.String(
+        required=True, validate=[validate.Length(min=1, max=2000), WEBHOOK_URL], metadata={"description": WEBHOOK_URL_RULES}
+    )
     events = fields.List(
         fields.String(validate=validate.OneOf(WEBHOOK_EVENT_CHOICES)),
         load_default=lambda: ["*"],
@@ -695,7 +699,7 @@ class WebhookCreateSchema(StrictSchema):
 
 
 class WebhookPatchSchema(StrictSchema):
-    url = fields.String(validate=validate.Length(min=1, max=2000), metadata={"description": WEBHOOK_URL_RULES})
+    url = fields.String(validate=[validate.Length(min=1, max=2000), WEBHOOK_URL], metadata={"description": WEBHOOK_URL_RULES})
     events = WebhookEvents
     description = fields.String(validate=validate.Length(max=500))
     enabled = StrictBoolean(metadata={"description": "Re-enabling clears the failure record."})
