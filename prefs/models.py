@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import Model, db
@@ -33,6 +33,8 @@ class Recipient(Model):
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     postal_address: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     locale: Mapped[str | None] = mapped_column(String(35))
+    # IANA name (e.g. America/New_York) for quiet hours (SPEC §17); without it, the zones the number implies.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active, deactivated, erased
     # An SMS stop is not kept here: it belongs to the number, as a suppression of source `sms_stop`.
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
@@ -50,6 +52,9 @@ class Choice(Model):
     topic: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     subscribed: Mapped[bool]
+    # An opt-in written with evidence of consent (collected_at and source): express consent, which the
+    # do-not-call list yields to for this topic on this channel (SPEC §17). False on every other write.
+    with_evidence: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
@@ -230,3 +235,32 @@ class DeliveryAttempt(Model):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(300))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DncList(Model):
+    """A load of the national do-not-call list (SPEC §17), one row per `dnc import`.
+
+    Its numbers are written under its generation while the list in force keeps answering checks; when the
+    last one is in, `loaded_at` is set in one small transaction and this generation is in force (the newest
+    loaded one is). The superseded generation's numbers and row are then deleted.
+    """
+
+    __tablename__ = "dnc_lists"
+
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)  # the list's own date: older than 31 days answers dnc_list_stale
+    file_name: Mapped[str] = mapped_column(String(255))
+    numbers: Mapped[int] = mapped_column(Integer, default=0)  # distinct numbers stored
+    bad_lines: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    loaded_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))  # None while loading
+
+
+class DncNumber(Model):
+    """A number on the do-not-call list, as the keyed hash suppressions use (kind `phone`), per generation."""
+
+    __tablename__ = "dnc_numbers"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: half the file, no second index
+
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
