@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .decision import QuietHours
 from .outbound.netguard import parse_allow_hosts
 
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
@@ -48,17 +49,21 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_WEBHOOK_ALLOW_HOSTS": "",  # hosts webhooks may reach although private or loopback (and by http://)
     "PREFS_WEBHOOK_DISABLE_AFTER_S": "432000",  # an endpoint failing this long is disabled (5 days)
     "PREFS_WORKER_THREADS": "16",  # deliveries a worker sends at once
+    # Calls and texts (SPEC §17): no marketing by sms or phone in this part of the person's day; empty: none.
+    "PREFS_QUIET_HOURS": "21:00-08:00",
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
 REQUIRED_IN_PRODUCTION = ("PREFS_DATABASE_URL", "PREFS_SECRET_KEYS", "PREFS_SUPPRESSION_KEY", "PREFS_BASE_URL")
+# Settings whose empty value means "off" rather than "not set" (SPEC §17: an empty PREFS_QUIET_HOURS turns them off).
+EMPTY_MEANS_OFF = frozenset({"PREFS_QUIET_HOURS"})
 
 
 def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the Flask config for these inputs. Raises ConfigError when the service must not start."""
     raw: dict[str, Any] = {name: environ.get(name, default) for name, default in ENV_SETTINGS.items()}
     for name, value in environ.items():  # empty strings mean "not set", as in most deploy tools
-        if name in raw and value == "":
+        if name in raw and value == "" and name not in EMPTY_MEANS_OFF:
             raw[name] = ENV_SETTINGS[name]
     raw.update({k: v for k, v in (overrides or {}).items() if k in ENV_SETTINGS})
     extra = {k: v for k, v in (overrides or {}).items() if k not in ENV_SETTINGS}
@@ -115,6 +120,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     worker_threads = _int(raw, "PREFS_WORKER_THREADS")
     if not 1 <= worker_threads <= 128:
         raise ConfigError("PREFS_WORKER_THREADS must be between 1 and 128")
+    quiet_hours = _quiet_hours(raw["PREFS_QUIET_HOURS"])
 
     config: dict[str, Any] = dict(raw)
     config.update(
@@ -132,6 +138,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_WEBHOOK_ALLOW_HOSTS=allow_hosts,
         PREFS_WEBHOOK_DISABLE_AFTER_S=disable_after,
         PREFS_WORKER_THREADS=worker_threads,
+        PREFS_QUIET_HOURS=quiet_hours,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.
@@ -202,6 +209,18 @@ def _retry_schedule(text: str) -> tuple[float, ...]:
     if not delays or any(not 0 <= delay <= 7 * 86400 for delay in delays):
         raise ConfigError("PREFS_RETRY_SCHEDULE needs at least one delay, each between 0 and 604800 seconds")
     return delays
+
+
+def _quiet_hours(value: Any) -> QuietHours | None:
+    text = "" if value is None else str(value)
+    if not text.strip():
+        return None
+    try:
+        return QuietHours.parse(text)
+    except ValueError:
+        raise ConfigError(
+            f"PREFS_QUIET_HOURS must be two different times of day as HH:MM-HH:MM, e.g. 21:00-08:00, or empty for none, not {text!r}"
+        ) from None
 
 
 def _int(raw: Mapping[str, Any], name: str) -> int:

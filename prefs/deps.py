@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .db.write_gate import FileWriteGate
+from .decision import QuietHours
 from .passwords import PasswordHasher
 from .suppression import AddressHasher
 from .tokens import LinkSigner
@@ -35,3 +36,4 @@ class Deps:
     password_hasher: PasswordHasher
     webhook_allow_hosts: frozenset[str]  # hosts webhooks may reach although private (PREFS_WEBHOOK_ALLOW_HOSTS)
     delivery: DeliverySettings
+    quiet_hours: QuietHours | None  # PREFS_QUIET_HOURS, parsed once (None: off)

@@ -33,6 +33,7 @@ def init_runtime(app: Flask) -> Deps:
         delivery=DeliverySettings(
             app.config["PREFS_RETRY_SCHEDULE"], app.config["PREFS_WEBHOOK_DISABLE_AFTER_S"], app.config["PREFS_WORKER_THREADS"]
         ),
+        quiet_hours=app.config["PREFS_QUIET_HOURS"],
     )
     app.extensions["prefs"] = deps
     return deps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import jsonify, request
@@ -47,7 +48,8 @@ def check():
     """May this topic go to this person on this channel?"""
     item = well_formed(request.get_json(), CHECK_ITEM, "A check")
     rt = runtime()
-    outcome = evaluate(rt.address_hash, [parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region)])[0]
+    parsed = parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region, datetime.now(UTC))
+    outcome = evaluate(rt.address_hash, rt.quiet_hours, [parsed])[0]
     return jsonify(outcome.to_dict())  # a ready Response: no marshmallow dump on the hot path
 
 
@@ -61,22 +63,22 @@ def check_batch():
     if isinstance(body, dict) and isinstance(body.get("checks"), list) and len(body["checks"]) > MAX_BATCH:
         raise PrefsError("too_large", f"At most {MAX_BATCH} checks per batch.", {"checks": [f"{len(body['checks'])} items."]})
     well_formed(body, BATCH_REQUEST, "The body")
-    raw_items, default_topic, default_channel = body["checks"], body.get("topic"), body.get("channel")
+    raw_items, default_topic, default_channel, default_at = body["checks"], body.get("topic"), body.get("channel"), body.get("at")
 
     rt = runtime()
+    now = datetime.now(UTC)  # one moment for the whole batch: its items are answered as of the same instant
     rules = rt.catalogue.get_many(topic_keys_named(raw_items, default_topic))
     results: list = [None] * len(raw_items)
     items, positions = [], []
     for position, raw in enumerate(raw_items):
         try:
-            items.append(
-                parse_item(well_formed(raw, BATCH_ITEM, "A check item"), rules, rt.phone_region, default_topic, default_channel)
-            )
+            checked = well_formed(raw, BATCH_ITEM, "A check item")
+            items.append(parse_item(checked, rules, rt.phone_region, now, default_topic, default_channel, default_at))
             positions.append(position)
         except PrefsError as error:
             results[position] = invalid_result(error)
     include_links = body.get("include_links", False)
-    for position, outcome in zip(positions, evaluate(rt.address_hash, items), strict=True):
+    for position, outcome in zip(positions, evaluate(rt.address_hash, rt.quiet_hours, items), strict=True):
         results[position] = result = outcome.to_dict()
         if include_links and outcome.decision.allowed and outcome.item.channel == "email" and not outcome.item.topic.mandatory:
             item, recipient_id, recipient_pk = outcome.item, outcome.recipient_id, outcome.recipient_pk

@@ -33,7 +33,7 @@ from .schemas import (
 )
 
 log = logging.getLogger(__name__)
-RECIPIENT_FIELDS = ("id", "email", "phone", "postal_address", "locale", "status", "created_at", "updated_at")
+RECIPIENT_FIELDS = ("id", "email", "phone", "postal_address", "locale", "time_zone", "status", "created_at", "updated_at")
 
 
 def api_context(reason: str | None = None, evidence: dict | None = None) -> ChangeContext:
@@ -43,7 +43,7 @@ def api_context(reason: str | None = None, evidence: dict | None = None) -> Chan
 def recipient_body(recipient: Recipient, with_preferences: bool = False) -> dict[str, Any]:
     body = {name: getattr(recipient, name) for name in RECIPIENT_FIELDS}
     if with_preferences:
-        body["preferences"] = preference_matrix(runtime().catalogue, recipient)
+        body["preferences"] = preference_matrix(runtime(), recipient)
     return body
 
 
@@ -82,7 +82,7 @@ def find_recipients(query):
 @blp.response(200, MatrixSchema)
 def get_preferences(recipient_id):
     """What this person gets on which channel, and why."""
-    return preference_matrix(runtime().catalogue, readable_recipient(recipient_id))
+    return preference_matrix(runtime(), readable_recipient(recipient_id))
 
 
 @blp.route("/recipients/<string:recipient_id>/preferences", methods=["PATCH"])
@@ -95,7 +95,7 @@ def patch_preferences(body, recipient_id):
     context = api_context(body.get("reason"), body.get("evidence"))
 
     unit_of_work(lambda: apply_preference_changes(runtime().catalogue, writable_recipient(recipient_id), changes, context))
-    return preference_matrix(runtime().catalogue, readable_recipient(recipient_id))
+    return preference_matrix(runtime(), readable_recipient(recipient_id))
 
 
 @blp.route("/recipients/<string:recipient_id>/events", methods=["GET"])
@@ -135,7 +135,7 @@ def erase(body, recipient_id):
 @blp.response(200, ExportSchema)
 def export(recipient_id):
     """Everything held about the person, machine-readable (GDPR Art. 20)."""
-    return export_recipient(runtime().catalogue, recipient_id)
+    return export_recipient(runtime(), recipient_id)
 
 
 @blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"])

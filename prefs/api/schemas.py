@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE
+from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
 from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
@@ -28,8 +28,8 @@ from ..services.outbox import EVENT_TYPES
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
     "topic_archived", "topic_not_on_channel", "suppressed", "unknown_recipient", "deactivated", "erased",
-    "no_address", "sms_stop", "mandatory", "all_marketing_unsubscribed", "channel_unsubscribed",
-    "subscribed", "unsubscribed", "default", "no_consent",
+    "no_address", "sms_stop", "mandatory", "quiet_hours", "dnc_list_stale", "do_not_call",
+    "all_marketing_unsubscribed", "channel_unsubscribed", "subscribed", "unsubscribed", "default", "no_consent",
 )  # fmt: skip
 
 
@@ -180,6 +180,39 @@ def ConsentTime(**kwargs) -> fields.String:  # noqa: N802
             "description": "When the person consented: an RFC 3339 date-time (or a date), not before 1990 and not in the future (5 minutes of clock skew allowed).",
         },
         **kwargs,
+    )
+
+
+# RFC 3339 date-time with its offset (Z or ±HH:MM), years 1970-2999; the calendar is checked on parsing.
+CHECK_TIME = re.compile(
+    r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+class CheckTimeRule(Pattern):
+    """CHECK_TIME and a real date (no 30 February)."""
+
+    def __call__(self, value: str) -> str:
+        super().__call__(value)
+        try:
+            datetime.fromisoformat(value.upper())
+        except ValueError:
+            raise ValidationError("Not a real date.") from None
+        return value
+
+
+CHECK_TIME_RULES = (
+    "An RFC 3339 date-time with its offset (e.g. 2026-12-01T20:30:00-05:00). Quiet hours (PREFS_QUIET_HOURS) are judged "
+    "in the person's local time at that moment, and the do-not-call list's age on its date."
+)
+
+
+def CheckTime(default: str) -> fields.String:  # noqa: N802
+    """When the message would go out (SPEC §17); `default` says what stands in when it is left out."""
+    return fields.String(
+        validate=CheckTimeRule(CHECK_TIME, "An RFC 3339 date-time with its offset, e.g. 2026-12-01T20:30:00-05:00."),
+        metadata={"format": "date-time", "description": f"When the message would go out; default: {default}. {CHECK_TIME_RULES}"},
     )
 
 
@@ -349,6 +382,7 @@ class CheckItemSchema(OneOfFieldsSchema):
     phone = LookupPhone()
     topic = TopicKey(required=True, metadata={"description": "A topic key; one not in the catalogue is 422 unknown_topic."})
     channel = Channel(required=True)
+    at = CheckTime("now")
 
 
 class BatchItemSchema(CheckItemSchema):
@@ -356,6 +390,7 @@ class BatchItemSchema(CheckItemSchema):
         metadata={"description": "Defaults to the request's topic; one not in the catalogue is answered invalid (unknown_topic)."}
     )
     channel = Channel(metadata={"description": "Defaults to the request's channel."})
+    at = CheckTime("the request's `at`, else now (one instant for the whole batch)")
     message_id = MessageId(metadata={"description": "Carried into the links' evidence (include_links)."})
 
 
@@ -373,6 +408,7 @@ class BatchRequestSchema(StrictSchema):
     )
     topic = TopicKey()
     channel = Channel()
+    at = CheckTime("now; it fills items without their own `at`")
     include_links = StrictBoolean(load_default=False)
 
 
@@ -454,6 +490,15 @@ class RecipientInSchema(StrictSchema):
         validate=Pattern(LOCALE_RE, "Not a valid locale (e.g. en, en-GB, fr_CA)."),
         metadata={"description": "Stored with '-' for '_'."},
     )
+    time_zone = fields.String(
+        allow_none=True,
+        # The tz database's names as this server has them: the document lists exactly what is accepted.
+        validate=validate.OneOf(sorted(time_zone_names()), error="Not an IANA time zone name (e.g. America/New_York)."),
+        metadata={
+            "description": "An IANA time zone name (e.g. America/New_York), for quiet hours; "
+            "without one, the zones the phone number implies count."
+        },
+    )
 
 
 class ChannelStateSchema(Schema):
@@ -492,6 +537,7 @@ class RecipientSchema(Schema):
     phone = fields.String(allow_none=True)
     postal_address = fields.Nested(PostalAddressSchema, allow_none=True)
     locale = fields.String(allow_none=True)
+    time_zone = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(("active", "deactivated", "erased")))
     created_at = UTCDateTime(required=True)
     updated_at = UTCDateTime(required=True)

@@ -18,7 +18,7 @@ recipients_cli = AppGroup("recipients", help="Bulk operations on recipients.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--processes", default=2, show_default=True, help="Processes that validate rows while this one writes.")
 def recipients_import(path: str, processes: int) -> None:
-    """Import recipients from a CSV file: id,email,phone,locale and optional topic:channel yes/no columns.
+    """Import recipients from a CSV file: id,email,phone,locale,time_zone and optional topic:channel yes/no columns.
 
     Upserts in batches; an empty cell leaves a field as it is. Bad rows are reported by line number and
     skipped, good rows kept; exit status 1 when any row was bad. Importing the same file again changes nothing.

@@ -10,16 +10,20 @@ from collections.abc import Mapping
 from typing import Any
 
 POSTAL_INPUTS = ("lines", "city", "region", "postal_code", "country")
-CONTACT_INPUTS = ("email", "phone", *POSTAL_INPUTS, "locale")
+CONTACT_INPUTS = ("email", "phone", *POSTAL_INPUTS, "locale", "time_zone")
 SHOWN_PREFIX = "shown-"
 
 
 def contact_values(
-    email: str | None, phone: str | None, postal_address: Mapping[str, Any] | None, locale: str | None
+    email: str | None,
+    phone: str | None,
+    postal_address: Mapping[str, Any] | None,
+    locale: str | None,
+    time_zone: str | None = None,
 ) -> dict[str, str]:
     """The stored contact data as the form's text inputs show it."""
     postal = postal_address or {}
-    values = {"email": email or "", "phone": phone or "", "locale": locale or ""}
+    values = {"email": email or "", "phone": phone or "", "locale": locale or "", "time_zone": time_zone or ""}
     values["lines"] = "\n".join(postal.get("lines", []))
     for name in POSTAL_INPUTS[1:]:
         values[name] = postal.get(name) or ""
@@ -42,7 +46,7 @@ def contact_changes(submitted: Mapping[str, str | None], shown: Mapping[str, str
     """The fields to write, in the API's shape (None clears one): those whose input differs from what was shown."""
     changed = {name for name in CONTACT_INPUTS if _clean(name, submitted.get(name)) != _clean(name, shown.get(name))}
     given: dict[str, Any] = {}
-    for name in ("email", "phone", "locale"):
+    for name in ("email", "phone", "locale", "time_zone"):
         if name in changed:
             given[name] = _clean(name, submitted.get(name)) or None
     if changed & set(POSTAL_INPUTS):

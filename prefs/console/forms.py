@@ -82,6 +82,7 @@ class ContactForm(ConsoleForm):
     postal_code = StringField("Postal code", filters=[strip], validators=[Length(max=100)])
     country = StringField("Country (two letters, e.g. US)", filters=[strip], validators=[Length(max=2)])
     locale = StringField("Locale (e.g. en-US)", filters=[strip], validators=[Length(max=35)])
+    time_zone = StringField("Time zone (e.g. America/New_York)", filters=[strip], validators=[Length(max=64)])
     reason = reason_field("Reason for the contact change")
 
 

@@ -25,7 +25,7 @@ def export(recipient_id: str):
     """A download (GDPR Art. 20). A POST, so that who took a copy of the person's data is on record."""
 
     def exported() -> dict:
-        data = export_recipient(runtime().catalogue, recipient_id)
+        data = export_recipient(runtime(), recipient_id)
         record_admin_event("staff", current_user.email, "recipient.exported", recipient_id, None)
         return data
 

@@ -33,7 +33,7 @@ from .roles import allows
 
 
 def stored_contact(recipient: Recipient) -> dict[str, str]:
-    return contact_values(recipient.email, recipient.phone, recipient.postal_address, recipient.locale)
+    return contact_values(recipient.email, recipient.phone, recipient.postal_address, recipient.locale, recipient.time_zone)
 
 
 def render_recipient(recipient: Recipient, status: int = 200, **forms):
@@ -42,7 +42,7 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
     form = build_form(runtime().catalogue.all().values(), state)
     submitted = forms.get("submitted")
     shown = forms.get("shown")
-    rows = matrix_rows(preference_matrix(runtime().catalogue, recipient), form, submitted, shown)
+    rows = matrix_rows(preference_matrix(runtime(), recipient), form, submitted, shown)
     channel_toggles: list[Toggle] = [toggle(box, submitted, shown) for box in form.channel_boxes]
     current_contact = stored_contact(recipient)
     context = {

@@ -27,6 +27,18 @@ REASONS: dict[str, tuple[str, str]] = {
         "The address is on the suppression list; only the person's own opt-in, with evidence, lifts it.",
     ),
     "sms_stop": ("Texted STOP", "The person texted a stop keyword: no texts at all until they text START from that number."),
+    "quiet_hours": (
+        "Quiet hours",
+        "No marketing calls or texts at this hour of the person's day (PREFS_QUIET_HOURS, in their time zone or their number's).",
+    ),
+    "do_not_call": (
+        "On do-not-call list",
+        "The number is on the do-not-call list: no marketing calls or texts unless the person opts in to this topic with evidence.",
+    ),
+    "dnc_list_stale": (
+        "Do-not-call list out of date",
+        "The do-not-call list loaded is more than 31 days old: no marketing calls or texts until a fresh one is loaded.",
+    ),
     "no_address": ("No address", "We hold no address for this channel."),
     "deactivated": ("Account deactivated", "The account is deactivated: nothing is sent, service messages included."),
     "erased": ("Erased", "The person was erased."),

@@ -35,7 +35,7 @@ LOCK_RECIPIENT_POSTGRES = (
     "SELECT pk, id, status, email, phone, postal_address, email_hash, phone_hash FROM recipients WHERE id = ? FOR UPDATE"
 )
 # Import: the batch's recipients that exist already, by id (services/imports.py's _Current).
-IMPORT_RECIPIENTS_BY_ID = "SELECT pk, id, email, phone, locale, status, phone_hash FROM recipients WHERE id {in_list}"
+IMPORT_RECIPIENTS_BY_ID = "SELECT pk, id, email, phone, locale, time_zone, status, phone_hash FROM recipients WHERE id {in_list}"
 # Import: the pk of each recipient id, for the batch's choices.
 RECIPIENT_PKS_BY_ID = "SELECT id, pk FROM recipients WHERE id {in_list}"
 # Import: who holds each of these email addresses.
@@ -44,31 +44,40 @@ RECIPIENT_IDS_BY_EMAIL = "SELECT email, id FROM recipients WHERE email {in_list}
 RECIPIENT_IDS_BY_PHONE = "SELECT phone, id FROM recipients WHERE phone {in_list}"
 # Import: a new recipient.
 INSERT_RECIPIENT = (
-    "INSERT INTO recipients (id, status, email, phone, locale, email_hash, phone_hash, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO recipients (id, status, email, phone, locale, time_zone, email_hash, phone_hash, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # --- the state the decision rule needs (services/states.py), by one kind of key
 # `{column}` is the key's column (never client text), `{placeholders}` one `?` per key (states.state_sql).
+# The do-not-call list in force is the newest loaded one (dnc_lists.loaded_at set); its numbers are
+# matched by the number's suppression hash, and the choices say which opt-ins were stored with evidence.
 STATE_BY_KEYS = """
 SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
-       sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk
+       sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk,
+       r.time_zone, r.phone, dn.hash IS NOT NULL, dl.as_of, c.with_evidence
 FROM recipients r
 LEFT JOIN suppressions se ON se.hash = r.email_hash
 LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
+LEFT JOIN dnc_lists dl ON dl.generation = (SELECT max(generation) FROM dnc_lists WHERE loaded_at IS NOT NULL)
+LEFT JOIN dnc_numbers dn ON dn.generation = dl.generation AND dn.hash = r.phone_hash
 LEFT JOIN choices c ON c.recipient_pk = r.pk
 WHERE r.{column} IN ({placeholders})
 """
 
 # --- choices
-# A recipient's stored choices.
-STORED_CHOICES = "SELECT topic, channel, subscribed FROM choices WHERE recipient_pk = ?"
+# A recipient's stored choices, and whether each was stored with evidence of consent.
+STORED_CHOICES = "SELECT topic, channel, subscribed, with_evidence FROM choices WHERE recipient_pk = ?"
 # Import: the stored choices of the batch's recipients.
 STORED_CHOICES_OF = "SELECT recipient_pk, topic, channel, subscribed FROM choices WHERE recipient_pk {in_list}"
 # A new stored choice.
-INSERT_CHOICE = "INSERT INTO choices (subscribed, updated_at, recipient_pk, topic, channel) VALUES (?, ?, ?, ?, ?)"
+INSERT_CHOICE = (
+    "INSERT INTO choices (subscribed, with_evidence, updated_at, recipient_pk, topic, channel) VALUES (?, ?, ?, ?, ?, ?)"
+)
 # A stored choice changed.
-UPDATE_CHOICE = "UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?"
+UPDATE_CHOICE = (
+    "UPDATE choices SET subscribed = ?, with_evidence = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?"
+)
 # A stored choice removed (the cell goes back to its default).
 DELETE_CHOICE = "DELETE FROM choices WHERE recipient_pk = ? AND topic = ? AND channel = ?"
 
@@ -77,6 +86,36 @@ DELETE_CHOICE = "DELETE FROM choices WHERE recipient_pk = ? AND topic = ? AND ch
 SUPPRESSED_HASHES = "SELECT hash FROM suppressions WHERE hash {in_list}"
 # Import: the source of each of these hashes' suppressions (an SMS stop refuses an opt-in to texts).
 SUPPRESSION_SOURCES = "SELECT hash, source FROM suppressions WHERE hash {in_list}"
+
+# --- the do-not-call list (services/dnc.py)
+# A load begins: its list row, not in force until loaded_at is set.
+INSERT_DNC_LIST = (
+    "INSERT INTO dnc_lists (as_of, file_name, numbers, bad_lines, started_at) VALUES (?, ?, 0, 0, ?) RETURNING generation"
+)
+# Generations below the one in force: superseded lists, and loads that died before finishing.
+SUPERSEDED_DNC_GENERATIONS = (
+    "SELECT generation FROM dnc_lists WHERE generation < (SELECT max(generation) FROM dnc_lists WHERE loaded_at IS NOT NULL)"
+)
+# PostgreSQL: a batch of numbers (as hashes) for a generation, as one array; a number twice in the file is stored once.
+INSERT_DNC_NUMBERS_POSTGRES = "INSERT INTO dnc_numbers (generation, hash) SELECT ?, unnest(?::varchar[]) ON CONFLICT DO NOTHING"
+# SQLite: the same, the hashes as one JSON array.
+INSERT_DNC_NUMBERS_SQLITE = "INSERT OR IGNORE INTO dnc_numbers (generation, hash) SELECT ?, value FROM json_each(?)"
+# How many distinct numbers a generation holds.
+COUNT_DNC_NUMBERS = "SELECT count(*) FROM dnc_numbers WHERE generation = ?"
+# The switch: a loaded generation is in force from this commit on (the newest loaded one is).
+DNC_LIST_LOADED = "UPDATE dnc_lists SET numbers = ?, bad_lines = ?, loaded_at = ? WHERE generation = ?"
+# Clearing out a generation not in force, one range of hashes at a time (short write transactions, each an
+# index range of its own: no scanning past rows an earlier batch deleted).
+DELETE_DNC_NUMBERS_BETWEEN = "DELETE FROM dnc_numbers WHERE generation = ? AND hash >= ? AND hash < ?"
+# The last of a generation: any number the ranges missed, then its row.
+DELETE_DNC_NUMBERS = "DELETE FROM dnc_numbers WHERE generation = ?"
+# A generation's list row.
+DELETE_DNC_LIST = "DELETE FROM dnc_lists WHERE generation = ?"
+# The list in force, for the console: its as-of date, when it was loaded, how many numbers.
+DNC_LIST_IN_FORCE = (
+    "SELECT as_of, loaded_at, numbers, file_name FROM dnc_lists"
+    " WHERE generation = (SELECT max(generation) FROM dnc_lists WHERE loaded_at IS NOT NULL)"
+)
 
 # --- consent events
 # One event, every column (services/events.py record_event).

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ..addresses import lookup_email, lookup_phone
 from ..db.driver import DriverSql
 from ..db.statements import SUPPRESSED_HASHES
-from ..decision import Decision, RecipientState, TopicRule, decide
+from ..decision import Decision, QuietHours, RecipientState, TopicRule, decide
 from ..errors import PrefsError, invalid
 from ..suppression import AddressHasher
 from .states import load_states
@@ -30,6 +32,7 @@ class CheckItem:
     key: str  # its normalised value
     topic: TopicRule
     channel: str
+    at: datetime  # when the message would go out (SPEC §17): the item's `at`, else the request's, else now
     message_id: str | None = None
 
 
@@ -63,11 +66,14 @@ def parse_item(
     item: Mapping[str, str],
     rules: Mapping[str, TopicRule],
     region: str,
+    now: datetime,
     default_topic: str | None = None,
     default_channel: str | None = None,
+    default_at: str | None = None,
 ) -> CheckItem:
     """Look up one well-formed item (exactly one of LOOKUP_FIELDS, every value a string; api/schemas.py checks
-    that first). Raises PrefsError: invalid (an address that is not one, no topic or channel), unknown_topic."""
+    that first, `at` included). `now` (aware) stands in for an `at` given neither on the item nor for the request.
+    Raises PrefsError: invalid (an address that is not one, no topic or channel), unknown_topic."""
     for by in LOOKUP_FIELDS:  # exactly one is there
         if by in item:
             break
@@ -84,11 +90,20 @@ def parse_item(
     topic = rules.get(topic_key)
     if topic is None:  # a well-formed item about a topic the catalogue lacks (after every shape rule above)
         raise PrefsError("unknown_topic", f"No topic {topic_key!r}.", {"topic": [f"Unknown topic {topic_key!r}."]})
-    return CheckItem(by, key, topic, channel, item.get("message_id"))
+    at_text = item.get("at", default_at)
+    return CheckItem(by, key, topic, channel, now if at_text is None else check_time(at_text), item.get("message_id"))
 
 
-def evaluate(address_hash: AddressHasher, items: Sequence[CheckItem]) -> list[CheckOutcome]:
-    """Decide every item with one look-up per kind of key (and chunk), whatever the number of items."""
+@lru_cache(maxsize=256)
+def check_time(text: str) -> datetime:
+    """A check's `at`, as api/schemas.py lets it through (RFC 3339 with an offset, a real date); a batch
+    usually repeats one, hence the cache."""
+    return datetime.fromisoformat(text.upper())
+
+
+def evaluate(address_hash: AddressHasher, quiet_hours: QuietHours | None, items: Sequence[CheckItem]) -> list[CheckOutcome]:
+    """Decide every item with one look-up per kind of key (and chunk), whatever the number of items.
+    `quiet_hours` is PREFS_QUIET_HOURS (None: off); each item carries its own moment."""
     wanted: dict[str, set[str]] = {"recipient_id": set(), "email": set(), "phone": set()}
     for item in items:
         wanted[item.by].add(item.key)
@@ -114,9 +129,11 @@ def evaluate(address_hash: AddressHasher, items: Sequence[CheckItem]) -> list[Ch
             # Rules 1-2 come before the recipient: decide() orders them; only the suppression flag is ours.
             unknown_suppressed = hash_of_unknown.get((item.by, item.key)) in suppressed
             asked = item.key if item.by == "recipient_id" else None  # an unknown id is echoed; an address never is
-            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, None, unknown_suppressed), asked))
+            decision = decide(item.topic, item.channel, None, unknown_suppressed, at=item.at, quiet_hours=quiet_hours)
+            outcomes.append(CheckOutcome(item, decision, asked))
         else:
-            outcomes.append(CheckOutcome(item, decide(item.topic, item.channel, state), state.id, state.pk))
+            decision = decide(item.topic, item.channel, state, at=item.at, quiet_hours=quiet_hours)
+            outcomes.append(CheckOutcome(item, decision, state.id, state.pk))
     return outcomes
 
 

@@ -1,7 +1,7 @@
 """Bulk import of recipients from CSV: validate rows (in parallel), upsert them in batches.
 
-Columns: `id` (required), `email`, `phone`, `locale`, and any number of `topic:channel` columns holding
-yes/no. An empty cell leaves that field as it is (an import never clears data). A bad row is reported by
+Columns: `id` (required), `email`, `phone`, `locale`, `time_zone` (IANA), and any number of `topic:channel`
+columns holding yes/no. An empty cell leaves that field as it is (an import never clears data). A bad row is reported by
 its line number and skipped; good rows are kept. One consent event per recipient whose stored data
 changed (actor `import`, actor_id the file's name), so importing the same file again writes nothing.
 """
@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, update
 
-from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone
+from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_time_zone
 from ..channels import CHANNELS, KEYWORD_STOPPED
 from ..db.driver import DriverSql
 from ..db.statements import (
@@ -43,7 +43,7 @@ from .recipients import plan_contact_change
 from .suppressions import SMS_STOP
 
 BATCH = 5000
-CONTACT_COLUMNS = ("email", "phone", "locale")
+CONTACT_COLUMNS = ("email", "phone", "locale", "time_zone")
 YES, NO = frozenset({"yes", "y", "true", "1"}), frozenset({"no", "n", "false", "0"})
 _recipients = cast(Table, Recipient.__table__)  # a declarative class types its table as any FROM clause
 
@@ -87,7 +87,7 @@ def check_header(header: list[str], rules: dict[str, TopicRule]) -> list[tuple[s
         rule = rules.get(topic)
         if not colon or rule is None or channel not in CHANNELS or channel not in rule.channels:
             raise ImportFileError(
-                f"column {name!r} is neither id, email, phone, locale nor topic:channel of a topic sent on that channel"
+                f"column {name!r} is neither id, email, phone, locale, time_zone nor topic:channel of a topic sent on that channel"
             )
         choice_columns.append((topic, channel))
     return choice_columns
@@ -120,6 +120,8 @@ def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
             hashes["phone_hash"] = _WORKER["address_hash"]("phone", contact["phone"])
         if (values.get("locale") or "").strip():
             contact["locale"] = normalize_locale(values["locale"].strip())
+        if (values.get("time_zone") or "").strip():
+            contact["time_zone"] = normalize_time_zone(values["time_zone"])
     except PrefsError as error:
         (name, messages), *_ = error.details.items()
         return BadRow(line, f"{name}: {messages[0]}")
@@ -238,7 +240,7 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         if current is None:
             contact, hashes = row.contact, row.hashes
             inserts.append((row.id, "active", contact.get("email"), contact.get("phone"), contact.get("locale"),
-                            hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
+                            contact.get("time_zone"), hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
         elif change.after:  # few on a re-run, so one statement each is fine
             connection.execute(
                 update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
@@ -293,6 +295,7 @@ class _Current(NamedTuple):
     email: str | None
     phone: str | None
     locale: str | None
+    time_zone: str | None
     status: str
     phone_hash: str | None
 
@@ -339,7 +342,7 @@ def _write_choices(
         (pk, topic, channel): bool(subscribed)
         for pk, topic, channel, subscribed in sql.select_in(STORED_CHOICES_OF, [pks[r.id] for r in wanted])
     }
-    inserts: list[tuple[bool, Any, int, str, str]] = []
+    inserts: list[tuple[bool, bool, Any, int, str, str]] = []
     changes: dict[str, dict[tuple[str, str], tuple[bool | None, bool]]] = {}
     for row in wanted:
         pk = pks[row.id]
@@ -348,9 +351,10 @@ def _write_choices(
             if old == value:
                 continue
             changes.setdefault(row.id, {})[(topic, channel)] = (old, value)
+            # An import carries no evidence of consent: its opt-ins are not the express consent of SPEC §17.
             if old is None:
-                inserts.append((value, stamp, pk, topic, channel))
+                inserts.append((value, False, stamp, pk, topic, channel))
             else:
-                sql.execute(UPDATE_CHOICE, (value, stamp, pk, topic, channel))
+                sql.execute(UPDATE_CHOICE, (value, False, stamp, pk, topic, channel))
     sql.many(INSERT_CHOICE, inserts)
     return changes

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from ..catalogue import TopicCatalogue
+from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import Choice, ConsentEvent, Recipient, utcnow
@@ -28,7 +28,7 @@ ACCOUNTABLE_ACTORS = ("staff", "api", "system")
 CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
-def export_recipient(catalogue: TopicCatalogue, recipient_id: str) -> dict[str, Any]:
+def export_recipient(deps: Deps, recipient_id: str) -> dict[str, Any]:
     """Everything held about the person, as JSON-ready data. Raises PrefsError(not_found)."""
     recipient = readable_recipient(recipient_id)
     events = db.session.execute(
@@ -48,12 +48,13 @@ def export_recipient(catalogue: TopicCatalogue, recipient_id: str) -> dict[str, 
             "phone": recipient.phone,
             "postal_address": recipient.postal_address,
             "locale": recipient.locale,
+            "time_zone": recipient.time_zone,
             "status": recipient.status,
             "sms_stopped_at": _iso(sms_stop[1]) if sms_stop and sms_stop[0] == SMS_STOP else None,
             "created_at": _iso(recipient.created_at),
             "updated_at": _iso(recipient.updated_at),
         },
-        "preferences": preference_matrix(catalogue, recipient),
+        "preferences": preference_matrix(deps, recipient),
         "choices": [
             {"topic": c.topic, "channel": c.channel, "subscribed": c.subscribed, "updated_at": _iso(c.updated_at)}
             for c in choices
@@ -91,6 +92,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
             phone_hash=None,
             postal_address=None,
             locale=None,
+            time_zone=None,
             status="erased",
             updated_at=utcnow(),
         )  # fmt: skip

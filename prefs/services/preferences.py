@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from ..channels import CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppre
 from ..db.driver import DriverSql
 from ..db.statements import DELETE_CHOICE, INSERT_CHOICE, STORED_CHOICES, UPDATE_CHOICE
 from ..decision import ANY, RecipientState, decide
+from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent, Recipient, utcnow
@@ -122,28 +123,39 @@ def apply_preference_changes(
     return written + _lift_suppressions(recipient, lifts, context)
 
 
-def stored_choices(recipient_pk: int, sql: DriverSql | None = None) -> dict[tuple[str, str], bool]:
+def stored_choices(recipient_pk: int, sql: DriverSql | None = None) -> dict[tuple[str, str], tuple[bool, bool]]:
+    """(topic|*, channel|*) -> (subscribed, stored with evidence of consent)."""
     rows = (sql or DriverSql()).rows(STORED_CHOICES, (recipient_pk,))
-    return {(topic, channel): bool(subscribed) for topic, channel, subscribed in rows}
+    return {(topic, channel): (bool(subscribed), bool(evidenced)) for topic, channel, subscribed, evidenced in rows}
+
+
+def has_consent_evidence(evidence: Mapping[str, Any] | None) -> bool:
+    """Evidence of when and how the person consented (SPEC §2): what lifts a suppression and what makes an
+    opt-in the express consent the do-not-call list yields to (SPEC §17)."""
+    return evidence is not None and all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS)
 
 
 def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
     """Set stored values (None deletes the row) of a locked recipient; an event for each that changed.
 
-    Plain SQL on the driver (db/driver.py): this is the one-click path.
+    A topic opt-in made with evidence of consent is stored as such (choices.with_evidence), so an opt-in
+    already stored without it is written again, with its event, when the evidence comes. Plain SQL on the
+    driver (db/driver.py): this is the one-click path.
     """
     sql = DriverSql()
     stored = stored_choices(recipient.pk, sql)
+    evidenced = has_consent_evidence(context.evidence)
     written = 0
     for (topic, channel), after in targets.items():
-        before = stored.get((topic, channel))
-        if before == after:
+        before, before_evidenced = stored.get((topic, channel), (None, False))
+        with_evidence = after is True and topic != ANY and (evidenced or (before is True and before_evidenced))
+        if before == after and with_evidence == before_evidenced:
             continue
         key = (recipient.pk, topic, channel)
         if after is None:
             sql.execute(DELETE_CHOICE, key)
         else:
-            sql.execute(UPDATE_CHOICE if before is not None else INSERT_CHOICE, (after, sql.time(utcnow()), *key))
+            sql.execute(UPDATE_CHOICE if before is not None else INSERT_CHOICE, (after, with_evidence, sql.time(utcnow()), *key))
         record_event(
             context,
             recipient.id,
@@ -165,8 +177,7 @@ def _suppressions_to_lift(recipient: RecipientRow, opted_in: dict[str, bool], co
     what `link_may_lift` allows. An opt-in that names a channel whose suppression may not be lifted is
     refused (PrefsError sms_stop or forbidden); resuming all marketing just leaves such a suppression.
     """
-    evidence = context.evidence or {}
-    if not opted_in or not all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS):
+    if not opted_in or not has_consent_evidence(context.evidence):
         return {}
     wanted: dict[str, tuple[str, bool]] = {}  # hash -> (kind, named)
     hashes = address_hashes(recipient)
@@ -250,8 +261,11 @@ def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, st
     return limits
 
 
-def preference_matrix(catalogue: TopicCatalogue, recipient: Recipient | RecipientRow) -> dict[str, Any]:
-    """SPEC §4's matrix: every live topic on its channels with the decision and its reason."""
+def preference_matrix(deps: Deps, recipient: Recipient | RecipientRow, at: datetime | None = None) -> dict[str, Any]:
+    """SPEC §4's matrix: every live topic on its channels with the decision and its reason, as of `at` (default
+    now: quiet hours and the do-not-call list's age are judged then)."""
+    catalogue = deps.catalogue
+    moment = at or utcnow()
     state = load_states("recipient_id", [recipient.id]).get(recipient.id) or RecipientState(
         recipient.id, recipient.status, frozenset()
     )
@@ -274,7 +288,7 @@ def preference_matrix(catalogue: TopicCatalogue, recipient: Recipient | Recipien
         cells = {}
         for channel in CHANNELS:
             if channel in rule.channels:
-                decision = decide(rule, channel, state)
+                decision = decide(rule, channel, state, at=moment, quiet_hours=deps.quiet_hours)
                 cells[channel] = {
                     "allowed": decision.allowed,
                     "reason": decision.reason,

@@ -7,7 +7,14 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_postal_address
+from ..addresses import (
+    is_recipient_id,
+    normalize_email,
+    normalize_locale,
+    normalize_phone,
+    normalize_postal_address,
+    normalize_time_zone,
+)
 from ..db.driver import DriverSql
 from ..db.statements import LOCK_RECIPIENT_POSTGRES, LOCK_RECIPIENT_SQLITE, READ_RECIPIENT_SQLITE
 from ..deps import Deps
@@ -16,7 +23,7 @@ from ..extensions import db
 from ..models import Recipient, utcnow
 from .events import ChangeContext, record_event
 
-CONTACT_FIELDS = ("email", "phone", "postal_address", "locale")
+CONTACT_FIELDS = ("email", "phone", "postal_address", "locale", "time_zone")
 _recipients = cast(Table, Recipient.__table__)  # a declarative class types its table as any FROM clause
 
 
@@ -90,6 +97,7 @@ def normalise_contact(region: str, given: Mapping[str, Any]) -> dict[str, Any]:
         "phone": lambda value: normalize_phone(value, region),
         "postal_address": normalize_postal_address,
         "locale": normalize_locale,
+        "time_zone": normalize_time_zone,
     }
     return {name: None if given[name] is None else normalisers[name](given[name]) for name in CONTACT_FIELDS if name in given}
 

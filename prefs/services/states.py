@@ -1,13 +1,15 @@
 """Loading what the decision rule needs about recipients: one query per chunk of up to 1,000 look-ups.
 
-This is the hot path of every check. It runs one joined query (recipient, its choices, and whether its
-stored address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`) straight on the driver's cursor (db/driver.py):
+This is the hot path of every check. It runs one joined query (recipient, its choices, whether its stored
+address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`, and the
+facts of SPEC §17: time zone, do-not-call list) straight on the driver's cursor (db/driver.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from datetime import date
 from functools import lru_cache
 from itertools import product
 
@@ -50,7 +52,9 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
     """States of the recipients whose `by` (recipient_id, email or phone) is among `keys`, keyed by it.
 
     By default in the session's transaction, so a change just made is seen; the check passes its own
-    standalone connection.
+    standalone connection. The same one query also brings what SPEC §17 needs: the stored time zone and
+    the number (for the zones it implies), whether the number is on the do-not-call list in force and
+    that list's as-of date, and which opt-ins were stored with evidence (choices.with_evidence).
     """
     states: dict[str, RecipientState] = {}
     own = sql is None
@@ -61,13 +65,18 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
         for chunk in _chunks(list(keys)):
             cursor.execute(state_sql(by, len(chunk), placeholder), chunk)
             found: dict[str, tuple] = {}  # key -> (first row, its choices), in one pass over the rows
+            evidenced: dict[str, list[tuple[str, str]]] = {}  # key -> opt-ins stored with evidence (few have any)
             for row in cursor.fetchall():
                 entry = found.get(row[0])
                 if entry is None:
                     entry = found[row[0]] = (row, {})
                 if row[9] is not None:
                     entry[1][(row[9], row[10])] = bool(row[11])
+                    if row[17] and row[11]:
+                        evidenced.setdefault(row[0], []).append((row[9], row[10]))
+            as_of = _as_date(next(iter(found.values()))[0][16]) if found else None  # one list in force for every row
             for key, (first, choices) in found.items():
+                opted_in = evidenced.get(key)
                 states[key] = RecipientState(
                     first[1],
                     first[2],
@@ -76,11 +85,24 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
                     _SUPPRESSED[(first[7], first[8])],
                     choices,
                     first[12],
+                    first[13],
+                    first[14],
+                    bool(first[15]),
+                    as_of,
+                    frozenset(opted_in) if opted_in else _NONE,
                 )
     finally:
         if own:
             sql.close()
     return states
+
+
+_NONE: frozenset[tuple[str, str]] = frozenset()
+
+
+def _as_date(value: date | str | None) -> date | None:
+    """A DATE column: a date from psycopg, ISO text from sqlite3."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def recipient_state(recipient_id: str) -> RecipientState:

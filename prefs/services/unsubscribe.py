@@ -45,7 +45,7 @@ def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipi
     # The cell's latest change must be this link's unsubscribe itself; anything later is newer than it.
     if latest is None or latest.via not in LINK_VIAS or latest.after is not False:
         return recipient, False
-    if stored_choices(recipient.pk).get(key) is not False:
+    if stored_choices(recipient.pk).get(key, (None, False))[0] is not False:
         return recipient, False
     written = write_choices(recipient, {key: latest.before}, context)
     return recipient, written > 0
