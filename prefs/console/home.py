@@ -1,4 +1,5 @@
-"""The console's home: one search box (`q`) for an id, an email or a phone number; lifting a suppression.
+"""The console's home: one search box (`q`) for an id, an email or a phone number; lifting a suppression;
+the do-not-call list in force (when it was loaded, its as-of date).
 
 The box posts and the results come back in the answer itself: an address typed in it is never in a URL (so
 never in access logs, browser history or a Referer) nor in the session cookie. `GET /console/?q=…` also
@@ -7,12 +8,15 @@ works, for links and scripts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..runtime import runtime
+from ..services.dnc import list_in_force
 from ..services.lookup import SearchResult, search
 from ..services.suppressions import lift_address_suppression, liftable_by_consent
 from . import bp
@@ -48,6 +52,8 @@ def render_home(result: SearchResult, lift_form: LiftSuppressionForm | None, lif
         lift_error=lift_error,
         liftable=liftable,
         suppression_sources=SUPPRESSION_SOURCE_WORDS,
+        dnc_list=list_in_force(),
+        today=datetime.now(UTC).date(),
     )
 
 
