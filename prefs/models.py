@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import Model, db
@@ -197,13 +197,17 @@ class WebhookEndpoint(Model):
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+PENDING = text("status = 'pending'")
+
+
 class Delivery(Model):
     """One message to one destination, tried until it succeeds or the retry schedule runs out."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_order", "endpoint_id", "ordering_key", "status", "id"),
+        # Partial: the claim reads only pending rows, however many delivered ones the 30 days of history hold.
+        Index("ix_deliveries_pending", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+        Index("ix_deliveries_pending_order", "endpoint_id", "ordering_key", "id", postgresql_where=PENDING, sqlite_where=PENDING),
         Index("ix_deliveries_endpoint_id", "endpoint_id", "id"),
     )
 

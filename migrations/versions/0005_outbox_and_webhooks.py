@@ -59,8 +59,16 @@ def upgrade():
         sa.Column("created_at", Moment, nullable=False),
         sa.Column("delivered_at", Moment, nullable=True),
     )
-    op.create_index("ix_deliveries_due", "deliveries", ["status", "next_attempt_at"])
-    op.create_index("ix_deliveries_order", "deliveries", ["endpoint_id", "ordering_key", "status", "id"])
+    # Partial: the worker's claim reads only pending rows, however much delivered history the table holds.
+    pending = sa.text("status = 'pending'")
+    op.create_index("ix_deliveries_pending", "deliveries", ["id"], postgresql_where=pending, sqlite_where=pending)
+    op.create_index(
+        "ix_deliveries_pending_order",
+        "deliveries",
+        ["endpoint_id", "ordering_key", "id"],
+        postgresql_where=pending,
+        sqlite_where=pending,
+    )
     op.create_index("ix_deliveries_endpoint_id", "deliveries", ["endpoint_id", "id"])
     op.create_table(
         "delivery_attempts",

@@ -174,6 +174,9 @@ WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND w.enabled = ?
                   AND p.status = 'pending' AND p.id < d.id)
 ORDER BY d.id LIMIT ?
 """
+# PostgreSQL: plan the claim for the rows there are now. A plan cached while the table was nearly empty
+# scans quadratically once thousands are pending (measured: 3.3 s for one claim of 128 at 3,488 pending).
+CUSTOM_PLANS_POSTGRES = "SET LOCAL plan_cache_mode = force_custom_plan"
 # PostgreSQL: the same, locked; rows another worker holds are skipped, not waited for.
 DUE_DELIVERIES_POSTGRES = DUE_DELIVERIES.rstrip() + " FOR UPDATE OF d SKIP LOCKED"
 # The URL and secrets of the endpoints of a batch.

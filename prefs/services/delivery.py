@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ..db.driver import DriverSql
 from ..db.statements import (
+    CUSTOM_PLANS_POSTGRES,
     DELETE_OUTBOX,
     DELIVERED,
     DISABLE_FAILING_ENDPOINT,
@@ -102,7 +103,10 @@ def claim_due(now: datetime, limit: int) -> list[tuple]:
     """Due deliveries (rows of DUE_DELIVERIES); on PostgreSQL locked until the transaction ends, skipping
     those another worker holds."""
     sql = DriverSql()
-    return sql.rows(DUE_DELIVERIES_POSTGRES if sql.postgres else DUE_DELIVERIES, (sql.time(now), True, limit))
+    if not sql.postgres:
+        return sql.rows(DUE_DELIVERIES, (sql.time(now), True, limit))
+    sql.execute(CUSTOM_PLANS_POSTGRES)
+    return sql.rows(DUE_DELIVERIES_POSTGRES, (sql.time(now), True, limit))
 
 
 def prepare(claimed: Sequence[tuple], now: datetime) -> list[Outgoing]:
