@@ -54,8 +54,7 @@ def test_the_api_refuses_a_consent_date_that_cannot_be_true(api, newsletter, per
         timedelta(days=-1),
         "1990-01-01T00:00:00Z",
         "2020-02-29",
-        "2016-12-31T23:59:60Z",
-        "2016-01-05t10:30:00z",
+        "2016-01-05T10:30:00.123456+05:30",
     ],
 )
 def test_the_api_takes_any_real_moment_from_1990_to_now(api, newsletter, person, collected_at):
@@ -66,7 +65,20 @@ def test_the_api_takes_any_real_moment_from_1990_to_now(api, newsletter, person,
     assert event["evidence"]["collected_at"] == collected_at
 
 
-@pytest.mark.parametrize("collected_at", ["2021-02-29", "2026-11-01T10:00:00", "2026-11-01 10:00:00Z", "yesterday", ""])
+# A leap second and lower-case t/z are RFC 3339, but the usual `format: date-time` validators refuse them, and
+# the document must not call valid what we refuse (or the reverse): refused alike.
+@pytest.mark.parametrize(
+    "collected_at",
+    [
+        "2021-02-29",
+        "2026-11-01T10:00:00",
+        "2026-11-01 10:00:00Z",
+        "yesterday",
+        "",
+        "2016-12-31T23:59:60Z",
+        "2016-01-05t10:30:00z",
+    ],
+)
 def test_the_api_refuses_what_is_not_an_rfc_3339_date(api, newsletter, person, collected_at):
     response = opt_in_with_evidence(api, collected_at)
     assert response.status_code == 422 and "collected_at" in response.get_json()["error"]["details"]["evidence"]

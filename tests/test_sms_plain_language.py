@@ -191,3 +191,10 @@ def test_the_reply_follows_the_holders_locale_then_the_texts_language(api, clien
 )
 def test_reply_language(locale, written_in, language):
     assert reply_language(locale, written_in) == language
+
+
+def test_the_console_names_a_plain_language_stop_in_words():
+    from prefs.console.wording import via_words
+
+    assert via_words("plain_language:no-more-texts") == "text in plain words (no more texts)"
+    assert via_words("keyword:STOP") == "text keyword STOP"

@@ -78,6 +78,8 @@ def reason_meaning(reason: str) -> str:
 def via_words(via: str) -> str:
     if via.startswith("keyword:"):
         return f"text keyword {via.partition(':')[2]}"
+    if via.startswith("plain_language:"):  # e.g. plain_language:no-more-texts (services/sms_phrases.py)
+        return f"text in plain words ({via.partition(':')[2].replace('-', ' ')})"
     return VIA_WORDS.get(via, via.replace("_", " "))
 
 
