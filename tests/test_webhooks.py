@@ -420,3 +420,23 @@ def test_the_worker_waits_out_a_database_outage_instead_of_stopping(caplog):
 def test_an_id_no_endpoint_can_have_is_not_found(api, path):
     response = api.get(path)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_start_from_a_number_nobody_holds_tells_webhooks_the_suppression_went(app, api, client, receiver):
+    add_endpoint(api, receiver, events=["suppression.added", "suppression.removed"])
+    send_text(client, "STOP", sender="+14155550188")
+    send_text(client, "START", sender="+14155550188")
+    deliver(app)
+    assert receiver.types() == ["suppression.added", "suppression.removed"]
+    added, removed = (request.json["data"] for request in receiver.received)
+    assert added["hash"] == removed["hash"] and added["source"] == removed["source"] == "sms_stop"
+    assert b"4155550188" not in receiver.received[0].body + receiver.received[1].body
+
+
+def test_a_start_from_the_holder_tells_webhooks_once(app, api, client, receiver):
+    api.put("/recipients/texter", {"phone": "+14155550189"})
+    add_endpoint(api, receiver)
+    send_text(client, "STOP", sender="+14155550189")
+    send_text(client, "START", sender="+14155550189")
+    deliver(app)
+    assert sorted(receiver.types()) == ["sms.started", "sms.stopped", "suppression.added", "suppression.removed"]

@@ -20,7 +20,7 @@ from ..suppression import AddressHasher
 from . import sms_phrases
 from .events import Actor, ChangeContext, record_event
 from .recipients import lock_recipient
-from .suppressions import SMS_STOP, lift_by_start, stop_number, suppression_sources
+from .suppressions import SMS_STOP, announce, lift_by_start, stop_number, suppression_sources
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -185,7 +185,11 @@ def apply_keyword(address_hash: AddressHasher, keyword: Keyword, phone: str) -> 
             record_event(context, recipient.id, "sms_stop", channel="sms", before=False, after=True)
         return
     lifted = lift_by_start(address_hash, phone)
-    if lifted is None or recipient is None:
+    if lifted is None:
+        return
+    if recipient is None or lifted == SMS_STOP:  # otherwise the holder's suppression_lifted event tells webhooks
+        announce("suppression.removed", address_hash("phone", phone), "phone", lifted)
+    if recipient is None:
         return
     if lifted == SMS_STOP:
         record_event(context, recipient.id, "sms_stop", channel="sms", before=True, after=False)
