@@ -39,7 +39,8 @@ from urllib3.util.ssl_ import create_urllib3_context
 from .netguard import ALLOW_HOSTS_SETTING, ForbiddenDestination, check_addresses, normalize_host, parse_destination
 
 if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer, WriteableBuffer
+    # typeshed's ReadableBuffer and WriteableBuffer are aliases of this (PEP 688), from a package we pin.
+    from typing_extensions import Buffer
 
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) this much of an answer; a longer one costs its connection
 DESTINATIONS_KEPT_OPEN = 100  # receivers whose connection pools are kept (least recently used dropped first)
@@ -84,11 +85,11 @@ def _bound_by_deadline(sock: socket.socket) -> None:
 class _DeadlineSocket(socket.socket):
     """A TCP socket whose reads and writes wait at most until the current request's deadline."""
 
-    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
         _bound_by_deadline(self)
         return super().recv_into(buffer, nbytes, flags)
 
-    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
+    def sendall(self, data: Buffer, flags: int = 0) -> None:
         _bound_by_deadline(self)
         super().sendall(data, flags)
 
@@ -97,11 +98,11 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
     """The TLS side of _DeadlineSocket (the TLS layer replaces the socket object; the handshake itself is
     bounded by the connect timeout, which is never more than the time left)."""
 
-    def recv_into(self, buffer: WriteableBuffer, nbytes: int | None = None, flags: int = 0) -> int:
+    def recv_into(self, buffer: Buffer, nbytes: int | None = None, flags: int = 0) -> int:
         _bound_by_deadline(self)
         return super().recv_into(buffer, nbytes, flags)
 
-    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
+    def sendall(self, data: Buffer, flags: int = 0) -> None:
         _bound_by_deadline(self)
         super().sendall(data, flags)
 
