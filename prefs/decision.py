@@ -1,4 +1,4 @@
-"""The decision rule of SPEC §3 and §17: may topic T go to this person on channel C at this moment, and why.
+"""The decision rule of SPEC §3, §15 and §17: may topic T go to this person on channel C at this moment, and why.
 
 Pure: no Flask, no database, no clock. Every reader (check, batch, matrix, pages, console) calls `decide`
 and hands it the moment the message would go out (`at`) and the quiet-hours window in force.
@@ -60,6 +60,7 @@ class RecipientState(NamedTuple):
     on_do_not_call_list: bool = False  # the number is on the do-not-call list in force
     dnc_list_as_of: date | None = None  # the as-of date of the do-not-call list in force; None: no list loaded
     opted_in_with_evidence: frozenset[tuple[str, str]] = frozenset()  # (topic, channel) opt-ins stored with evidence of consent
+    undeliverable_channels: frozenset[str] = frozenset()  # channels whose address a mail provider reported dead (rule 6a)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ D = _decisions(
     (False, "deactivated"),
     (False, "erased"),
     (False, "no_address"),
+    (False, "undeliverable"),
     (False, "sms_stop"),
     (True, "mandatory"),
     (False, "quiet_hours"),
@@ -153,7 +155,7 @@ def decide(
     at: datetime,
     quiet_hours: QuietHours | None,
 ) -> Decision:
-    """Apply SPEC §3 with §17's rows after rule 8, first match wins.
+    """Apply SPEC §3 with §15's rule 6a and §17's rows after rule 8, first match wins.
 
     `address_suppressed` matters only for an unknown recipient: it says the address the caller asked
     about is on the suppression list. `at` (timezone-aware) is when the message would go out; `quiet_hours`
@@ -169,6 +171,8 @@ def decide(
         return D["erased"] if recipient.status == "erased" else D["deactivated"]
     if channel not in recipient.channels_with_address:
         return D["no_address"]
+    if channel in recipient.undeliverable_channels:  # 6a (SPEC §15): mail to a dead address is not a message
+        return D["undeliverable"]
     if recipient.sms_stopped and channel in KEYWORD_STOPPED:
         return D["sms_stop"]
     if topic.mandatory:

@@ -268,3 +268,33 @@ class DncNumber(Model):
 
     generation: Mapped[int] = mapped_column(Integer, primary_key=True)
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UndeliverableAddress(Model):
+    """An email address a mail provider reported as permanently failing (a hard bounce, SPEC §15): rule 6a
+    refuses every email to it, mandatory included, until support clears it. Kept as the address's keyed
+    hash, like a suppression, so it belongs to the address: a recipient whose email changes leaves it
+    behind on every path (PUT, console, import), and the address stays dead for whoever gives it next."""
+
+    __tablename__ = "undeliverable_addresses"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # suppression.AddressHasher("email", address)
+    provider: Mapped[str] = mapped_column(String(16))  # sendgrid, mailgun, postmark, ses
+    code: Mapped[str | None] = mapped_column(String(32))  # the provider's bounce classification, e.g. 5.1.1 or NoEmail
+    reported_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class ProviderEvent(Model):
+    """An event a mail provider reported (bounce, complaint, unsubscribe), by its own id: each is applied
+    once, however often the provider sends it. `address_hash` and `provider` say who reported what about
+    which address, so the outbound sync never pushes a provider's own report back to it."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (Index("ix_provider_events_address_hash", "address_hash"),)
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # the provider's id (a SHA-256 when longer)
+    kind: Mapped[str] = mapped_column(String(16))  # hard_bounce, soft_bounce, complaint, unsubscribe
+    address_hash: Mapped[str | None] = mapped_column(String(64))  # None when the address was not one
+    outcome: Mapped[str] = mapped_column(String(16))  # what it did: see services/provider_events.OUTCOMES
+    received_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)

@@ -1,4 +1,4 @@
-"""SPEC §3 and §17, row by row: the decision rule is a pure function, so it is tested directly, with fixed clocks."""
+"""SPEC §3, §15 (rule 6a) and §17, row by row: the decision rule is a pure function, so it is tested directly, with fixed clocks."""
 
 from __future__ import annotations
 
@@ -73,6 +73,50 @@ CASES = [
         BILLING,
         "sms",
         person(channels_with_address=frozenset({"email"}), sms_stopped=True),
+        False,
+        False,
+        "no_address",
+    ),
+    # 6a (SPEC §15) a provider reported the email address dead: every email stops, mandatory included; only
+    # the end of the account and a missing address come first; other channels are unaffected
+    ("undeliverable, mandatory", BILLING, "email", person(undeliverable_channels=frozenset({"email"})), False, False, "undeliverable"),
+    (
+        "undeliverable beats every later rule",
+        NEWSLETTER,
+        "email",
+        person(
+            undeliverable_channels=frozenset({"email"}),
+            suppressed_channels=frozenset({"email"}),
+            choices={(ANY, ANY): False, (ANY, "email"): False, ("newsletter", "email"): True},
+        ),
+        False,
+        False,
+        "undeliverable",
+    ),
+    ("undeliverable leaves sms", BILLING, "sms", person(undeliverable_channels=frozenset({"email"})), False, True, "mandatory"),
+    (
+        "undeliverable leaves an sms stop to texts",
+        BILLING,
+        "sms",
+        person(undeliverable_channels=frozenset({"email"}), sms_stopped=True),
+        False,
+        False,
+        "sms_stop",
+    ),
+    (
+        "deactivated beats undeliverable",
+        BILLING,
+        "email",
+        person(status="deactivated", undeliverable_channels=frozenset({"email"})),
+        False,
+        False,
+        "deactivated",
+    ),
+    (
+        "no address beats undeliverable",
+        BILLING,
+        "email",
+        person(channels_with_address=frozenset({"sms"}), undeliverable_channels=frozenset({"email"})),
         False,
         False,
         "no_address",
@@ -565,7 +609,7 @@ def test_every_reason_of_the_spec_is_reachable():
     reasons = {c[6] for c in CASES} | {c[7] for c in CASES_17}
     assert reasons == {
         "topic_archived", "topic_not_on_channel", "suppressed", "unknown_recipient", "deactivated", "erased", "no_address",
-        "sms_stop", "mandatory", "quiet_hours", "dnc_list_stale", "do_not_call", "all_marketing_unsubscribed",
+        "undeliverable", "sms_stop", "mandatory", "quiet_hours", "dnc_list_stale", "do_not_call", "all_marketing_unsubscribed",
         "channel_unsubscribed", "subscribed", "unsubscribed", "default", "no_consent",
     }  # fmt: skip
 

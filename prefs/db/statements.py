@@ -52,12 +52,14 @@ INSERT_RECIPIENT = (
 # `{column}` is the key's column (never client text), `{placeholders}` one `?` per key (states.state_sql).
 # The do-not-call list in force is the newest loaded one (dnc_lists.loaded_at set); its numbers are
 # matched by the number's suppression hash, and the choices say which opt-ins were stored with evidence.
+# An email address a provider reported dead (rule 6a) is matched by its hash too.
 STATE_BY_KEYS = """
 SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
        sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk,
-       r.time_zone, r.phone, dn.hash IS NOT NULL, dl.as_of, c.with_evidence
+       r.time_zone, r.phone, dn.hash IS NOT NULL, dl.as_of, c.with_evidence, ua.hash IS NOT NULL
 FROM recipients r
 LEFT JOIN suppressions se ON se.hash = r.email_hash
+LEFT JOIN undeliverable_addresses ua ON ua.hash = r.email_hash
 LEFT JOIN suppressions sp ON sp.hash = r.phone_hash
 LEFT JOIN dnc_lists dl ON dl.generation = (SELECT max(generation) FROM dnc_lists WHERE loaded_at IS NOT NULL)
 LEFT JOIN dnc_numbers dn ON dn.generation = dl.generation AND dn.hash = r.phone_hash
@@ -155,6 +157,13 @@ FROM consent_events WHERE id > ? ORDER BY id
 TRY_LOCK_FAN_OUT = "SELECT pg_try_advisory_xact_lock(?)"
 # The oldest outbox messages, to fan out.
 OUTBOX_BATCH = "SELECT id, kind, type, event_id, ordering_key, payload, created_at FROM outbox ORDER BY id LIMIT ?"
+# What waits to leave, for the metrics scrape: each stage's size and its oldest message (a delivery to a
+# disabled endpoint is not waiting for the worker).
+OUTBOX_BACKLOG = "SELECT count(*), min(created_at) FROM outbox"
+DELIVERY_BACKLOG = """
+SELECT count(*), min(d.created_at) FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE d.status = 'pending' AND w.enabled = ?
+"""
 # Fanned out: gone from the outbox.
 DELETE_OUTBOX = "DELETE FROM outbox WHERE id {in_list}"
 # The endpoints a message may go to.

@@ -2,7 +2,8 @@
 
 This is the hot path of every check. It runs one joined query (recipient, its choices, whether its stored
 address hashes are suppressed, the number's SMS stop being a suppression of source `sms_stop`, and the
-facts of SPEC §17: time zone, do-not-call list) straight on the driver's cursor (db/driver.py):
+facts of SPEC §17: time zone, do-not-call list, and whether a provider reported the email address dead,
+SPEC §15) straight on the driver's cursor (db/driver.py):
 SQLAlchemy's row processing cost more than the query itself on a 10,000-item batch.
 """
 
@@ -46,6 +47,8 @@ def _channels_by_flags(fields: tuple[str, ...]) -> dict[tuple[bool, ...], frozen
 # Shared frozensets, looked up by the row's flags (SQLite answers 0/1, which hash like False/True).
 _CHANNELS_WITH_ADDRESS = _channels_by_flags(_HELD)
 _SUPPRESSED = _channels_by_flags(_SUPPRESSED_HELD)
+_UNDELIVERABLE = channels_reaching("email")  # what a dead email address takes out (rule 6a)
+_NO_CHANNELS: frozenset[str] = frozenset()
 
 
 def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) -> dict[str, RecipientState]:
@@ -90,6 +93,7 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
                     bool(first[15]),
                     as_of,
                     frozenset(opted_in) if opted_in else _NONE,
+                    _UNDELIVERABLE if first[18] else _NO_CHANNELS,
                 )
     finally:
         if own:
