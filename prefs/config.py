@@ -5,12 +5,19 @@ Fails closed: in production every secret and the database must be given; only de
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from .decision import QuietHours
 from .outbound.netguard import parse_allow_hosts
@@ -51,6 +58,13 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_WORKER_THREADS": "16",  # deliveries a worker sends at once
     # Calls and texts (SPEC §17): no marketing by sms or phone in this part of the person's day; empty: none.
     "PREFS_QUIET_HOURS": "21:00-08:00",
+    # Mail-provider webhooks (SPEC §15): each provider's is off until its own setting is given.
+    "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY": None,  # the Event Webhook's verification key, base64 DER as SendGrid shows it
+    "PREFS_MAILGUN_WEBHOOK_SIGNING_KEY": None,  # Mailgun's HTTP webhook signing key
+    "PREFS_POSTMARK_WEBHOOK_USER": None,  # HTTP Basic credentials put in Postmark's webhook URL
+    "PREFS_POSTMARK_WEBHOOK_PASSWORD": None,
+    "PREFS_SES_TOPIC_ARNS": None,  # comma-separated SNS topics whose messages are accepted (and subscriptions confirmed)
+    "PREFS_SNS_CERT_HOSTS": "sns.*.amazonaws.com",  # comma-separated host globs an SNS signing certificate may come from
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
@@ -121,6 +135,11 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     if not 1 <= worker_threads <= 128:
         raise ConfigError("PREFS_WORKER_THREADS must be between 1 and 128")
     quiet_hours = _quiet_hours(raw["PREFS_QUIET_HOURS"])
+    sendgrid_key = _sendgrid_public_key(raw["PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY"])
+    if bool(raw["PREFS_POSTMARK_WEBHOOK_USER"]) != bool(raw["PREFS_POSTMARK_WEBHOOK_PASSWORD"]):
+        raise ConfigError("PREFS_POSTMARK_WEBHOOK_USER and PREFS_POSTMARK_WEBHOOK_PASSWORD go together: set both or neither")
+    ses_topics = _ses_topic_arns(raw["PREFS_SES_TOPIC_ARNS"])
+    sns_cert_hosts = _host_globs(str(raw["PREFS_SNS_CERT_HOSTS"] or ""))
 
     config: dict[str, Any] = dict(raw)
     config.update(
@@ -139,6 +158,9 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_WEBHOOK_DISABLE_AFTER_S=disable_after,
         PREFS_WORKER_THREADS=worker_threads,
         PREFS_QUIET_HOURS=quiet_hours,
+        PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY=sendgrid_key,
+        PREFS_SES_TOPIC_ARNS=ses_topics,
+        PREFS_SNS_CERT_HOSTS=sns_cert_hosts,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.
@@ -221,6 +243,43 @@ def _quiet_hours(value: Any) -> QuietHours | None:
         raise ConfigError(
             f"PREFS_QUIET_HOURS must be two different times of day as HH:MM-HH:MM, e.g. 21:00-08:00, or empty for none, not {text!r}"
         ) from None
+
+
+def _sendgrid_public_key(value: Any) -> ec.EllipticCurvePublicKey | None:
+    """The Event Webhook's verification key: base64 of the DER public key, as SendGrid's settings page shows it."""
+    if not value:
+        return None
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(str(value).strip(), validate=True))
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ConfigError(
+            "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY must be the Signed Event Webhook's verification key as SendGrid shows it "
+            "(base64 of an ECDSA P-256 public key)"
+        )
+    return key
+
+
+SES_TOPIC_ARN_RE = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
+HOST_GLOB_LABEL_RE = re.compile(r"[a-z0-9*-]{1,63}")
+
+
+def _ses_topic_arns(value: Any) -> tuple[str, ...]:
+    arns = tuple(part.strip() for part in str(value or "").split(",") if part.strip())
+    for arn in arns:
+        if not SES_TOPIC_ARN_RE.fullmatch(arn):
+            raise ConfigError(f"PREFS_SES_TOPIC_ARNS: {arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+    return arns
+
+
+def _host_globs(value: str) -> tuple[str, ...]:
+    """Host names in which `*` stands for one label (sns.*.amazonaws.com), lower case; an IP address is itself."""
+    globs = tuple(part.strip().lower().rstrip(".") for part in value.split(",") if part.strip())
+    for glob in globs:
+        if not all(HOST_GLOB_LABEL_RE.fullmatch(label) for label in glob.split(".")):
+            raise ConfigError(f"PREFS_SNS_CERT_HOSTS: {glob!r} is not a host name pattern like sns.*.amazonaws.com")
+    return globs
 
 
 def _int(raw: Mapping[str, Any], name: str) -> int:

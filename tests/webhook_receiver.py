@@ -15,6 +15,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     @property
     def json(self) -> Any:
@@ -23,9 +24,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """`answer(request) -> (status, headers)` decides each answer; 204 by default."""
+    """`answer(request) -> (status, headers)` decides each answer to a POST; 204 by default. A GET is answered
+    with `pages[path]` (200), or 404; GETs are recorded too."""
 
     answer: Callable[[Received], tuple[int, dict[str, str]]] = lambda request: (204, {})
+    pages: dict[str, bytes] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -47,6 +50,15 @@ class Receiver:
                     self.send_header(name, value)
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, b"", "GET"))
+                page = receiver.pages.get(self.path)
+                self.send_response(200 if page is not None else 404)
+                self.send_header("content-length", str(len(page or b"")))
+                self.end_headers()
+                self.wfile.write(page or b"")
 
             def log_message(self, *args: Any) -> None:
                 pass

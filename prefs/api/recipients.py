@@ -15,6 +15,7 @@ from ..services.history import consent_events_of
 from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.lookup import live_recipients, lookup_address
 from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
+from ..services.provider_events import clear_undeliverable
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from .auth import actor_name, authorized
 from .blueprint import blp
@@ -154,3 +155,15 @@ def deactivate(body, recipient_id):
 def reactivate(body, recipient_id):
     """Reopen a deactivated account; stored choices apply again."""
     return recipient_body(_status_change(recipient_id, body, "active"))
+
+
+@blp.route("/recipients/<string:recipient_id>/undeliverable/clear", methods=["POST"])
+@authorized("write", body="optional")
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(200, MatrixSchema)
+def undeliverable_clear(body, recipient_id):
+    """The email address works again: lift the undeliverable mark a mail provider's hard bounce left on it
+    (rule 6a), with a reason; the preference matrix after it. Nothing to lift changes nothing."""
+    context = api_context((body or {}).get("reason"))
+    unit_of_work(lambda: clear_undeliverable(recipient_id, context))
+    return preference_matrix(runtime(), readable_recipient(recipient_id))

@@ -28,7 +28,7 @@ from ..services.outbox import EVENT_TYPES
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
     "topic_archived", "topic_not_on_channel", "suppressed", "unknown_recipient", "deactivated", "erased",
-    "no_address", "sms_stop", "mandatory", "quiet_hours", "dnc_list_stale", "do_not_call",
+    "no_address", "undeliverable", "sms_stop", "mandatory", "quiet_hours", "dnc_list_stale", "do_not_call",
     "all_marketing_unsubscribed", "channel_unsubscribed", "subscribed", "unsubscribed", "default", "no_consent",
 )  # fmt: skip
 

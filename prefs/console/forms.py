@@ -90,6 +90,10 @@ class StatusForm(ConsoleForm):
     reason = reason_field("Reason for the account change")
 
 
+class ClearUndeliverableForm(ConsoleForm):
+    reason = reason_field("Why the address works again")
+
+
 class LiftSuppressionForm(EvidenceFields, ConsoleForm):
     q = HiddenField()
     collected_at = DateTimeLocalField(

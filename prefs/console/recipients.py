@@ -12,12 +12,13 @@ from ..models import Recipient
 from ..runtime import runtime
 from ..services.preference_form import build_form, changes_from_form, lift_changes, liftable_kinds, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
+from ..services.provider_events import PROVIDER_NAMES, clear_undeliverable, undeliverable_mark
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..services.states import recipient_state
 from . import bp
 from .auth import requires, staff_context
 from .contact import SHOWN_PREFIX, contact_changes, contact_values, field_errors, shown_values
-from .forms import ChoicesForm, ContactForm, EraseForm, StatusForm
+from .forms import ChoicesForm, ClearUndeliverableForm, ContactForm, EraseForm, StatusForm
 from .history import consent_history, parse_before
 from .matrix import (
     ADDRESS_WORDS,
@@ -62,6 +63,9 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
         "contact_form": forms.get("contact_form") or ContactForm(formdata=None, data=current_contact),
         "contact_shown": forms.get("contact_shown") or current_contact,
         "status_form": forms.get("status_form") or StatusForm(formdata=None),
+        "undeliverable": undeliverable_mark(recipient.email_hash),
+        "provider_names": PROVIDER_NAMES,
+        "undeliverable_form": forms.get("undeliverable_form") or ClearUndeliverableForm(formdata=None),
         "erase_form": forms.get("erase_form") or EraseForm(formdata=None),
         "is_admin": allows(current_user.role, "admin"),
         "history": consent_history(recipient.id, parse_before(request.args.get("before"))),
@@ -148,6 +152,25 @@ def save_contact(recipient_id: str):
                 form[name].errors = messages
         return refused(error.status, error.message)
     flash("Contact data saved.", "success")
+    return back_to(recipient_id, "contact")
+
+
+@bp.post("/recipients/<recipient_id>/undeliverable/clear")
+@requires("edit")
+def clear_undeliverable_mark(recipient_id: str):
+    """The email address works again (the person says so, or a test message arrived): rule 6a stops applying."""
+    person = readable_recipient(recipient_id)
+    form = ClearUndeliverableForm()
+    if not form.validate():
+        return render_recipient(person, 422, undeliverable_form=form, error_section="undeliverable")
+    try:
+        cleared = unit_of_work(lambda: clear_undeliverable(recipient_id, staff_context(form.reason.data)))
+    except PrefsError as error:
+        return render_recipient(person, error.status, undeliverable_form=form, error=error.message, error_section="undeliverable")
+    if cleared:
+        flash("The email address is no longer marked undeliverable: emails go to it again.", "success")
+    else:
+        flash("Nothing changed: the email address was not marked undeliverable.", "info")
     return back_to(recipient_id, "contact")
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..channels import CHANNEL_WORDS
+from ..services.provider_events import PROVIDER_NAMES
 
 # reason -> (short words for a matrix cell, what it means)
 REASONS: dict[str, tuple[str, str]] = {
@@ -40,6 +41,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "The do-not-call list loaded is more than 31 days old: no marketing calls or texts until a fresh one is loaded.",
     ),
     "no_address": ("No address", "We hold no address for this channel."),
+    "undeliverable": (
+        "Address undeliverable",
+        "A mail provider reported a hard bounce: the address does not exist, so nothing is emailed to it, service "
+        "messages included, until the address changes or support clears it.",
+    ),
     "deactivated": ("Account deactivated", "The account is deactivated: nothing is sent, service messages included."),
     "erased": ("Erased", "The person was erased."),
     "topic_archived": ("Topic archived", "The topic is archived: nothing is sent on it."),
@@ -53,6 +59,15 @@ SUPPRESSION_SOURCE_WORDS = {
     "import": "imported from another system",
     "sms_stop": "a STOP text from this number",
 }
+# What a mail provider reported about an address nobody held (services/provider_events.py): `kind:provider`.
+_PROVIDER_REPORTS = {"bounce": "a hard bounce", "complaint": "a spam complaint", "unsubscribe": "an unsubscribe"}
+SUPPRESSION_SOURCE_WORDS.update(
+    {
+        f"{kind}:{provider}": f"{words} reported by {name}"
+        for kind, words in _PROVIDER_REPORTS.items()
+        for provider, name in PROVIDER_NAMES.items()
+    }
+)
 
 VIA_WORDS = {
     "console": "console",
@@ -78,6 +93,9 @@ def reason_meaning(reason: str) -> str:
 def via_words(via: str) -> str:
     if via.startswith("keyword:"):
         return f"text keyword {via.partition(':')[2]}"
+    kind, _, provider = via.partition(":")
+    if kind in _PROVIDER_REPORTS and provider in PROVIDER_NAMES:  # e.g. complaint:sendgrid
+        return f"{_PROVIDER_REPORTS[kind]} reported by {PROVIDER_NAMES[provider]}"
     if via.startswith("plain_language:"):  # e.g. plain_language:no-more-texts (services/sms_phrases.py)
         return f"text in plain words ({via.partition(':')[2].replace('-', ' ')})"
     return VIA_WORDS.get(via, via.replace("_", " "))
@@ -91,6 +109,8 @@ def actor_words(actor: str, actor_id: str | None) -> str:
         return f"API key {actor_id}" if actor_id else "API"
     if actor == "import":
         return f"import {actor_id}" if actor_id else "import"
+    if actor == "provider":
+        return PROVIDER_NAMES.get(actor_id or "", "a mail provider")
     if actor_id:
         return f"{actor_id} ({actor})"
     return {"sms": "text message", "email": "email", "system": "the system"}.get(actor, actor)
@@ -119,6 +139,8 @@ def event_words(
         return "Texted STOP: no texts until START" if after else "SMS stop lifted"
     if kind == "status_changed":
         return f"Account {STATUS_WORDS.get(before, before)} → {STATUS_WORDS.get(after, after)}"
+    if kind == "undeliverable":
+        return "Email address undeliverable (hard bounce)" if after else "Email address deliverable again (undeliverable cleared)"
     if kind == "suppression_lifted":
         return f"Suppression of the {'email address' if channel == 'email' else 'phone number'} lifted"
     if kind == "recipient_created":

@@ -1,4 +1,5 @@
-"""GuardedHttp: the POST client webhook deliveries go through (SPEC §12, §13). Thread-safe, keep-alive pools.
+"""GuardedHttp: the POST client webhook deliveries go through (SPEC §12, §13), and the GET of the few things the
+service fetches (SPEC §15: Amazon SNS certificates and subscription confirmations). Thread-safe, keep-alive pools.
 
 Every new connection resolves the host itself, refuses it unless every address passes netguard (hosts in
 PREFS_WEBHOOK_ALLOW_HOSTS exempt) and connects only to an address it checked, so no DNS answer given after
@@ -63,6 +64,17 @@ class PostResult:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300 and self.error is None
+
+
+@dataclass(frozen=True)
+class GetResult:
+    status: int | None  # the HTTP status, when an answer came
+    body: bytes  # the answer's body on a 2xx, else empty
+    error: str | None  # why the fetch failed; None on a 2xx
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 def _time_left() -> float | None:
@@ -189,6 +201,42 @@ class GuardedHttp:
         finally:
             _deadline.reset(token)
         return PostResult(status, error, (time.monotonic() - started) * 1000)
+
+    def get(self, url: str, max_bytes: int = MAX_ANSWER_BYTES) -> GetResult:
+        """GET `url` under the same guard and deadline as post(), for the few things the service fetches (an
+        Amazon SNS signing certificate, a subscription's confirmation link). The answer's body is read up to
+        `max_bytes`; a longer one is an error. Never raises."""
+        started = time.monotonic()
+        token = _deadline.set(started + self.timeout_seconds)
+        body = b""
+        try:
+            _parse_destination(url, self.allow_hosts)
+            response = self._pools.urlopen(
+                "GET",
+                url,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                timeout=self.timeout_seconds,
+                pool_timeout=self.timeout_seconds,
+            )
+            try:
+                body = response.read(max_bytes + 1, decode_content=True)
+                if len(body) > max_bytes:
+                    response.close()  # the rest is not read: the connection cannot carry another request
+            finally:
+                response.release_conn()
+            status: int | None = response.status
+            error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+            if len(body) > max_bytes:
+                error = f"the answer is longer than {max_bytes} bytes"
+        except ForbiddenDestination as refusal:
+            status, error = None, f"refused: {refusal}"
+        except (HTTPError, OSError, HTTPException) as failure:
+            status, error = None, self._describe(failure)
+        finally:
+            _deadline.reset(token)
+        return GetResult(status, body if error is None else b"", error)
 
     def close(self) -> None:
         """Close every pooled connection; the client opens new ones if used again."""

@@ -37,6 +37,7 @@ _BY_KIND = {
     "contact_changed": "recipient.updated",
     "erased": "recipient.erased",
     "suppression_lifted": "suppression.removed",
+    "undeliverable": "recipient.updated",  # a provider reported the email address dead, or support cleared that
 }
 
 

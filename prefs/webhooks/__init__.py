@@ -1,4 +1,5 @@
-"""Inbound channels: SMS keywords and plain-language stops (Twilio) and mailto unsubscribes (an inbound-mail webhook).
+"""Inbound channels: SMS keywords and plain-language stops (Twilio), mailto unsubscribes (an inbound-mail webhook)
+and the mail providers' bounces, complaints and unsubscribes (providers.py).
 
 Never rate-limited: a 429 here would lose a STOP (Twilio does not retry). A webhook whose own setting is
 missing is off: it answers 503 saying which setting turns it on.
@@ -86,3 +87,7 @@ def email():
     except PrefsError:  # the person was erased meanwhile: nothing left to unsubscribe
         applied = False
     return {"status": "unsubscribed" if applied else "ignored"}, 200
+
+
+# The mail providers' event webhooks (SPEC §15) are routes of this blueprint too.
+from . import providers  # noqa: E402,F401

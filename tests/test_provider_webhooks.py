@@ -1,0 +1,382 @@
+"""Issue 15 (inbound), SPEC §15: mail providers' bounces, complaints and unsubscribes, each verified the way its
+provider signs, applied once through the one service (services/provider_events.py).
+
+Acceptance 1: real-shaped payloads, signed as each provider signs them, act; a changed byte or a stale timestamp
+gives 403 and changes nothing; a replayed event changes nothing twice. 2: a hard bounce makes billing by email
+`undeliverable`, leaves billing by sms alone, and a changed email clears it. 3: a complaint makes marketing by
+email `channel_unsubscribed`, mandatory email still allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from provider_signing import (
+    CERT_PATH,
+    PROVIDER_SETTINGS,
+    SNS_CERTIFICATE,
+    mailgun_event,
+    mailgun_payload,
+    post_sendgrid,
+    postmark_auth,
+    postmark_bounce,
+    postmark_subscription_change,
+    sendgrid_event,
+    sendgrid_request,
+    ses_bounce,
+    ses_complaint,
+    sns_message,
+)
+from webhook_receiver import Receiver
+
+pytest_plugins = ["console_fixtures"]
+
+
+@pytest.fixture
+def settings_override():
+    return dict(PROVIDER_SETTINGS)
+
+
+@pytest.fixture
+def sns_host():
+    """Amazon SNS's certificate host and subscription endpoint, played by a loopback HTTP server."""
+    receiver = Receiver(pages={CERT_PATH: SNS_CERTIFICATE, "/confirm": b"<ConfirmSubscriptionResponse/>"}).start()
+    yield receiver
+    receiver.stop()
+
+
+def billing_and_newsletter(api, who: dict) -> dict[tuple[str, str], str]:
+    return {(topic, channel): api.check(topic, channel, **who)["reason"] for topic in ("billing", "newsletter") for channel in ("email", "sms")}
+
+
+def events_of(api, recipient_id: str = "cust-1") -> list[dict]:
+    return api.get(f"/recipients/{recipient_id}/events").get_json()["events"]
+
+
+# --- SendGrid: ECDSA P-256 over timestamp + body ----------------------------------------------------------
+def test_a_sendgrid_hard_bounce_makes_the_address_undeliverable_until_it_changes(api, client, newsletter, person):
+    event = sendgrid_event("bounce", "ann@example.com", type="bounce", status="5.1.1", reason="550 5.1.1 The email account does not exist.")
+    response = post_sendgrid(client, [event])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"received": 1, "outcomes": {"applied": 1}}
+
+    assert api.check("billing", "email", recipient_id="cust-1") == {
+        "allowed": False, "reason": "undeliverable", "recipient_id": "cust-1", "topic": "billing", "channel": "email"
+    }  # fmt: skip
+    assert api.check("newsletter", "email", email="ANN@example.com")["reason"] == "undeliverable"
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
+    (latest, *_) = events_of(api)
+    assert (latest["kind"], latest["actor"], latest["actor_id"], latest["via"]) == ("undeliverable", "provider", "sendgrid", "bounce:sendgrid")
+    assert (latest["channel"], latest["before"], latest["after"]) == ("email", False, True)
+    matrix = api.get("/recipients/cust-1/preferences").get_json()
+    assert {topic["key"]: topic["channels"]["email"]["reason"] for topic in matrix["topics"]} == {
+        "billing": "undeliverable", "service": "undeliverable", "newsletter": "undeliverable"
+    }  # fmt: skip
+
+    assert api.put("/recipients/cust-1", {"email": "ann.new@example.com"}).status_code == 200
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+
+
+def test_a_replayed_sendgrid_event_changes_nothing_twice(api, client, person):
+    body, headers = sendgrid_request([sendgrid_event("bounce", "ann@example.com", type="bounce")])
+    assert client.post("/webhooks/providers/sendgrid", data=body, headers=headers).get_json()["outcomes"] == {"applied": 1}
+    before = events_of(api)
+    again = client.post("/webhooks/providers/sendgrid", data=body, headers=headers)
+    assert again.status_code == 200 and again.get_json()["outcomes"] == {"duplicate": 1}
+    assert events_of(api) == before
+    # Cleared by support, the mark stays cleared when the same event comes once more.
+    assert api.post("/recipients/cust-1/undeliverable/clear", {"reason": "the person says it works"}).status_code == 200
+    client.post("/webhooks/providers/sendgrid", data=body, headers=headers)
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+
+
+@pytest.mark.parametrize("tamper", ["body", "signature", "timestamp", "stale", "future", "unsigned"])
+def test_a_sendgrid_request_that_fails_its_check_is_refused_and_changes_nothing(api, client, person, tamper):
+    body, headers = sendgrid_request([sendgrid_event("spamreport", "ann@example.com")])
+    if tamper == "body":
+        body = body.replace(b"spamreport", b"spamreporu")
+    elif tamper == "signature":
+        signature = bytearray(headers["X-Twilio-Email-Event-Webhook-Signature"].encode())
+        signature[20] = ord("A") if signature[20] != ord("A") else ord("B")
+        headers["X-Twilio-Email-Event-Webhook-Signature"] = signature.decode()
+    elif tamper == "timestamp":
+        headers["X-Twilio-Email-Event-Webhook-Timestamp"] = str(int(headers["X-Twilio-Email-Event-Webhook-Timestamp"]) + 1)
+    elif tamper == "stale":
+        body, headers = sendgrid_request([sendgrid_event("spamreport", "ann@example.com")], signed_at=time.time() - 301)
+    elif tamper == "future":
+        body, headers = sendgrid_request([sendgrid_event("spamreport", "ann@example.com")], signed_at=time.time() + 301)
+    else:
+        del headers["X-Twilio-Email-Event-Webhook-Signature"]
+    before = events_of(api)
+    response = client.post("/webhooks/providers/sendgrid", data=body, headers=headers)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+    assert events_of(api) == before
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+
+
+def test_sendgrid_soft_bounces_and_other_events_change_nothing(api, client, newsletter, person):
+    events = [
+        sendgrid_event("deferred", "ann@example.com", response="400 try again later", attempt="5"),
+        sendgrid_event("bounce", "ann@example.com", type="blocked", status="4.0.0", bounce_classification="Reputation"),
+        sendgrid_event("delivered", "ann@example.com", response="250 OK"),
+        sendgrid_event("open", "ann@example.com", useragent="Mozilla/4.0", ip="255.255.255.255"),
+    ]
+    before = events_of(api)
+    assert post_sendgrid(client, events).get_json() == {"received": 2, "outcomes": {"recorded": 2}}
+    assert events_of(api) == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+
+
+def test_sendgrid_unsubscribes_are_applied_like_a_one_click(api, client, newsletter, person):
+    events = [sendgrid_event("group_unsubscribe", "ann@example.com", asm_group_id=10, useragent="Mozilla/5.0", ip="255.255.255.255")]
+    assert post_sendgrid(client, events).get_json()["outcomes"] == {"applied": 1}
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+    (latest, *_) = events_of(api)
+    assert (latest["kind"], latest["actor"], latest["via"], latest["after"]) == ("channel_stop", "provider", "unsubscribe:sendgrid", False)
+    # A second unsubscribe (its own id) finds it done, as a repeated one-click does.
+    assert post_sendgrid(client, [sendgrid_event("unsubscribe", "ann@example.com")]).get_json()["outcomes"] == {"unchanged": 1}
+
+
+# --- Mailgun: HMAC of timestamp + token ----------------------------------------------------------------
+def test_a_mailgun_complaint_stops_marketing_by_email_but_not_mandatory_mail(api, client, newsletter, person):
+    payload = mailgun_payload(mailgun_event("complained", "ann@example.com"))
+    response = client.post("/webhooks/providers/mailgun", json=payload)
+    assert response.status_code == 200 and response.get_json()["outcomes"] == {"applied": 1}
+    assert billing_and_newsletter(api, {"recipient_id": "cust-1"}) == {
+        ("billing", "email"): "mandatory", ("billing", "sms"): "mandatory",
+        ("newsletter", "email"): "channel_unsubscribed", ("newsletter", "sms"): "no_consent",
+    }  # fmt: skip
+    (latest, *_) = events_of(api)
+    assert (latest["kind"], latest["actor"], latest["actor_id"], latest["via"]) == ("channel_stop", "provider", "mailgun", "complaint:mailgun")
+    replay = client.post("/webhooks/providers/mailgun", json=payload)
+    assert replay.get_json()["outcomes"] == {"duplicate": 1}
+    assert len(events_of(api)) == len([latest, *_])
+
+
+def test_a_mailgun_permanent_failure_is_a_hard_bounce_and_a_temporary_one_is_not(api, client, person):
+    temporary = mailgun_event("failed", "ann@example.com", severity="temporary", reason="generic",
+                              **{"delivery-status": {"code": 452, "message": "Mailbox full", "attempt-no": 1}})  # fmt: skip
+    assert client.post("/webhooks/providers/mailgun", json=mailgun_payload(temporary)).get_json()["outcomes"] == {"recorded": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+    permanent = mailgun_event("failed", "ann@example.com", severity="permanent", reason="bounce",
+                              **{"delivery-status": {"code": 550, "message": "No such user", "attempt-no": 1}})  # fmt: skip
+    assert client.post("/webhooks/providers/mailgun", json=mailgun_payload(permanent)).get_json()["outcomes"] == {"applied": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+
+
+@pytest.mark.parametrize("tamper", ["event", "signature", "key", "stale", "missing"])
+def test_a_mailgun_request_that_fails_its_check_is_refused_and_changes_nothing(api, client, newsletter, person, tamper):
+    payload = mailgun_payload(mailgun_event("complained", "ann@example.com"))
+    if tamper == "event":  # the signature covers only timestamp + token: the token's one use is what we rely on
+        payload["signature"]["token"] = payload["signature"]["token"][:-1] + "x"
+    elif tamper == "signature":
+        signature = payload["signature"]["signature"]
+        payload["signature"]["signature"] = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    elif tamper == "key":
+        payload = mailgun_payload(mailgun_event("complained", "ann@example.com"), key="key-somebody-else")
+    elif tamper == "stale":
+        payload = mailgun_payload(mailgun_event("complained", "ann@example.com"), signed_at=time.time() - 301)
+    else:
+        del payload["signature"]
+    before = events_of(api)
+    assert client.post("/webhooks/providers/mailgun", json=payload).status_code == 403
+    assert events_of(api) == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+
+
+# --- Postmark: HTTP Basic --------------------------------------------------------------------------------
+def test_a_postmark_subscription_change_by_the_recipient_is_an_unsubscribe(api, client, newsletter, person):
+    response = client.post("/webhooks/providers/postmark", json=postmark_subscription_change("ann@example.com"), headers=postmark_auth())
+    assert response.status_code == 200 and response.get_json()["outcomes"] == {"applied": 1}
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
+    (latest, *_) = events_of(api)
+    assert latest["via"] == "unsubscribe:postmark"
+    # A suppression the sender made through Postmark's API is not the person's choice (and may be our own sync).
+    by_sender = postmark_subscription_change("lee@example.com", origin="Customer")
+    assert client.post("/webhooks/providers/postmark", json=by_sender, headers=postmark_auth()).get_json()["received"] == 0
+
+
+def test_postmark_bounces_and_complaints(api, client, newsletter, person):
+    soft = postmark_bounce("ann@example.com", "SoftBounce", record_id=1)
+    assert client.post("/webhooks/providers/postmark", json=soft, headers=postmark_auth()).get_json()["outcomes"] == {"recorded": 1}
+    complaint = {**postmark_bounce("ann@example.com", "SpamComplaint", record_id=2), "RecordType": "SpamComplaint"}
+    assert client.post("/webhooks/providers/postmark", json=complaint, headers=postmark_auth()).get_json()["outcomes"] == {"applied": 1}
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
+    hard = postmark_bounce("ann@example.com", record_id=3)
+    assert client.post("/webhooks/providers/postmark", json=hard, headers=postmark_auth()).get_json()["outcomes"] == {"applied": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+
+
+@pytest.mark.parametrize("credentials", [None, ("postmark", "wrong"), ("someone", "a-long-webhook-password")])
+def test_postmark_without_its_credentials_is_refused(api, client, person, credentials):
+    headers = postmark_auth(*credentials) if credentials else {}
+    response = client.post("/webhooks/providers/postmark", json=postmark_bounce("ann@example.com"), headers=headers)
+    assert response.status_code == 403
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+
+
+# --- addresses nobody holds --------------------------------------------------------------------------------
+def test_a_hard_bounce_or_complaint_for_an_unknown_address_leaves_a_suppression(api, client, newsletter):
+    hard = postmark_bounce("Nobody@Example.com", record_id=9)
+    assert client.post("/webhooks/providers/postmark", json=hard, headers=postmark_auth()).get_json()["outcomes"] == {"suppressed": 1}
+    assert api.check("newsletter", "email", email="nobody@example.com")["reason"] == "suppressed"
+    complaint = mailgun_payload(mailgun_event("complained", "stranger@example.com"))
+    assert client.post("/webhooks/providers/mailgun", json=complaint).get_json()["outcomes"] == {"suppressed": 1}
+    assert api.check("newsletter", "email", email="stranger@example.com")["reason"] == "suppressed"
+    # Whoever is given the bounced address later gets no mail sent into the void, until support clears it.
+    api.put("/recipients/new-1", {"email": "nobody@example.com"})
+    assert api.check("billing", "email", recipient_id="new-1")["reason"] == "undeliverable"
+    api.put("/recipients/new-2", {"email": "stranger@example.com"})
+    assert api.check("billing", "email", recipient_id="new-2")["reason"] == "mandatory"
+
+
+# --- Amazon SES through SNS ---------------------------------------------------------------------------
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_an_ses_bounce_through_sns_is_verified_with_the_certificate_and_applied(api, client, sns_host, person, version):
+    message = sns_message(sns_host.url(""), "Notification", {"Message": ses_bounce("ann@example.com")}, version=version)
+    response = client.post("/webhooks/providers/ses", data=json.dumps(message), content_type="text/plain; charset=UTF-8")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["outcomes"] == {"applied": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "mandatory"
+    again = client.post("/webhooks/providers/ses", data=json.dumps(message), content_type="text/plain; charset=UTF-8")
+    assert again.get_json()["outcomes"] == {"duplicate": 1}
+    # The certificate was fetched once, through the guarded client, and kept.
+    assert [(request.method, request.path) for request in sns_host.received] == [("GET", CERT_PATH)]
+
+
+def test_an_ses_complaint_and_a_transient_bounce(api, client, sns_host, newsletter, person):
+    for notification, outcome in ((ses_bounce("ann@example.com", "Transient"), "recorded"), (ses_complaint("ann@example.com"), "applied")):
+        message = sns_message(sns_host.url(""), "Notification", {"Message": notification, "Subject": "Amazon SES Email Event Notification"})
+        assert client.post("/webhooks/providers/ses", data=json.dumps(message)).get_json()["outcomes"] == {outcome: 1}
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+
+
+@pytest.mark.parametrize("tamper", ["message", "signature", "stale", "topic", "certificate host", "certificate missing"])
+def test_an_sns_message_that_fails_its_check_is_refused_and_changes_nothing(api, client, sns_host, person, tamper):
+    base = sns_host.url("")
+    fields = {"Message": ses_bounce("ann@example.com")}
+    message = sns_message(base, "Notification", fields)
+    if tamper == "message":
+        message["Message"] = message["Message"].replace("Permanent", "Permanenu")
+    elif tamper == "signature":
+        message["Signature"] = message["Signature"][:10] + ("A" if message["Signature"][10] != "A" else "B") + message["Signature"][11:]
+    elif tamper == "stale":
+        message = sns_message(base, "Notification", fields, signed_at=datetime.now(UTC) - timedelta(hours=1, minutes=1))
+    elif tamper == "topic":
+        message = sns_message(base, "Notification", fields, topic="arn:aws:sns:us-east-1:999999999999:someone-else")
+    elif tamper == "certificate host":  # a certificate from a host PREFS_SNS_CERT_HOSTS does not name: never fetched
+        message = sns_message(base.replace("127.0.0.1", "localhost"), "Notification", fields)
+    else:
+        message = sns_message(base, "Notification", fields)
+        message["SigningCertURL"] = base + "/SimpleNotificationService-missing.pem"
+    before = events_of(api)
+    response = client.post("/webhooks/providers/ses", data=json.dumps(message))
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert events_of(api) == before
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+    if tamper in ("stale", "topic", "certificate host"):
+        assert sns_host.received == []
+
+
+def test_an_sns_subscription_to_an_accepted_topic_is_confirmed(client, sns_host):
+    base = sns_host.url("")
+    confirmation = sns_message(
+        base,
+        "SubscriptionConfirmation",
+        {
+            "Token": "2336412f37fb687f5d51e6e241d638b05824e9e2f6713b42abaeb8607743f5ba91d34edd2b7a2f8a2c0f8",
+            "Message": "You have chosen to subscribe to the topic. To confirm the subscription, visit the SubscribeURL included in this message.",
+            "SubscribeURL": base + "/confirm",
+        },
+    )
+    response = client.post("/webhooks/providers/ses", data=json.dumps(confirmation))
+    assert response.status_code == 200 and response.get_json() == {"status": "subscribed"}
+    assert [request.path for request in sns_host.received] == [CERT_PATH, "/confirm"]
+    # A confirmation whose SubscribeURL is elsewhere is signed all right, but not followed.
+    elsewhere = sns_message(base, "SubscriptionConfirmation", {**{k: confirmation[k] for k in ("Token", "Message")},
+                                                               "SubscribeURL": "http://localhost:9/confirm"})  # fmt: skip
+    assert client.post("/webhooks/providers/ses", data=json.dumps(elsewhere)).status_code == 403
+    assert [request.path for request in sns_host.received] == [CERT_PATH, "/confirm"]
+
+
+# --- off until set ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("provider", "setting"),
+    [
+        ("sendgrid", "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        ("mailgun", "PREFS_MAILGUN_WEBHOOK_SIGNING_KEY"),
+        ("postmark", "PREFS_POSTMARK_WEBHOOK_USER"),
+        ("ses", "PREFS_SES_TOPIC_ARNS"),
+    ],
+)
+@pytest.mark.parametrize("settings_override", [{}])
+def test_a_provider_whose_setting_is_unset_is_off(client, provider, setting):
+    response = client.post(f"/webhooks/providers/{provider}", json=[])
+    assert response.status_code == 503
+    assert setting in response.get_data(as_text=True)
+
+
+# --- support sees and clears it -------------------------------------------------------------------------
+def test_clearing_undeliverable_by_api_needs_write_and_leaves_an_event(api, client, make_key, person):
+    post_sendgrid(client, [sendgrid_event("bounce", "ann@example.com", type="bounce")])
+    reader = make_key("reader", "read")
+    assert api.post("/recipients/cust-1/undeliverable/clear", {"reason": "x"}, key=reader).status_code == 403
+    response = api.post("/recipients/cust-1/undeliverable/clear", {"reason": "confirmed by phone"})
+    assert response.status_code == 200
+    assert {t["key"]: t["channels"]["email"]["reason"] for t in response.get_json()["topics"]}["billing"] == "mandatory"
+    (latest, *_) = events_of(api)
+    assert (latest["kind"], latest["actor"], latest["before"], latest["after"], latest["reason"]) == (
+        "undeliverable", "api", True, False, "confirmed by phone"
+    )  # fmt: skip
+    count = len(events_of(api))
+    assert api.post("/recipients/cust-1/undeliverable/clear").status_code == 200  # nothing to clear: nothing written
+    assert len(events_of(api)) == count
+    assert api.post("/recipients/nobody/undeliverable/clear").status_code == 404
+
+
+def test_the_console_shows_undeliverable_and_an_agent_clears_it_with_a_reason(api, client, console, person):
+    post_sendgrid(client, [sendgrid_event("bounce", "ann@example.com", type="bounce", status="5.1.1")])
+    agent = console("agent")
+    page = agent.text("/console/recipients/cust-1")
+    assert "Undeliverable:" in page and "SendGrid reported a hard" in page and "(5.1.1)" in page
+    assert "Address undeliverable" in page  # the matrix's words for the reason
+    assert "hard bounce reported by SendGrid" in page  # the history names who said so
+    refused = agent.submit("/console/recipients/cust-1", "/console/recipients/cust-1/undeliverable/clear", {"reason": ""})
+    assert refused.status_code == 422
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+    done = agent.submit("/console/recipients/cust-1", "/console/recipients/cust-1/undeliverable/clear", {"reason": "the person confirmed it"})
+    assert done.status_code == 303
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+    (latest, *_) = events_of(api)
+    assert (latest["actor"], latest["actor_id"], latest["reason"]) == ("staff", "agent@example.com", "the person confirmed it")
+    assert "Undeliverable:" not in agent.text("/console/recipients/cust-1")
+    viewer = console("viewer")
+    assert "Clear: the address works again" not in viewer.text("/console/recipients/cust-1")
+
+
+# --- settings -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY", "not base64!"),
+        ("PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"),  # cut short
+        ("PREFS_SES_TOPIC_ARNS", "arn:aws:sqs:us-east-1:123456789012:queue"),
+        ("PREFS_SNS_CERT_HOSTS", "https://sns.us-east-1.amazonaws.com/"),
+        ("PREFS_POSTMARK_WEBHOOK_USER", "postmark"),  # without its password
+    ],
+)
+def test_a_provider_setting_that_cannot_work_stops_the_service(tmp_path, name, value):
+    from conftest import BASE_SETTINGS
+
+    from prefs.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match=name):
+        build_config({}, str(tmp_path), {**BASE_SETTINGS, "PREFS_DATABASE_URL": "sqlite://", name: value})
