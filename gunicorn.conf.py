@@ -15,12 +15,24 @@ import logging
 import os
 import re
 import sys
+import tempfile
 
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("PREFS_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("PREFS_WORKERS", "4"))
-accesslog = "-"
+JSON_LOGS = os.environ.get("PREFS_LOG_FORMAT", "text").strip().lower() == "json"
+# JSON logs: the app writes one `request` line per request, with its id (prefs/logs.py), instead of this.
+accesslog = None if JSON_LOGS else "-"
+
+# /metrics sums every worker's counts (prometheus_client's multiprocess mode, prefs/metrics.py). The directory
+# must be in the environment before any worker imports prometheus_client: here, in the master, first thing.
+# Give the delivery worker the same PROMETHEUS_MULTIPROC_DIR so that its deliveries are counted too.
+if os.environ.get("PREFS_METRICS_TOKEN"):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prefs-metrics-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 # "/", "u" or "p", "/" in any percent-encoding (werkzeug decodes the path before routing, so each spelling
@@ -52,6 +64,14 @@ class RedactingLogger(Logger):
         for logger in (self.access_log, self.error_log):
             logger.addFilter(RedactingFilter())
 
+    def setup(self, cfg):
+        super().setup(cfg)
+        if JSON_LOGS:  # gunicorn's own lines (start, stop, refused requests) as JSON too
+            from prefs.logs import json_formatter
+
+            for handler in self.error_log.handlers:
+                handler.setFormatter(json_formatter())
+
 
 logger_class = RedactingLogger
 
@@ -67,3 +87,26 @@ def on_starting(server):
     except ConfigError as error:
         print(f"prefs: not started: {error}", file=sys.stderr)
         sys.exit(4)  # gunicorn's "App failed to load"
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from prefs.metrics import forget_dead_processes
+
+        forget_dead_processes(directory, _alive)
+
+
+def child_exit(server, worker):
+    """A worker that exits takes its gauges with it (its counters stay counted)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
 from .extensions import csrf, limiter, login_manager, migrate
-from .logs import PrefsFlask
+from .logs import PrefsFlask, configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then the environment, then `config` (tests). Raises ConfigError on unsafe settings."""
     app = PrefsFlask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(build_config(os.environ, app.instance_path, config))
+    configure_logging(app.config["PREFS_LOG_FORMAT"])
     app.json = SchemaOrderJSONProvider(app)
     if app.config["PREFS_TRUSTED_PROXIES"]:
         hops = app.config["PREFS_TRUSTED_PROXIES"]  # client IPs in evidence and rate limits come from these
@@ -92,9 +93,17 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.config["RATELIMIT_ON_BREACH_CALLBACK"] = _count_rate_limited
     limiter.init_app(app)
     init_runtime(app)
     register_outage_handlers(app)
+
+
+def _count_rate_limited(_limit) -> None:
+    """prefs_rate_limited_total, per route (Flask-Limiter calls it on every 429 it answers)."""
+    from .metrics import count_rate_limited
+
+    count_rate_limited(request.url_rule.rule if request.url_rule else None)
 
 
 def register_blueprints(app: Flask) -> None:

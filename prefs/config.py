@@ -58,6 +58,10 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_WORKER_THREADS": "16",  # deliveries a worker sends at once
     # Calls and texts (SPEC §17): no marketing by sms or phone in this part of the person's day; empty: none.
     "PREFS_QUIET_HOURS": "21:00-08:00",
+    # Operating it (docs/operations.md): GET /metrics answers only this bearer token (off when empty); logs
+    # as text or as JSON lines carrying request ids.
+    "PREFS_METRICS_TOKEN": None,
+    "PREFS_LOG_FORMAT": "text",
     # Mail-provider webhooks (SPEC §15): each provider's is off until its own setting is given.
     "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY": None,  # the Event Webhook's verification key, base64 DER as SendGrid shows it
     "PREFS_MAILGUN_WEBHOOK_SIGNING_KEY": None,  # Mailgun's HTTP webhook signing key
@@ -140,6 +144,12 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError("PREFS_POSTMARK_WEBHOOK_USER and PREFS_POSTMARK_WEBHOOK_PASSWORD go together: set both or neither")
     ses_topics = _ses_topic_arns(raw["PREFS_SES_TOPIC_ARNS"])
     sns_cert_hosts = _host_globs(str(raw["PREFS_SNS_CERT_HOSTS"] or ""))
+    log_format = str(raw["PREFS_LOG_FORMAT"]).lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError("PREFS_LOG_FORMAT must be text or json")
+    metrics_token = raw["PREFS_METRICS_TOKEN"] or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise ConfigError("PREFS_METRICS_TOKEN must be at least 16 characters: it guards what the service reveals")
 
     config: dict[str, Any] = dict(raw)
     config.update(
@@ -161,6 +171,8 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY=sendgrid_key,
         PREFS_SES_TOPIC_ARNS=ses_topics,
         PREFS_SNS_CERT_HOSTS=sns_cert_hosts,
+        PREFS_LOG_FORMAT=log_format,
+        PREFS_METRICS_TOKEN=metrics_token,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.

@@ -1,5 +1,5 @@
-"""What prefs itself writes to its logs about a failed request: the route, never the URL; an error's first
-line, never what follows it.
+"""What prefs writes to its logs, and how: the route, never the URL; an error's first line, never what follows
+it; with PREFS_LOG_FORMAT=json, one JSON object a line, each carrying the request's id.
 
 A URL carries a recipient's token (/u/<token> is a working unsubscribe link) or an address in its query
 string (/api/v1/recipients?email=…); a database error's later lines carry values (PostgreSQL's
@@ -10,12 +10,25 @@ own access and error logs are redacted in gunicorn.conf.py.
 from __future__ import annotations
 
 import logging
+import re
+import sys
+import time
 import traceback
+import uuid
 from types import TracebackType
 
-from flask import Flask, request
+from flask import Flask, Response, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+from .metrics import method_label, observe_request
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("prefs.request")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's id is kept when it looks like one (a UUID, a trace id, `req-…`); anything else, including an
+# address someone put there, is replaced: the id is written into every log line of the request.
+_CALLERS_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
@@ -43,7 +56,82 @@ def scrubbed_traceback(error: BaseException) -> str:
     return "\n-- caused by --\n".join(reversed(parts))
 
 
+def request_id_for(given: str | None) -> str:
+    """The caller's X-Request-Id when it is a plain token of at most 128 characters, else a new one."""
+    if given and _CALLERS_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record logged while a request is handled (None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+def json_formatter() -> JsonFormatter:
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, request_id, pid, and a record's
+    `extra` fields."""
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(message)s %(process)d",
+        rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
+        timestamp="time",
+        json_ensure_ascii=False,
+    )
+
+
+_HANDLER_MARK = "_prefs_json_handler"
+
+
+def configure_logging(log_format: str) -> None:
+    """`json`: the root logger writes JSON lines at INFO to stderr (once per process, however many apps are
+    made), Flask's and werkzeug's loggers through it. werkzeug's own request lines name the URL, a link's
+    token included; the app's `request` lines (PrefsFlask below) replace them. `text` leaves logging as
+    Python and the server set it."""
+    if log_format != "json":
+        return
+    root = logging.getLogger()
+    if any(getattr(handler, _HANDLER_MARK, False) for handler in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestIdFilter())
+    setattr(handler, _HANDLER_MARK, True)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
 class PrefsFlask(Flask):
+    def full_dispatch_request(self) -> Response:
+        """Every request: its id (the caller's X-Request-Id or a new one, echoed in the response), its time
+        and status in the metrics, and with JSON logs one `request` line. Errors no handler answers (a 500)
+        are counted and logged here, then go on to Flask, which logs them with log_exception below."""
+        started = time.perf_counter()
+        g.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        status = 500
+        try:
+            response = super().full_dispatch_request()
+            status = response.status_code
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        finally:
+            seconds = time.perf_counter() - started
+            route = request.url_rule.rule if request.url_rule else None
+            observe_request(request.method, route, status, seconds)
+            if self.config["PREFS_LOG_FORMAT"] == "json":
+                request_log.info(
+                    "request",
+                    extra={
+                        "method": method_label(request.method),
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    },
+                )
+
     def log_exception(self, exc_info: ExcInfo) -> None:
         """An unhandled error (a 500): Flask's own line names the URL, this one the route."""
         error = exc_info[1]

@@ -26,6 +26,7 @@ PURE = (
     "prefs.outbound",  # where webhooks may go and the HTTP client that goes there: no app, no database
     "prefs.outbound.netguard",
     "prefs.outbound.http",
+    "prefs.metrics",  # what the service counts: prometheus_client only
 )
 
 

@@ -27,13 +27,14 @@ EMAIL, PHONE = "Ann@Example.com", "+14155550123"  # the `person` fixture's addre
 class Server:
     """A real gunicorn on a free port, as gunicorn.conf.py configures it, logging to a file."""
 
-    def __init__(self, database_url: str, log_path) -> None:
+    def __init__(self, database_url: str, log_path, workers: int = 1, env: dict[str, str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         env = {**os.environ, "PREFS_ENV": "production", "PREFS_DATABASE_URL": database_url, "PREFS_SECRET_KEYS": "test-signing-key-1",
                "PREFS_SUPPRESSION_KEY": "test-suppression-key", "PREFS_BASE_URL": "https://prefs.example.com",
-               "PREFS_BIND": f"127.0.0.1:{self.port}", "PREFS_WORKERS": "1"}  # fmt: skip
+               "PREFS_BIND": f"127.0.0.1:{self.port}", "PREFS_WORKERS": str(workers), **(env or {})}  # fmt: skip
+        self.env = env
         self.log_path = log_path
         with open(log_path, "w") as log:
             self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-c", "gunicorn.conf.py", "app:app"],

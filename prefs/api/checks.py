@@ -9,6 +9,7 @@ from typing import Any
 from flask import jsonify, request
 
 from ..errors import PrefsError
+from ..metrics import count_check, count_checks
 from ..runtime import runtime
 from ..services.checks import MAX_BATCH, evaluate, invalid_result, parse_item, topic_keys_named
 from ..services.links import links_for
@@ -50,6 +51,7 @@ def check():
     rt = runtime()
     parsed = parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region, datetime.now(UTC))
     outcome = evaluate(rt.address_hash, rt.quiet_hours, [parsed])[0]
+    count_check(parsed.channel, outcome.decision.reason)
     return jsonify(outcome.to_dict())  # a ready Response: no marshmallow dump on the hot path
 
 
@@ -84,5 +86,7 @@ def check_batch():
             item, recipient_id, recipient_pk = outcome.item, outcome.recipient_id, outcome.recipient_pk
             if recipient_id is not None and recipient_pk is not None:  # allowed: always a known person
                 result.update(links_for(rt, recipient_id, recipient_pk, "email", item.topic, item.message_id, actor_name()))
+    # An invalid item has no trustworthy channel: it is counted under "none".
+    count_checks((result["channel"], result["reason"]) if "channel" in result else ("none", "invalid") for result in results)
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)

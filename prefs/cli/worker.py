@@ -23,17 +23,19 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db.transactions import unit_of_work
 from ..deps import Deps
 from ..extensions import db
 from ..logs import describe_error
+from ..metrics import count_deliveries
 from ..models import utcnow
 from ..outages import is_outage
 from ..outbound.http import GuardedHttp
 from ..runtime import runtime
-from ..services.delivery import claim_due, fan_out, prepare, prune, record, send_all
+from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
@@ -56,29 +58,29 @@ class Worker:
     def run_once(self) -> int:
         """One round; returns how much it did (messages fanned out + attempts made)."""
         fanned = unit_of_work(lambda: fan_out(self.clock()))
-        if self.postgres:
-            attempted = unit_of_work(self._deliver_in_one_transaction)
-        else:
-            attempted = self._deliver_outside_the_write_lock()
-        return fanned + attempted
+        recorded = unit_of_work(self._deliver_in_one_transaction) if self.postgres else self._deliver_outside_the_write_lock()
+        if recorded is None:
+            return fanned
+        count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
+        return fanned + recorded.delivered + recorded.retried + recorded.failed
 
-    def _deliver_in_one_transaction(self) -> int:
+    def _deliver_in_one_transaction(self) -> Recorded | None:
         now = self.clock()
         outgoing = prepare(claim_due(now, self.batch), now)
-        if outgoing:
-            record(outgoing, send_all(outgoing, self.http.post, self.pool), self.deps.delivery, self.clock(), self.rng)
-        return len(outgoing)
+        if not outgoing:
+            return None
+        return record(outgoing, send_all(outgoing, self.http.post, self.pool), self.deps.delivery, self.clock(), self.rng)
 
-    def _deliver_outside_the_write_lock(self) -> int:
+    def _deliver_outside_the_write_lock(self) -> Recorded | None:
         now = self.clock()
         try:
             outgoing = prepare(claim_due(now, self.batch), now)
         finally:
             db.session.rollback()  # end the read before sending: SQLite's writers must not wait on us
-        if outgoing:
-            results = send_all(outgoing, self.http.post, self.pool)
-            unit_of_work(lambda: record(outgoing, results, self.deps.delivery, self.clock(), self.rng))
-        return len(outgoing)
+        if not outgoing:
+            return None
+        results = send_all(outgoing, self.http.post, self.pool)
+        return unit_of_work(lambda: record(outgoing, results, self.deps.delivery, self.clock(), self.rng))
 
     def drain(self) -> int:
         """Rounds until nothing is due (for --once): what is not due yet (a retry later) stays queued."""
@@ -135,6 +137,14 @@ def only_worker_on_sqlite(deps: Deps) -> Iterator[None]:
         os.close(fd)
 
 
+def say(message: str) -> None:
+    """A line for whoever runs the worker: a log line when logs are JSON (every line of them is), else plain text."""
+    if current_app.config["PREFS_LOG_FORMAT"] == "json":
+        log.info(message)
+    else:
+        click.echo(message, err=True)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and tests).")
 @with_appcontext
@@ -145,12 +155,12 @@ def worker(once: bool) -> None:
         running = Worker(deps)
         try:
             if once:
-                click.echo(f"worker: {running.drain()} done", err=True)
+                say(f"worker: {running.drain()} done")
                 return
             stop = threading.Event()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
-            click.echo("worker: delivering; SIGTERM finishes the batch in hand and stops", err=True)
+            say("worker: delivering; SIGTERM finishes the batch in hand and stops")
             running.run_until(stop)
         finally:
             running.close()

@@ -9,8 +9,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import QueuePool
 
 from ..extensions import db
+from ..metrics import POOL_CAPACITY, POOL_IN_USE
 from .transactions import guard_fast_writes
 
 
@@ -22,7 +24,17 @@ def init_engine(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
+        _count_pool_use(db.engine)
     guard_fast_writes(db.session)
+
+
+def _count_pool_use(engine: Engine) -> None:
+    """prefs_db_pool_connections_in_use and _capacity (prefs/metrics.py): a pool running dry shows there first."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        POOL_CAPACITY.inc(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))  # no public accessor
+    event.listen(engine, "checkout", lambda *_: POOL_IN_USE.inc())
+    event.listen(engine, "checkin", lambda *_: POOL_IN_USE.dec())
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -157,9 +157,9 @@ FROM consent_events WHERE id > ? ORDER BY id
 TRY_LOCK_FAN_OUT = "SELECT pg_try_advisory_xact_lock(?)"
 # The oldest outbox messages, to fan out.
 OUTBOX_BATCH = "SELECT id, kind, type, event_id, ordering_key, payload, created_at FROM outbox ORDER BY id LIMIT ?"
-# What waits to leave, for the metrics scrape: each stage's size and its oldest message (a delivery to a
-# disabled endpoint is not waiting for the worker).
+# The metrics scrape: how many messages wait to be fanned out, and since when.
 OUTBOX_BACKLOG = "SELECT count(*), min(created_at) FROM outbox"
+# The metrics scrape: deliveries waiting for the worker (a delivery to a disabled endpoint is not), and since when.
 DELIVERY_BACKLOG = """
 SELECT count(*), min(d.created_at) FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
 WHERE d.status = 'pending' AND w.enabled = ?

@@ -17,6 +17,7 @@ from ..db.transactions import fast_write, unit_of_work
 from ..decision import ANY, RecipientState
 from ..errors import PrefsError
 from ..extensions import db, limiter
+from ..metrics import count_unsubscribe
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
@@ -190,6 +191,7 @@ def do_unsubscribe(token: str):
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = link_context(via, target, evidence(target))
     recipient, changed = fast_write(lambda: unsubscribe(runtime().catalogue, target, context))
+    count_unsubscribe(via, changed)
     # Never the token or the person: only what happened, for operators counting unsubscribes.
     log.info("unsubscribe via %s: topic=%s channel=%s changed=%s", via, target.topic or "*", target.channel, changed)
     return render_template(

@@ -149,9 +149,19 @@ def send_all(
     return list(pool.map(lambda item: post(item.url, item.body, item.headers), outgoing))
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """How a batch of attempts ended: delivered, to be retried, or failed for good (the worker counts them
+    once the record is committed)."""
+
+    delivered: int
+    retried: int
+    failed: int
+
+
 def record(
     outgoing: Sequence[Outgoing], results: Sequence[PostResult], settings: DeliverySettings, now: datetime, rng: random.Random
-) -> None:
+) -> Recorded:
     """Store each attempt and move each delivery on: delivered, retried later, or failed after the last
     try; an endpoint's failure clock starts at its first failure since a success, and an endpoint failing
     for `disable_after_s` (or answering 410 Gone) is disabled."""
@@ -191,6 +201,7 @@ def record(
     ]
     disable += [(False, "the receiver answered 410 Gone", stamp, endpoint_id, True, stamp) for endpoint_id in sorted(gone)]
     sql.many(DISABLE_FAILING_ENDPOINT, disable)
+    return Recorded(len(delivered), len(retries), len(failed))
 
 
 def prune(now: datetime, limit: int = 10_000) -> None:

@@ -8,10 +8,12 @@ same statement on PostgreSQL; everything else that must go out calls `enqueue`. 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from ..db.driver import DriverSql
-from ..db.statements import INSERT_OUTBOX
+from ..db.statements import DELIVERY_BACKLOG, INSERT_OUTBOX, OUTBOX_BACKLOG
+from ..metrics import Backlog
 from ..models import utcnow
 
 # SPEC §13's event types, in the order the API documents them.
@@ -59,3 +61,19 @@ def enqueue(type_: str, ordering_key: str, payload: dict[str, Any], sql: DriverS
     messages that must arrive in commit order (one recipient's, or one address's)."""
     sql = sql or DriverSql()
     sql.execute(INSERT_OUTBOX, ("event", type_, None, ordering_key[:128], sql.json(payload), sql.time(utcnow())))
+
+
+def backlog(now: datetime) -> Backlog:
+    """How much waits to leave and for how long (the metrics scrape; docs/operations.md's outbox alerts)."""
+    sql = DriverSql()
+    ((outbox_count, outbox_oldest),) = sql.rows(OUTBOX_BACKLOG)
+    ((pending_count, pending_oldest),) = sql.rows(DELIVERY_BACKLOG, (True,))
+
+    def age(oldest: Any) -> float:
+        moment = sql.read_time(oldest)
+        if moment is None:
+            return 0.0
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return max(0.0, (now - moment).total_seconds())
+
+    return Backlog(int(outbox_count), age(outbox_oldest), int(pending_count), age(pending_oldest))
