@@ -45,6 +45,7 @@ API_SCOPES = {
     ("GET", "/api/v1/webhooks/<int:endpoint_id>/deliveries"): "admin",
     ("POST", "/api/v1/webhooks/<int:endpoint_id>/replay"): "admin",
     ("GET", "/api/v1/openapi.json"): None,  # public
+    ("GET", "/api/v1/docs"): None,  # public: the rendered reference
 }
 # What a key with each scope may do (SPEC §4): write includes read, admin includes everything.
 GRANTS = {"check": {"check"}, "read": {"read"}, "write": {"read", "write"}, "admin": {"check", "read", "write", "admin"}}

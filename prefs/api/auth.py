@@ -9,16 +9,17 @@ from flask import g, request
 
 from ..errors import PrefsError
 from ..runtime import runtime
-from .blueprint import blp
+from .blueprint import annotate
+from .reference import Access
 
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def authorized(scope: str, body: str = "none") -> Callable:
     """Require a key granting `scope`; then, for `body` "required" or "optional", a JSON body.
 
-    Authentication comes first, so a stranger learns nothing from validation errors.
+    Authentication comes first, so a stranger learns nothing from validation errors. The document states the
+    scope and these refusals from this declaration (blueprint.PrefsBlueprint), so it says what is enforced.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -29,7 +30,7 @@ def authorized(scope: str, body: str = "none") -> Callable:
                 _require_json_body(optional=body == "optional")
             return view(*args, **kwargs)
 
-        return blp.doc(security=BEARER)(wrapper)
+        return annotate(wrapper, access=Access(scope, body))
 
     return decorator
 

@@ -13,8 +13,9 @@ from ..metrics import count_check, count_checks
 from ..runtime import runtime
 from ..services.checks import MAX_BATCH, evaluate, invalid_result, parse_item, topic_keys_named
 from ..services.links import links_for
+from . import examples
 from .auth import actor_name, authorized
-from .blueprint import blp
+from .blueprint import blp, refuses
 from .schemas import BatchItemSchema, BatchRequestSchema, BatchResponseSchema, CheckItemSchema, CheckResultSchema, LeanSchema
 
 # The documented schemas, compiled once: the hot path validates with them without a marshmallow load per item.
@@ -23,8 +24,8 @@ BATCH_ITEM = LeanSchema(BatchItemSchema)
 BATCH_REQUEST = LeanSchema(BatchRequestSchema)
 
 
-def _json_request_body(schema) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+def _json_request_body(schema, example: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
 def well_formed(raw: Any, schema: LeanSchema, what: str) -> Mapping[str, Any]:
@@ -41,12 +42,21 @@ def well_formed(raw: Any, schema: LeanSchema, what: str) -> Mapping[str, Any]:
     return raw
 
 
-@blp.route("/check", methods=["POST"])
+@blp.route("/check", methods=["POST"], tags=["Checks"])
 @authorized("check", body="required")
-@blp.doc(requestBody=_json_request_body(CheckItemSchema))
-@blp.response(200, CheckResultSchema)
+@refuses("unknown_topic")
+@blp.doc(requestBody=_json_request_body(CheckItemSchema, examples.CHECK_REQUEST))
+@blp.response(200, CheckResultSchema, description="The answer: send only when `allowed` is true.", example=examples.CHECK_RESULT)
 def check():
-    """May this topic go to this person on this channel?"""
+    """Check one send
+
+    Ask before sending one message: may this topic go to this person on this channel? Name the person by
+    your `recipient_id`, or by `email` or `phone` (exactly one). The answer's `reason` says why, so a refusal
+    can be shown or counted: `mandatory`, `subscribed` and `default` allow; every other reason refuses.
+    A person the service does not know is answered `unknown_recipient` (not an error). For a scheduled send,
+    give `at`: texts and calls are judged by the person's local time then (quiet hours). For many people at
+    once, use the batch.
+    """
     item = well_formed(request.get_json(), CHECK_ITEM, "A check")
     rt = runtime()
     parsed = parse_item(item, rt.catalogue.get_many([item["topic"]]), rt.phone_region, datetime.now(UTC))
@@ -55,12 +65,28 @@ def check():
     return jsonify(outcome.to_dict())  # a ready Response: no marshmallow dump on the hot path
 
 
-@blp.route("/check/batch", methods=["POST"])
+@blp.route("/check/batch", methods=["POST"], tags=["Checks"])
 @authorized("check", body="required")
-@blp.doc(requestBody=_json_request_body(BatchRequestSchema))
-@blp.response(200, BatchResponseSchema)
+@refuses(
+    too_large="The body is larger than the service accepts (4 MiB unless its operator set another limit), or it holds more than 10,000 checks.",
+)
+@blp.doc(requestBody=_json_request_body(BatchRequestSchema, examples.BATCH_REQUEST))
+@blp.response(
+    200,
+    BatchResponseSchema,
+    description="One result per item, in the order of `checks`.",
+    example=examples.BATCH_RESPONSE,
+)
 def check_batch():
-    """Up to 10,000 checks in one call, answered in order; a malformed item does not fail the others."""
+    """Check a whole campaign
+
+    Up to 10,000 checks in one call, answered in the order given. The top-level `topic`, `channel` and `at`
+    fill in what an item leaves out. A malformed item (a topic not in the catalogue included) is answered
+    `{"allowed": false, "reason": "invalid", "error": {...}}` and the other items are still answered; only a
+    malformed request as a whole is refused. With `include_links`, every allowed email result of a topic
+    that is not mandatory carries the message's unsubscribe links and headers (as `POST /links` gives them),
+    an item's `message_id` recorded with them. Split larger campaigns into several calls.
+    """
     body = request.get_json()
     if isinstance(body, dict) and isinstance(body.get("checks"), list) and len(body["checks"]) > MAX_BATCH:
         raise PrefsError("too_large", f"At most {MAX_BATCH} checks per batch.", {"checks": [f"{len(body['checks'])} items."]})

@@ -6,17 +6,36 @@ from ..errors import PrefsError
 from ..runtime import runtime
 from ..services.links import check_link_topic, links_for
 from ..services.recipients import readable_recipient
+from . import examples
 from .auth import actor_name, authorized
-from .blueprint import blp
+from .blueprint import blp, refuses
+from .reference import REFUSALS
 from .schemas import LinksRequestSchema, LinksSchema
 
 
-@blp.route("/links", methods=["POST"])
+@blp.route("/links", methods=["POST"], tags=["Links"])
 @authorized("check", body="required")
-@blp.arguments(LinksRequestSchema)
-@blp.response(200, LinksSchema)
+@refuses(
+    "unknown_topic",
+    not_found="No recipient has this id (or it was erased).",
+    mandatory_topic=REFUSALS["mandatory_topic"].because(
+        "The topic is mandatory: its messages carry no unsubscribe link.",
+        "The topic 'Billing' is mandatory: send it without an unsubscribe link.",
+        {},
+    ),
+)
+@blp.arguments(LinksRequestSchema, example=examples.LINKS_REQUEST)
+@blp.response(200, LinksSchema, description="The message's links and headers.", example=examples.LINKS)
 def links(body):
-    """Links for one message. Paste `headers` into the message as they are."""
+    """Get a message's unsubscribe links
+
+    The one-click unsubscribe URL, the preference-center URL and the two `List-Unsubscribe` headers for one
+    marketing message to one person (RFC 8058 one-click unsubscribe, which Gmail and Yahoo require of bulk
+    senders). Paste `headers` into the message as they are and put a link in its body too. With `topic` the
+    unsubscribe link stops that topic on the channel; without one, all marketing on the channel. Pass your
+    `message_id` so each change made through the links records the message it came from. Links are signed
+    and stay valid for a year unless the operator set otherwise (never less than 60 days).
+    """
     recipient = readable_recipient(body["recipient_id"])
     topic = None
     if body.get("topic") is not None:

@@ -283,3 +283,10 @@ def render_preferences(target: LinkTarget, recipient: Recipient | RecipientRow, 
         mandatory_why=MANDATORY_WHY,
         sms_stop_why=SMS_STOP_WHY,
     )
+
+
+# --- / --------------------------------------------------------------------------------------------------
+@bp.get("/")
+def home():
+    """Names the service and points integrators to the API reference."""
+    return render_template("pages/home.html")

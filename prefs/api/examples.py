@@ -1,0 +1,263 @@
+"""Example requests and answers of the API reference: one story (the person cust-42, the README's walk-through),
+each value as the service would give it. tests/test_api_reference.py validates each against its schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CREATED_AT = "2026-11-02T09:15:02.518842+00:00"
+UPDATED_AT = "2026-11-30T16:40:11.204513+00:00"
+UNSUBSCRIBE_URL = "https://prefs.example.com/u/.eJyrVipSslJKLi0u0TUxUtJRSgbyUnMTM3OA7BIgOy-1vDgntaQktQgokAtSmp.awzQZg.jvgeSpNh5Q4lKKpANAUArYcEpRM"
+PREFERENCES_URL = "https://prefs.example.com/p/.eJyrVipSslJKLi0u0TUxUtJRSgbyUnMTM3OA7BIgOy-1vDgntaQktQgokAtSmp.awzQZg.XIffMrAX_1Vw6nmj6-Rn5_P8-TI"
+LINKS = {
+    "unsubscribe_url": UNSUBSCRIBE_URL,
+    "preferences_url": PREFERENCES_URL,
+    "headers": {"List-Unsubscribe": f"<{UNSUBSCRIBE_URL}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+}
+
+# --- checks ---------------------------------------------------------------------------------------------
+CHECK_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "channel": "email"}
+CHECK_RESULT = {"allowed": True, "reason": "default", "recipient_id": "cust-42", "topic": "newsletter", "channel": "email"}
+BATCH_REQUEST = {
+    "topic": "newsletter",
+    "channel": "email",
+    "include_links": True,
+    "checks": [
+        {"recipient_id": "cust-42", "message_id": "campaign-7-cust-42"},
+        {"email": "lee@example.com"},
+        {"phone": "+14155550199", "channel": "sms", "at": "2026-12-01T21:30:00-08:00"},
+        {"phone": "+1 415 555"},
+    ],
+}
+BATCH_RESPONSE = {
+    "results": [
+        {"allowed": True, "reason": "default", "recipient_id": "cust-42", "topic": "newsletter", "channel": "email", **LINKS},
+        {"allowed": False, "reason": "unknown_recipient", "recipient_id": None, "topic": "newsletter", "channel": "email"},
+        {"allowed": False, "reason": "quiet_hours", "recipient_id": "cust-77", "topic": "newsletter", "channel": "sms"},
+        {"allowed": False, "reason": "invalid", "error": {"code": "invalid", "message": "Invalid value for phone."}},
+    ]
+}
+
+# --- links ----------------------------------------------------------------------------------------------
+LINKS_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "message_id": "campaign-7-cust-42"}
+
+# --- recipients -----------------------------------------------------------------------------------------
+RECIPIENT_IN = {
+    "email": "kim@example.com",
+    "phone": "+14155550123",
+    "locale": "en-US",
+    "time_zone": "America/Los_Angeles",
+    "postal_address": {
+        "lines": ["1 Market St", "Apt 4"],
+        "city": "San Francisco",
+        "region": "CA",
+        "postal_code": "94105",
+        "country": "US",
+    },
+}
+RECIPIENT = {
+    "id": "cust-42",
+    "email": "kim@example.com",
+    "phone": "+14155550123",
+    "postal_address": RECIPIENT_IN["postal_address"],
+    "locale": "en-US",
+    "time_zone": "America/Los_Angeles",
+    "status": "active",
+    "created_at": CREATED_AT,
+    "updated_at": UPDATED_AT,
+}
+RECIPIENT_CREATED = {**RECIPIENT, "updated_at": CREATED_AT}
+DEACTIVATED = {**RECIPIENT, "status": "deactivated"}
+REASON = {"reason": "account closed, ticket 881"}
+
+
+def _cells(reason: str, channels: tuple[str, ...], choice: bool | None = None, allowed: bool = True) -> dict[str, Any]:
+    return {channel: {"allowed": allowed, "reason": reason, "choice": choice} for channel in channels}
+
+
+def _matrix(newsletter_email: dict[str, Any]) -> dict[str, Any]:
+    everywhere = ("email", "sms", "phone", "post")
+    return {
+        "recipient_id": "cust-42",
+        "status": "active",
+        "all_marketing": "active",
+        "channels": {
+            "email": {"address": "k***@example.com", "stopped": False},
+            "sms": {"address": "+1********23", "stopped": False, "sms_stop": False},
+            "phone": {"address": "+1********23", "stopped": False},
+            "post": {"address": "***, US", "stopped": False},
+        },
+        "topics": [
+            {
+                "key": "billing",
+                "name": "Billing",
+                "description": "Invoices, receipts and payment reminders.",
+                "mandatory": True,
+                "channels": _cells("mandatory", everywhere),
+            },
+            {
+                "key": "newsletter",
+                "name": "Newsletter",
+                "description": "News and stories, once a month.",
+                "mandatory": False,
+                "channels": {"email": newsletter_email, "sms": {"allowed": False, "reason": "no_consent", "choice": None}},
+            },
+        ],
+    }
+
+
+MATRIX = _matrix({"allowed": True, "reason": "default", "choice": None})
+RECIPIENT_WITH_PREFERENCES = {**RECIPIENT, "preferences": MATRIX}
+RECIPIENT_LIST = {"recipients": [RECIPIENT]}
+PREFERENCES_PATCH = {
+    "changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}],
+    "reason": "asked by phone",
+}
+MATRIX_AFTER_PATCH = _matrix({"allowed": False, "reason": "unsubscribed", "choice": False})
+
+# --- consent events -------------------------------------------------------------------------------------
+UNSUBSCRIBED_EVENT = {
+    "id": 1184,
+    "at": "2026-11-30T16:41:07.093311+00:00",
+    "recipient_id": "cust-42",
+    "actor": "api",
+    "actor_id": "support-desk",
+    "via": "api",
+    "kind": "topic_choice",
+    "topic": "newsletter",
+    "channel": "email",
+    "before": None,
+    "after": False,
+    "reason": "asked by phone",
+    "evidence": None,
+}
+CREATED_EVENT = {
+    "id": 1023,
+    "at": CREATED_AT,
+    "recipient_id": "cust-42",
+    "actor": "api",
+    "actor_id": "crm-sync",
+    "via": "api",
+    "kind": "recipient_created",
+    "topic": None,
+    "channel": None,
+    "before": None,
+    "after": {"status": "active", "email": "kim@example.com", "phone": "+14155550123", "locale": "en-US"},
+    "reason": None,
+    "evidence": None,
+}
+ONE_CLICK_EVENT = {
+    "id": 1185,
+    "at": "2026-11-30T18:02:45.771020+00:00",
+    "recipient_id": "cust-9",
+    "actor": "recipient",
+    "actor_id": None,
+    "via": "one_click",
+    "kind": "channel_stop",
+    "topic": None,
+    "channel": "email",
+    "before": None,
+    "after": False,
+    "reason": None,
+    "evidence": {"message_id": "campaign-7-cust-9", "link_minted_by": "mailer"},
+}
+EVENT_PAGE = {"events": [UNSUBSCRIBED_EVENT, CREATED_EVENT], "next": None}
+FEED_PAGE = {"events": [UNSUBSCRIBED_EVENT, ONE_CLICK_EVENT], "next": 1185}
+EXPORT = {
+    "exported_at": "2026-12-01T08:00:00.412907+00:00",
+    "recipient": {**RECIPIENT, "sms_stopped_at": None},
+    "preferences": MATRIX_AFTER_PATCH,
+    "choices": [{"topic": "newsletter", "channel": "email", "subscribed": False, "updated_at": UNSUBSCRIBED_EVENT["at"]}],
+    "suppressed": {"email": False, "phone": False},
+    "events": [CREATED_EVENT, UNSUBSCRIBED_EVENT],
+}
+
+# --- topics ---------------------------------------------------------------------------------------------
+TOPIC_IN = {
+    "key": "product-updates",
+    "name": "Product updates",
+    "description": "New features, at most twice a month.",
+    "channels": ["email", "sms"],
+    "default_subscribed": {"email": True},
+}
+TOPIC = {
+    "key": "product-updates",
+    "name": "Product updates",
+    "description": "New features, at most twice a month.",
+    "mandatory": False,
+    "channels": ["email", "sms"],
+    "default_subscribed": {"email": True, "sms": False},
+    "archived": False,
+}
+TOPIC_PATCH = {"channels": ["email", "sms", "post"], "default_subscribed": {"email": True, "post": True}}
+TOPIC_PATCHED = {**TOPIC, "channels": ["email", "sms", "post"], "default_subscribed": {"email": True, "sms": False, "post": True}}
+TOPIC_ARCHIVED = {**TOPIC, "archived": True}
+TOPIC_LIST = {
+    "topics": [
+        {
+            "key": "billing",
+            "name": "Billing",
+            "description": "Invoices, receipts and payment reminders.",
+            "mandatory": True,
+            "channels": ["email", "sms", "phone", "post"],
+            "default_subscribed": {"email": True, "sms": True, "phone": True, "post": True},
+            "archived": False,
+        },
+        {
+            "key": "newsletter",
+            "name": "Newsletter",
+            "description": "News and stories, once a month.",
+            "mandatory": False,
+            "channels": ["email", "sms"],
+            "default_subscribed": {"email": True, "sms": False},
+            "archived": False,
+        },
+    ]
+}
+
+# --- webhooks -------------------------------------------------------------------------------------------
+WEBHOOK_IN = {"url": "https://crm.example.com/hooks/prefs", "events": ["*"], "description": "CRM sync"}
+WEBHOOK = {
+    "id": 3,
+    "url": "https://crm.example.com/hooks/prefs",
+    "description": "CRM sync",
+    "events": ["*"],
+    "enabled": True,
+    "disabled_reason": None,
+    "failing_since": None,
+    "created_at": CREATED_AT,
+    "updated_at": CREATED_AT,
+}
+WEBHOOK_CREATED = {**WEBHOOK, "secret": "whsec_zHHEFBykUeA8cLlN3qPszepE50YwW1dI1xh2jix1ras="}
+WEBHOOK_PATCH = {"events": ["preference.updated", "suppression.added", "suppression.removed"]}
+WEBHOOK_PATCHED = {**WEBHOOK, "events": WEBHOOK_PATCH["events"], "updated_at": UPDATED_AT}
+WEBHOOK_LIST = {"webhooks": [WEBHOOK]}
+WEBHOOK_SECRET = {"secret": "whsec_7R7Pd2tJQXqFSHJ+ToioKJjdRRRf/HHImNaHsdnuLXM="}
+DELIVERIES = {
+    "deliveries": [
+        {
+            "message_id": "evt_1185",
+            "type": "preference.updated",
+            "event_id": 1185,
+            "at": "2026-11-30T18:02:46.120334+00:00",
+            "status_code": 204,
+            "error": None,
+            "duration_ms": 83,
+            "delivery_status": "delivered",
+            "attempt": 2,
+        },
+        {
+            "message_id": "evt_1185",
+            "type": "preference.updated",
+            "event_id": 1185,
+            "at": "2026-11-30T18:02:45.980112+00:00",
+            "status_code": 503,
+            "error": "HTTP 503",
+            "duration_ms": 41,
+            "delivery_status": "delivered",
+            "attempt": 1,
+        },
+    ]
+}
+REPLAY = {"after": 1100}
+REPLAYED = {"queued": 85, "last_event_id": 1185}
