@@ -1,7 +1,8 @@
 """In-process copy of the topic catalogue, shared by every request of a worker.
 
-Another worker or machine may change a topic at any time, so the copy is reloaded when it is older than
-PREFS_CACHE_TTL_SECONDS (at most 5 s, SPEC §8) and on a miss, which makes a new topic usable at once.
+Another worker or machine may change a topic at any time: the copy is dropped within half a second of a
+change committed anywhere (db/generations.py), reloaded when older than PREFS_CACHE_TTL_SECONDS (at most 5 s,
+SPEC §8) as a fallback, and on a miss, which makes a new topic usable at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from .db.generations import TOPICS, CacheGenerations
 from .decision import TopicRule
 from .extensions import db
 from .models import Topic
@@ -32,13 +34,16 @@ def topic_rule(topic: Topic) -> TopicRule:
 
 
 class TopicCatalogue:
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, generations: CacheGenerations | None = None) -> None:
         self._ttl = ttl_seconds
         self._rules: dict[str, TopicRule] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        self._generations = generations or CacheGenerations()
+        self._generations.watch(TOPICS, self.invalidate)
 
     def all(self) -> dict[str, TopicRule]:
+        self._generations.poll()
         if time.monotonic() - self._loaded_at > self._ttl:
             self._reload()
         return self._rules

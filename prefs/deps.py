@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .db.generations import CacheGenerations
 from .db.write_gate import FileWriteGate
 from .decision import QuietHours
 from .passwords import PasswordHasher
@@ -37,3 +38,4 @@ class Deps:
     webhook_allow_hosts: frozenset[str]  # hosts webhooks may reach although private (PREFS_WEBHOOK_ALLOW_HOSTS)
     delivery: DeliverySettings
     quiet_hours: QuietHours | None  # PREFS_QUIET_HOURS, parsed once (None: off)
+    generations: CacheGenerations  # tells the caches above of changes made by other processes and nodes

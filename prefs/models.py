@@ -298,3 +298,11 @@ class ProviderEvent(Model):
     address_hash: Mapped[str | None] = mapped_column(String(64))  # None when the address was not one
     outcome: Mapped[str] = mapped_column(String(16))  # what it did: see services/provider_events.OUTCOMES
     received_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class CacheGeneration(Model):
+    """A cached table's change counter (db/generations.py): bumped with every change, read by every process."""
+
+    __tablename__ = "cache_generations"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

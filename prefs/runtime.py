@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from .db.generations import CacheGenerations
 from .db.write_gate import write_gate_for
 from .deps import Deps
 from .passwords import PasswordHasher
@@ -17,9 +18,10 @@ def init_runtime(app: Flask) -> Deps:
     from .services.delivery import DeliverySettings
 
     ttl = app.config["PREFS_CACHE_TTL_SECONDS"]
+    generations = CacheGenerations()  # one per app: both caches hear of changes made on other nodes through it
     deps = Deps(
-        catalogue=TopicCatalogue(ttl),
-        api_keys=ApiKeyCache(ttl),
+        catalogue=TopicCatalogue(ttl, generations),
+        api_keys=ApiKeyCache(ttl, generations),
         address_hash=AddressHasher(app.config["PREFS_SUPPRESSION_KEY"].encode()),
         phone_region=app.config["PREFS_DEFAULT_PHONE_REGION"],
         signer=LinkSigner(app.config["PREFS_SECRET_KEYS"], app.config["PREFS_LINK_MAX_AGE_DAYS"]),
@@ -34,6 +36,7 @@ def init_runtime(app: Flask) -> Deps:
             app.config["PREFS_RETRY_SCHEDULE"], app.config["PREFS_WEBHOOK_DISABLE_AFTER_S"], app.config["PREFS_WORKER_THREADS"]
         ),
         quiet_hours=app.config["PREFS_QUIET_HOURS"],
+        generations=generations,
     )
     app.extensions["prefs"] = deps
     return deps

@@ -79,7 +79,15 @@ CASES = [
     ),
     # 6a (SPEC §15) a provider reported the email address dead: every email stops, mandatory included; only
     # the end of the account and a missing address come first; other channels are unaffected
-    ("undeliverable, mandatory", BILLING, "email", person(undeliverable_channels=frozenset({"email"})), False, False, "undeliverable"),
+    (
+        "undeliverable, mandatory",
+        BILLING,
+        "email",
+        person(undeliverable_channels=frozenset({"email"})),
+        False,
+        False,
+        "undeliverable",
+    ),
     (
         "undeliverable beats every later rule",
         NEWSLETTER,

@@ -210,3 +210,7 @@ ENDPOINT_SUCCEEDED = "UPDATE webhook_endpoints SET failing_since = NULL WHERE id
 ENDPOINT_FAILED = "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL"
 # Disable an endpoint that has failed since before the cut-off (or at once, with a cut-off in the future).
 DISABLE_FAILING_ENDPOINT = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ? AND failing_since <= ?"
+# Cache coherence (db/generations.py): every process's view of which cached tables changed.
+CACHE_GENERATIONS = "SELECT name, generation FROM cache_generations"
+# A change to a cached table (topics, API keys), in its own transaction: every process drops that cache.
+BUMP_CACHE_GENERATION = "UPDATE cache_generations SET generation = generation + 1 WHERE name = ?"

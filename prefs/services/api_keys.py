@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from ..db.generations import API_KEYS, CacheGenerations, bump
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ApiKey, utcnow
@@ -60,6 +61,7 @@ def create_key(name: str, scopes: list[str], actor: str, actor_id: str | None) -
     db.session.add(ApiKey(name=name, key_hash=hash_key(key), scopes=ordered))
     record_admin_event(actor, actor_id, "api_key.created", name, {"scopes": ordered.split()})
     db.session.flush()
+    bump(API_KEYS)
     return key
 
 
@@ -76,21 +78,26 @@ def revoke_key(name: str, actor: str, actor_id: str | None) -> None:
     api_key.revoked_at = utcnow()
     record_admin_event(actor, actor_id, "api_key.revoked", name, None)
     db.session.flush()
+    bump(API_KEYS)  # every node drops its cached look-ups within half a second
 
 
 class ApiKeyCache:
     """Per-worker cache of key look-ups.
 
-    A hit is trusted for at most `ttl_seconds` (≤ 5 s, so a revocation reaches every worker in time);
-    a miss always asks the database, so a key created on another worker works on its first request.
+    Every process drops its look-ups within half a second of a key created or revoked anywhere
+    (db/generations.py); a hit is trusted for at most `ttl_seconds` (≤ 5 s) in any case, and a miss always
+    asks the database, so a key created on another worker works on its first request.
     """
 
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, generations: CacheGenerations | None = None) -> None:
         self._ttl = ttl_seconds
         self._entries: dict[str, tuple[float, KeyHolder | None]] = {}
         self._lock = threading.Lock()
+        self._generations = generations or CacheGenerations()
+        self._generations.watch(API_KEYS, self.clear)
 
     def holder(self, key: str) -> KeyHolder | None:
+        self._generations.poll()
         digest = hash_key(key)
         now = time.monotonic()
         entry = self._entries.get(digest)
