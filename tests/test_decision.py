@@ -21,6 +21,7 @@ NEWSLETTER = TopicRule("newsletter", "Newsletter", False, frozenset({"email", "s
 OFFERS = TopicRule("offers", "Offers", False, frozenset({"email", "sms", "phone"}), frozenset({"email"}))
 BILLING = TopicRule("billing", "Billing", True, ALL, ALL)
 ARCHIVED = TopicRule("old", "Old", False, frozenset({"email"}), frozenset({"email"}), archived=True)
+EMAIL_DEAD = frozenset({"email"})  # a provider reported the email address undeliverable (rule 6a)
 ARCHIVED_MANDATORY_OFF_CHANNEL = TopicRule("odd", "Odd", True, frozenset({"email"}), frozenset(), archived=True)
 
 
@@ -83,7 +84,7 @@ CASES = [
         "undeliverable, mandatory",
         BILLING,
         "email",
-        person(undeliverable_channels=frozenset({"email"})),
+        person(undeliverable_channels=EMAIL_DEAD),
         False,
         False,
         "undeliverable",
@@ -93,7 +94,7 @@ CASES = [
         NEWSLETTER,
         "email",
         person(
-            undeliverable_channels=frozenset({"email"}),
+            undeliverable_channels=EMAIL_DEAD,
             suppressed_channels=frozenset({"email"}),
             choices={(ANY, ANY): False, (ANY, "email"): False, ("newsletter", "email"): True},
         ),
@@ -101,12 +102,12 @@ CASES = [
         False,
         "undeliverable",
     ),
-    ("undeliverable leaves sms", BILLING, "sms", person(undeliverable_channels=frozenset({"email"})), False, True, "mandatory"),
+    ("undeliverable leaves sms", BILLING, "sms", person(undeliverable_channels=EMAIL_DEAD), False, True, "mandatory"),
     (
         "undeliverable leaves an sms stop to texts",
         BILLING,
         "sms",
-        person(undeliverable_channels=frozenset({"email"}), sms_stopped=True),
+        person(undeliverable_channels=EMAIL_DEAD, sms_stopped=True),
         False,
         False,
         "sms_stop",
@@ -115,7 +116,7 @@ CASES = [
         "deactivated beats undeliverable",
         BILLING,
         "email",
-        person(status="deactivated", undeliverable_channels=frozenset({"email"})),
+        person(status="deactivated", undeliverable_channels=EMAIL_DEAD),
         False,
         False,
         "deactivated",
@@ -124,7 +125,7 @@ CASES = [
         "no address beats undeliverable",
         BILLING,
         "email",
-        person(channels_with_address=frozenset({"sms"}), undeliverable_channels=frozenset({"email"})),
+        person(channels_with_address=frozenset({"sms"}), undeliverable_channels=EMAIL_DEAD),
         False,
         False,
         "no_address",
