@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import BASE_SETTINGS
+from flask_migrate import downgrade, upgrade
 from provider_signing import (
     CERT_PATH,
     PROVIDER_SETTINGS,
@@ -30,7 +32,12 @@ from provider_signing import (
     ses_complaint,
     sns_message,
 )
+from sqlalchemy import inspect, text
+from test_operations import empty_database  # noqa: F401  (a fixture: a database of its own to migrate)
 from webhook_receiver import Receiver
+
+from prefs import create_app
+from prefs.extensions import db
 
 pytest_plugins = ["console_fixtures"]
 
@@ -401,9 +408,29 @@ def test_the_console_shows_undeliverable_and_an_agent_clears_it_with_a_reason(ap
     ],
 )
 def test_a_provider_setting_that_cannot_work_stops_the_service(tmp_path, name, value):
-    from conftest import BASE_SETTINGS
-
     from prefs.config import ConfigError, build_config
 
     with pytest.raises(ConfigError, match=name):
         build_config({}, str(tmp_path), {**BASE_SETTINGS, "PREFS_DATABASE_URL": "sqlite://", name: value})
+
+
+# --- migration 0007 -------------------------------------------------------------------------------------
+def test_migration_0007_goes_up_and_down(empty_database):  # noqa: F811  (the fixture imported above)
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": empty_database})
+    try:
+        with app.app_context():
+            upgrade(revision="0007")
+            with db.engine.begin() as connection:
+                connection.execute(text("INSERT INTO undeliverable_addresses (hash, provider, code, reported_at) "
+                                        "VALUES ('h1', 'ses', '5.1.1', CURRENT_TIMESTAMP)"))  # fmt: skip
+                connection.execute(text("INSERT INTO provider_events (provider, event_id, kind, address_hash, outcome, received_at) "
+                                        "VALUES ('ses', 'e1', 'hard_bounce', 'h1', 'applied', CURRENT_TIMESTAMP)"))  # fmt: skip
+            downgrade(revision="0006")
+            assert not {"undeliverable_addresses", "provider_events"} & set(inspect(db.engine).get_table_names())
+            upgrade(revision="0007")
+            with db.engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM provider_events")).scalar_one() == 0
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
