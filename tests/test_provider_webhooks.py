@@ -434,3 +434,40 @@ def test_migration_0007_goes_up_and_down(empty_database):  # noqa: F811  (the fi
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+# --- odd bodies: never a 500 --------------------------------------------------------------------------------
+ODD_VALUES = [None, True, 7, "x", [], {}, ["a"], {"a": 1}]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_odd_shapes_from_a_verified_provider_never_break_the_webhooks(api, client, sns_host, person, value):
+    """Every field of each payload replaced by values of the wrong type: answered 2xx, 400 or 403, never 500."""
+    sendgrid = sendgrid_event("bounce", "ann@example.com", type="bounce")
+    mailgun = mailgun_event("failed", "ann@example.com", severity="permanent", **{"delivery-status": {"code": 550}})
+    postmark = postmark_bounce("ann@example.com")
+    for field in sendgrid:
+        assert post_sendgrid(client, [{**sendgrid, field: value}]).status_code in (200, 400)
+    assert post_sendgrid(client, value).status_code in (200, 400)  # type: ignore[arg-type]
+    for field in mailgun:
+        assert client.post("/webhooks/providers/mailgun", json=mailgun_payload({**mailgun, field: value})).status_code in (
+            200,
+            400,
+        )
+    for field in postmark:
+        assert client.post(
+            "/webhooks/providers/postmark", json={**postmark, field: value}, headers=postmark_auth()
+        ).status_code in (
+            200,
+            400,
+        )
+    assert client.post("/webhooks/providers/postmark", json=value, headers=postmark_auth()).status_code in (200, 400)
+    message = sns_message(sns_host.url(""), "Notification", {"Message": ses_bounce("ann@example.com")})
+    for field in message:
+        assert client.post("/webhooks/providers/ses", data=json.dumps({**message, field: value})).status_code in (200, 400, 403)
+    notification = json.loads(ses_bounce("ann@example.com"))
+    for field in ("notificationType", "bounce", "mail"):
+        odd = sns_message(sns_host.url(""), "Notification", {"Message": json.dumps({**notification, field: value})})
+        assert client.post("/webhooks/providers/ses", data=json.dumps(odd)).status_code in (200, 400)
+    odd = sns_message(sns_host.url(""), "Notification", {"Message": json.dumps(value)})
+    assert client.post("/webhooks/providers/ses", data=json.dumps(odd)).status_code in (200, 400)

@@ -87,7 +87,8 @@ _DIGESTS: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2"
 
 def sns_string_to_sign(message: Mapping[str, Any]) -> bytes | None:
     """What SNS signed: each field's name and value, one a line. None when a field is missing or not text."""
-    fields = _SIGNED_FIELDS.get(message.get("Type"))  # type: ignore[arg-type]
+    kind = message.get("Type")
+    fields = _SIGNED_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         return None
     lines = []
@@ -179,7 +180,8 @@ class SnsCertificates:
 
     def signed(self, message: Mapping[str, Any], now: datetime) -> bool:
         """Whether SNS signed this message (SignatureVersion 1: SHA1, 2: SHA256, RSA PKCS#1 v1.5)."""
-        digest = _DIGESTS.get(message.get("SignatureVersion"))  # type: ignore[arg-type]
+        version = message.get("SignatureVersion")
+        digest = _DIGESTS.get(version) if isinstance(version, str) else None
         text = sns_string_to_sign(message)
         signature, url = message.get("Signature"), message.get("SigningCertURL")
         if digest is None or text is None or not isinstance(signature, str) or not isinstance(url, str):

@@ -102,14 +102,14 @@ def postmark_events(record: Any) -> list[ProviderEvent]:
         raise BadPayload("Postmark posts one JSON object per event.")
     record_type = record.get("RecordType")
     if record_type in ("Bounce", "SpamComplaint"):
-        bounce_type, email, record_id = record.get("Type"), _text(record.get("Email")), record.get("ID")
+        bounce_type, email, record_id = _text(record.get("Type")), _text(record.get("Email")), record.get("ID")
         if record_type == "SpamComplaint" or bounce_type == "SpamComplaint":
             kind = COMPLAINT
         elif bounce_type == "Unsubscribe":
             kind = UNSUBSCRIBE
         elif bounce_type in _POSTMARK_HARD:
             kind = HARD_BOUNCE
-        elif bounce_type in _POSTMARK_NOT_BOUNCES or not isinstance(bounce_type, str):
+        elif bounce_type is None or bounce_type in _POSTMARK_NOT_BOUNCES:
             return []
         else:
             kind = SOFT_BOUNCE
