@@ -29,6 +29,7 @@ CONSOLE_PERMISSIONS = {
     ("POST", "/console/recipients/<recipient_id>/contact"): "edit",
     ("POST", "/console/recipients/<recipient_id>/deactivate"): "edit",
     ("POST", "/console/recipients/<recipient_id>/reactivate"): "edit",
+    ("POST", "/console/recipients/<recipient_id>/undeliverable/clear"): "edit",
     ("POST", "/console/suppressions/lift"): "edit",
     ("POST", "/console/recipients/<recipient_id>/export"): "admin",
     ("POST", "/console/recipients/<recipient_id>/erase"): "admin",
@@ -69,6 +70,7 @@ REQUESTS = [
     ("POST", "/console/recipients/<recipient_id>/contact", [("locale", "fr-CA"), ("shown-locale", ""), REASON]),
     ("POST", "/console/recipients/<recipient_id>/deactivate", [REASON]),
     ("POST", "/console/recipients/<recipient_id>/reactivate", [REASON]),
+    ("POST", "/console/recipients/<recipient_id>/undeliverable/clear", [REASON]),
     (
         "POST",
         "/console/suppressions/lift",
