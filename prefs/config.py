@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .decision import QuietHours
 from .outbound.netguard import parse_allow_hosts
+from .outbound.mail_providers import DEFAULT_API_URLS, TARGETS, TargetSettings, check_api_url
 
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
 RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5  # a rate-limit check slower than this is worse than none
@@ -64,6 +65,18 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_LOG_FORMAT": "text",
     # Mail-provider webhooks (SPEC §15): each provider's is off until its own setting is given.
     "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY": None,  # the Event Webhook's verification key, base64 DER as SendGrid shows it
+    # Suppression sync to mail providers (SPEC §15, outbound): the targets, and each one's credentials and API.
+    "PREFS_SYNC_TARGETS": "",  # comma-separated: sendgrid, mailgun, postmark, ses
+    "PREFS_SENDGRID_API_KEY": None,
+    "PREFS_SENDGRID_API_URL": DEFAULT_API_URLS["sendgrid"],
+    "PREFS_MAILGUN_API_KEY": None,
+    "PREFS_MAILGUN_DOMAIN": None,
+    "PREFS_MAILGUN_API_URL": DEFAULT_API_URLS["mailgun"],
+    "PREFS_POSTMARK_SERVER_TOKEN": None,
+    "PREFS_POSTMARK_MESSAGE_STREAM": "broadcast",  # Postmark's default stream for marketing mail
+    "PREFS_POSTMARK_API_URL": DEFAULT_API_URLS["postmark"],
+    "PREFS_SES_REGION": None,  # e.g. eu-west-1; the credentials come from the usual AWS environment
+    "PREFS_SES_API_URL": None,  # default https://email.<region>.amazonaws.com
     "PREFS_MAILGUN_WEBHOOK_SIGNING_KEY": None,  # Mailgun's HTTP webhook signing key
     "PREFS_POSTMARK_WEBHOOK_USER": None,  # HTTP Basic credentials put in Postmark's webhook URL
     "PREFS_POSTMARK_WEBHOOK_PASSWORD": None,
@@ -148,6 +161,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     if log_format not in ("text", "json"):
         raise ConfigError("PREFS_LOG_FORMAT must be text or json")
     metrics_token = raw["PREFS_METRICS_TOKEN"] or None
+    sync_targets = _sync_targets(raw, environ)
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError("PREFS_METRICS_TOKEN must be at least 16 characters: it guards what the service reveals")
 
@@ -189,6 +203,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         # Redis down must never block a page or an unsubscribe: each worker keeps counting in memory (the
         # same limits, per worker) and Flask-Limiter logs the switch once; errors it cannot fall back
         # from are logged and let through. A Redis that accepts and never answers costs a request at
+        PREFS_SYNC_TARGETS=sync_targets,
         # most RATELIMIT_REDIS_TIMEOUT_SECONDS per try, not a hang.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -299,3 +314,58 @@ def _int(raw: Mapping[str, Any], name: str) -> int:
         return int(raw[name])
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {raw[name]!r}") from None
+# Where a target's credentials come from, for the line that refuses to start without them.
+_SYNC_NEEDS = {
+    "sendgrid": ("PREFS_SENDGRID_API_KEY",),
+    "mailgun": ("PREFS_MAILGUN_API_KEY", "PREFS_MAILGUN_DOMAIN"),
+    "postmark": ("PREFS_POSTMARK_SERVER_TOKEN", "PREFS_POSTMARK_MESSAGE_STREAM"),
+    "ses": ("PREFS_SES_REGION",),
+}
+# Any of these in the environment gives boto3 its credentials without a network look-up at start.
+AWS_CREDENTIAL_SOURCES = (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), ("AWS_PROFILE",), ("AWS_WEB_IDENTITY_TOKEN_FILE",),
+                          ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",), ("AWS_CONTAINER_CREDENTIALS_FULL_URI",))  # fmt: skip
+SES_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+
+
+def _sync_targets(raw: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[TargetSettings, ...]:
+    """PREFS_SYNC_TARGETS with each target's settings; a target without its credentials stops the start."""
+    names = [part.strip().lower() for part in str(raw["PREFS_SYNC_TARGETS"] or "").split(",") if part.strip()]
+    for name in names:
+        if name not in TARGETS:
+            raise ConfigError(f"PREFS_SYNC_TARGETS: {name!r} is not one of {', '.join(TARGETS)}")
+    if len(set(names)) != len(names):
+        raise ConfigError("PREFS_SYNC_TARGETS names a target twice")
+    targets = []
+    for name in names:
+        missing = [setting for setting in _SYNC_NEEDS[name] if not raw[setting]]
+        if name == "ses" and not any(all(environ.get(var) for var in source) for source in AWS_CREDENTIAL_SOURCES):
+            missing.append("AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+        if missing:
+            raise ConfigError(f"PREFS_SYNC_TARGETS lists {name}, which needs " + ", ".join(missing))
+        region = str(raw["PREFS_SES_REGION"]).strip() if name == "ses" else None
+        if region is not None and not SES_REGION_RE.fullmatch(region):
+            raise ConfigError(f"PREFS_SES_REGION must be an AWS region like eu-west-1, not {region!r}")
+        url_setting = f"PREFS_{name.upper()}_API_URL"
+        url = raw[url_setting] or f"https://email.{region}.amazonaws.com"
+        try:
+            api_url = check_api_url(str(url))
+        except ValueError as error:
+            raise ConfigError(f"{url_setting} {error}") from None
+        secret = {
+            "sendgrid": "PREFS_SENDGRID_API_KEY",
+            "mailgun": "PREFS_MAILGUN_API_KEY",
+            "postmark": "PREFS_POSTMARK_SERVER_TOKEN",
+        }
+        targets.append(
+            TargetSettings(
+                name,
+                api_url,
+                str(raw[secret[name]]) if name in secret else "",
+                domain=str(raw["PREFS_MAILGUN_DOMAIN"]) if name == "mailgun" else None,
+                stream=str(raw["PREFS_POSTMARK_MESSAGE_STREAM"]) if name == "postmark" else None,
+                region=region,
+            )
+        )
+    return tuple(targets)
+
+

@@ -306,3 +306,32 @@ class CacheGeneration(Model):
     __tablename__ = "cache_generations"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProviderSync(Model):
+    """One push of an email address to one mail provider's suppression list, or its removal (SPEC §15,
+    outbound): made by the worker from a `sync` outbox message, tried on the webhooks' retry schedule, and
+    kept as that target's receipt. The address is kept only until the push is done (a failed one keeps it,
+    for `providers reconcile`); `address_hash` orders one address's pushes to one target."""
+
+    __tablename__ = "provider_syncs"
+    __table_args__ = (
+        Index("ix_provider_syncs_pending", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+        Index("ix_provider_syncs_pending_order", "target", "address_hash", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+        Index("ix_provider_syncs_recipient", "recipient_id", "target", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    target: Mapped[str] = mapped_column(String(16))  # sendgrid, mailgun, postmark, ses
+    action: Mapped[str] = mapped_column(String(16))  # suppress, unsuppress
+    address_hash: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))  # cleared once done
+    recipient_id: Mapped[str | None] = mapped_column(String(128))  # None for an address nobody holds
+    # The target reported this address itself, so prefs left its list alone: done without a request.
+    reported_here: Mapped[bool] = mapped_column(default=False, server_default=false())
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)

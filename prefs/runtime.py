@@ -33,12 +33,18 @@ def init_runtime(app: Flask) -> Deps:
         password_hasher=PasswordHasher.for_settings(app.config),
         webhook_allow_hosts=app.config["PREFS_WEBHOOK_ALLOW_HOSTS"],
         delivery=DeliverySettings(
-            app.config["PREFS_RETRY_SCHEDULE"], app.config["PREFS_WEBHOOK_DISABLE_AFTER_S"], app.config["PREFS_WORKER_THREADS"]
+            app.config["PREFS_RETRY_SCHEDULE"],
+            app.config["PREFS_WEBHOOK_DISABLE_AFTER_S"],
+            app.config["PREFS_WORKER_THREADS"],
+            app.config["PREFS_SYNC_TARGETS"],
         ),
         quiet_hours=app.config["PREFS_QUIET_HOURS"],
         generations=generations,
     )
     app.extensions["prefs"] = deps
+    from .services.provider_sync import configure
+
+    configure(tuple(target.name for target in app.config["PREFS_SYNC_TARGETS"]))
     return deps
 
 

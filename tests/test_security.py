@@ -32,6 +32,7 @@ API_SCOPES = {
     ("POST", "/api/v1/recipients/<string:recipient_id>/reactivate"): "write",
     ("POST", "/api/v1/recipients/<string:recipient_id>/undeliverable/clear"): "write",
     ("DELETE", "/api/v1/recipients/<string:recipient_id>"): "write",
+    ("GET", "/api/v1/recipients/<string:recipient_id>/sync"): "read",
     ("POST", "/api/v1/topics"): "admin",
     ("GET", "/api/v1/topics/<string:key>"): "admin",
     ("PATCH", "/api/v1/topics/<string:key>"): "admin",

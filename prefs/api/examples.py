@@ -261,3 +261,14 @@ DELIVERIES = {
 }
 REPLAY = {"after": 1100}
 REPLAYED = {"queued": 85, "last_event_id": 1185}
+
+SYNC_RECEIPTS = {
+    "recipient_id": "cust-42",
+    "targets": {
+        "sendgrid": {"state": "done", "action": "suppress", "attempts": 1, "last_error": None,
+                     "at": "2026-11-30T16:40:12.031877+00:00", "next_attempt_at": None, "reported_here": False},
+        "ses": {"state": "failed", "action": "suppress", "attempts": 1, "last_error": "HTTP 429 TooManyRequestsException",
+                "at": "2026-11-30T16:40:13.120448+00:00", "next_attempt_at": "2026-11-30T16:40:18.305117+00:00",
+                "reported_here": False},
+    },
+}  # fmt: skip

@@ -16,6 +16,7 @@ from ..services.lifecycle import erase_recipient, export_recipient
 from ..services.lookup import live_recipients, lookup_address
 from ..services.preferences import PreferenceChange, apply_preference_changes, preference_matrix
 from ..services.provider_events import clear_undeliverable
+from ..services.provider_sync import sync_receipts
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from . import examples
 from .auth import actor_name, authorized
@@ -32,6 +33,7 @@ from .schemas import (
     RecipientQuerySchema,
     RecipientSchema,
     RecipientWithPreferencesSchema,
+    SyncReceiptsSchema,
 )
 
 log = logging.getLogger(__name__)
@@ -270,3 +272,24 @@ def undeliverable_clear(body, recipient_id):
     context = api_context((body or {}).get("reason"))
     unit_of_work(lambda: clear_undeliverable(recipient_id, context))
     return preference_matrix(runtime(), readable_recipient(recipient_id))
+
+
+@blp.route("/recipients/<string:recipient_id>/sync", methods=["GET"], tags=["Preferences"])
+@authorized("read")
+@refuses(not_found=NO_RECIPIENT)
+@blp.response(200, SyncReceiptsSchema, description="Each mail provider's receipt.", example=examples.SYNC_RECEIPTS)
+def sync(recipient_id):
+    """See the mail providers' receipts
+
+    Whether the person's email address is on each mail provider's suppression list as it should be: when
+    marketing by email stops (a channel or all-marketing stop, a suppression, an erasure) the address is
+    pushed to every provider set in `PREFS_SYNC_TARGETS`, and taken off again when an opt-in lifts that.
+    Per provider, the latest push: its state, how many requests it took, the last error and when.
+    ---
+    A provider that reported the address itself is never written to about it (`reported_here`).
+    """
+    readable_recipient(recipient_id)
+    return {
+        "recipient_id": recipient_id,
+        "targets": {name: receipt.as_dict() for name, receipt in sync_receipts(recipient_id).items()},
+    }

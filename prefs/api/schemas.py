@@ -801,3 +801,43 @@ class ReplaySchema(StrictSchema):
 class ReplayResultSchema(Schema):
     queued = fields.Integer(required=True)
     last_event_id = fields.Integer(required=True, metadata={"description": "Pass as `after` again to queue more."})
+
+
+class SyncReceiptSchema(Schema):
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(("pending", "done", "failed")),
+        metadata={
+            "description": "pending: queued, not tried yet; failed: the last try failed (tried again at "
+            "`next_attempt_at`, or never again when that is null); done: the provider has it."
+        },
+    )
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(("suppress", "unsuppress")),
+        metadata={"description": "suppress: put on the provider's list; unsuppress: taken off it after an opt-in."},
+    )
+    attempts = fields.Integer(required=True, metadata={"description": "Requests made so far (0 while queued)."})
+    last_error = fields.String(
+        allow_none=True, required=True, metadata={"description": "Why the last try failed; null after a success."}
+    )
+    at = UTCDateTime(required=True, metadata={"description": "When it was queued, last tried or finished."})
+    next_attempt_at = UTCDateTime(
+        allow_none=True, required=True, metadata={"description": "When a failed push is tried again; null otherwise."}
+    )
+    reported_here = fields.Boolean(
+        required=True,
+        metadata={"description": "The provider reported this address itself (a bounce, complaint or unsubscribe of its own), so "
+                  "its list was left alone: done without a request."},
+    )  # fmt: skip
+
+
+class SyncReceiptsSchema(Schema):
+    recipient_id = fields.String(required=True)
+    targets = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("sendgrid", "mailgun", "postmark", "ses"))),
+        values=fields.Nested(SyncReceiptSchema),
+        required=True,
+        metadata={"description": "Per target of PREFS_SYNC_TARGETS, its latest push about this recipient's email address; "
+                  "a target with nothing to push yet is absent."},
+    )  # fmt: skip

@@ -1,7 +1,9 @@
 """`flask --app app worker [--once]`: the delivery worker (SPEC §12).
 
-Each round fans new outbox messages out to endpoints, then claims a batch of due deliveries, sends them on
-a pool of threads and records the outcomes. On PostgreSQL the claim, the sends and the record are one
+Each round fans new outbox messages out to endpoints (and to the mail providers in PREFS_SYNC_TARGETS), then
+claims a batch of due deliveries, sends them on a pool of threads and records the outcomes; then, when sync
+targets are set, the same for the pushes to the providers' suppression lists, each target paced to its
+REQUESTS_PER_SECOND (one round a second per target at most). On PostgreSQL the claim, the sends and the record are one
 transaction whose row locks (FOR UPDATE SKIP LOCKED) keep other workers off the batch; a worker killed with
 -9 never commits, so its batch is simply due again. SQLite has one writer, so there the claim is a plain
 read, the sends happen outside any transaction, and only the record takes the write lock; one worker runs
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
@@ -34,11 +36,14 @@ from ..metrics import count_deliveries
 from ..models import utcnow
 from ..outages import is_outage
 from ..outbound.http import GuardedHttp
+from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
+from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
+PACING = timedelta(seconds=1)  # a target gets at most REQUESTS_PER_SECOND pushes in this long
 PRUNE_EVERY_SECONDS = 3600
 
 
@@ -54,15 +59,59 @@ class Worker:
         self.batch = batch or threads * 8
         self.rng = random.Random(seed)  # noqa: S311 (retry jitter, not a secret)
         self.postgres = db.engine.dialect.name == "postgresql"
+        # The mail providers' suppression lists (SPEC §15): a client per target, paced per target.
+        self.sync_clients = {target.name: client_for(target) for target in deps.delivery.sync_targets}
+        self.sync_pool = ThreadPoolExecutor(len(self.sync_clients), "prefs-sync") if self.sync_clients else None
+        self.sync_due_at: dict[str, datetime] = {}
 
     def run_once(self) -> int:
         """One round; returns how much it did (messages fanned out + attempts made)."""
-        fanned = unit_of_work(lambda: fan_out(self.clock()))
+        fanned = unit_of_work(lambda: fan_out(self.clock(), sync_targets=tuple(self.sync_clients)))
         recorded = unit_of_work(self._deliver_in_one_transaction) if self.postgres else self._deliver_outside_the_write_lock()
-        if recorded is None:
-            return fanned
-        count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
-        return fanned + recorded.delivered + recorded.retried + recorded.failed
+        done = fanned
+        if recorded is not None:
+            count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
+            done += recorded.delivered + recorded.retried + recorded.failed
+        synced = self._sync_round() if self.sync_clients else None
+        if synced is not None:
+            count_deliveries("sync", synced.delivered, synced.retried, synced.failed)
+            done += synced.delivered + synced.retried + synced.failed
+        return done
+
+    def _sync_round(self) -> Recorded | None:
+        """The due pushes of each target whose pacing allows a round now, made and recorded."""
+        now = self.clock()
+        never = datetime.min.replace(tzinfo=UTC)
+        limits = {name: REQUESTS_PER_SECOND[name] for name in self.sync_clients if now >= self.sync_due_at.get(name, never)}
+        if not limits:
+            return None
+        if self.postgres:
+            pushes, recorded = unit_of_work(lambda: self._push_in_one_transaction(now, limits))
+        else:
+            try:
+                pushes = claim_due_pushes(now, limits)
+            finally:
+                db.session.rollback()  # end the read before the requests: SQLite's writers must not wait on us
+            recorded = None
+            if pushes:
+                results = self._push(pushes)
+                recorded = unit_of_work(
+                    lambda: record_pushes(pushes, results, self.deps.delivery.retry_schedule, self.clock(), self.rng)
+                )
+        for name in {push.target for push in pushes}:
+            self.sync_due_at[name] = now + PACING
+        return recorded
+
+    def _push_in_one_transaction(self, now: datetime, limits: dict[str, int]) -> tuple[list[Push], Recorded | None]:
+        pushes = claim_due_pushes(now, limits)
+        if not pushes:
+            return pushes, None
+        results = self._push(pushes)
+        return pushes, record_pushes(pushes, results, self.deps.delivery.retry_schedule, self.clock(), self.rng)
+
+    def _push(self, pushes: list[Push]) -> list:
+        assert self.sync_pool is not None  # noqa: S101 (only called with targets configured)
+        return push_all(pushes, self.sync_clients, self.sync_pool)
 
     def _deliver_in_one_transaction(self) -> Recorded | None:
         now = self.clock()
@@ -116,6 +165,8 @@ class Worker:
 
     def close(self) -> None:
         self.pool.shutdown()
+        if self.sync_pool is not None:
+            self.sync_pool.shutdown()
         self.http.close()
 
 

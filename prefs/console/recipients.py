@@ -13,6 +13,7 @@ from ..runtime import runtime
 from ..services.preference_form import build_form, changes_from_form, lift_changes, liftable_kinds, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.provider_events import PROVIDER_NAMES, clear_undeliverable, undeliverable_mark
+from ..services.provider_sync import sync_receipts
 from ..services.recipients import readable_recipient, set_status, upsert_recipient, writable_recipient
 from ..services.states import recipient_state
 from . import bp
@@ -65,6 +66,7 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
         "status_form": forms.get("status_form") or StatusForm(formdata=None),
         "undeliverable": undeliverable_mark(recipient.email_hash),
         "provider_names": PROVIDER_NAMES,
+        "sync_receipts": sync_receipts(recipient.id),  # the mail providers' suppression lists (SPEC §15)
         "undeliverable_form": forms.get("undeliverable_form") or ClearUndeliverableForm(formdata=None),
         "erase_form": forms.get("erase_form") or EraseForm(formdata=None),
         "is_admin": allows(current_user.role, "admin"),

@@ -210,6 +210,46 @@ ENDPOINT_SUCCEEDED = "UPDATE webhook_endpoints SET failing_since = NULL WHERE id
 ENDPOINT_FAILED = "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL"
 # Disable an endpoint that has failed since before the cut-off (or at once, with a cut-off in the future).
 DISABLE_FAILING_ENDPOINT = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ? AND failing_since <= ?"
+# --- the suppression sync to mail providers (services/provider_sync.py)
+# Whether the live holder of an email address has stopped marketing by email (a channel or all-marketing stop).
+EMAIL_HOLDER_STOPPED = """
+SELECT r.id, count(c.topic) FROM recipients r
+LEFT JOIN choices c ON c.recipient_pk = r.pk AND c.topic = '*' AND c.channel IN ('*', 'email') AND c.subscribed = ?
+WHERE r.email = ? AND r.status <> 'erased' GROUP BY r.id
+"""
+# The providers that reported something about these addresses (a bounce, complaint or unsubscribe of theirs).
+PROVIDER_REPORTERS = (
+    "SELECT DISTINCT address_hash, provider FROM provider_events WHERE kind <> 'soft_bounce' AND address_hash {in_list}"
+)
+# A push of one address to one target (the fan-out of a `sync` outbox message).
+INSERT_PROVIDER_SYNC = (
+    "INSERT INTO provider_syncs (target, action, address_hash, email, recipient_id, reported_here, status, attempts,"
+    " last_error, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)"
+)
+# Due pushes to one target, each the oldest pending one of its address there (an address's pushes arrive in order).
+DUE_PROVIDER_SYNCS = """
+SELECT s.id, s.target, s.action, s.email, s.attempts FROM provider_syncs s
+WHERE s.status = 'pending' AND s.target = ? AND s.next_attempt_at <= ?
+  AND NOT EXISTS (SELECT 1 FROM provider_syncs p WHERE p.target = s.target AND p.address_hash = s.address_hash
+                  AND p.status = 'pending' AND p.id < s.id)
+ORDER BY s.id LIMIT ?
+"""
+# PostgreSQL: the same, locked; rows another worker holds are skipped.
+DUE_PROVIDER_SYNCS_POSTGRES = DUE_PROVIDER_SYNCS.rstrip() + " FOR UPDATE OF s SKIP LOCKED"
+# A push the target accepted: done, and the address is no longer kept.
+PROVIDER_SYNC_DONE = "UPDATE provider_syncs SET status = 'done', attempts = attempts + 1, last_error = NULL, email = NULL, updated_at = ? WHERE id = ?"
+# A push failed and is tried again later.
+PROVIDER_SYNC_RETRY = (
+    "UPDATE provider_syncs SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?"
+)
+# Retention: finished pushes (receipts, and a failed push's address) older than the cut-off, a batch at a time.
+PRUNE_PROVIDER_SYNCS = (
+    "DELETE FROM provider_syncs WHERE id IN (SELECT id FROM provider_syncs WHERE status <> 'pending' AND updated_at < ? LIMIT ?)"
+)
+# A push failed its last try.
+PROVIDER_SYNC_FAILED = (
+    "UPDATE provider_syncs SET status = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?"
+)
 # Cache coherence (db/generations.py): every process's view of which cached tables changed.
 CACHE_GENERATIONS = "SELECT name, generation FROM cache_generations"
 # A change to a cached table (topics, API keys), in its own transaction: every process drops that cache.

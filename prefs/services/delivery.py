@@ -37,13 +37,16 @@ from ..db.statements import (
     INSERT_DELIVERY,
     OUTBOX_BATCH,
     PRUNE_DELIVERIES,
+    PRUNE_PROVIDER_SYNCS,
     RETRY_DELIVERY,
     TRY_LOCK_FAN_OUT,
 )
 from ..extensions import db
 from ..models import ConsentEvent
 from ..outbound.http import PostResult
+from ..outbound.mail_providers import TargetSettings
 from .lifecycle import event_to_dict
+from .provider_sync import SYNC_KIND, fan_out_syncs
 from .webhook_endpoints import message_id, signing_secrets, wants
 
 FAN_OUT_LOCK = 0x70726566 + 1  # any constant other than the event write lock's
@@ -57,6 +60,7 @@ class DeliverySettings:
     retry_schedule: tuple[float, ...]  # seconds before retry 1, 2, ...; then the delivery has failed
     disable_after_s: int  # an endpoint failing this long is disabled
     threads: int  # attempts a worker makes at once
+    sync_targets: tuple[TargetSettings, ...] = ()  # mail providers whose suppression lists follow ours (SPEC §15)
 
 
 @dataclass(frozen=True)
@@ -71,16 +75,21 @@ class Outgoing:
     headers: dict[str, str]
 
 
-def fan_out(now: datetime, limit: int = 1000) -> int:
+def fan_out(now: datetime, limit: int = 1000, sync_targets: Sequence[str] = ()) -> int:
     """Turn the oldest outbox messages into deliveries to each enabled endpoint that wants them (and existed
     when the message was written), then delete them. Returns how many messages were fanned out; 0 when
-    another worker is fanning out (PostgreSQL), which keeps deliveries in outbox order."""
+    another worker is fanning out (PostgreSQL), which keeps deliveries in outbox order. Messages for the mail
+    providers (kind `sync`) become a push per target in `sync_targets` instead (none configured: dropped)."""
     sql = DriverSql()
     if sql.postgres and not sql.rows(TRY_LOCK_FAN_OUT, (FAN_OUT_LOCK,))[0][0]:
         return 0
-    messages = sql.rows(OUTBOX_BATCH, (limit,))
-    if not messages:
+    everything = sql.rows(OUTBOX_BATCH, (limit,))
+    if not everything:
         return 0
+    messages = [row for row in everything if row[1] != SYNC_KIND]
+    syncs = [(row[5], row[6]) for row in everything if row[1] == SYNC_KIND]
+    if syncs:
+        fan_out_syncs(sql, syncs, sync_targets, now)
     endpoints = [
         (endpoint_id, sql.read_json(events), _aware(sql.read_time(created)))
         for endpoint_id, events, created in sql.rows(ENABLED_ENDPOINTS, (True,))
@@ -95,8 +104,8 @@ def fan_out(now: datetime, limit: int = 1000) -> int:
                              payload if payload is None or isinstance(payload, str) else json.dumps(payload),
                              sql.time(written), stamp, stamp))  # fmt: skip
     sql.many(INSERT_DELIVERY, rows)
-    sql.execute_in(DELETE_OUTBOX, [row[0] for row in messages])
-    return len(messages)
+    sql.execute_in(DELETE_OUTBOX, [row[0] for row in everything])
+    return len(everything)
 
 
 def claim_due(now: datetime, limit: int) -> list[tuple]:
@@ -205,9 +214,11 @@ def record(
 
 
 def prune(now: datetime, limit: int = 10_000) -> None:
-    """Forget delivered and failed deliveries older than RETENTION, with their attempts."""
+    """Forget delivered and failed deliveries older than RETENTION, with their attempts, and the mail
+    providers' finished pushes (their receipts) as old."""
     sql = DriverSql()
     sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
+    sql.execute(PRUNE_PROVIDER_SYNCS, (sql.time(now - RETENTION), limit))
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:

@@ -56,11 +56,12 @@ def webhook_type(kind: str, before: Any, after: Any) -> str | None:
     return None
 
 
-def enqueue(type_: str, ordering_key: str, payload: dict[str, Any], sql: DriverSql | None = None) -> None:
+def enqueue(type_: str, ordering_key: str, payload: dict[str, Any], sql: DriverSql | None = None, kind: str = "event") -> None:
     """Queue a message that is not a consent event, in the current transaction. `ordering_key` groups the
-    messages that must arrive in commit order (one recipient's, or one address's)."""
+    messages that must arrive in commit order (one recipient's, or one address's). `kind` is "event" for
+    webhooks, "sync" for the mail providers' suppression lists (services/provider_sync.py)."""
     sql = sql or DriverSql()
-    sql.execute(INSERT_OUTBOX, ("event", type_, None, ordering_key[:128], sql.json(payload), sql.time(utcnow())))
+    sql.execute(INSERT_OUTBOX, (kind, type_, None, ordering_key[:128], sql.json(payload), sql.time(utcnow())))
 
 
 def backlog(now: datetime) -> Backlog:

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import ConsentEvent, Recipient, utcnow
 from ..tokens import LinkTarget
 from .events import ChangeContext, record_event
+from .provider_sync import email_stop_changed, suppression_lifted
 from .recipients import RecipientRow
 from .states import load_states
 from .suppressions import SMS_STOP, SMS_STOP_MESSAGE, lift_by_consent, liftable_by_consent, suppression_sources
@@ -167,6 +168,8 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
             sql=sql,
         )
         written += 1
+    if written:  # the mail providers' lists follow a stop of marketing by email (services/provider_sync.py)
+        email_stop_changed(sql, recipient.id, recipient.email, recipient.email_hash, stored, targets)
     return written
 
 
@@ -208,6 +211,8 @@ def _lift_suppressions(recipient: RecipientRow, lifts: dict[str, str], context: 
     lifted = lift_by_consent(lifts)
     for digest in lifted:
         record_event(context, recipient.id, "suppression_lifted", channel=lifts[digest], before=True, after=False)
+        if lifts[digest] == "email" and recipient.email:
+            suppression_lifted(recipient.id, recipient.pk, recipient.email, digest)
     return len(lifted)
 
 

@@ -22,6 +22,7 @@ from ..errors import PrefsError, invalid
 from ..extensions import db
 from ..models import Recipient, utcnow
 from .events import ChangeContext, record_event
+from .provider_sync import address_taken
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "locale", "time_zone")
 _recipients = cast(Table, Recipient.__table__)  # a declarative class types its table as any FROM clause
@@ -166,6 +167,8 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
         kind, before, after = event
         record_event(context, recipient_id, kind, before=before, after=after)
     db.session.flush()
+    if not created and recipient.email and recipient.email_hash and change.after.get("email"):
+        address_taken(recipient.id, recipient.pk, recipient.email, recipient.email_hash)  # their stop goes with them
     return recipient, created
 
 

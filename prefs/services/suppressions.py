@@ -19,6 +19,7 @@ from ..models import Suppression, utcnow
 from ..suppression import AddressHasher
 from .admin_events import record_admin_event
 from .outbox import enqueue
+from .provider_sync import address_suppressed
 
 SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
 SMS_STOP_MESSAGE = "This number texted STOP; only a START text from it lifts that."
@@ -40,6 +41,8 @@ def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, so
     ).first()
     if added is not None:
         announce("suppression.added", digest, kind, source)
+        if kind == "email":
+            address_suppressed(normalised_address, digest)  # onto the mail providers' lists too
     return digest
 
 
