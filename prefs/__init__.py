@@ -86,6 +86,7 @@ def register_transport_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from .db.engine import init_engine
     from .extensions import db  # not a module global: the package's `db` attribute is the prefs.db subpackage
+    from .i18n import init_i18n
     from .outages import register_outage_handlers
     from .runtime import init_runtime
 
@@ -96,6 +97,7 @@ def register_extensions(app: Flask) -> None:
     app.config["RATELIMIT_ON_BREACH_CALLBACK"] = _count_rate_limited
     limiter.init_app(app)
     init_runtime(app)
+    init_i18n(app)
     register_outage_handlers(app)
 
 

@@ -30,6 +30,8 @@ def topic_rule(topic: Topic) -> TopicRule:
         archived=topic.archived,
         description=topic.description or "",
         id=topic.id,
+        names=dict(topic.names or {}),
+        descriptions=dict(topic.descriptions or {}),
     )
 
 

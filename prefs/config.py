@@ -19,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .brand import parse_brand
 from .decision import QuietHours
 from .outbound.netguard import parse_allow_hosts
 from .outbound.mail_providers import DEFAULT_API_URLS, TARGETS, TargetSettings, check_api_url
@@ -82,6 +83,12 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_POSTMARK_WEBHOOK_PASSWORD": None,
     "PREFS_SES_TOPIC_ARNS": None,  # comma-separated SNS topics whose messages are accepted (and subscriptions confirmed)
     "PREFS_SNS_CERT_HOSTS": "sns.*.amazonaws.com",  # comma-separated host globs an SNS signing certificate may come from
+    # Whose pages these are (SPEC §16, prefs/brand.py): the name defaults to PREFS_SMS_PROGRAM_NAME.
+    "PREFS_BRAND_NAME": None,
+    "PREFS_BRAND_LOGO_URL": None,
+    "PREFS_BRAND_COLOR": None,
+    "PREFS_PRIVACY_URL": None,
+    "PREFS_CONTACT": None,  # an email address or a URL where people reach the brand
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
@@ -161,6 +168,16 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
     if log_format not in ("text", "json"):
         raise ConfigError("PREFS_LOG_FORMAT must be text or json")
     metrics_token = raw["PREFS_METRICS_TOKEN"] or None
+    try:
+        brand = parse_brand(
+            str(raw["PREFS_BRAND_NAME"] or raw["PREFS_SMS_PROGRAM_NAME"] or "prefs"),
+            raw["PREFS_BRAND_COLOR"],
+            raw["PREFS_BRAND_LOGO_URL"],
+            raw["PREFS_PRIVACY_URL"],
+            raw["PREFS_CONTACT"],
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     sync_targets = _sync_targets(raw, environ)
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError("PREFS_METRICS_TOKEN must be at least 16 characters: it guards what the service reveals")
@@ -187,6 +204,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_SNS_CERT_HOSTS=sns_cert_hosts,
         PREFS_LOG_FORMAT=log_format,
         PREFS_METRICS_TOKEN=metrics_token,
+        PREFS_BRAND=brand,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from types import MappingProxyType
@@ -43,6 +43,9 @@ class TopicRule:
     archived: bool = False
     description: str = ""
     id: int = 0  # the topic's row id, for compact references
+    # Translations an admin gave (language tag -> text), for the recipient pages; not part of the rule.
+    names: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    descriptions: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 class RecipientState(NamedTuple):

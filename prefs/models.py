@@ -36,6 +36,9 @@ class Recipient(Model):
     # IANA name (e.g. America/New_York) for quiet hours (SPEC §17); without it, the zones the number implies.
     time_zone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active, deactivated, erased
+    # When the person opted out of the sale or sharing of their personal information (Global Privacy
+    # Control or the preference center, SPEC §16); None: not opted out. The audience check reads it.
+    do_not_sell_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     # An SMS stop is not kept here: it belongs to the number, as a suppression of source `sms_stop`.
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -68,6 +71,9 @@ class Topic(Model):
     mandatory: Mapped[bool] = mapped_column(default=False)
     channels: Mapped[list[str]] = mapped_column(JSON)
     default_subscribed: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
+    # Translations for the recipient pages, language tag -> text (SPEC §16): {"es": "Boletín"}.
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)

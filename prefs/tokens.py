@@ -31,7 +31,12 @@ class TokenInvalid(Exception):
 
 
 class TokenExpired(Exception):
-    """Genuine but older than the configured lifetime (410)."""
+    """Genuine but older than the configured lifetime (410). `target` is what the link names, its signature
+    checked: an unsubscribe through an expired link is still honoured (SPEC §16)."""
+
+    def __init__(self, target: LinkTarget | None = None) -> None:
+        super().__init__()
+        self.target = target
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +85,9 @@ class LinkSigner:
         except SignatureExpired as expired:
             # Signed "in the future" by a server whose clock runs a little ahead: genuine, not expired.
             signed = expired.date_signed.timestamp() if expired.date_signed else 0
+            payload, signed_at = serializer.loads(token, return_timestamp=True)  # the signature, checked again
             if not time.time() < signed <= time.time() + CLOCK_SKEW_SECONDS:
-                raise TokenExpired from None
-            payload, signed_at = serializer.loads(token, return_timestamp=True)
+                raise TokenExpired(_target(payload, int(signed_at.timestamp()))) from None
         except BadSignature:
             raise TokenInvalid from None
         return _target(payload, int(signed_at.timestamp()))

@@ -292,7 +292,7 @@ def test_the_home_page_links_to_the_reference(client):
     response = client.get("/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert '<html lang="en">' in html and "<h1>prefs</h1>" in html
+    assert '<html lang="en">' in html and "<h1>Acme</h1>" in html  # the brand (PREFS_SMS_PROGRAM_NAME in the tests)
     assert 'href="/api/v1/docs"' in html
 
 

@@ -169,7 +169,7 @@ def test_undo_restores_the_previous_state_as_one_more_event(api, client, newslet
     api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}]})
     url = path_of(links(api, topic="newsletter")["unsubscribe_url"])
     done = client.post(url, data={"List-Unsubscribe": "One-Click"})
-    assert f'action="{url}/undo"'.encode() in done.data
+    assert f'action="{url}/undo?lang=en"'.encode() in done.data
     before = event_count(api)
     response = client.post(url + "/undo")
     assert response.status_code == 200 and b"Welcome back" in response.data
@@ -211,17 +211,52 @@ def test_tampered_truncated_and_wrong_purpose_tokens_get_the_400_page(api, clien
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
 
 
-def test_an_expired_link_gets_410_and_changes_nothing(api, client, newsletter, person):
+def expired_links(api, **body) -> dict:
+    """Links signed 400 days ago: genuine, past the lifetime (365 days in the tests' settings)."""
     real = TimestampSigner.get_timestamp
     try:
         TimestampSigner.get_timestamp = lambda self: real(self) - 400 * 86400
-        url = path_of(links(api, topic="newsletter")["unsubscribe_url"])
+        return links(api, **body)
     finally:
         TimestampSigner.get_timestamp = real
-    for method in ("GET", "POST"):
-        response = client.open(url, method=method, data={"List-Unsubscribe": "One-Click"})
-        assert response.status_code == 410 and b"expired" in response.data
+
+
+def test_an_expired_link_shows_the_email_me_my_link_form_and_changes_nothing(api, client, newsletter, person):
+    result = expired_links(api, topic="newsletter")
+    before = event_count(api)
+    for url in (path_of(result["unsubscribe_url"]), path_of(result["preferences_url"])):
+        response = client.get(url)
+        assert response.status_code == 410 and b"This link has expired" in response.data
+        html = response.get_data(as_text=True)
+        assert re.search(r'<form method="post" action="/p\?lang=en"', html) and 'name="email"' in html
+        assert "a***@example.com" not in html  # an expired link shows nothing of the person
+        assert_token_headers(response)
+    preferences = path_of(result["preferences_url"])
+    shown = ["newsletter:email=1"]
+    assert client.post(preferences, data={"shown": shown}).status_code == 410  # no change of choices through it
+    assert client.post(path_of(result["unsubscribe_url"]) + "/undo").status_code == 410
+    assert event_count(api) == before
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+
+
+@pytest.mark.parametrize("body", [{"List-Unsubscribe": "One-Click"}, {"confirm": "yes"}])
+def test_an_expired_link_still_unsubscribes_on_post(api, app, newsletter, person, body):
+    """SPEC §16: an unsubscribe is never refused. The signature is checked all the same."""
+    url = path_of(expired_links(api, topic="newsletter", message_id="old-1")["unsubscribe_url"])
+    before = event_count(api)
+    anonymous = app.test_client(use_cookies=False)
+    for _ in range(2):
+        response = anonymous.post(url, data=body)
+        assert response.status_code == 200 and b"unsubscribed" in response.data
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
+    assert event_count(api) == before + 1
+    event = api.get("/recipients/cust-1/events").get_json()["events"][0]
+    assert event["via"] == ("one_click" if "List-Unsubscribe" in body else "confirm_page")
+    assert event["evidence"]["message_id"] == "old-1"
+    token = url.removeprefix("/u/")
+    forged = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
+    assert anonymous.post("/u/" + forged, data=body).status_code == 400  # expired but not genuine: refused
+    assert event_count(api) == before + 1
 
 
 def test_a_link_signed_with_an_older_key_still_works(database_url, api, client, newsletter, person):
@@ -286,7 +321,7 @@ def test_preference_center_shows_every_live_topic_with_mandatory_locked(api, cli
     for name in ("billing:email", "billing:sms", "billing:phone", "service:email"):
         box = checkbox(html, name)
         assert "checked" in box and "disabled" in box
-    assert "Always on while your account is open" in html
+    assert "Always sent while your account is open" in html
     assert "checked" in checkbox(html, "newsletter:email") and "checked" not in checkbox(html, "newsletter:sms")
     assert "disabled" not in checkbox(html, "newsletter:email")
     assert "old-news" not in html and "billing:post" not in html  # archived topic; no postal address
@@ -309,10 +344,23 @@ def test_saving_changes_exactly_what_the_person_changed(api, client, newsletter,
         ("newsletter", "email", False, "preference_center"),
         ("newsletter", "sms", True, "preference_center"),
     ]
-    # The same form again changes nothing and writes nothing.
-    response = client.post(url, data={"newsletter:sms": "on", **EVERY_CHANNEL_ON})
-    assert b"Nothing changed" in response.data
+    # The same boxes from the page now shown change nothing and write nothing.
+    shown = re.findall(r'name="shown" value="([^"]+)"', response.get_data(as_text=True))
+    response = client.post(url, data={"newsletter:sms": "on", **EVERY_CHANNEL_ON, "shown": shown})
+    assert response.status_code == 200 and b"Nothing changed" in response.data
+    assert b'class="notice info"' in response.data  # told, not congratulated
     assert event_count(api) == before + 2
+
+
+@pytest.mark.parametrize("form", [{}, {"newsletter:sms": "on"}, {"shown": "nonsense"}, {"shown": "newsletter:email"}])
+def test_a_post_without_the_pages_shown_fields_is_refused(api, client, newsletter, person, form):
+    """Found by the review: an empty POST read as every box unticked and stopped everything."""
+    url, _ = preference_page(api, client)
+    before = event_count(api)
+    response = client.post(url, data=form)
+    assert response.status_code == 400 and b"This link doesn" in response.data
+    assert event_count(api) == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
 
 
 def test_stop_all_marketing_from_the_preference_center(api, client, newsletter, person):
@@ -363,3 +411,130 @@ def test_a_suppressed_address_is_shown_unsubscribed_and_ticking_lifts_it(api, cl
     assert api.check("newsletter", "email", recipient_id="new")["reason"] == "subscribed"
     kinds = [e["kind"] for e in api.get("/recipients/new/events").get_json()["events"]]
     assert "suppression_lifted" in kinds
+
+
+# --- truthful boxes (SPEC §16) --------------------------------------------------------------------------
+def boxes(html: str) -> dict[str, tuple[bool, bool, str | None]]:
+    """name -> (ticked, locked, the id of the sentence saying why) for every checkbox on the page."""
+    found = {}
+    for tag in re.findall(r'<input type="checkbox"[^>]*>', html):
+        why = re.search(r'aria-describedby="([^"]+)"', tag)
+        found[re.search(r'name="([^"]+)"', tag).group(1)] = (" checked" in tag, " disabled" in tag, why and why.group(1))
+    return found
+
+
+def assert_every_box_is_what_check_says(api, html: str) -> None:
+    cells = {name: box for name, box in boxes(html).items() if ":" in name and not name.startswith("*:")}
+    assert len(cells) >= 8, cells
+    for name, (ticked, _locked, _why) in cells.items():
+        topic, _, channel = name.partition(":")
+        assert ticked == api.check(topic, channel, recipient_id="cust-1")["allowed"], name
+
+
+def save(client, url: str, html: str, **ticks: bool):
+    """Submit the page as a person would: every editable box as shown, with `ticks` changed."""
+    form = {name: "on" for name, (ticked, locked, _) in boxes(html).items() if ticked and not locked}
+    for name, on in ticks.items():
+        name = name.replace("__", ":").replace("ALL", "*")
+        if on:
+            form[name] = "on"
+        else:
+            form.pop(name, None)
+    data = {**form, "shown": re.findall(r'name="shown" value="([^"]+)"', html)}
+    response = client.post(url, data=data)
+    assert response.status_code == 200, response.data
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def offers(api):
+    response = api.post(
+        "/topics", {"key": "offers", "name": "Offers", "channels": ["email", "sms"], "default_subscribed": {"email": True}}
+    )
+    assert response.status_code == 201
+
+
+def test_every_box_shows_what_the_person_gets_through_each_stop_and_lifting_restores(api, client, newsletter, offers, person):
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    url, response = preference_page(api, client, channel="sms")
+    first = response.get_data(as_text=True)
+    assert_every_box_is_what_check_says(api, first)
+
+    # A topic unsubscribe: that box alone goes off, and can be ticked again.
+    client.post(path_of(links(api, topic="newsletter")["unsubscribe_url"]), data={"List-Unsubscribe": "One-Click"})
+    after_topic = client.get(url).get_data(as_text=True)
+    assert boxes(after_topic)["newsletter:email"] == (False, False, None)
+    assert_every_box_is_what_check_says(api, after_topic)
+
+    # A channel stop: every email topic box is off and locked, naming the stop; the channel box lifts it.
+    client.post(path_of(links(api)["unsubscribe_url"]), data={"List-Unsubscribe": "One-Click"})
+    html = client.get(url).get_data(as_text=True)
+    for name in ("newsletter:email", "offers:email"):
+        assert boxes(html)[name] == (False, True, "why-stop-email")
+    assert 'id="why-stop-email"' in html and boxes(html)["*:email"] == (False, False, None)
+    assert boxes(html)["newsletter:sms"] == (True, False, None)
+    assert_every_box_is_what_check_says(api, html)
+
+    # The all-marketing stop: every marketing box and channel box locked, naming it.
+    html = save(client, url, html, stop_all=True)
+    for name in ("newsletter:email", "offers:email", "newsletter:sms", "offers:sms", "*:email", "*:sms"):
+        assert boxes(html)[name] == (False, True, "why-stop-all"), name
+    assert boxes(html)["billing:email"] == (True, True, "why-mandatory")
+    assert_every_box_is_what_check_says(api, html)
+
+    # Lifting the all-marketing stop brings back the channel stop and the texts as they were.
+    html = save(client, url, html, stop_all=False)
+    assert boxes(html)["newsletter:email"] == (False, True, "why-stop-email")
+    assert boxes(html)["newsletter:sms"] == (True, False, None)
+    assert_every_box_is_what_check_says(api, html)
+
+    # Lifting the channel stop brings back the topic unsubscribe and the default: the page after the first step.
+    html = save(client, url, html, ALL__email=True)
+    assert {n: b for n, b in boxes(html).items()} == boxes(after_topic)
+    assert_every_box_is_what_check_says(api, html)
+
+
+def test_the_unsubscribe_page_says_so_when_a_stop_is_already_in_force(api, client, newsletter, offers, person):
+    newsletter_link = path_of(links(api, topic="newsletter")["unsubscribe_url"])
+    offers_link = path_of(links(api, topic="offers")["unsubscribe_url"])
+    channel_link = path_of(links(api)["unsubscribe_url"])
+    assert b"Unsubscribe from Newsletter by email?" in client.get(newsletter_link).data
+
+    client.post(newsletter_link, data={"List-Unsubscribe": "One-Click"})
+    page = client.get(newsletter_link).get_data(as_text=True)
+    assert "already unsubscribed" in page and "You do not get Newsletter by email any more." in page
+    assert 'value="yes"' not in page  # no button asking again
+    assert "Unsubscribe from Offers by email?" in client.get(offers_link).get_data(as_text=True)
+
+    client.post(channel_link, data={"List-Unsubscribe": "One-Click"})
+    page = client.get(offers_link).get_data(as_text=True)
+    assert "You stopped all marketing by email, so you do not get Offers by email." in page
+    assert "already unsubscribed" in client.get(channel_link).get_data(as_text=True)
+
+
+# --- "email me my link" (SPEC §14) ----------------------------------------------------------------------
+def test_email_me_my_link_answers_the_same_whatever_is_typed(api, client, newsletter, person):
+    form = client.get("/p")
+    assert form.status_code == 200 and b'name="email"' in form.data
+    assert_token_headers(form)
+    before = event_count(api)
+    answers = set()
+    for typed in ("ann@example.com", "ANN@example.com ", "nobody@example.com", "not an address", ""):
+        response = client.post("/p", data={"email": typed}, environ_base={"REMOTE_ADDR": f"198.51.100.{len(answers) + 1}"})
+        assert response.status_code == 200
+        answers.add(response.get_data(as_text=True))
+    assert len(answers) == 1
+    assert event_count(api) == before
+
+
+def test_email_me_my_link_is_rate_limited_per_address_and_per_ip(client):
+    statuses = [
+        client.post("/p", data={"email": "Ann@Example.com"}, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).status_code
+        for n in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]  # one address from many places
+    statuses = [
+        client.post("/p", data={"email": f"p{n}@example.com"}, environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code
+        for n in range(12)
+    ]
+    assert statuses == [200] * 10 + [429] * 2  # one place trying many addresses

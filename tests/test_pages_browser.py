@@ -40,7 +40,7 @@ def test_confirm_unsubscribe_undo(api, site, newsletter, person):
         assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
 
         page.get_by_role("link", name="Manage all your preferences").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Choose what you get from us"
+        assert page.get_by_role("heading", level=1).inner_text() == "Choose what you get from Acme"
 
 
 def test_preference_center_by_keyboard_alone(api, site, newsletter, person):

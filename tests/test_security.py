@@ -18,6 +18,7 @@ from prefs.extensions import db
 API_SCOPES = {
     ("POST", "/api/v1/check"): "check",
     ("POST", "/api/v1/check/batch"): "check",
+    ("POST", "/api/v1/check/audience"): "check",
     ("POST", "/api/v1/links"): "check",
     ("GET", "/api/v1/topics"): "check",
     ("GET", "/api/v1/recipients"): "read",
@@ -54,6 +55,7 @@ GRANTS = {"check": {"check"}, "read": {"read"}, "write": {"read", "write"}, "adm
 BODIES = {
     "/api/v1/check": {"recipient_id": "cust-1", "topic": "billing", "channel": "email"},
     "/api/v1/check/batch": {"checks": [{"recipient_id": "cust-1"}], "topic": "billing", "channel": "email"},
+    "/api/v1/check/audience": {"recipient_id": "cust-1"},
     "/api/v1/links": {"recipient_id": "cust-1"},
     "/api/v1/topics": {"key": "matrix-topic", "name": "Matrix", "channels": ["email"]},
     "/api/v1/recipients/<string:recipient_id>": {"locale": "en"},

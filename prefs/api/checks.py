@@ -11,17 +11,28 @@ from flask import jsonify, request
 from ..errors import PrefsError
 from ..metrics import count_check, count_checks
 from ..runtime import runtime
+from ..services.audience import audience_check
 from ..services.checks import MAX_BATCH, evaluate, invalid_result, parse_item, topic_keys_named
 from ..services.links import links_for
 from . import examples
 from .auth import actor_name, authorized
 from .blueprint import blp, refuses
-from .schemas import BatchItemSchema, BatchRequestSchema, BatchResponseSchema, CheckItemSchema, CheckResultSchema, LeanSchema
+from .schemas import (
+    AudienceRequestSchema,
+    AudienceResultSchema,
+    BatchItemSchema,
+    BatchRequestSchema,
+    BatchResponseSchema,
+    CheckItemSchema,
+    CheckResultSchema,
+    LeanSchema,
+)
 
 # The documented schemas, compiled once: the hot path validates with them without a marshmallow load per item.
 CHECK_ITEM = LeanSchema(CheckItemSchema)
 BATCH_ITEM = LeanSchema(BatchItemSchema)
 BATCH_REQUEST = LeanSchema(BatchRequestSchema)
+AUDIENCE_REQUEST = LeanSchema(AudienceRequestSchema)
 
 
 def _json_request_body(schema, example: dict) -> dict:
@@ -116,3 +127,29 @@ def check_batch():
     count_checks((result["channel"], result["reason"]) if "channel" in result else ("none", "invalid") for result in results)
     # A ready Response skips flask-smorest's per-item marshmallow dump, which would dominate a large batch.
     return jsonify(results=results)
+
+
+@blp.route("/check/audience", methods=["POST"], tags=["Checks"])
+@authorized("check", body="required")
+@blp.doc(requestBody=_json_request_body(AudienceRequestSchema, examples.AUDIENCE_REQUEST))
+@blp.response(
+    200,
+    AudienceResultSchema,
+    description="The answer: upload the person only when `allowed` is true.",
+    example=examples.AUDIENCE_RESULT,
+)
+def check_audience():
+    """Check an advertising audience upload
+
+    Ask before putting a person into an advertising audience (a custom audience or customer match list): the
+    sale or sharing of personal information that people may opt out of (CCPA/CPRA "Do Not Sell or Share My
+    Personal Information"). The person's browser may have sent that opt-out as Global Privacy Control on their
+    preference page, or they ticked it there; then the answer is `do_not_sell_or_share`. Name the person by
+    your `recipient_id`, or by `email` or `phone` (exactly one). Marketing choices per topic are not asked
+    here: use `POST /check` for messages.
+    """
+    item = well_formed(request.get_json(), AUDIENCE_REQUEST, "An audience check")
+    by = next(name for name in ("recipient_id", "email", "phone") if name in item)
+    rt = runtime()
+    answer = audience_check(rt.address_hash, rt.phone_region, by, item[by])
+    return jsonify(answer.to_dict())

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..error_pages import html_error_page
 from ..errors import PrefsError
 from ..extensions import db
 from ..logs import route_of_request
@@ -41,7 +42,7 @@ def handle_prefs_error(error: PrefsError):
 
 def handle_http_exception(error: HTTPException):
     if not is_api_request():
-        return error
+        return html_error_page(error)  # friendly 404 and 405 pages for people (SPEC §16)
     if isinstance(error, InternalServerError):
         return handle_unexpected(error)
     code = CODE_BY_STATUS.get(error.code or 500, "bad_request")

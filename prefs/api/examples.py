@@ -18,6 +18,8 @@ LINKS = {
 # --- checks ---------------------------------------------------------------------------------------------
 CHECK_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "channel": "email"}
 CHECK_RESULT = {"allowed": True, "reason": "default", "recipient_id": "cust-42", "topic": "newsletter", "channel": "email"}
+AUDIENCE_REQUEST = {"email": "lee@example.com"}
+AUDIENCE_RESULT = {"allowed": False, "reason": "do_not_sell_or_share", "recipient_id": "cust-42"}
 BATCH_REQUEST = {
     "topic": "newsletter",
     "channel": "email",

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
 from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
+from ..services.audience import AUDIENCE_REASONS
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
 from ..services.outbox import EVENT_TYPES
@@ -419,6 +420,29 @@ class CheckResultSchema(Schema):
     recipient_id = fields.String(required=True, allow_none=True)
     topic = fields.String(required=True)
     channel = fields.String(required=True)
+
+
+class AudienceRequestSchema(OneOfFieldsSchema):
+    """Exactly one of recipient_id, email, phone."""
+
+    exactly_one_of = LOOKUP_FIELDS
+    recipient_id = RecipientId()
+    email = LookupEmail()
+    phone = LookupPhone()
+
+
+class AudienceResultSchema(Schema):
+    allowed = fields.Boolean(required=True, metadata={"description": "Whether the person may go into an advertising audience."})
+    reason = fields.String(
+        required=True,
+        validate=validate.OneOf(AUDIENCE_REASONS),
+        metadata={
+            "description": "`no_opt_out` allows. `do_not_sell_or_share`: the person opted out of the sale or sharing of "
+            "their personal information (Global Privacy Control or the preference center). `suppressed`: an address "
+            "of theirs (or the one asked about) must get no marketing. `unknown_recipient`, `deactivated`, `erased`."
+        },
+    )
+    recipient_id = fields.String(required=True, allow_none=True)
 
 
 class ItemErrorSchema(Schema):

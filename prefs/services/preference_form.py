@@ -1,7 +1,11 @@
 """The preference form's model, for the preference center and the console's page of a person alike: which
 boxes exist, which are locked and why, and which changes a submitted form asks for.
 
-Pure: takes the catalogue and the person's state, returns plain data. A page compares the submitted
+Pure: takes the catalogue and the person's state, returns plain data. The recipient pages draw each box as
+what the person gets now (SPEC §16): `decision.decide` answers for every topic box, the one rule every
+reader calls, and a box that a channel stop or the all-marketing stop blocks is locked, naming that stop,
+whose own box lifts it. The console shows the decisions beside the boxes, so its boxes are the stored
+choices. A page compares the submitted
 boxes with the ones it showed (sent back as hidden `shown` fields), so a box left as it was writes
 nothing, and locked boxes (mandatory topics, texts after STOP), which browsers do not submit, are ignored.
 The sentences that say why a box is locked are each page's own; here a locked box names its reason.
@@ -11,13 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
-from ..decision import ANY, RecipientState, TopicRule
+from ..decision import ANY, RecipientState, TopicRule, decide
 from ..errors import PrefsError
 from .preferences import PreferenceChange
 
 STOP_ALL = "stop_all"
+# Why a box is locked, besides a mandatory topic (its key), the SMS stop and a link's limits.
+STOPPED_ALL = "stop-all"  # the all-marketing stop blocks it; unticking "stop all marketing" lifts it
+STOPPED_CHANNEL = "stop-"  # + channel: that channel's stop blocks it; its "marketing by" box lifts it
+# Decisions no box on the page can change: the person's tick would be stored and still not be sent.
+FIXED_REASONS = frozenset({"undeliverable", "deactivated", "erased", "no_address", "sms_stop"})
 # A suppressed address is lifted by the person's opt-in to marketing on a channel of it (SPEC §2): the
 # first channel reaching it that no keyword stops (the phone number's: calls, since texts need START).
 LIFT_CHANNEL = {
@@ -33,6 +43,7 @@ class Box:
     on: bool
     locked: bool = False  # shown but not editable: a mandatory topic, texts after STOP, an opt-in this link may not make
     why: str = ""  # the id (after "why-") of the sentence that says why it is locked
+    reason: str = ""  # the decision rule's reason, where the box shows a decision (recipient pages)
 
 
 @dataclass
@@ -53,26 +64,67 @@ class PreferenceForm:
     sms_stopped: bool = False
     suppressed_channels: list[str] = field(default_factory=list)
     link_limits: dict[str, str] = field(default_factory=dict)  # channel -> why this link cannot switch it on
+    stopped_channels: list[str] = field(default_factory=list)  # channels whose own stop is in force
+    all_stopped: bool = False  # the all-marketing stop is in force
+    undeliverable_channels: list[str] = field(default_factory=list)
+
+    @property
+    def marketing_rows(self) -> list[TopicRow]:
+        return [row for row in self.rows if not row.mandatory]
+
+    @property
+    def mandatory_rows(self) -> list[TopicRow]:
+        return [row for row in self.rows if row.mandatory]
+
+    @property
+    def marketing_channels(self) -> list[str]:
+        """The channels some marketing topic is sent on: the only ones a page needs a column or a stop for."""
+        return [c for c in self.channels if any(row.cells.get(c) for row in self.marketing_rows)]
+
+    def whys(self) -> set[str]:
+        """The reasons some box is locked for, each naming the sentence the page shows once."""
+        boxes = [cell for row in self.rows for cell in row.cells.values() if cell] + self.channel_boxes
+        return {box.why for box in boxes if box.locked}
 
     def editable(self) -> dict[str, Box]:
         boxes = [cell for row in self.rows for cell in row.cells.values() if cell] + self.channel_boxes + [self.stop_all]
         return {box.name: box for box in boxes if not box.locked}
 
 
-def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: Mapping[str, str] | None = None) -> PreferenceForm:
+def build_form(
+    rules: Iterable[TopicRule],
+    state: RecipientState,
+    link_limits: Mapping[str, str] | None = None,
+    *,
+    decided_at: datetime | None = None,
+) -> PreferenceForm:
     """`link_limits` (channel -> reason) are the channels that the link in hand may not switch on: their
-    boxes that are off are locked; those that are on can still be switched off."""
+    boxes that are off are locked; those that are on can still be switched off.
+
+    With `decided_at`, every topic box shows what `decision.decide` answers at that moment (quiet hours
+    aside: they say when, not whether), and the boxes a stop blocks are locked, unticked, naming it; a
+    channel box under the all-marketing stop likewise. Without it, topic boxes show the stored choice or
+    the topic's default (the console, which prints the decision beside each box).
+    """
     limits = {channel: reason for channel, reason in (link_limits or {}).items() if channel in state.channels_with_address}
     channels = [c for c in CHANNELS if c in state.channels_with_address]
     sms_stopped = state.sms_stopped and bool(KEYWORD_STOPPED.intersection(channels))
     choices = state.choices
+    truthful = decided_at is not None
+    all_stopped = choices.get((ANY, ANY)) is False
 
-    def box(name: str, label: str, on: bool, channel: str) -> Box:
+    def box(name: str, label: str, on: bool, channel: str, reason: str = "") -> Box:
         if channel in KEYWORD_STOPPED and sms_stopped:
-            return Box(name, label, on, True, "sms-stop")
+            return Box(name, label, on, True, "sms-stop", reason)
+        if truthful and reason == "all_marketing_unsubscribed":
+            return Box(name, label, False, True, STOPPED_ALL, reason)
+        if truthful and reason == "channel_unsubscribed":
+            return Box(name, label, False, True, STOPPED_CHANNEL + channel, reason)
+        if truthful and reason in FIXED_REASONS:
+            return Box(name, label, on, True, reason.replace("_", "-"), reason)
         if channel in limits and not on:
-            return Box(name, label, on, True, f"limit-{channel}")
-        return Box(name, label, on)
+            return Box(name, label, on, True, f"limit-{channel}", reason)
+        return Box(name, label, on, reason=reason)
 
     rows = []
     for rule in sorted((r for r in rules if not r.archived), key=lambda r: (not r.mandatory, r.name.lower())):
@@ -82,25 +134,43 @@ def build_form(rules: Iterable[TopicRule], state: RecipientState, link_limits: M
                 row.cells[channel] = None
                 continue
             label = f"{rule.name} by {CHANNEL_WORDS[channel]}"
-            if rule.mandatory:
-                row.cells[channel] = Box(f"{rule.key}:{channel}", label, True, True, rule.key)
+            name = f"{rule.key}:{channel}"
+            if decided_at is not None:
+                decision = decide(rule, channel, state, at=decided_at, quiet_hours=None)
+                if rule.mandatory:  # locked; off only where the rule ends even these (an SMS stop, a dead address)
+                    why = rule.key if decision.allowed else decision.reason.replace("_", "-")
+                    row.cells[channel] = Box(name, label, decision.allowed, True, why, decision.reason)
+                else:
+                    row.cells[channel] = box(name, label, decision.allowed, channel, decision.reason)
+            elif rule.mandatory:
+                row.cells[channel] = Box(name, label, True, True, rule.key)
             else:
                 choice = choices.get((rule.key, channel))
                 wanted = choice if choice is not None else channel in rule.default_on
                 # A suppressed address gets no marketing: show it unticked, so ticking it is the opt-in that lifts it.
                 wanted = wanted and channel not in state.suppressed_channels
-                row.cells[channel] = box(f"{rule.key}:{channel}", label, wanted, channel)
+                row.cells[channel] = box(name, label, wanted, channel)
         rows.append(row)
     channel_boxes = [
-        box(f"{ANY}:{channel}", f"Marketing by {CHANNEL_WORDS[channel]}", choices.get((ANY, channel)) is not False, channel)
+        box(
+            f"{ANY}:{channel}",
+            f"Marketing by {CHANNEL_WORDS[channel]}",
+            choices.get((ANY, channel)) is not False,
+            channel,
+            "all_marketing_unsubscribed" if all_stopped else "",
+        )
         for channel in channels
     ]
-    stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", choices.get((ANY, ANY)) is False)
+    stop_all = Box(STOP_ALL, "Stop all marketing, on every channel", all_stopped)
     suppressed = [c for c in channels if c in state.suppressed_channels]
     boxes = [cell for row in rows for cell in row.cells.values() if cell] + channel_boxes
     locked_by_limit = {b.why.removeprefix("limit-") for b in boxes if b.why.startswith("limit-")}
     shown_limits = {channel: reason for channel, reason in limits.items() if channel in locked_by_limit}
-    return PreferenceForm(channels, rows, channel_boxes, stop_all, sms_stopped, suppressed, shown_limits)
+    stopped = [c for c in channels if choices.get((ANY, c)) is False]
+    undeliverable = [c for c in channels if c in state.undeliverable_channels]
+    return PreferenceForm(
+        channels, rows, channel_boxes, stop_all, sms_stopped, suppressed, shown_limits, stopped, all_stopped, undeliverable
+    )
 
 
 def parse_shown(values: Iterable[str]) -> dict[str, bool]:

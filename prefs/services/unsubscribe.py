@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from ..catalogue import TopicCatalogue
-from ..decision import ANY
+from ..decision import ANY, RecipientState, decide
 from ..extensions import db
 from ..models import ConsentEvent
 from ..tokens import LinkTarget
@@ -15,6 +17,27 @@ from .recipients import RecipientRow, writable_recipient
 
 # The ways a link unsubscribes; undo looks for the latest of these for the link's cell.
 LINK_VIAS = ("one_click", "confirm_page", "mailto")
+# What already keeps a link's marketing away, so its page says so instead of asking again (SPEC §16).
+STOPPING_REASONS = frozenset({"unsubscribed", "channel_unsubscribed", "all_marketing_unsubscribed", "suppressed"})
+
+
+def stop_in_force(catalogue: TopicCatalogue, target: LinkTarget, state: RecipientState, at: datetime) -> str | None:
+    """The decision reason that already stops what the link would stop, or None when the link's page
+    should ask. A topic link asks the decision rule about its cell; a channel link is stopped by its own
+    channel stop, the all-marketing stop or its address's suppression."""
+    if target.topic is not None:
+        rule = catalogue.get(target.topic)
+        if rule is None:
+            return None
+        reason = decide(rule, target.channel, state, at=at, quiet_hours=None).reason
+        return reason if reason in STOPPING_REASONS else None
+    if state.choices.get((ANY, ANY)) is False:
+        return "all_marketing_unsubscribed"
+    if state.choices.get((ANY, target.channel)) is False:
+        return "channel_unsubscribed"
+    if target.channel in state.suppressed_channels:
+        return "suppressed"
+    return None
 
 
 def unsubscribe(catalogue: TopicCatalogue, target: LinkTarget, context: ChangeContext) -> tuple[RecipientRow, bool]:

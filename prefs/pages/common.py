@@ -1,0 +1,219 @@
+"""What every recipient page shares: headers, rate limits, error pages, the link's target, words for what a
+link stops, the evidence a click leaves, and the brand in every template."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ..brand import Brand
+from ..channels import REGISTRY
+from ..decision import TopicRule
+from ..errors import PrefsError
+from ..extensions import db, limiter
+from ..i18n import page_language
+from ..models import Recipient
+from ..runtime import runtime
+from ..services.events import Actor, ChangeContext
+from ..services.recipients import RecipientRow
+from ..tokens import LinkTarget, TokenExpired, TokenInvalid
+from . import bp
+
+TOKEN_PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+CSP = "default-src 'none'; style-src 'self'; img-src 'self'{logo}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+# Rate limits (SPEC §10): a mail provider may POST millions of one-click unsubscribes from a handful of
+# addresses, so /u and /p are limited per link (token), never per address; an address is limited only by
+# the bad or expired links it sends, which real traffic does not do. The one-click POST itself carries no
+# limit at all: a 429 there is a lost unsubscribe, a forged token fails its signature before any query, and
+# a repeated POST is one short transaction that changes nothing.
+PER_LINK_LIMIT = "30 per minute"
+BAD_LINKS_PER_ADDRESS_LIMIT = "300 per minute"
+
+
+def _token_key() -> str:
+    """A hash of the link's token: the token itself (a working link) never reaches Redis or a log line."""
+    token = str((request.view_args or {}).get("token", ""))
+    return "link:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _bad_link(response: Response) -> bool:
+    return response.status_code in (400, 410)
+
+
+def limited(view):
+    view = limiter.limit(BAD_LINKS_PER_ADDRESS_LIMIT, deduct_when=_bad_link)(view)
+    return limiter.limit(PER_LINK_LIMIT, key_func=_token_key)(view)
+
+
+def brand() -> Brand:
+    return current_app.config["PREFS_BRAND"]
+
+
+@bp.app_context_processor
+def brand_context() -> dict[str, object]:
+    return {"brand": brand()}
+
+
+def is_token_page() -> bool:
+    return request.path.startswith(("/u/", "/p/")) or request.path == "/p"
+
+
+@bp.after_app_request
+def token_page_headers(response: Response) -> Response:
+    """On every /u and /p response, errors and 404s included: tokens must not leak or be indexed."""
+    if is_token_page():
+        response.headers.update(TOKEN_PAGE_HEADERS)
+        origin = brand().logo_origin
+        response.headers["Content-Security-Policy"] = CSP.format(logo=f" {origin}" if origin else "")
+    return response
+
+
+@bp.get("/brand.css")
+def brand_stylesheet():
+    """The brand's colour as the pages' accent: a stylesheet of this host, since the pages' CSP allows no
+    inline style."""
+    css = f":root {{ --accent: {brand().color}; }}\n"
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+
+# --- error pages ----------------------------------------------------------------------------------------
+ERROR_PAGES = {
+    400: (
+        _l("This link doesn't work"),
+        _l("The link may have been cut short or changed. Try the link in the email again, or use the one in a newer message."),
+    ),
+    404: (
+        _l("We can't find these preferences"),
+        _l("There is nothing to change through this link any more. If you still get messages, use the link in the newest one."),
+    ),
+    429: (_l("Too many tries"), _l("This link was used many times in a short while. Wait a minute, then try again.")),
+}
+
+
+@bp.errorhandler(TokenInvalid)
+def bad_token(_error):
+    return error_page(400)
+
+
+@bp.errorhandler(TokenExpired)
+def expired_token(_error):
+    """An expired link cannot show or change preferences, but the person can ask for a fresh one."""
+    return render_template("pages/expired.html", link_request_url=link_request_url()), 410
+
+
+@bp.errorhandler(400)
+def not_a_page_form(_error):
+    return error_page(400)
+
+
+@bp.errorhandler(429)
+def too_many(_error):
+    return error_page(429)
+
+
+@bp.errorhandler(PrefsError)
+def refused(error: PrefsError):
+    db.session.rollback()
+    if error.code in ("not_found", "erased"):
+        return error_page(404)
+    return render_template("pages/message.html", title=_("We couldn't do that"), message=error.message), error.status
+
+
+def error_page(status: int):
+    title, message = ERROR_PAGES[status]
+    return render_template("pages/message.html", title=title, message=message), status
+
+
+def link_request_url() -> str:
+    return f"/p?lang={page_language()}"
+
+
+# --- links ----------------------------------------------------------------------------------------------
+def verified(purpose: str, token: str, *, expired_too: bool = False) -> LinkTarget:
+    """The link's target. Raises TokenInvalid (a topic the catalogue never had means a forged payload) or
+    TokenExpired; with `expired_too`, a genuine expired link's target is returned (an unsubscribe is never
+    refused, SPEC §16)."""
+    try:
+        target = runtime().signer.verify(purpose, token)
+    except TokenExpired as expired:
+        if not expired_too or expired.target is None:
+            raise
+        target = expired.target
+    if target.topic is not None and runtime().catalogue.get(target.topic) is None:
+        raise TokenInvalid
+    return target
+
+
+def evidence(target: LinkTarget, **extra) -> dict:
+    """What the consent record keeps about a click: the message it came from, which API key handed out
+    the link, IP and browser."""
+    values = {
+        "message_id": target.message_id,
+        "link_minted_by": target.minted_by,
+        "ip": request.remote_addr,
+        "user_agent": request.user_agent.string[:512] or None,
+        **extra,
+    }
+    return {name: value for name, value in values.items() if value}
+
+
+def link_context(via: str, target: LinkTarget, consent: dict) -> ChangeContext:
+    """A change made by the person through a link: the link limits what it may switch on."""
+    return ChangeContext(Actor("recipient", None, via), None, consent, target)
+
+
+def masked_address(recipient: Recipient | RecipientRow, channel: str) -> str | None:
+    address = REGISTRY[channel].address
+    return address.mask(getattr(recipient, address.field))
+
+
+# --- words ----------------------------------------------------------------------------------------------
+# A channel in words, inside "Newsletter by …" and "all marketing by …"; a channel added to the registry
+# without words here shows its registry words until translated.
+CHANNEL_WORDS = {
+    "email": _l("email"),
+    "sms": _l("text message"),
+    "phone": _l("phone call"),
+    "post": _l("post"),
+}
+CHANNEL_TITLES = {
+    "email": _l("Email"),
+    "sms": _l("Text messages"),
+    "phone": _l("Phone calls"),
+    "post": _l("Post"),
+}
+
+
+def channel_words(channel: str) -> str:
+    return str(CHANNEL_WORDS.get(channel) or REGISTRY[channel].words)
+
+
+def channel_title(channel: str) -> str:
+    return str(CHANNEL_TITLES.get(channel) or REGISTRY[channel].words.capitalize())
+
+
+def topic_name(rule: TopicRule) -> str:
+    """The topic's name in the page's language when an admin gave one (API `names`), else its name."""
+    return rule.names.get(page_language(), rule.name) if rule.names else rule.name
+
+
+def topic_description(rule: TopicRule) -> str:
+    return rule.descriptions.get(page_language(), rule.description) if rule.descriptions else rule.description
+
+
+def what_stops(target: LinkTarget) -> str:
+    """In words: 'Newsletter by email' or 'all marketing by text message'."""
+    words = channel_words(target.channel)
+    if target.topic:
+        rule = runtime().catalogue.get(target.topic)
+        return _("%(topic)s by %(channel)s", topic=topic_name(rule) if rule else target.topic, channel=words)
+    return _("all marketing by %(channel)s", channel=words)
