@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .brand import parse_brand
 from .decision import QuietHours
-from .outbound.netguard import parse_allow_hosts
 from .outbound.mail_providers import DEFAULT_API_URLS, TARGETS, TargetSettings, check_api_url
+from .outbound.netguard import parse_allow_hosts
 
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
 RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5  # a rate-limit check slower than this is worse than none
@@ -64,8 +64,6 @@ ENV_SETTINGS: dict[str, str | None] = {
     # as text or as JSON lines carrying request ids.
     "PREFS_METRICS_TOKEN": None,
     "PREFS_LOG_FORMAT": "text",
-    # Mail-provider webhooks (SPEC §15): each provider's is off until its own setting is given.
-    "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY": None,  # the Event Webhook's verification key, base64 DER as SendGrid shows it
     # Suppression sync to mail providers (SPEC §15, outbound): the targets, and each one's credentials and API.
     "PREFS_SYNC_TARGETS": "",  # comma-separated: sendgrid, mailgun, postmark, ses
     "PREFS_SENDGRID_API_KEY": None,
@@ -78,6 +76,8 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_POSTMARK_API_URL": DEFAULT_API_URLS["postmark"],
     "PREFS_SES_REGION": None,  # e.g. eu-west-1; the credentials come from the usual AWS environment
     "PREFS_SES_API_URL": None,  # default https://email.<region>.amazonaws.com
+    # Mail-provider webhooks (SPEC §15): each provider's is off until its own setting is given.
+    "PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY": None,  # the Event Webhook's verification key, base64 DER as SendGrid shows it
     "PREFS_MAILGUN_WEBHOOK_SIGNING_KEY": None,  # Mailgun's HTTP webhook signing key
     "PREFS_POSTMARK_WEBHOOK_USER": None,  # HTTP Basic credentials put in Postmark's webhook URL
     "PREFS_POSTMARK_WEBHOOK_PASSWORD": None,
@@ -160,6 +160,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError("PREFS_WORKER_THREADS must be between 1 and 128")
     quiet_hours = _quiet_hours(raw["PREFS_QUIET_HOURS"])
     sendgrid_key = _sendgrid_public_key(raw["PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY"])
+    sync_targets = _sync_targets(raw, environ)
     if bool(raw["PREFS_POSTMARK_WEBHOOK_USER"]) != bool(raw["PREFS_POSTMARK_WEBHOOK_PASSWORD"]):
         raise ConfigError("PREFS_POSTMARK_WEBHOOK_USER and PREFS_POSTMARK_WEBHOOK_PASSWORD go together: set both or neither")
     ses_topics = _ses_topic_arns(raw["PREFS_SES_TOPIC_ARNS"])
@@ -178,7 +179,6 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    sync_targets = _sync_targets(raw, environ)
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError("PREFS_METRICS_TOKEN must be at least 16 characters: it guards what the service reveals")
 
@@ -199,6 +199,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_WEBHOOK_DISABLE_AFTER_S=disable_after,
         PREFS_WORKER_THREADS=worker_threads,
         PREFS_QUIET_HOURS=quiet_hours,
+        PREFS_SYNC_TARGETS=sync_targets,
         PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY=sendgrid_key,
         PREFS_SES_TOPIC_ARNS=ses_topics,
         PREFS_SNS_CERT_HOSTS=sns_cert_hosts,
@@ -221,7 +222,6 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         # Redis down must never block a page or an unsubscribe: each worker keeps counting in memory (the
         # same limits, per worker) and Flask-Limiter logs the switch once; errors it cannot fall back
         # from are logged and let through. A Redis that accepts and never answers costs a request at
-        PREFS_SYNC_TARGETS=sync_targets,
         # most RATELIMIT_REDIS_TIMEOUT_SECONDS per try, not a hang.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -327,11 +327,6 @@ def _host_globs(value: str) -> tuple[str, ...]:
     return globs
 
 
-def _int(raw: Mapping[str, Any], name: str) -> int:
-    try:
-        return int(raw[name])
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number, not {raw[name]!r}") from None
 # Where a target's credentials come from, for the line that refuses to start without them.
 _SYNC_NEEDS = {
     "sendgrid": ("PREFS_SENDGRID_API_KEY",),
@@ -387,3 +382,8 @@ def _sync_targets(raw: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[T
     return tuple(targets)
 
 
+def _int(raw: Mapping[str, Any], name: str) -> int:
+    try:
+        return int(raw[name])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {raw[name]!r}") from None
