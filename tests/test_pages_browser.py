@@ -87,3 +87,90 @@ def test_error_pages_are_accessible(site):
         assert response.status == 400
         assert "This link doesn" in page.get_by_role("heading", level=1).inner_text()
         assert serious_violations(page) == []
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+def boxes_on_the_page(page) -> dict[str, tuple[bool, bool]]:
+    """Each topic:channel checkbox's (ticked, locked) as the browser has it."""
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('input[type=checkbox]')]
+             .filter(e => e.name.includes(':') && !e.name.startsWith('*:'))
+             .map(e => [e.name, [e.checked, e.disabled]]))"""
+    )
+
+
+def assert_boxes_match_check(api, page) -> dict[str, tuple[bool, bool]]:
+    found = boxes_on_the_page(page)
+    assert len(found) >= 8
+    for name, (ticked, _locked) in found.items():
+        topic, _, channel = name.partition(":")
+        assert ticked == api.check(topic, channel, recipient_id="cust-1")["allowed"], name
+    return found
+
+
+def test_every_box_matches_check_through_each_stop_and_lifting_restores(api, site, newsletter, person):
+    """Issue 13, acceptance 1: a topic unsubscribe, a channel stop and the all-marketing stop, each followed by
+    the preference center in a real browser; then each stop lifted from its own box."""
+    api.post("/topics", {"key": "offers", "name": "Offers", "channels": ["email", "sms"], "default_subscribed": {"email": True}})
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    preferences = site + link_paths(api, topic="newsletter", channel="sms")["preferences_url"]
+    with browser_page(**PHONE) as page:
+        page.goto(site + link_paths(api, topic="newsletter")["unsubscribe_url"])
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.goto(preferences)
+        after_topic = assert_boxes_match_check(api, page)
+        assert after_topic["newsletter:email"] == [False, False]
+
+        page.goto(site + link_paths(api)["unsubscribe_url"])  # all marketing by email
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.goto(preferences)
+        found = assert_boxes_match_check(api, page)
+        assert found["offers:email"] == [False, True] and found["newsletter:sms"] == [True, False]
+        described = page.get_by_role("checkbox", name="Offers by email").get_attribute("aria-describedby")
+        assert "tick “Marketing by email”" in page.locator(f"#{described}").inner_text()
+
+        page.get_by_label("Stop all marketing, on every channel").check()
+        page.get_by_role("button", name="Save my choices").click()
+        found = assert_boxes_match_check(api, page)
+        assert all(
+            locked and not ticked for name, (ticked, locked) in found.items() if name.split(":")[0] in ("newsletter", "offers")
+        )
+        assert serious_violations(page) == []
+
+        page.get_by_label("Stop all marketing, on every channel").uncheck()
+        page.get_by_role("button", name="Save my choices").click()
+        assert_boxes_match_check(api, page)
+        page.get_by_label("Marketing by email").check()
+        page.get_by_role("button", name="Save my choices").click()
+        assert assert_boxes_match_check(api, page) == after_topic  # exactly the choices from before the stops
+
+
+def test_global_privacy_control_is_recorded_once(api, site, newsletter, person):
+    path = link_paths(api)["preferences_url"]
+    before = len(api.get("/recipients/cust-1/events").get_json()["events"])
+    with browser_page(extra_http_headers={"Sec-GPC": "1"}) as page:
+        page.goto(site + path)
+        assert page.get_by_label("Do not sell or share my personal information").is_checked()
+        page.reload()
+        assert serious_violations(page) == []
+    events = api.get("/recipients/cust-1/events").get_json()["events"]
+    assert len(events) == before + 1 and (events[0]["kind"], events[0]["via"]) == ("do_not_sell_or_share", "gpc")
+    assert api.post("/check/audience", {"recipient_id": "cust-1"}).get_json()["reason"] == "do_not_sell_or_share"
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_pages_without_a_working_link_are_accessible(api, site, newsletter, person, size):
+    with browser_page(**size) as page:
+        for path, status in [("/", 200), ("/p", 200), ("/nowhere", 404), ("/u/not-a-valid-token", 400)]:
+            response = page.goto(site + path)
+            assert response.status == status, path
+            assert "Acme" in page.title()
+            assert serious_violations(page) == [], path
+        page.goto(site + "/p")
+        page.get_by_label("Your email address").fill("ann@example.com")
+        page.get_by_role("button", name="Email me my link").click()
+        assert "We can't send links by email at the moment" in page.get_by_role("status").inner_text()
+        assert serious_violations(page) == []
