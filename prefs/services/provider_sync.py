@@ -70,10 +70,13 @@ def configure(targets: tuple[str, ...]) -> None:
     _configured[0] = targets
 
 
+def syncing() -> bool:
+    """Whether any target is configured: every hook returns at once when not, before reading anything."""
+    return bool(_configured[0])
+
+
 def queue(sql: DriverSql, action: str, email: str, digest: str, recipient_id: str | None) -> None:
     """The outbox message of one push, in the current transaction; one address's messages keep their order."""
-    if not _configured[0]:
-        return
     payload = {"action": action, "email": email, "hash": digest, "recipient_id": recipient_id}
     enqueue(_TYPES[action], f"sync:{digest[:32]}", payload, sql, kind=SYNC_KIND)
 
@@ -96,7 +99,7 @@ def email_stop_changed(
 ) -> None:
     """After write_choices stored `written` over `stored`: queue a push when marketing by email went from
     allowed to stopped or back for this address (a suppressed address stays pushed either way)."""
-    if email is None or email_hash is None or not any(key in written for key in EMAIL_STOP_KEYS):
+    if not syncing() or email is None or email_hash is None or not any(key in written for key in EMAIL_STOP_KEYS):
         return
     before = {key: value[0] for key, value in stored.items()}
     after = {**before, **written}
@@ -108,6 +111,8 @@ def email_stop_changed(
 def address_suppressed(email: str, digest: str, sql: DriverSql | None = None) -> None:
     """An email address was added to the suppression list: push it, unless its holder had stopped marketing
     by email already (then it was pushed then)."""
+    if not syncing():
+        return
     sql = sql or DriverSql()
     holder = sql.rows(EMAIL_HOLDER_STOPPED, (False, email))
     if holder and holder[0][1]:
@@ -118,6 +123,8 @@ def address_suppressed(email: str, digest: str, sql: DriverSql | None = None) ->
 def suppression_lifted(recipient_id: str, recipient_pk: int, email: str, digest: str, sql: DriverSql | None = None) -> None:
     """The recipient's opt-in lifted the suppression of their email address: take it off the targets, unless
     they still stop marketing by email."""
+    if not syncing():
+        return
     sql = sql or DriverSql()
     stored = {(topic, channel): bool(subscribed) for topic, channel, subscribed, _ in sql.rows(STORED_CHOICES, (recipient_pk,))}
     if not _stopped(stored):
@@ -127,6 +134,8 @@ def suppression_lifted(recipient_id: str, recipient_pk: int, email: str, digest:
 def address_taken(recipient_id: str, recipient_pk: int, email: str, digest: str, sql: DriverSql | None = None) -> None:
     """A recipient was given this email address: push it when they stop marketing by email (a suppressed
     address was pushed when it was suppressed). The address they had stays on the lists."""
+    if not syncing():
+        return
     sql = sql or DriverSql()
     stored = {(topic, channel): bool(subscribed) for topic, channel, subscribed, _ in sql.rows(STORED_CHOICES, (recipient_pk,))}
     if _stopped(stored) and not _suppressed(sql, digest):
