@@ -53,6 +53,7 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_CACHE_TTL_SECONDS": "2",
     "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "3",
     "PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS": "15",
+    "PREFS_DATABASE_POOLER": "",  # "pgbouncer": PostgreSQL is reached through pgbouncer in transaction mode
     # The delivery worker (SPEC §12, §13).
     "PREFS_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",  # seconds before each retry, ±20% jitter
     "PREFS_WEBHOOK_ALLOW_HOSTS": "",  # hosts webhooks may reach although private or loopback (and by http://)
@@ -165,6 +166,9 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         raise ConfigError("PREFS_POSTMARK_WEBHOOK_USER and PREFS_POSTMARK_WEBHOOK_PASSWORD go together: set both or neither")
     ses_topics = _ses_topic_arns(raw["PREFS_SES_TOPIC_ARNS"])
     sns_cert_hosts = _host_globs(str(raw["PREFS_SNS_CERT_HOSTS"] or ""))
+    pooler = str(raw["PREFS_DATABASE_POOLER"] or "").lower()
+    if pooler not in ("", "pgbouncer"):
+        raise ConfigError("PREFS_DATABASE_POOLER must be empty or pgbouncer (transaction pooling)")
     log_format = str(raw["PREFS_LOG_FORMAT"]).lower()
     if log_format not in ("text", "json"):
         raise ConfigError("PREFS_LOG_FORMAT must be text or json")
@@ -203,6 +207,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_SENDGRID_WEBHOOK_PUBLIC_KEY=sendgrid_key,
         PREFS_SES_TOPIC_ARNS=ses_topics,
         PREFS_SNS_CERT_HOSTS=sns_cert_hosts,
+        PREFS_DATABASE_POOLER=pooler,
         PREFS_LOG_FORMAT=log_format,
         PREFS_METRICS_TOKEN=metrics_token,
         PREFS_BRAND=brand,

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,20 @@ def moved(before: dict, after: dict, name: str, **labels: str) -> float:
     return after.get(key, 0.0) - before.get(key, 0.0)
 
 
+def wait_for_both_workers(server: Server, log_path) -> None:
+    """gunicorn answers as soon as one worker has loaded the app; on a busy machine the other may take seconds.
+    Until the log shows requests answered by two processes, keep asking (in parallel, so both are asked)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: server.open("/healthz"), range(8)))
+        lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+        if len({line["pid"] for line in lines if line.get("logger") == "prefs.request"}) == 2:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the second gunicorn worker never answered")
+
+
 @pytest.fixture
 def receiver():
     started = Receiver().start()
@@ -63,6 +78,7 @@ def test_a_scenario_under_two_gunicorn_workers_is_counted_and_logged_as_json(
     answered_ids: list[str] = []
     given_ids: list[str] = []
     try:
+        wait_for_both_workers(server, tmp_path / "gunicorn.log")
         before = scrape(server)
 
         def check(n: int) -> dict:

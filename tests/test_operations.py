@@ -17,7 +17,7 @@ import uuid
 import pytest
 from conftest import BASE_SETTINGS, ON_POSTGRES
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from prefs import create_app
 from prefs.extensions import db
@@ -144,20 +144,21 @@ def test_migrations_pass_ruff():
 
 @pytest.fixture
 def empty_database(tmp_path):
-    """A database of its own (a fresh SQLite file, or a fresh PostgreSQL schema), so the test database stays migrated."""
+    """A database of its own (a fresh SQLite file, or a fresh PostgreSQL database beside the test database), so
+    the test database stays migrated. A database, not a schema chosen by search_path in the start-up options:
+    pgbouncer drops those options, and the migrations would then run in the test database itself."""
     if not ON_POSTGRES:
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    schema = f"migrations_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(os.environ["PREFS_TEST_DATABASE_URL"])
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in os.environ["PREFS_TEST_DATABASE_URL"] else "?"
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(os.environ["PREFS_TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
     try:
-        yield f"{os.environ['PREFS_TEST_DATABASE_URL']}{separator}options=-csearch_path%3D{schema}"
+        yield make_url(os.environ["PREFS_TEST_DATABASE_URL"]).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))  # pgbouncer may still hold a connection
         admin.dispose()
 
 

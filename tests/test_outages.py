@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import threading
@@ -263,6 +264,9 @@ def test_a_request_stuck_behind_a_lock_answers_503_after_the_statement_timeout(d
     at the statement timeout, set on each connection when it opens."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's statement timeout; SQLite's equivalent is its busy timeout")
+    if os.environ.get("PREFS_DATABASE_POOLER"):
+        pytest.skip("behind pgbouncer the statement timeout is the database role's setting, not prefs' (README); "
+                    "test_engine_options_behind_a_transaction_pooler checks prefs sends none")  # fmt: skip
     locker = create_engine(database_url)
     try:
         with (
@@ -295,3 +299,19 @@ def test_a_request_stuck_behind_a_lock_answers_503_after_the_statement_timeout(d
 def test_a_timeout_that_would_wait_forever_is_refused_at_start(database_url, setting, value):
     with pytest.raises(ConfigError, match=setting):
         create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url, setting: value})
+
+
+def test_engine_options_behind_a_transaction_pooler():
+    """pgbouncer (transaction mode) lends a server connection to another client after every transaction:
+    no server-side prepared statements, and no start-up options (pgbouncer refuses them)."""
+    from prefs.db.engine import engine_options
+
+    base = {
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://prefs@db.internal:6432/prefs",
+        "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": 3,
+        "PREFS_DATABASE_STATEMENT_TIMEOUT_SECONDS": 15,
+    }
+    direct = engine_options({**base, "PREFS_DATABASE_POOLER": ""})["connect_args"]
+    pooled = engine_options({**base, "PREFS_DATABASE_POOLER": "pgbouncer"})["connect_args"]
+    assert direct == {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
+    assert pooled == {"connect_timeout": 3, "prepare_threshold": None}

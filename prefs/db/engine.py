@@ -46,6 +46,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     long a request waits for a pooled connection (SQLite's in-memory pools take no such option).
     `hide_parameters`: an error never carries a statement's values into a log. Values already in the
     database URL's query string win.
+
+    Behind a transaction pooler (PREFS_DATABASE_POOLER=pgbouncer) a server connection serves another client
+    after every transaction: psycopg's server-side prepared statements would meet a connection that never
+    prepared them (pgbouncer before 1.21), so they are off, and the statement timeout cannot ride on the
+    connection's start-up options (pgbouncer refuses them): set it on the database role instead
+    (`ALTER ROLE prefs SET statement_timeout = '15s'`, README).
     """
     uri = config["SQLALCHEMY_DATABASE_URI"]
     connect_seconds = config["PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS"]
@@ -56,7 +62,9 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in given:
         connect_args["connect_timeout"] = connect_seconds
-    if "options" not in given:
+    if config.get("PREFS_DATABASE_POOLER") == "pgbouncer":
+        connect_args["prepare_threshold"] = None
+    elif "options" not in given:
         connect_args["options"] = f"-c statement_timeout={statement_seconds * 1000}"
     return {"hide_parameters": True, "pool_pre_ping": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
 
