@@ -71,11 +71,20 @@ def method_label(method: str) -> str:
     return method if method in METHODS else "OTHER"  # a client may send any method name
 
 
+# Each route's metric children, found once: `labels()` validates and locks on every call, and every request
+# pays for this. Routes are the app's rules, so the map stays as small as the URL map.
+_request_children: dict[tuple[str, str, int], tuple] = {}
+
+
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    method = method_label(method)
-    route = route or UNMATCHED_ROUTE
-    REQUEST_SECONDS.labels(method, route).observe(seconds)
-    REQUESTS.labels(method, route, str(status)).inc()
+    children = _request_children.get((method, route or UNMATCHED_ROUTE, status))
+    if children is None:
+        label, rule = method_label(method), route or UNMATCHED_ROUTE
+        children = (REQUEST_SECONDS.labels(label, rule), REQUESTS.labels(label, rule, str(status)))
+        if label != "OTHER":  # a made-up method is counted, but not remembered
+            _request_children[(method, rule, status)] = children
+    children[0].observe(seconds)
+    children[1].inc()
 
 
 def count_checks(answers: Iterable[tuple[str, str]]) -> None:

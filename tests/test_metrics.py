@@ -166,3 +166,18 @@ def test_only_dead_processes_value_files_are_forgotten(tmp_path):
     removed = forget_dead_processes(str(tmp_path), lambda pid: pid == 200)
     assert sorted(removed) == ["counter_100.db", "histogram_100.db"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_200.db", "gauge_livesum_200.db", "notes.txt"]
+
+
+def test_a_forked_process_makes_its_own_request_ids():
+    """gunicorn forks its workers: each must make ids of its own, never its parent's sequence."""
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id and leave at once
+        os.write(write_end, request_id_for(None).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 64).decode()
+    parent = request_id_for(None)
+    assert len(child) == len(parent) == 32 and child[:16] != parent[:16]
