@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from conftest import requires_postgres
+from provider_signing import PROVIDER_SETTINGS, postmark_auth, postmark_bounce
 from sqlalchemy import String, Text, select
 
 from prefs.extensions import db
@@ -232,3 +234,18 @@ def test_mailto_unsubscribe_through_the_inbound_mail_webhook(database_url):
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("settings_override", [PROVIDER_SETTINGS])
+def test_export_says_what_providers_and_browsers_told_about_the_person(api, client, newsletter, person):
+    """A dead address reported by a mail provider and a Global Privacy Control signal are data about the person."""
+    before = api.get("/recipients/cust-1/export").get_json()["recipient"]
+    assert before["email_undeliverable"] is None and before["do_not_sell_or_share_at"] is None
+    bounced = client.post("/webhooks/providers/postmark", json=postmark_bounce("ann@example.com"), headers=postmark_auth())
+    assert bounced.status_code == 200, bounced.data
+    preferences = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter"}).get_json()["preferences_url"]
+    assert client.get(preferences.removeprefix("https://prefs.example.com"), headers={"Sec-GPC": "1"}).status_code == 200
+
+    after = api.get("/recipients/cust-1/export").get_json()["recipient"]
+    assert after["email_undeliverable"]["provider"] == "postmark"
+    assert after["email_undeliverable"]["reported_at"] and after["do_not_sell_or_share_at"]

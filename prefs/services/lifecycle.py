@@ -14,6 +14,7 @@ from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
 from .events import ChangeContext, record_event
 from .preferences import preference_matrix
+from .provider_events import undeliverable_mark
 from .recipients import lock_recipient, readable_recipient
 from .suppressions import SMS_STOP, suppress, suppression_sources
 
@@ -40,6 +41,7 @@ def export_recipient(deps: Deps, recipient_id: str) -> dict[str, Any]:
     hashes = {kind: digest for kind, digest in (("email", recipient.email_hash), ("phone", recipient.phone_hash)) if digest}
     suppressed = suppression_sources(hashes.values())
     sms_stop = suppressed.get(recipient.phone_hash or "")
+    dead = undeliverable_mark(recipient.email_hash)
     return {
         "exported_at": _iso(utcnow()),
         "recipient": {
@@ -51,6 +53,11 @@ def export_recipient(deps: Deps, recipient_id: str) -> dict[str, Any]:
             "time_zone": recipient.time_zone,
             "status": recipient.status,
             "sms_stopped_at": _iso(sms_stop[1]) if sms_stop and sms_stop[0] == SMS_STOP else None,
+            # What mail providers and browsers told us about the person (SPEC §15, §16).
+            "email_undeliverable": None
+            if dead is None
+            else {"provider": dead.provider, "code": dead.code, "reported_at": _iso(dead.reported_at)},
+            "do_not_sell_or_share_at": _iso(recipient.do_not_sell_at),
             "created_at": _iso(recipient.created_at),
             "updated_at": _iso(recipient.updated_at),
         },
