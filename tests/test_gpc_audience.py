@@ -100,3 +100,20 @@ def test_gpc_support_resource(client):
     assert response.status_code == 200 and response.mimetype == "application/json"
     body = response.get_json()
     assert body["gpc"] is True and re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["lastUpdate"])
+
+
+def test_the_opt_out_reaches_webhooks_as_a_preference_update(api, client, newsletter, person):
+    """Systems that upload ad audiences learn of the opt-out at once, not only when they next ask."""
+    from test_webhooks import add_endpoint, deliver
+    from webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        add_endpoint(api, receiver, events=["preference.updated"])
+        assert client.get(preferences_path(api), headers={"Sec-GPC": "1"}).status_code == 200
+        deliver(client.application)
+    finally:
+        receiver.stop()
+    (message,) = [request.json for request in receiver.received]
+    assert message["type"] == "preference.updated"
+    assert (message["data"]["kind"], message["data"]["via"], message["data"]["after"]) == ("do_not_sell_or_share", "gpc", True)

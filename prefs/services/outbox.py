@@ -40,6 +40,7 @@ _BY_KIND = {
     "erased": "recipient.erased",
     "suppression_lifted": "suppression.removed",
     "undeliverable": "recipient.updated",  # a provider reported the email address dead, or support cleared that
+    "do_not_sell_or_share": "preference.updated",  # Global Privacy Control, or the page's own box (SPEC §16)
 }
 
 
