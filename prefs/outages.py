@@ -20,10 +20,13 @@ from contextlib import suppress
 
 import psycopg
 from flask import Flask, Response, current_app, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exc as sa
 
+from . import languages
 from .errors import PrefsError
 from .extensions import db
+from .i18n import page_language
 from .logs import describe_error
 
 log = logging.getLogger(__name__)
@@ -53,9 +56,9 @@ PAGE_WORDS = {
         "The console is briefly unavailable",
         "It can't reach its database just now. Nothing you did is lost; try again in a minute.",
     ),
-    "pages": (
-        "We can't do that right now",
-        "Our system is briefly unavailable and your request was not completed. Please try again in a few minutes.",
+    "pages": (  # in the visitor's language (prefs/i18n.py): the recipient pages' catalogues
+        _l("We can't do that right now"),
+        _l("Our system is briefly unavailable and your request was not completed. Please try again in a few minutes."),
     ),
 }
 
@@ -78,8 +81,12 @@ def register_outage_handlers(app: Flask) -> None:
         if path.startswith("/webhooks/"):
             return Response(MESSAGE + "\n", 503, headers, mimetype="text/plain")
         title, message = PAGE_WORDS["console" if path.startswith("/console") else "pages"]
-        # Rendered past the context processors: the console's asks who is signed in, which is a query.
-        page = current_app.jinja_env.get_template("errors/unavailable.html").render(title=title, message=message)
+        # Rendered past the context processors: the console's asks who is signed in, which is a query. The
+        # language needs none (the console's is English).
+        tag = page_language()
+        page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+            title=title, message=message, page_lang=tag, page_dir=languages.direction(tag)
+        )
         return Response(page, 503, headers, mimetype="text/html")
 
     for error_class in UNAVAILABLE:

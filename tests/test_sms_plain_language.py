@@ -187,10 +187,54 @@ def test_the_reply_follows_the_holders_locale_then_the_texts_language(api, clien
         ("en", "es", "en"),
         ("et", "en", "en"),
         (None, "es", "es"),
+        ("de-AT", "es", "de"),
+        ("fr", "en", "fr"),
+        ("pt", "en", "pt-BR"),
+        ("pt_BR", "es", "pt-BR"),
+        ("hi-IN", "en", "hi"),
+        ("ar", "en", "ar"),
+        ("", "es", "es"),
     ],
 )
 def test_reply_language(locale, written_in, language):
     assert reply_language(locale, written_in) == language
+
+
+# Each language's stop confirmation (from the recipient pages' catalogues, prefs/translations): a word that
+# only that language's reply has, and the keyword it tells the person to send, kept in English.
+STOPPED_IN = {
+    "en": "unsubscribed",
+    "es": "Se ha dado de baja",
+    "fr": "désabonné",
+    "de": "abgemeldet",
+    "pt-BR": "inscrição foi cancelada",
+    "hi": "सदस्यता समाप्त",
+    "ar": "إلغاء اشتراكك",
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("en-GB", "en"), ("es", "es"), ("fr-CA", "fr"), ("de", "de"), ("pt-BR", "pt-BR"), ("hi", "hi"), ("ar-EG", "ar")],
+)
+def test_each_holder_is_answered_in_their_language(api, client, person, locale, language):
+    api.put("/recipients/cust-1", {"locale": locale})
+    (stopped,) = replies(text(client, "STOP"))
+    assert stopped.startswith("Acme") and STOPPED_IN[language] in stopped and "START" in stopped
+    assert [other for other, words in STOPPED_IN.items() if words in stopped] == [language]
+    (helped,) = replies(text(client, "HELP"))
+    assert "help@acme.example" in helped and "STOP" in helped
+    (started,) = replies(text(client, "START"))
+    assert "HELP" in started and "STOP" in started and started != stopped
+
+
+def test_the_support_team_is_named_in_the_holders_language():
+    from prefs.services.sms import reply_text
+
+    assert "über unser Support-Team." in reply_text("help", "Acme", None, "de")
+    assert "our support team" in reply_text("help", "Acme", "", "en")
+    assert "nuestro equipo de soporte" in reply_text("help", "Acme", None, "es")
+    assert reply_text("stop", "50% Off & Co", None, "fr").startswith("50% Off & Co : Vous êtes désabonné")
 
 
 def test_the_console_names_a_plain_language_stop_in_words():

@@ -125,7 +125,11 @@ def refused(error: PrefsError):
     db.session.rollback()
     if error.code in ("not_found", "erased"):
         return error_page(404)
-    return render_template("pages/message.html", title=_("We couldn't do that"), message=error.message), error.status
+    # The service's message is written for the API, in English; other languages get the gist.
+    message = (
+        error.message if page_language() == "en" else _("Nothing was changed. Reload the page, check your choices and try again.")
+    )
+    return render_template("pages/message.html", title=_("We couldn't do that"), message=message), error.status
 
 
 def error_page(status: int):

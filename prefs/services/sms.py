@@ -8,13 +8,13 @@ gets at most one reply (SPEC §6, §17).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from ..extensions import db
+from ..languages import DEFAULT, match, translations
 from ..models import Recipient
 from ..suppression import AddressHasher
 from . import sms_phrases
@@ -25,7 +25,6 @@ from .suppressions import SMS_STOP, announce, lift_by_start, stop_number, suppre
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
-SPANISH_LOCALE = re.compile(r"es(?:[-_]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -110,42 +109,40 @@ def _language_of(clauses: list[str]) -> str:
     return hint.language if hint else "en"
 
 
-# Whole sentences per language (CTIA wording in English), no marketing in any. i18n is another issue's: these
-# move to the translation catalogues when there are some.
+def N_(message: str) -> str:
+    """Marks a message for `pybabel extract` (babel.cfg); translated when a reply is written."""
+    return message
+
+
+# Whole sentences (CTIA wording in English), no marketing in any. The keywords STOP, START and HELP stay in
+# English in every language: they are what carriers and services/sms.py's classify() answer to. Translations
+# live in the recipient pages' catalogues (prefs/translations, README "Languages").
 REPLIES = {
-    "en": {
-        "stop": "{program}: You are unsubscribed and will get no more texts from us. Reply START to resubscribe.",
-        "start": "{program}: You are resubscribed. Msg frequency varies. Msg&data rates may apply. Reply HELP for help, STOP to cancel.",
-        "help": "{program}: For help contact {support}. Msg frequency varies. Msg&data rates may apply. Reply STOP to cancel.",
-        "unclear": "{program}: Reply STOP to unsubscribe from our texts. Reply HELP for help.",
-    },
-    "es": {
-        "stop": "{program}: Se ha dado de baja y no recibirá más mensajes nuestros. Responda START para volver a suscribirse.",
-        "start": (
-            "{program}: Se ha vuelto a suscribir. La frecuencia de los mensajes varía. Pueden aplicarse tarifas de mensajes "
-            "y datos. Responda HELP para obtener ayuda, STOP para cancelar."
-        ),
-        "help": (
-            "{program}: Para obtener ayuda, contacte a {support}. La frecuencia de los mensajes varía. Pueden aplicarse "
-            "tarifas de mensajes y datos. Responda STOP para cancelar."
-        ),
-        "unclear": "{program}: Responda STOP para dejar de recibir nuestros mensajes. Responda HELP para obtener ayuda.",
-    },
+    "stop": N_("%(program)s: You are unsubscribed and will get no more texts from us. Reply START to resubscribe."),
+    "start": N_(
+        "%(program)s: You are resubscribed. Msg frequency varies. Msg&data rates may apply. Reply HELP for help, STOP to cancel."
+    ),
+    "help": N_(
+        "%(program)s: For help contact %(support)s. Msg frequency varies. Msg&data rates may apply. Reply STOP to cancel."
+    ),
+    "unclear": N_("%(program)s: Reply STOP to unsubscribe from our texts. Reply HELP for help."),
 }
-SUPPORT_FALLBACK = {"en": "our support team", "es": "nuestro equipo de soporte"}
+SUPPORT_FALLBACK = N_("our support team")
 
 
 def reply_text(action: str, program: str, support: str | None, language: str = "en") -> str:
-    """The one reply to a text (CTIA wording): no marketing in it. `support` empty names the support team."""
-    replies = REPLIES.get(language, REPLIES["en"])
-    return replies[action].format(program=program, support=support or SUPPORT_FALLBACK.get(language, SUPPORT_FALLBACK["en"]))
+    """The one reply to a text (CTIA wording) in one of the pages' languages (prefs/languages.py): no marketing
+    in it. `support` empty names the support team."""
+    catalogue = translations(match(language) or DEFAULT)
+    return catalogue.gettext(REPLIES[action]) % {"program": program, "support": support or catalogue.gettext(SUPPORT_FALLBACK)}
 
 
 def reply_language(locale: str | None, written_in: str) -> str:
-    """Spanish for a holder whose locale is es*, English for any other locale; with no locale to go by, the
-    language the text was written in."""
+    """The language of the holder's stored locale when it is one of ours (prefs/languages.py: `es-MX` is
+    Spanish, `pt` Brazilian Portuguese), English for any other locale; with no locale to go by, the language
+    the text was written in (en or es)."""
     if locale:
-        return "es" if SPANISH_LOCALE.match(locale) else "en"
+        return match(locale) or DEFAULT
     return written_in
 
 
