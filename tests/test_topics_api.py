@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+pytest_plugins = ["console_fixtures"]
+
 
 def code(response):
     return response.status_code, response.get_json()["error"]["code"]
@@ -64,3 +68,82 @@ def test_a_new_topic_is_usable_at_once_and_the_change_is_audited(api, app, perso
     with app.app_context():
         actions = [(e.action, e.target, e.actor, e.actor_id) for e in db.session.query(AdminEvent).order_by(AdminEvent.id)]
     assert ("topic.created", "offers", "api", "test-admin") in actions
+
+
+# --- translations of a topic's name and description (SPEC §16) -------------------------------------------
+def test_names_and_descriptions_by_language_are_kept_and_shown_on_the_pages(api, app, client, newsletter, person):
+    assert (newsletter["names"], newsletter["descriptions"]) == ({}, {})
+    created = api.post(
+        "/topics",
+        {
+            "key": "offers",
+            "name": "Offers",
+            "description": "Discounts.",
+            "channels": ["email"],
+            "default_subscribed": {"email": True},
+            "names": {"ar": "العروض", "pt-BR": "  Ofertas  ", "es": "Ofertas"},
+            "descriptions": {"ar": "خصومات.", "de": ""},
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    topic = created.get_json()
+    assert topic["names"] == {"es": "Ofertas", "pt-BR": "Ofertas", "ar": "العروض"}  # the pages' order, trimmed
+    assert topic["descriptions"] == {"ar": "خصومات."}  # an empty text is no translation
+    assert api.get("/topics/offers").get_json()["names"] == topic["names"]
+
+    link = api.post("/links", {"recipient_id": "cust-1"}).get_json()["preferences_url"].removeprefix("https://prefs.example.com")
+    arabic = client.get(link + "?lang=ar").get_data(as_text=True)
+    assert "العروض" in arabic and "خصومات." in arabic
+    spanish = client.get(link + "?lang=es").get_data(as_text=True)
+    assert "Ofertas" in spanish and "Discounts." in spanish  # no Spanish description: the description
+    french = client.get(link + "?lang=fr").get_data(as_text=True)
+    assert "Offers" in french and "Ofertas" not in french
+
+    patched = api.patch("/topics/offers", {"names": {"fr": "Promotions"}}).get_json()
+    assert patched["names"] == {"fr": "Promotions"} and patched["descriptions"] == {"ar": "خصومات."}  # a whole map
+    assert "Promotions" in client.get(link + "?lang=fr").get_data(as_text=True)
+    assert api.patch("/topics/offers", {"names": None}).get_json()["names"] == {}
+    from prefs.extensions import db
+    from prefs.models import AdminEvent
+
+    with app.app_context():
+        last = db.session.query(AdminEvent).order_by(AdminEvent.id.desc()).first()
+        assert (last.action, last.target) == ("topic.changed", "offers")
+
+
+def test_translations_only_in_our_languages_and_within_the_limits(api, newsletter):
+    for body in (
+        {"names": {"it": "Notiziario"}},
+        {"names": {"pt": "Boletim"}},  # pt-BR is the tag
+        {"names": {"es": "x" * 201}},
+        {"descriptions": {"de": "x" * 2001}},
+        {"names": ["es", "Boletín"]},
+        {"names": {"es": 5}},
+    ):
+        response = api.patch("/topics/newsletter", body)
+        assert code(response) == (422, "invalid"), body
+    assert api.patch("/topics/newsletter", {"names": {"es": "x" * 200}}).status_code == 200
+    assert api.patch("/topics/newsletter", {"descriptions": {"hi": "न्यूज़लेटर " * 100}}).status_code == 200
+
+
+def test_the_console_topic_form_sets_the_translations(console, api, newsletter):
+    admin = console("admin")
+    topics = "/console/admin/topics"
+    new = {"key": "offers", "name": "Offers", "channels": ["email"], "name_ar": "العروض", "description_pt_BR": "Descontos"}
+    assert admin.submit(topics, topics, new).status_code == 303
+    topic = api.get("/topics/offers").get_json()
+    assert (topic["names"], topic["descriptions"]) == ({"ar": "العروض"}, {"pt-BR": "Descontos"})
+
+    page = admin.text(f"{topics}/offers")
+    assert '<details class="edit translations" open>' in page
+    arabic = re.search(r'<input[^>]*id="edit-name_ar"[^>]*>', page).group(0)
+    assert 'lang="ar"' in arabic and 'dir="rtl"' in arabic
+    assert 'value="العروض"' in page and "Name in العربية (ar)" in page
+    edited = admin.submit(f"{topics}/offers", f"{topics}/offers", {"name_ar": "", "name_de": "Angebote"})
+    assert edited.status_code == 303
+    topic = api.get("/topics/offers").get_json()
+    assert (topic["names"], topic["descriptions"]) == ({"de": "Angebote"}, {"pt-BR": "Descontos"})
+
+    too_long = admin.submit(f"{topics}/offers", f"{topics}/offers", {"name_hi": "x" * 201})
+    assert too_long.status_code == 422 and "Field cannot be longer than 200 characters." in too_long.get_data(as_text=True)
+    assert '<details class="edit translations">' in admin.text(f"{topics}/newsletter")  # none given: folded

@@ -175,12 +175,16 @@ EXPORT = {
 }
 
 # --- topics ---------------------------------------------------------------------------------------------
+TOPIC_NAMES = {"es": "Novedades del producto", "de": "Produktneuheiten", "ar": "تحديثات المنتج"}
+TOPIC_DESCRIPTIONS = {"es": "Nuevas funciones, como máximo dos veces al mes.", "ar": "ميزات جديدة، مرتين في الشهر على الأكثر."}
 TOPIC_IN = {
     "key": "product-updates",
     "name": "Product updates",
     "description": "New features, at most twice a month.",
     "channels": ["email", "sms"],
     "default_subscribed": {"email": True},
+    "names": TOPIC_NAMES,
+    "descriptions": TOPIC_DESCRIPTIONS,
 }
 TOPIC = {
     "key": "product-updates",
@@ -190,9 +194,20 @@ TOPIC = {
     "channels": ["email", "sms"],
     "default_subscribed": {"email": True, "sms": False},
     "archived": False,
+    "names": {"es": "Novedades del producto", "de": "Produktneuheiten", "ar": "تحديثات المنتج"},
+    "descriptions": TOPIC_DESCRIPTIONS,
 }
-TOPIC_PATCH = {"channels": ["email", "sms", "post"], "default_subscribed": {"email": True, "post": True}}
-TOPIC_PATCHED = {**TOPIC, "channels": ["email", "sms", "post"], "default_subscribed": {"email": True, "sms": False, "post": True}}
+TOPIC_PATCH = {
+    "channels": ["email", "sms", "post"],
+    "default_subscribed": {"email": True, "post": True},
+    "names": {**TOPIC_NAMES, "fr": "Nouveautés produit"},
+}
+TOPIC_PATCHED = {
+    **TOPIC,
+    "channels": ["email", "sms", "post"],
+    "default_subscribed": {"email": True, "sms": False, "post": True},
+    "names": {"es": "Novedades del producto", "fr": "Nouveautés produit", "de": "Produktneuheiten", "ar": "تحديثات المنتج"},
+}
 TOPIC_ARCHIVED = {**TOPIC, "archived": True}
 TOPIC_LIST = {
     "topics": [
@@ -204,6 +219,8 @@ TOPIC_LIST = {
             "channels": ["email", "sms", "phone", "post"],
             "default_subscribed": {"email": True, "sms": True, "phone": True, "post": True},
             "archived": False,
+            "names": {"es": "Facturación", "fr": "Facturation", "de": "Rechnungen"},
+            "descriptions": {},
         },
         {
             "key": "newsletter",
@@ -213,6 +230,8 @@ TOPIC_LIST = {
             "channels": ["email", "sms"],
             "default_subscribed": {"email": True, "sms": False},
             "archived": False,
+            "names": {},
+            "descriptions": {},
         },
     ]
 }

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
 from ..channels import CHANNELS
 from ..decision import TOPIC_KEY_RE
+from ..languages import LANGUAGES
 from ..services.audience import AUDIENCE_REASONS
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
@@ -700,6 +701,26 @@ class EventPageQuerySchema(StrictSchema):
 
 
 # --- topics ---------------------------------------------------------------------------------------------
+# Admins' translations of a topic's texts for the recipient pages (SPEC §16), keyed by the pages' languages.
+TRANSLATED_NAMES = (
+    f"The name in other languages for the recipient pages, by language tag ({', '.join(LANGUAGES)}); a page in a "
+    "language without one shows `name`. Each at most 200 characters; an empty text drops that language."
+)
+TRANSLATED_DESCRIPTIONS = (
+    f"The description in other languages, by language tag ({', '.join(LANGUAGES)}); each at most 2000 characters."
+)
+
+
+def Translations(limit: int, description: str, **kwargs) -> fields.Dict:  # noqa: N802
+    return fields.Dict(
+        keys=fields.String(validate=validate.OneOf(list(LANGUAGES), error="Not one of {choices}.")),
+        values=fields.String(validate=validate.Length(max=limit)),
+        allow_none=True,
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
 class TopicSchema(Schema):
     key = fields.String(required=True)
     name = fields.String(required=True)
@@ -708,6 +729,10 @@ class TopicSchema(Schema):
     channels = fields.List(Channel(), required=True)
     default_subscribed = fields.Dict(keys=Channel(), values=fields.Boolean(), required=True)
     archived = fields.Boolean(required=True)
+    names = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={"description": TRANSLATED_NAMES})
+    descriptions = fields.Dict(
+        keys=fields.String(), values=fields.String(), required=True, metadata={"description": TRANSLATED_DESCRIPTIONS}
+    )
 
 
 # On by default per channel; only channels the topic is sent on (else 422 invalid); a channel left out is off.
@@ -725,6 +750,8 @@ class TopicCreateSchema(StrictSchema):
     mandatory = StrictBoolean(load_default=False)
     channels = Channels(required=True)
     default_subscribed = fields.Nested(ChannelFlagsSchema)
+    names = Translations(200, TRANSLATED_NAMES)
+    descriptions = Translations(2000, TRANSLATED_DESCRIPTIONS)
 
 
 class TopicPatchSchema(StrictSchema):
@@ -735,6 +762,8 @@ class TopicPatchSchema(StrictSchema):
     channels = Channels(metadata={"description": "A mandatory topic can only gain channels (else 422 mandatory_topic)."})
     default_subscribed = fields.Nested(ChannelFlagsSchema)
     archived = StrictBoolean(metadata={"description": "A mandatory topic cannot be archived (422 mandatory_topic)."})
+    names = Translations(200, TRANSLATED_NAMES + " Replaces the whole map.")
+    descriptions = Translations(2000, TRANSLATED_DESCRIPTIONS + " Replaces the whole map.")
 
 
 class TopicListSchema(Schema):

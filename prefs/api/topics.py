@@ -43,7 +43,9 @@ def post_topic(fields):
     A new kind of message you send, on the channels you send it on, with whether each channel is on by
     default for people who never chose (left out: off). Mandatory topics (service and billing messages) are
     always allowed while an account is active and cannot be unsubscribed from; `key` and `mandatory` are
-    fixed from now on. The new topic is checkable at once on every server.
+    fixed from now on. The new topic is checkable at once on every server. `names` and `descriptions` give
+    the topic's texts in the recipient pages' other languages (es, fr, de, pt-BR, hi, ar; en overrides
+    `name` on English pages): a page in a language without one shows `name` and `description`.
     """
     return _committed(lambda: create_topic(fields, "api", actor_name()))
 
@@ -68,8 +70,8 @@ def topic(key):
 def patch_topic(fields, key):
     """Change a topic
 
-    Change its name, description, channels, per-channel defaults, or archive and restore it (`archived`).
-    Fields left out stay as they are. A mandatory topic can only gain channels. People's stored choices are
+    Change its name, description, their translations (`names`, `descriptions`: each replaces the whole map),
+    channels, per-channel defaults, or archive and restore it (`archived`). Fields left out stay as they are. A mandatory topic can only gain channels. People's stored choices are
     kept; a new default applies to everyone who never chose.
     """
     return _committed(lambda: update_topic(get_topic(key), fields, "api", actor_name()))

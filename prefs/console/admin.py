@@ -13,7 +13,7 @@ from ..services.api_keys import create_key, list_keys, revoke_key
 from ..services.topics import after_topic_commit, create_topic, get_topic, list_topics, topic_to_dict, update_topic
 from . import bp
 from .auth import requires
-from .forms import ApiKeyForm, TopicCreateForm, TopicEditForm, attach_errors
+from .forms import TRANSLATED_LANGUAGES, ApiKeyForm, TopicCreateForm, TopicEditForm, attach_errors, translation_field_name
 from .history import admin_history, parse_before
 
 MANDATORY_CHANNELS_WHY = "A mandatory topic can gain channels but never lose one."
@@ -25,13 +25,34 @@ def render_topics(form: TopicCreateForm | None = None, status: int = 200, error:
     for topic in topics:
         topic["default_on"] = [channel for channel, on in topic["default_subscribed"].items() if on]
     return render_template(
-        "console/admin/topics.html", topics=topics, form=form or TopicCreateForm(formdata=None), error=error
+        "console/admin/topics.html",
+        topics=topics,
+        form=form or TopicCreateForm(formdata=None),
+        error=error,
+        translated_languages=TRANSLATED_LANGUAGES,
+        translation_field_name=translation_field_name,
     ), status
 
 
 def topic_defaults(form: TopicEditForm, channels: list[str]) -> dict[str, bool]:
     """Defaults only for channels the topic is sent on; the form says so beside the boxes."""
     return {channel: channel in (form.default_on.data or []) for channel in channels}
+
+
+def topic_translations(form: TopicEditForm) -> dict[str, dict[str, str]]:
+    """The `names` and `descriptions` maps from the form's per-language fields (an empty one: none)."""
+    return {
+        f"{kind}s": {tag: form[translation_field_name(kind, tag)].data or "" for tag in TRANSLATED_LANGUAGES}
+        for kind in ("name", "description")
+    }
+
+
+def translation_data(shown: dict) -> dict[str, str]:
+    return {
+        translation_field_name(kind, tag): shown[f"{kind}s"].get(tag, "")
+        for kind in ("name", "description")
+        for tag in TRANSLATED_LANGUAGES
+    }
 
 
 def committed_topic(operation) -> Topic:
@@ -60,6 +81,7 @@ def create_topic_view():
         "mandatory": form.mandatory.data,
         "channels": channels,
         "default_subscribed": topic_defaults(form, channels),
+        **topic_translations(form),
     }
     try:
         topic = committed_topic(lambda: create_topic(fields, "staff", current_user.email))
@@ -80,10 +102,17 @@ def render_topic(topic: Topic, form: TopicEditForm | None = None, status: int = 
                 "description": shown["description"],
                 "channels": shown["channels"],
                 "default_on": [channel for channel, on in shown["default_subscribed"].items() if on],
+                **translation_data(shown),
             },
         )
     return render_template(
-        "console/admin/topic.html", topic=shown, form=form, error=error, mandatory_channels_why=MANDATORY_CHANNELS_WHY
+        "console/admin/topic.html",
+        topic=shown,
+        form=form,
+        error=error,
+        mandatory_channels_why=MANDATORY_CHANNELS_WHY,
+        translated_languages=TRANSLATED_LANGUAGES,
+        translation_field_name=translation_field_name,
     ), status
 
 
@@ -103,7 +132,7 @@ def edit_topic(key: str):
     channels = list(form.channels.data or [])
     if current.mandatory:  # its channels are shown locked, and browsers do not submit disabled boxes
         channels = sorted(set(channels) | set(current.channels))
-    fields = {"name": form.name.data, "description": form.description.data, "channels": channels}
+    fields = {"name": form.name.data, "description": form.description.data, "channels": channels, **topic_translations(form)}
     if not current.mandatory:
         fields["default_subscribed"] = topic_defaults(form, channels)
     try:

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..channels import CHANNEL_WORDS, CHANNELS
+from ..languages import DEFAULT, LANGUAGES, NATIVE_NAMES
 from ..services.api_keys import SCOPES
 from ..services.consent import consent_time_problem
 from ..services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES
@@ -110,6 +111,28 @@ class TopicEditForm(ConsoleForm):
     description = TextAreaField("Description", filters=[strip], validators=[Length(max=2000)])
     channels = SelectMultipleField("Sent on", choices=CHANNEL_CHOICES, validate_choice=True)
     default_on = SelectMultipleField("On by default (until the person says no)", choices=CHANNEL_CHOICES, validate_choice=True)
+
+
+# The topic's name and description in the recipient pages' other languages (API `names`, `descriptions`):
+# fields name_es, description_es, name_pt_BR… ; an empty one means "use the English".
+TRANSLATED_LANGUAGES = [tag for tag in LANGUAGES if tag != DEFAULT]
+
+
+def translation_field_name(kind: str, tag: str) -> str:
+    return f"{kind}_{tag.replace('-', '_')}"
+
+
+for _tag in TRANSLATED_LANGUAGES:
+    setattr(
+        TopicEditForm,
+        translation_field_name("name", _tag),
+        StringField(f"Name in {NATIVE_NAMES[_tag]} ({_tag})", filters=[strip], validators=[Length(max=200)]),
+    )
+    setattr(
+        TopicEditForm,
+        translation_field_name("description", _tag),
+        TextAreaField(f"Description in {NATIVE_NAMES[_tag]} ({_tag})", filters=[strip], validators=[Length(max=2000)]),
+    )
 
 
 class TopicCreateForm(TopicEditForm):

@@ -13,10 +13,14 @@ from ..db.generations import TOPICS, bump
 from ..decision import TOPIC_KEY_RE
 from ..errors import PrefsError, invalid
 from ..extensions import db
+from ..languages import LANGUAGES
 from ..models import Topic, utcnow
 from .admin_events import record_admin_event
 
-EDITABLE = ("name", "description", "channels", "default_subscribed", "archived")
+EDITABLE = ("name", "description", "channels", "default_subscribed", "archived", "names", "descriptions")
+# Admins' translations of a topic's name and description (SPEC §16): language tag -> text, for the languages
+# the recipient pages speak (prefs/languages.py); the page shows the one for its language, else `name`.
+TEXT_LIMITS = {"names": 200, "descriptions": 2000}
 
 
 def topic_to_dict(topic: Topic) -> dict[str, Any]:
@@ -28,7 +32,40 @@ def topic_to_dict(topic: Topic) -> dict[str, Any]:
         "channels": [c for c in CHANNELS if c in topic.channels],
         "default_subscribed": {c: bool((topic.default_subscribed or {}).get(c, False)) for c in CHANNELS if c in topic.channels},
         "archived": topic.archived,
+        "names": _in_language_order(topic.names),
+        "descriptions": _in_language_order(topic.descriptions),
     }
+
+
+def _in_language_order(texts: Mapping[str, str] | None) -> dict[str, str]:
+    return {tag: texts[tag] for tag in LANGUAGES if texts and texts.get(tag)}
+
+
+def translations(field: str, given: Any) -> dict[str, str]:
+    """A `names` or `descriptions` map as stored: only our languages' tags (`pt-BR` as written), text of at most
+    the field's limit, blanks trimmed; an empty text drops that language. Raises PrefsError(invalid)."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise invalid(field, "An object from a language tag to text.")
+    unknown = sorted(str(tag) for tag in given if tag not in LANGUAGES)
+    if unknown:
+        raise PrefsError(
+            "invalid",
+            f"{field}: languages are {', '.join(LANGUAGES)}.",
+            {field: {tag: [f"Not one of {', '.join(LANGUAGES)}."] for tag in unknown}},
+        )
+    texts = {}
+    for tag, text in given.items():
+        if not isinstance(text, str) or len(text.strip()) > TEXT_LIMITS[field]:
+            raise PrefsError(
+                "invalid",
+                f"{field}.{tag}: text of at most {TEXT_LIMITS[field]} characters.",
+                {field: {tag: ["Too long or not text."]}},
+            )
+        if text.strip():
+            texts[tag] = text.strip()
+    return _in_language_order(texts)
 
 
 def list_topics() -> list[Topic]:
@@ -59,6 +96,8 @@ def create_topic(fields: Mapping[str, Any], actor: str, actor_id: str | None) ->
         channels=channels,
         default_subscribed=_defaults(fields.get("default_subscribed") or {}, channels),
         archived=False,
+        names=translations("names", fields.get("names")),
+        descriptions=translations("descriptions", fields.get("descriptions")),
     )
     db.session.add(topic)
     record_admin_event(actor, actor_id, "topic.created", key, topic_to_dict(topic))
@@ -77,6 +116,9 @@ def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: 
         topic.name = fields["name"]
     if "description" in fields:
         topic.description = fields["description"] or ""
+    for name in ("names", "descriptions"):
+        if name in fields:
+            setattr(topic, name, translations(name, fields[name]))
     if "channels" in fields:
         channels = _channels(fields["channels"])
         if topic.mandatory and not set(topic.channels) <= set(channels):
