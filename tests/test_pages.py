@@ -56,6 +56,21 @@ def test_links_api_gives_both_urls_and_the_rfc_8058_headers(api, newsletter, per
     assert channel_link["unsubscribe_url"] != result["unsubscribe_url"]
 
 
+def test_links_for_a_text_a_call_or_a_letter_carry_no_email_headers(api, client, newsletter, person):
+    """Issue 13: List-Unsubscribe means nothing in a text; the URLs alone go in the message."""
+    api.patch("/topics/newsletter", {"channels": ["email", "sms", "phone", "post"]})
+    for channel in ("sms", "phone", "post"):
+        for body in ({"topic": "newsletter"}, {}):
+            result = links(api, channel=channel, message_id="sms-1", **body)
+            assert set(result) == {"unsubscribe_url", "preferences_url"}, (channel, body)
+    text = links(api, channel="sms", topic="newsletter")
+    page = client.get(path_of(text["unsubscribe_url"]))
+    assert page.status_code == 200 and b"Newsletter by text message" in page.data  # the links work as ever
+    assert client.post(path_of(text["unsubscribe_url"]), data={"confirm": "yes"}).status_code == 200
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "unsubscribed"
+    assert "headers" in links(api, channel="email", topic="newsletter")
+
+
 def test_links_api_refusals(api, newsletter, person):
     for body, status, code in [
         ({"topic": "billing"}, 422, "mandatory_topic"),

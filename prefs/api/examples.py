@@ -14,6 +14,7 @@ LINKS = {
     "preferences_url": PREFERENCES_URL,
     "headers": {"List-Unsubscribe": f"<{UNSUBSCRIBE_URL}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
 }
+SMS_LINKS = {"unsubscribe_url": UNSUBSCRIBE_URL, "preferences_url": PREFERENCES_URL}
 
 # --- checks ---------------------------------------------------------------------------------------------
 CHECK_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "channel": "email"}

@@ -1,4 +1,4 @@
-"""POST /links: the unsubscribe and preference URLs and the List-Unsubscribe headers for one message."""
+"""POST /links: the unsubscribe and preference URLs for one message, and for email the List-Unsubscribe headers."""
 
 from __future__ import annotations
 
@@ -25,13 +25,23 @@ from .schemas import LinksRequestSchema, LinksSchema
     ),
 )
 @blp.arguments(LinksRequestSchema, example=examples.LINKS_REQUEST)
-@blp.response(200, LinksSchema, description="The message's links and headers.", example=examples.LINKS)
+@blp.response(
+    200,
+    LinksSchema,
+    description="The message's links, and for email its headers.",
+    examples={
+        "email": {"summary": "An email: the links and the headers", "value": examples.LINKS},
+        "sms": {"summary": "A text (channel sms): only the links", "value": examples.SMS_LINKS},
+    },
+)
 def links(body):
     """Get a message's unsubscribe links
 
-    The one-click unsubscribe URL, the preference-center URL and the two `List-Unsubscribe` headers for one
-    marketing message to one person (RFC 8058 one-click unsubscribe, which Gmail and Yahoo require of bulk
-    senders). Paste `headers` into the message as they are and put a link in its body too. With `topic` the
+    The one-click unsubscribe URL, the preference-center URL and, for an email (`channel` email, the
+    default), the two `List-Unsubscribe` headers for one marketing message to one person (RFC 8058 one-click
+    unsubscribe, which Gmail and Yahoo require of bulk senders). Paste `headers` into the email as they are and
+    put a link in its body too. A link for a text (`channel: sms`), a call or a letter has no `headers`: only
+    the URLs, to put in the message itself. With `topic` the
     unsubscribe link stops that topic on the channel; without one, all marketing on the channel. Pass your
     `message_id` so each change made through the links records the message it came from. Links are signed
     and stay valid for a year unless the operator set otherwise (never less than 60 days).

@@ -220,12 +220,15 @@ def CheckTime(default: str) -> fields.String:  # noqa: N802
 
 
 def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802
+    kwargs.setdefault(
+        "metadata",
+        {
+            "description": "List-Unsubscribe (<https://…/u/…>, plus <mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."
+        },
+    )
     return fields.Dict(
         keys=fields.String(validate=validate.OneOf(("List-Unsubscribe", "List-Unsubscribe-Post"))),
         values=fields.String(),
-        metadata={
-            "description": "List-Unsubscribe (<https://…/u/…>, plus <mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."
-        },
         **kwargs,
     )
 
@@ -483,7 +486,12 @@ class LinksRequestSchema(StrictSchema):
 class LinksSchema(Schema):
     unsubscribe_url = fields.String(required=True)
     preferences_url = fields.String(required=True)
-    headers = UnsubscribeHeaders(required=True)
+    headers = UnsubscribeHeaders(
+        metadata={
+            "description": "Email only (absent for sms, phone and post links): List-Unsubscribe (<https://…/u/…>, plus "
+            "<mailto:…> when configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click."
+        }
+    )
 
 
 # --- recipients -----------------------------------------------------------------------------------------

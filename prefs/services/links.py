@@ -1,9 +1,12 @@
-"""The links and headers a mailer puts in every message (RFC 8058 one-click, RFC 2369 mailto)."""
+"""The links a sender puts in every marketing message, and for email the headers too (RFC 8058 one-click,
+RFC 2369 mailto). A text, a call script or a letter gets only the URLs: List-Unsubscribe means nothing there,
+and a mailto: reference would only invite someone to paste it into a text."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..channels import EMAIL, REGISTRY
 from ..decision import TopicRule
 from ..deps import Deps
 from ..errors import PrefsError
@@ -33,7 +36,8 @@ def links_for(
     message_id: str | None,
     minted_by: str | None,
 ) -> dict[str, Any]:
-    """Both URLs and the two headers. Without a topic, the link stops all marketing on the channel.
+    """Both URLs, and for a channel that reaches an email address the two headers. Without a topic, the link
+    stops all marketing on the channel.
 
     `minted_by` (the API key's name) travels in the links, so every change made through them says which
     key handed them out."""
@@ -41,6 +45,8 @@ def links_for(
     target = LinkTarget(recipient_id, channel, topic.key if topic else None, message_id, minted_by)
     unsubscribe_url = f"{rt.base_url}/u/{rt.signer.sign(UNSUBSCRIBE, target)}"
     preferences_url = f"{rt.base_url}/p/{rt.signer.sign(PREFERENCES, target)}"
+    if REGISTRY[channel].address is not EMAIL:
+        return {"unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
     list_unsubscribe = f"<{unsubscribe_url}>"
     if rt.unsubscribe_mailto:
         local, domain = rt.unsubscribe_mailto.split("@")
