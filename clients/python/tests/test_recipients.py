@@ -84,3 +84,21 @@ def test_preferences_change_all_or_nothing_and_show_in_the_matrix(client: PrefsC
     assert [event["kind"] for event in history][:2] == ["channel_stop", "topic_choice"]  # newest first
     assert history[-1]["kind"] == "recipient_created"
     assert history[1]["evidence"] == EVIDENCE and history[1]["reason"] == "asked by phone"
+
+
+def test_the_audience_check_undeliverable_clearing_and_sync_receipts(client: PrefsClient, newsletter: Topic) -> None:
+    person = unique()
+    client.put_recipient(person, email=f"{person}@example.com")
+    assert client.check_audience(recipient_id=person) == {"allowed": True, "reason": "no_opt_out", "recipient_id": person}
+    assert client.check_audience(email=f"{person}@EXAMPLE.com")["recipient_id"] == person
+    nobody = client.check_audience(email=f"{unique('nobody')}@example.com")
+    assert (nobody["allowed"], nobody["reason"]) == (False, "unknown_recipient")
+
+    # Nothing was marked undeliverable: clearing changes nothing and answers the matrix.
+    matrix = client.clear_undeliverable(person, reason="the customer says the mailbox works")
+    assert matrix["recipient_id"] == person
+    assert client.check("billing", "email", recipient_id=person).reason == "mandatory"
+    # No mail provider is configured on this server: no receipts, and an unknown person is not found.
+    assert client.sync_receipts(person) == {"recipient_id": person, "targets": {}}
+    with pytest.raises(NotFound):
+        client.sync_receipts(unique("nobody"))

@@ -3,6 +3,7 @@ links, keep recipients and preferences in step, read the change feed, manage and
 
 from .client import UNSET, PrefsClient
 from .documents import (
+    AudienceResult,
     Cell,
     Change,
     ChannelState,
@@ -15,6 +16,8 @@ from .documents import (
     Recipient,
     RecipientWithPreferences,
     ReplayResult,
+    SyncReceipt,
+    SyncReceipts,
     Topic,
     Webhook,
     WebhookWithSecret,
@@ -48,6 +51,7 @@ __all__ = [
     "UNSET",
     "AddressInUse",
     "AlreadyExists",
+    "AudienceResult",
     "BadRequest",
     "Cell",
     "Change",
@@ -79,6 +83,8 @@ __all__ = [
     "ReplayResult",
     "ServerError",
     "SmsStop",
+    "SyncReceipt",
+    "SyncReceipts",
     "TooLarge",
     "Topic",
     "Unauthorized",

@@ -12,6 +12,7 @@ import httpx
 
 from .batch import MAX_BATCH, batch_body, chunked, encode_json
 from .documents import (
+    AudienceResult,
     Change,
     DeliveryAttempt,
     Event,
@@ -21,6 +22,7 @@ from .documents import (
     Recipient,
     RecipientWithPreferences,
     ReplayResult,
+    SyncReceipts,
     Topic,
     Webhook,
     WebhookWithSecret,
@@ -108,6 +110,14 @@ class PrefsClient:
         catalogue."""
         body = {**_given(recipient_id=recipient_id, email=email, phone=phone), "topic": topic, "channel": channel}
         return CheckResult.from_json(self._json("POST", "/check", idempotent=True, json=body))
+
+    def check_audience(
+        self, *, recipient_id: str | None = None, email: str | None = None, phone: str | None = None
+    ) -> AudienceResult:
+        """May this person go into an advertising audience upload (SPEC §16)? False when they opted out of the
+        sale or sharing of their data (Global Privacy Control), are suppressed, unknown, deactivated or erased."""
+        body = _given(recipient_id=recipient_id, email=email, phone=phone)
+        return cast(AudienceResult, self._json("POST", "/check/audience", idempotent=True, json=body))
 
     def check_batch(
         self,
@@ -218,6 +228,16 @@ class PrefsClient:
     def export(self, recipient_id: str) -> Export:
         """Everything held about the person (GDPR Art. 20)."""
         return cast(Export, self._get(f"/recipients/{_segment(recipient_id)}/export"))
+
+    def clear_undeliverable(self, recipient_id: str, reason: str | None = None) -> Matrix:
+        """The person's email address works again (a mail provider had reported it dead): email may go to it
+        again. Returns the preference matrix; clearing an address that was not marked changes nothing."""
+        path = f"/recipients/{_segment(recipient_id)}/undeliverable/clear"
+        return cast(Matrix, self._json("POST", path, idempotent=True, json=_given(reason=reason)))
+
+    def sync_receipts(self, recipient_id: str) -> SyncReceipts:
+        """Each mail provider's receipt for the person's email address (pushed to or taken off its list)."""
+        return cast(SyncReceipts, self._get(f"/recipients/{_segment(recipient_id)}/sync"))
 
     def preferences(self, recipient_id: str) -> Matrix:
         """What the person gets on which channel, and why."""

@@ -140,3 +140,29 @@ class DeliveryAttempt(TypedDict):
 class ReplayResult(TypedDict):
     queued: int
     last_event_id: int  # pass as `after` again to queue more
+
+
+class AudienceResult(TypedDict):
+    """May the person go into an advertising audience upload? `reason`: no_opt_out allows;
+    do_not_sell_or_share, suppressed, unknown_recipient, deactivated, erased refuse."""
+
+    allowed: bool
+    reason: str
+    recipient_id: str | None
+
+
+class SyncReceipt(TypedDict):
+    """A mail provider's latest push about the person's email address."""
+
+    state: str  # pending, done, failed
+    action: str  # suppress, unsuppress
+    attempts: int
+    last_error: str | None
+    at: str | None
+    next_attempt_at: NotRequired[str | None]
+    reported_here: NotRequired[bool]
+
+
+class SyncReceipts(TypedDict):
+    recipient_id: str
+    targets: dict[str, SyncReceipt]  # per target of PREFS_SYNC_TARGETS with something pushed
