@@ -719,14 +719,17 @@ TRANSLATED_DESCRIPTIONS = (
 )
 
 
-def Translations(limit: int, description: str, **kwargs) -> fields.Dict:  # noqa: N802
-    return fields.Dict(
-        keys=fields.String(validate=validate.OneOf(list(LANGUAGES), error="Not one of {choices}.")),
-        values=fields.String(validate=validate.Length(max=limit)),
-        allow_none=True,
-        metadata={"description": description},
-        **kwargs,
-    )
+# One optional text per language the pages speak: another key is 422 invalid, and the document says so.
+TopicNamesSchema = StrictSchema.from_dict(
+    {tag: fields.String(validate=validate.Length(max=200)) for tag in LANGUAGES}, name="TopicNamesSchema"
+)
+TopicDescriptionsSchema = StrictSchema.from_dict(
+    {tag: fields.String(validate=validate.Length(max=2000)) for tag in LANGUAGES}, name="TopicDescriptionsSchema"
+)
+
+
+def Translations(schema: type[Schema], description: str, **kwargs) -> fields.Nested:  # noqa: N802
+    return fields.Nested(schema, allow_none=True, metadata={"description": description}, **kwargs)
 
 
 class TopicSchema(Schema):
@@ -737,10 +740,8 @@ class TopicSchema(Schema):
     channels = fields.List(Channel(), required=True)
     default_subscribed = fields.Dict(keys=Channel(), values=fields.Boolean(), required=True)
     archived = fields.Boolean(required=True)
-    names = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={"description": TRANSLATED_NAMES})
-    descriptions = fields.Dict(
-        keys=fields.String(), values=fields.String(), required=True, metadata={"description": TRANSLATED_DESCRIPTIONS}
-    )
+    names = fields.Nested(TopicNamesSchema, required=True, metadata={"description": TRANSLATED_NAMES})
+    descriptions = fields.Nested(TopicDescriptionsSchema, required=True, metadata={"description": TRANSLATED_DESCRIPTIONS})
 
 
 # On by default per channel; only channels the topic is sent on (else 422 invalid); a channel left out is off.
@@ -758,8 +759,8 @@ class TopicCreateSchema(StrictSchema):
     mandatory = StrictBoolean(load_default=False)
     channels = Channels(required=True)
     default_subscribed = fields.Nested(ChannelFlagsSchema)
-    names = Translations(200, TRANSLATED_NAMES)
-    descriptions = Translations(2000, TRANSLATED_DESCRIPTIONS)
+    names = Translations(TopicNamesSchema, TRANSLATED_NAMES)
+    descriptions = Translations(TopicDescriptionsSchema, TRANSLATED_DESCRIPTIONS)
 
 
 class TopicPatchSchema(StrictSchema):
@@ -770,8 +771,8 @@ class TopicPatchSchema(StrictSchema):
     channels = Channels(metadata={"description": "A mandatory topic can only gain channels (else 422 mandatory_topic)."})
     default_subscribed = fields.Nested(ChannelFlagsSchema)
     archived = StrictBoolean(metadata={"description": "A mandatory topic cannot be archived (422 mandatory_topic)."})
-    names = Translations(200, TRANSLATED_NAMES + " Replaces the whole map.")
-    descriptions = Translations(2000, TRANSLATED_DESCRIPTIONS + " Replaces the whole map.")
+    names = Translations(TopicNamesSchema, TRANSLATED_NAMES + " Replaces the whole map.")
+    descriptions = Translations(TopicDescriptionsSchema, TRANSLATED_DESCRIPTIONS + " Replaces the whole map.")
 
 
 class TopicListSchema(Schema):
