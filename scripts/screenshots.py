@@ -6,8 +6,8 @@ width (390×844, full page).
 Starts prefs on a temporary SQLite database with sample data (a brand, two marketing topics and the
 mandatory one, one person with an email address and a phone number), serves it on a free loopback port and
 drives Debian's headless Chromium with Playwright, as the browser tests do (tests/browser.py). Needs the dev
-requirements and `chromium` (apt-get install chromium). Run from the repository, then look at the pictures
-and commit them:
+requirements, `chromium` and a Devanagari font for the language menu's हिन्दी (apt-get install chromium
+fonts-lohit-deva). Run from the repository, then look at the pictures and commit them:
 
     .venv/bin/python scripts/screenshots.py            # writes docs/screenshots/*.png
     .venv/bin/python scripts/screenshots.py OUT_DIR    # somewhere else
