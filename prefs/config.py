@@ -23,6 +23,7 @@ from .brand import parse_brand
 from .decision import QuietHours
 from .outbound.mail_providers import DEFAULT_API_URLS, TARGETS, TargetSettings, check_api_url
 from .outbound.netguard import parse_allow_hosts
+from .outbound.smtp import MailSettings, parse_mail_settings
 
 MIN_LINK_MAX_AGE_DAYS = 60  # CASL wants links to work for 60 days; CAN-SPAM asks 30.
 RATELIMIT_REDIS_TIMEOUT_SECONDS = 0.5  # a rate-limit check slower than this is worse than none
@@ -90,6 +91,9 @@ ENV_SETTINGS: dict[str, str | None] = {
     "PREFS_BRAND_COLOR": None,
     "PREFS_PRIVACY_URL": None,
     "PREFS_CONTACT": None,  # an email address or a URL where people reach the brand
+    # Outbound email (SPEC §14, prefs/outbound/smtp.py): both or neither; without them mail is off.
+    "PREFS_SMTP_URL": None,  # smtp://user:pass@host:port[?starttls=true], or smtps://... for TLS from the start
+    "PREFS_MAIL_FROM": None,  # news@example.com or "Acme <news@example.com>" (the display name defaults to the brand's)
     "PREFS_BENCHMARK": "",  # "1" adds GET /bench/trivial, the baseline route of bench/; never set it in service
 }
 
@@ -183,6 +187,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    mail = _mail_settings(raw, brand.name)
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError("PREFS_METRICS_TOKEN must be at least 16 characters: it guards what the service reveals")
 
@@ -211,6 +216,7 @@ def build_config(environ: Mapping[str, str], instance_path: str, overrides: Mapp
         PREFS_LOG_FORMAT=log_format,
         PREFS_METRICS_TOKEN=metrics_token,
         PREFS_BRAND=brand,
+        PREFS_MAIL=mail,
         SECRET_KEY=secret_keys[0],
         SQLALCHEMY_DATABASE_URI=raw["PREFS_DATABASE_URL"],
         # Console session cookie (SPEC §7): never readable by scripts, not sent cross-site, HTTPS-only outside development.
@@ -385,6 +391,15 @@ def _sync_targets(raw: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[T
             )
         )
     return tuple(targets)
+
+
+# --- Outbound email (SPEC §14) -------------------------------------------------------------------------
+def _mail_settings(raw: Mapping[str, Any], brand_name: str) -> MailSettings | None:
+    """PREFS_SMTP_URL and PREFS_MAIL_FROM parsed once; None: mail is off (said at start, prefs/__init__.py)."""
+    try:
+        return parse_mail_settings(raw["PREFS_SMTP_URL"], raw["PREFS_MAIL_FROM"], brand_name)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _int(raw: Mapping[str, Any], name: str) -> int:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .db.generations import CacheGenerations
 from .db.write_gate import FileWriteGate
 from .decision import QuietHours
+from .outbound.smtp import MailSettings
 from .passwords import PasswordHasher
 from .suppression import AddressHasher
 from .tokens import LinkSigner
@@ -39,3 +40,4 @@ class Deps:
     delivery: DeliverySettings
     quiet_hours: QuietHours | None  # PREFS_QUIET_HOURS, parsed once (None: off)
     generations: CacheGenerations  # tells the caches above of changes made by other processes and nodes
+    mail: MailSettings | None = None  # PREFS_SMTP_URL and PREFS_MAIL_FROM, parsed once (None: mail is off)

@@ -20,6 +20,7 @@ STATUS_BY_CODE = {
     "mandatory_topic": 422,
     "immutable_field": 422,
     "sms_stop": 422,
+    "mail_off": 422,  # email sending is not configured (PREFS_SMTP_URL, PREFS_MAIL_FROM), so this cannot be done
     "rate_limited": 429,
     "internal_error": 500,
     "unavailable": 503,  # the database is down or too slow; Retry-After says when to try again (prefs/outages.py)

@@ -40,6 +40,7 @@ def init_runtime(app: Flask) -> Deps:
         ),
         quiet_hours=app.config["PREFS_QUIET_HOURS"],
         generations=generations,
+        mail=app.config["PREFS_MAIL"],
     )
     app.extensions["prefs"] = deps
     from .services.provider_sync import configure

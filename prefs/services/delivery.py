@@ -46,6 +46,7 @@ from ..models import ConsentEvent
 from ..outbound.http import PostResult
 from ..outbound.mail_providers import TargetSettings
 from .lifecycle import event_to_dict
+from .mail import MAIL_KIND
 from .provider_sync import SYNC_KIND, fan_out_syncs
 from .webhook_endpoints import message_id, signing_secrets, wants
 
@@ -86,7 +87,7 @@ def fan_out(now: datetime, limit: int = 1000, sync_targets: Sequence[str] = ()) 
     everything = sql.rows(OUTBOX_BATCH, (limit,))
     if not everything:
         return 0
-    messages = [row for row in everything if row[1] != SYNC_KIND]
+    messages = [row for row in everything if row[1] not in (SYNC_KIND, MAIL_KIND)]  # email: services/mail.py
     syncs = [(row[5], row[6]) for row in everything if row[1] == SYNC_KIND]
     if syncs:
         fan_out_syncs(sql, syncs, sync_targets, now)
