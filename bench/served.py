@@ -27,24 +27,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
-    """Serve app:app with `workers` sync workers on a free port; yields the base URL."""
+def gunicorn(
+    env: dict[str, str], workers: int = 2, config: str | None = None, app: str = "app:app", quiet: bool = False
+) -> Iterator[str]:
+    """Serve `app` with `workers` sync workers on a free port; yields the base URL. `config`: a gunicorn
+    config file (default: none, bench/gunicorn_bare.conf.py); `quiet` sends its output to /dev/null."""
     port = free_port()
     process = subprocess.Popen(
         [
             GUNICORN,
             "--config",
-            os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"),
+            config or os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_bare.conf.py"),
             "--workers",
             str(workers),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "app:app",
+            app,
         ],
         cwd=ROOT,
         env={**os.environ, **env, "PREFS_BENCHMARK": "1"},
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
     base = f"http://127.0.0.1:{port}"
     try:
