@@ -66,6 +66,10 @@ def _say_what_is_off(app: Flask) -> None:
     ):
         if not app.config[setting]:
             log.warning("%s off because %s is not set.", feature, setting)
+    if app.config["PREFS_MAIL"] is None:  # outbound email (SPEC §14): both settings or neither
+        log.warning(
+            "Email sending (email-me-my-link, confirmation mails) is off because PREFS_SMTP_URL and PREFS_MAIL_FROM are not set."
+        )
 
 
 HSTS = "max-age=31536000; includeSubDomains"  # a year; RFC 6797

@@ -341,3 +341,29 @@ class ProviderSync(Model):
     next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+# --- Outbound email (SPEC §14): what the mail sender keeps (helper's block: services/mail*.py) ----------------
+class OutboundMail(Model):
+    """One email prefs sends (a preference link, a confirmation request): made by the worker from an `email`
+    outbox message, sent over SMTP on the webhooks' retry schedule, and kept as the receipt. `payload` (the
+    address and the rendered message, services/mail.py) is kept only until the message is sent or has failed
+    for good; `ordering_key` keeps one person's messages in commit order."""
+
+    __tablename__ = "outbound_mails"
+    __table_args__ = (
+        Index("ix_outbound_mails_pending", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+        Index("ix_outbound_mails_pending_order", "ordering_key", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    template: Mapped[str] = mapped_column(String(64))  # preference_link, confirm_subscription
+    ordering_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON; cleared once sent or failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_code: Mapped[int | None] = mapped_column(Integer)  # the relay's last reply code, when it gave one
+    last_error: Mapped[str | None] = mapped_column(String(300))  # never the address or the message
+    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)

@@ -547,7 +547,9 @@ def test_email_me_my_link_is_rate_limited_per_address_and_per_ip(client):
         client.post("/p", data={"email": "Ann@Example.com"}, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).status_code
         for n in range(5)
     ]
-    assert statuses == [200, 200, 200, 429, 429]  # one address from many places
+    # One address from many places: past 3 an hour it is not mailed, and the page does not say so (no 429:
+    # that would tell someone asked for the address lately; tests/test_email_my_link.py counts the mails).
+    assert statuses == [200] * 5
     statuses = [
         client.post("/p", data={"email": f"p{n}@example.com"}, environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code
         for n in range(12)

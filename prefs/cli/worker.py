@@ -1,7 +1,8 @@
 """`flask --app app worker [--once]`: the delivery worker (SPEC §12).
 
-Each round fans new outbox messages out to endpoints (and to the mail providers in PREFS_SYNC_TARGETS), then
-claims a batch of due deliveries, sends them on a pool of threads and records the outcomes; then, when sync
+Each round fans new outbox messages out to endpoints (and to the mail providers in PREFS_SYNC_TARGETS, and
+emails to their own rows), then claims a batch of due deliveries, sends them on a pool of threads and records
+the outcomes; then, with PREFS_SMTP_URL set, the same for due emails over SMTP; then, when sync
 targets are set, the same for the pushes to the providers' suppression lists, each target paced to its
 REQUESTS_PER_SECOND (one round a second per target at most). On PostgreSQL the claim, the sends and the record are one
 transaction whose row locks (FOR UPDATE SKIP LOCKED) keep other workers off the batch; a worker killed with
@@ -37,8 +38,10 @@ from ..models import utcnow
 from ..outages import is_outage
 from ..outbound.http import GuardedHttp
 from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
+from ..outbound.smtp import SendResult, SmtpSender
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
+from ..services.mail_delivery import Mail, claim_due_mails, record_mails, send_mails
 from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class Worker:
         self.sync_clients = {target.name: client_for(target) for target in deps.delivery.sync_targets}
         self.sync_pool = ThreadPoolExecutor(len(self.sync_clients), "prefs-sync") if self.sync_clients else None
         self.sync_due_at: dict[str, datetime] = {}
+        # Outbound email (SPEC §14): sent over SMTP when PREFS_SMTP_URL is set; otherwise queued mail waits.
+        self.smtp = SmtpSender(deps.mail.smtp) if deps.mail is not None else None
 
     def run_once(self) -> int:
         """One round; returns how much it did (messages fanned out + attempts made)."""
@@ -72,11 +77,41 @@ class Worker:
         if recorded is not None:
             count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
             done += recorded.delivered + recorded.retried + recorded.failed
+        mailed = self._mail_round() if self.smtp is not None else None
+        if mailed is not None:
+            count_deliveries("email", mailed.delivered, mailed.retried, mailed.failed)
+            done += mailed.delivered + mailed.retried + mailed.failed
         synced = self._sync_round() if self.sync_clients else None
         if synced is not None:
             count_deliveries("sync", synced.delivered, synced.retried, synced.failed)
             done += synced.delivered + synced.retried + synced.failed
         return done
+
+    def _mail_round(self) -> Recorded | None:
+        """The due emails, sent and recorded: on PostgreSQL in one transaction holding their row locks; on
+        SQLite the claim is a plain read and only the record takes the write lock."""
+        if self.postgres:
+            return unit_of_work(self._mail_in_one_transaction)
+        now = self.clock()
+        try:
+            mails = claim_due_mails(now, self.batch)
+        finally:
+            db.session.rollback()  # end the read before the SMTP exchanges: SQLite's writers must not wait on us
+        if not mails:
+            return None
+        results = self._send_mails(mails)
+        return unit_of_work(lambda: record_mails(mails, results, self.deps.delivery.retry_schedule, self.clock(), self.rng))
+
+    def _mail_in_one_transaction(self) -> Recorded | None:
+        mails = claim_due_mails(self.clock(), self.batch)
+        if not mails:
+            return None
+        results = self._send_mails(mails)
+        return record_mails(mails, results, self.deps.delivery.retry_schedule, self.clock(), self.rng)
+
+    def _send_mails(self, mails: list[Mail]) -> list[SendResult]:
+        assert self.smtp is not None  # noqa: S101 (only called with mail configured)
+        return send_mails(mails, self.smtp, self.pool)
 
     def _sync_round(self) -> Recorded | None:
         """The due pushes of each target whose pacing allows a round now, made and recorded."""

@@ -254,3 +254,40 @@ PROVIDER_SYNC_FAILED = (
 CACHE_GENERATIONS = "SELECT name, generation FROM cache_generations"
 # A change to a cached table (topics, API keys), in its own transaction: every process drops that cache.
 BUMP_CACHE_GENERATION = "UPDATE cache_generations SET generation = generation + 1 WHERE name = ?"
+
+
+# --- Outbound email (SPEC §14; services/mail.py, services/mail_delivery.py) ---------------------------------
+# Fan-out: an `email` outbox message becomes a message to send.
+INSERT_OUTBOUND_MAIL = (
+    "INSERT INTO outbound_mails (template, ordering_key, payload, status, attempts, last_code, last_error,"
+    " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, ?)"
+)
+# Due messages, each the oldest pending one of its ordering key (one person's messages leave in commit order).
+DUE_OUTBOUND_MAILS = """
+SELECT m.id, m.payload, m.attempts FROM outbound_mails m
+WHERE m.status = 'pending' AND m.next_attempt_at <= ?
+  AND NOT EXISTS (SELECT 1 FROM outbound_mails p WHERE p.ordering_key = m.ordering_key
+                  AND p.status = 'pending' AND p.id < m.id)
+ORDER BY m.id LIMIT ?
+"""
+# PostgreSQL: the same, locked; rows another worker holds are skipped.
+DUE_OUTBOUND_MAILS_POSTGRES = DUE_OUTBOUND_MAILS.rstrip() + " FOR UPDATE OF m SKIP LOCKED"
+# The relay took the message: sent, and the address and message are no longer kept.
+OUTBOUND_MAIL_SENT = (
+    "UPDATE outbound_mails SET status = 'sent', attempts = attempts + 1, payload = NULL, last_code = ?, last_error = NULL,"
+    " updated_at = ? WHERE id = ?"
+)
+# A message failed and is tried again later.
+OUTBOUND_MAIL_RETRY = (
+    "UPDATE outbound_mails SET attempts = attempts + 1, last_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?"
+    " WHERE id = ?"
+)
+# A message failed its last try, or was refused for good: failed, and the address and message are not kept.
+OUTBOUND_MAIL_FAILED = (
+    "UPDATE outbound_mails SET status = 'failed', attempts = attempts + 1, payload = NULL, last_code = ?, last_error = ?,"
+    " updated_at = ? WHERE id = ?"
+)
+# Retention: finished messages (receipts without address or message) older than the cut-off, a batch at a time.
+PRUNE_OUTBOUND_MAILS = (
+    "DELETE FROM outbound_mails WHERE id IN (SELECT id FROM outbound_mails WHERE status <> 'pending' AND updated_at < ? LIMIT ?)"
+)

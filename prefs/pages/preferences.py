@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from flask import abort, render_template, request
 from flask_babel import gettext as _
+from limits import parse as parse_limit
 
 from ..addresses import lookup_email
 from ..db.transactions import unit_of_work
@@ -16,7 +16,8 @@ from ..i18n import page_language, use_recipient_locale
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.audience import opted_out_of_sale, set_do_not_sell
-from ..services.link_requests import request_preference_link
+from ..services.link_requests import link_mailer, request_preference_link
+from ..services.mail import mail_enabled
 from ..services.preference_form import Box, PreferenceForm, build_form, changes_from_form, parse_shown
 from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, apply_preference_changes, link_opt_in_limits
 from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
@@ -144,18 +145,30 @@ def _rule_text(key: str, translate, fallback: str) -> str:
 
 
 # --- "email me my link" (SPEC §14) ----------------------------------------------------------------------
-LINK_REQUESTS_PER_IP = "10 per hour"
-LINK_REQUESTS_PER_ADDRESS = "3 per hour"
+LINK_REQUESTS_PER_IP = "10 per hour"  # over it: the 429 page (one place trying many addresses)
+LINK_REQUESTS_PER_ADDRESS = "3 per hour"  # over it: the same page as ever, and no mail
+_PER_ADDRESS = parse_limit(LINK_REQUESTS_PER_ADDRESS)
 
 
-def _address_key() -> str:
-    """The typed address, canonical and hashed: the same address however it is spelled, never stored plain."""
-    typed = request.form.get("email", "")
+def _address_key(typed: str) -> str:
+    """The typed address, canonical and hashed with the service's keyed address hash: the same address however
+    it is spelled, never stored plain (nor as a plain digest anyone could match against a list of addresses)."""
     try:
         canonical = lookup_email(typed)
     except PrefsError:
         canonical = typed.strip().lower()
-    return "link-request:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return runtime().address_hash("email", canonical)
+
+
+def _address_may_ask(typed: str) -> bool:
+    """Counts one request for this address; False past LINK_REQUESTS_PER_ADDRESS. The page must not tell: a 429
+    here would say "someone asked for this address lately", so the caller answers as ever and sends nothing."""
+    if not limiter.enabled:
+        return True
+    try:
+        return limiter.limiter.hit(_PER_ADDRESS, "link-request", _address_key(typed))
+    except Exception:  # the limiter's storage failing lets a request through, as RATELIMIT_SWALLOW_ERRORS does
+        return True
 
 
 @bp.get("/p")
@@ -165,10 +178,10 @@ def link_request_form():
 
 @bp.post("/p")
 @limiter.limit(LINK_REQUESTS_PER_IP)
-@limiter.limit(LINK_REQUESTS_PER_ADDRESS, key_func=_address_key)
 def request_link():
-    """The same page whatever is typed: known, unknown, suppressed or malformed."""
+    """The same page whatever is typed: known, unknown, suppressed, malformed, or asked for too often."""
     typed = request.form.get("email", "")[:320]
-    # Outbound email is not built yet (issue 14): no mailer, so nothing is sent, looked up or recorded.
-    unit_of_work(lambda: request_preference_link(runtime(), None, typed, page_language()))
-    return render_template("pages/link_request.html", action=link_request_url(), sent=True, mail_on=False)
+    deps = runtime()
+    mailer = link_mailer(deps) if _address_may_ask(typed) else None  # no mailer: nothing looked up or sent
+    unit_of_work(lambda: request_preference_link(deps, mailer, typed, page_language()))
+    return render_template("pages/link_request.html", action=link_request_url(), sent=True, mail_on=mail_enabled(deps))

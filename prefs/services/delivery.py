@@ -37,6 +37,7 @@ from ..db.statements import (
     INSERT_DELIVERY,
     OUTBOX_BATCH,
     PRUNE_DELIVERIES,
+    PRUNE_OUTBOUND_MAILS,
     PRUNE_PROVIDER_SYNCS,
     RETRY_DELIVERY,
     TRY_LOCK_FAN_OUT,
@@ -46,7 +47,7 @@ from ..models import ConsentEvent
 from ..outbound.http import PostResult
 from ..outbound.mail_providers import TargetSettings
 from .lifecycle import event_to_dict
-from .mail import MAIL_KIND
+from .mail import MAIL_KIND, fan_out_mails
 from .provider_sync import SYNC_KIND, fan_out_syncs
 from .webhook_endpoints import message_id, signing_secrets, wants
 
@@ -87,10 +88,13 @@ def fan_out(now: datetime, limit: int = 1000, sync_targets: Sequence[str] = ()) 
     everything = sql.rows(OUTBOX_BATCH, (limit,))
     if not everything:
         return 0
-    messages = [row for row in everything if row[1] not in (SYNC_KIND, MAIL_KIND)]  # email: services/mail.py
+    messages = [row for row in everything if row[1] not in (SYNC_KIND, MAIL_KIND)]
     syncs = [(row[5], row[6]) for row in everything if row[1] == SYNC_KIND]
     if syncs:
         fan_out_syncs(sql, syncs, sync_targets, now)
+    mails = [(row[2], row[4], row[5]) for row in everything if row[1] == MAIL_KIND]
+    if mails:  # email (services/mail.py): a message each to send over SMTP, whatever the endpoints
+        fan_out_mails(sql, mails, now)
     endpoints = [
         (endpoint_id, sql.read_json(events), _aware(sql.read_time(created)))
         for endpoint_id, events, created in sql.rows(ENABLED_ENDPOINTS, (True,))
@@ -215,11 +219,12 @@ def record(
 
 
 def prune(now: datetime, limit: int = 10_000) -> None:
-    """Forget delivered and failed deliveries older than RETENTION, with their attempts, and the mail
-    providers' finished pushes (their receipts) as old."""
+    """Forget delivered and failed deliveries older than RETENTION, with their attempts, the mail
+    providers' finished pushes (their receipts) and the sent or failed emails' receipts as old."""
     sql = DriverSql()
     sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_PROVIDER_SYNCS, (sql.time(now - RETENTION), limit))
+    sql.execute(PRUNE_OUTBOUND_MAILS, (sql.time(now - RETENTION), limit))
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:

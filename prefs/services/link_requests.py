@@ -4,8 +4,8 @@ and may be mailed.
 
 Nothing here may tell the one who typed whether the address is known: the page answers the same whatever
 is typed (the caller renders it without looking at anything this returns), nothing is logged or recorded
-about the address, and an address we would not mail is simply not mailed. Outbound email is not built yet
-(issue 14): until a `LinkMailer` is handed in, nothing is looked up at all.
+about the address, and an address we would not mail is simply not mailed. Without mail configured
+(services/mail.py) the wing hands in no `LinkMailer`, and nothing is looked up at all.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from ..addresses import lookup_email
 from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
+from ..languages import DEFAULT
 from ..models import Recipient
 from ..tokens import PREFERENCES, LinkTarget
+from .mail import mail_enabled, queue_mail
 from .provider_events import undeliverable_mark
 from .suppressions import suppression_sources
 
@@ -28,6 +30,22 @@ class LinkMailer(Protocol):
     """Sends one preference link by email (through the outbox, in the person's language)."""
 
     def send_preference_link(self, recipient_id: str, email: str, url: str, locale: str | None) -> None: ...
+
+
+class OutboxLinkMailer:
+    """The `LinkMailer` of a service with mail configured: the "preference_link" message through the outbox,
+    in the transaction that looked the address up, ordered with the person's other messages."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def send_preference_link(self, recipient_id: str, email: str, url: str, locale: str | None) -> None:
+        queue_mail(self.deps, "preference_link", email, locale or DEFAULT, {"url": url}, ordering_key=recipient_id)
+
+
+def link_mailer(deps: Deps) -> LinkMailer | None:
+    """The mailer to hand `request_preference_link`, or None when mail is off (nothing is then looked up)."""
+    return OutboxLinkMailer(deps) if mail_enabled(deps) else None
 
 
 def request_preference_link(deps: Deps, mailer: LinkMailer | None, typed: str, language: str) -> None:

@@ -29,7 +29,9 @@ the signature.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -40,6 +42,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..db.driver import DriverSql
+from ..db.statements import INSERT_OUTBOUND_MAIL
 from ..deps import Deps
 from ..errors import PrefsError
 from ..languages import DEFAULT, direction, match, translations
@@ -124,6 +127,18 @@ def render(deps: Deps, template: str, to: str, language: str, context: Mapping[s
         "message_id": make_msgid(domain=deps.mail.from_address.rpartition("@")[2]),
         "date": format_datetime(utcnow()),
     }
+
+
+def fan_out_mails(sql: DriverSql, messages: Sequence[tuple[Any, Any, Any]], now: datetime) -> int:
+    """The worker's fan-out: one outbound_mails row per (template, ordering_key, payload) of `email` outbox
+    messages, due at once. Returns the rows."""
+    stamp = sql.time(now)
+    rows = [
+        (template, ordering_key, payload if isinstance(payload, str) else json.dumps(payload), stamp, stamp, stamp)
+        for template, ordering_key, payload in messages
+    ]
+    sql.many(INSERT_OUTBOUND_MAIL, rows)
+    return len(rows)
 
 
 def build_message(payload: Mapping[str, Any]) -> EmailMessage:
