@@ -32,6 +32,7 @@ def topic_rule(topic: Topic) -> TopicRule:
         id=topic.id,
         names=dict(topic.names or {}),
         descriptions=dict(topic.descriptions or {}),
+        confirmation=topic.confirmation or "single",
     )
 
 

@@ -46,6 +46,8 @@ class TopicRule:
     # Translations an admin gave (language tag -> text), for the recipient pages; not part of the rule.
     names: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     descriptions: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # "double": an opt-in by email waits for the person's confirmation (SPEC §14); not part of the rule.
+    confirmation: str = field(default="single", hash=False, compare=False)
 
 
 class RecipientState(NamedTuple):

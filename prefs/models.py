@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import Model, db
@@ -75,6 +75,9 @@ class Topic(Model):
     names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     archived: Mapped[bool] = mapped_column(default=False)
+    # How an opt-in by email is taken (SPEC §14): "single" (stored at once) or "double" (stored once the
+    # person confirms through the link mailed to them). Other channels are always single.
+    confirmation: Mapped[str] = mapped_column(String(8), default="single", server_default="single")
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -341,6 +344,46 @@ class ProviderSync(Model):
     next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+# --- Opt-in and proof of consent (SPEC §14): notices, pending consents --------------------------------------
+class Notice(Model):
+    """One version of the wording people see when they consent (a signup form's text, a privacy notice).
+    A change is a new row with the next version; a row is never altered, so a consent that names a version
+    keeps the exact text the person saw."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_notices_key_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320))  # the API key's name or the staff member's email
+
+
+class ConsentRequest(Model):
+    """A double opt-in waiting for the person's confirmation (SPEC §14): the check keeps answering as if it
+    were not there until the link mailed to the address is confirmed, which stores the opt-in with
+    `evidence` plus the confirmation's time, IP and user agent. Unconfirmed past `expires_at`, it is dead.
+    `address_hash` is the address the link was mailed to: once the recipient's address changes, the link
+    no longer applies. Erasure deletes the person's requests."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (Index("ix_consent_requests_recipient_id", "recipient_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(8))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    address_hash: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    language: Mapped[str | None] = mapped_column(String(35))  # the language of the mail and the confirm page
+    requested_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
 
 
 # --- Outbound email (SPEC §14): what the mail sender keeps (helper's block: services/mail*.py) ----------------

@@ -24,6 +24,7 @@ CLOCK_SKEW_SECONDS = 300  # how far ahead another server's clock may be
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 PURPOSES = (UNSUBSCRIBE, PREFERENCES)
+CONFIRM = "confirm"  # a double opt-in's confirmation link (/c/<token>): names the pending request only
 
 
 class TokenInvalid(Exception):
@@ -61,7 +62,26 @@ class LinkSigner:
         # itsdangerous signs with the last key of its list; our setting puts the signing key first.
         keys = list(reversed(list(secret_keys)))
         self._serializers = {purpose: URLSafeTimedSerializer(keys, salt=f"prefs.{purpose}") for purpose in PURPOSES}
+        self._confirm = URLSafeTimedSerializer(keys, salt=f"prefs.{CONFIRM}")
         self.max_age_seconds = max_age_days * 86400
+
+    def sign_confirmation(self, request_id: int) -> str:
+        """The token of a confirmation link: the pending request's id, signed under its own salt. Its expiry is
+        the request's (kept with it), so the token carries no lifetime of its own."""
+        return self._confirm.dumps({"q": request_id})
+
+    def verify_confirmation(self, token: str) -> int:
+        """The request id a confirmation token names. Raises TokenInvalid."""
+        if not isinstance(token, str) or not 0 < len(token) <= 2048 or not _is_canonical(token):
+            raise TokenInvalid
+        try:
+            payload = self._confirm.loads(token)
+        except BadSignature:
+            raise TokenInvalid from None
+        request_id = payload.get("q") if isinstance(payload, dict) and set(payload) == {"q"} else None
+        if type(request_id) is not int or not 0 < request_id < 2**63:
+            raise TokenInvalid
+        return request_id
 
     def sign(self, purpose: str, target: LinkTarget) -> str:
         payload: dict[str, str | int] = {"r": target.recipient_id, "c": target.channel}

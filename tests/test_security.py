@@ -46,6 +46,11 @@ API_SCOPES = {
     ("POST", "/api/v1/webhooks/<int:endpoint_id>/rotate"): "admin",
     ("GET", "/api/v1/webhooks/<int:endpoint_id>/deliveries"): "admin",
     ("POST", "/api/v1/webhooks/<int:endpoint_id>/replay"): "admin",
+    ("POST", "/api/v1/subscriptions"): "write",
+    ("GET", "/api/v1/recipients/<string:recipient_id>/consents"): "read",
+    ("POST", "/api/v1/notices"): "admin",
+    ("GET", "/api/v1/notices"): "admin",
+    ("GET", "/api/v1/notices/<string:key>"): "admin",
     ("GET", "/api/v1/openapi.json"): None,  # public
     ("GET", "/api/v1/docs"): None,  # public: the rendered reference
 }
@@ -64,6 +69,8 @@ BODIES = {
     "/api/v1/webhooks": {"url": "http://127.0.0.1:9/hook"},
     "/api/v1/webhooks/<int:endpoint_id>": {"description": "matrix"},
     "/api/v1/webhooks/<int:endpoint_id>/replay": {"after": 0},
+    "/api/v1/subscriptions": {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "matrix"}},
+    "/api/v1/notices": {"key": "newsletter", "text": "Matrix"},  # before GET /notices/newsletter
 }
 
 

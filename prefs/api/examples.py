@@ -173,6 +173,7 @@ EXPORT = {
     "choices": [{"topic": "newsletter", "channel": "email", "subscribed": False, "updated_at": UNSUBSCRIBED_EVENT["at"]}],
     "suppressed": {"email": False, "phone": False},
     "events": [CREATED_EVENT, UNSUBSCRIBED_EVENT],
+    "consents": [],  # CONSENTS["consents"] below, for a person who opted in
 }
 
 # --- topics ---------------------------------------------------------------------------------------------
@@ -197,6 +198,7 @@ TOPIC = {
     "archived": False,
     "names": {"es": "Novedades del producto", "de": "Produktneuheiten", "ar": "تحديثات المنتج"},
     "descriptions": TOPIC_DESCRIPTIONS,
+    "confirmation": "single",
 }
 TOPIC_PATCH = {
     "channels": ["email", "sms", "post"],
@@ -222,6 +224,7 @@ TOPIC_LIST = {
             "archived": False,
             "names": {"es": "Facturación", "fr": "Facturation", "de": "Rechnungen"},
             "descriptions": {},
+            "confirmation": "single",
         },
         {
             "key": "newsletter",
@@ -233,6 +236,7 @@ TOPIC_LIST = {
             "archived": False,
             "names": {},
             "descriptions": {},
+            "confirmation": "single",
         },
     ]
 }
@@ -294,3 +298,88 @@ SYNC_RECEIPTS = {
                 "reported_here": False},
     },
 }  # fmt: skip
+
+# --- subscriptions, notices and consent records (SPEC §14) -------------------------------------------------
+SUBSCRIPTION_IN = {
+    "email": "lee@example.com",
+    "locale": "de",
+    "topics": ["product-updates"],
+    "channel": "email",
+    "evidence": {
+        "source": "footer signup form",
+        "collected_at": "2026-11-30T14:05:00Z",
+        "notice": "newsletter-signup",
+        "url": "https://www.example.com/",
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    },
+}
+SUBSCRIPTION_IN_KNOWN = {
+    "recipient_id": "cust-42",
+    "topics": ["newsletter"],
+    "channel": "sms",
+    "evidence": {"source": "checkout checkbox", "notice": "checkout-texts"},
+}
+SUBSCRIPTION = {
+    "recipient_id": "sub-5f0c9a3e1b7d24c68e90a1f2",
+    "created": True,
+    "channel": "email",
+    "subscribed": [],
+    "pending": ["product-updates"],
+    "expires_at": "2026-12-07T14:05:02.311208+00:00",
+}
+NOTICE_IN = {
+    "key": "newsletter-signup",
+    "text": "Send me product updates by email. I can unsubscribe at any time.",
+    "language": "en",
+}
+NOTICE = {
+    "key": "newsletter-signup",
+    "version": 2,
+    "text": NOTICE_IN["text"],
+    "language": "en",
+    "created_at": UPDATED_AT,
+    "created_by": "marketing-admin",
+}
+NOTICE_V1 = {**NOTICE, "version": 1, "text": "Send me product updates by email.", "created_at": CREATED_AT}
+NOTICE_LIST = {"notices": [{**NOTICE, "versions": 2}]}
+NOTICE_VERSIONS = {"key": "newsletter-signup", "versions": [NOTICE, NOTICE_V1]}
+CONSENTS = {
+    "consents": [
+        {
+            "record_id": "3c5c0b53-7f43-5b1e-9b0f-6a3e1e2d9c41",
+            "pii_principal_id": "cust-42",
+            "controller": "Acme Energy",
+            "purpose": "product-updates",
+            "purpose_name": "Product updates",
+            "channel": "email",
+            "state": "active",
+            "notice": {"key": "newsletter-signup", "version": 2, "text": NOTICE_IN["text"], "language": "en"},
+            "language": "en",
+            "jurisdiction": "US",
+            "withdrawal_method": PREFERENCES_URL,
+            "events": [
+                {
+                    "at": "2026-11-30T14:05:00+00:00",
+                    "type": "given",
+                    "method": "api",
+                    "source": "footer signup form",
+                    "ip": "203.0.113.7",
+                    "user_agent": SUBSCRIPTION_IN["evidence"]["user_agent"],
+                    "actor": "api",
+                    "event_id": 1201,
+                },
+                {
+                    "at": "2026-11-30T14:09:41.520117+00:00",
+                    "type": "confirmed",
+                    "method": "confirm_page",
+                    "source": "footer signup form",
+                    "ip": "198.51.100.23",
+                    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+                    "actor": "recipient",
+                    "event_id": 1204,
+                },
+            ],
+        }
+    ]
+}

@@ -283,6 +283,11 @@ TAGS = [
         "description": "Every change of consent, append-only: one person's history, and the change feed for "
         "keeping other systems (an email provider's suppression list, a CRM) in step.",
     },
+    {
+        "name": "Subscriptions and consent",
+        "description": "The way in: subscribe a person with evidence of consent (single or double opt-in), the notices "
+        "people see when they consent, kept versioned, and each person's consent records as proof.",
+    },
     {"name": "Topics", "description": "The catalogue of what you send. Reading it needs `check`; changing it, `admin`."},
     {
         "name": "Webhooks",

@@ -26,6 +26,7 @@ from ..services.audience import AUDIENCE_REASONS
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
 from ..services.outbox import EVENT_TYPES
+from ..services.topics import CONFIRMATIONS
 
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 REASONS = (
@@ -692,6 +693,7 @@ class ExportSchema(Schema):
     choices = fields.List(fields.Dict(), required=True)
     suppressed = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
     events = fields.List(fields.Nested(EventSchema), required=True)
+    consents = fields.List(fields.Dict(), required=True, metadata={"description": "The consent records (as `…/consents`)."})
 
 
 class EventPageQuerySchema(StrictSchema):
@@ -728,6 +730,14 @@ TopicDescriptionsSchema = StrictSchema.from_dict(
 )
 
 
+CONFIRMATION = (
+    "How an opt-in by email is taken: `single` (the default) stores it at once; `double` stores it only once the "
+    "person confirms through a link mailed to them (`POST /api/v1/subscriptions`), and needs outbound email set up. "
+    "Other channels are always single. A double opt-in topic is sent by email, is not mandatory and is not on by "
+    "default by email (else 422 invalid)."
+)
+
+
 def Translations(schema: type[Schema], description: str, **kwargs) -> fields.Nested:  # noqa: N802
     return fields.Nested(schema, allow_none=True, metadata={"description": description}, **kwargs)
 
@@ -742,6 +752,7 @@ class TopicSchema(Schema):
     archived = fields.Boolean(required=True)
     names = fields.Nested(TopicNamesSchema, required=True, metadata={"description": TRANSLATED_NAMES})
     descriptions = fields.Nested(TopicDescriptionsSchema, required=True, metadata={"description": TRANSLATED_DESCRIPTIONS})
+    confirmation = fields.String(required=True, validate=validate.OneOf(CONFIRMATIONS), metadata={"description": CONFIRMATION})
 
 
 # On by default per channel; only channels the topic is sent on (else 422 invalid); a channel left out is off.
@@ -761,6 +772,7 @@ class TopicCreateSchema(StrictSchema):
     default_subscribed = fields.Nested(ChannelFlagsSchema)
     names = Translations(TopicNamesSchema, TRANSLATED_NAMES)
     descriptions = Translations(TopicDescriptionsSchema, TRANSLATED_DESCRIPTIONS)
+    confirmation = fields.String(load_default="single", validate=validate.OneOf(CONFIRMATIONS), metadata={"description": CONFIRMATION})
 
 
 class TopicPatchSchema(StrictSchema):
@@ -773,6 +785,7 @@ class TopicPatchSchema(StrictSchema):
     archived = StrictBoolean(metadata={"description": "A mandatory topic cannot be archived (422 mandatory_topic)."})
     names = Translations(TopicNamesSchema, TRANSLATED_NAMES + " Replaces the whole map.")
     descriptions = Translations(TopicDescriptionsSchema, TRANSLATED_DESCRIPTIONS + " Replaces the whole map.")
+    confirmation = fields.String(validate=validate.OneOf(CONFIRMATIONS), metadata={"description": CONFIRMATION})
 
 
 class TopicListSchema(Schema):
@@ -903,3 +916,128 @@ class SyncReceiptsSchema(Schema):
         metadata={"description": "Per target of PREFS_SYNC_TARGETS, its latest push about this recipient's email address; "
                   "a target with nothing to push yet is absent."},
     )  # fmt: skip
+
+
+# --- opt-in, notices and consent records (SPEC §14) --------------------------------------------------------
+class SubscriptionEvidenceSchema(StrictSchema):
+    """How and when the person consented; kept with the opt-in and shown in their consent record."""
+
+    source = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "How the person consented: e.g. `footer signup form`, `checkout checkbox`."},
+    )
+    collected_at = ConsentTime()  # left out: the request's time
+    notice = TopicKey(
+        metadata={"description": "The key of the notice the person saw (`POST /api/v1/notices`): its version current at "
+                  "`collected_at` is stored (422 invalid for an unknown key or a time before its first version)."}
+    )  # fmt: skip
+    url = fields.String(validate=validate.Length(max=2000), metadata={"description": "The page the person consented on."})
+    ip = fields.String(validate=validate.Length(max=64), metadata={"description": "The person's IP address (not yours)."})
+    user_agent = fields.String(validate=validate.Length(max=512), metadata={"description": "The person's browser."})
+
+
+class SubscriptionInSchema(OneOfFieldsSchema):
+    exactly_one_of = ("recipient_id", "email", "phone")
+    recipient_id = RecipientId(metadata={"description": "A recipient known here (404 not_found otherwise)."})
+    email = Email()  # its holder, or a new recipient holding it (id `sub-…`)
+    phone = PhoneNumber()
+    locale = fields.String(
+        validate=Pattern(LOCALE_RE, "Not a valid locale (e.g. en, en-GB, fr_CA)."),
+        metadata={"description": "The person's language: stored for a new recipient; the confirmation mail uses the "
+                  "stored one, else this one, else English."},
+    )  # fmt: skip
+    topics = fields.List(
+        TopicKey(), required=True, validate=[validate.Length(min=1, max=50), Distinct()], metadata={"description": "Topic keys."}
+    )
+    channel = Channel(required=True)
+    evidence = fields.Nested(SubscriptionEvidenceSchema, required=True)
+
+
+class SubscriptionSchema(Schema):
+    recipient_id = fields.String(required=True, metadata={"description": "The person's id (`sub-…` when created now)."})
+    created = fields.Boolean(required=True, metadata={"description": "Whether this request created the recipient."})
+    channel = Channel(required=True)
+    subscribed = fields.List(TopicKey(), required=True, metadata={"description": "Topics stored at once (single opt-in)."})
+    pending = fields.List(
+        TopicKey(), required=True, metadata={"description": "Topics waiting for the person's confirmation (double opt-in): "
+                                             "a check answers as before until they confirm."}
+    )  # fmt: skip
+    expires_at = UTCDateTime(
+        required=True, allow_none=True, metadata={"description": "When an unconfirmed request dies; null without one."}
+    )
+
+
+class NoticeInSchema(StrictSchema):
+    key = TopicKey(required=True, metadata={"description": "The notice's key, named by `evidence.notice`."})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000), metadata={"description": "The wording."})
+    language = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(list(LANGUAGES)),
+        metadata={"description": f"The wording's language, one of {', '.join(LANGUAGES)}."},
+    )
+
+
+class NoticeSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"description": "1 for the first text, then one more per change."})
+    text = fields.String(required=True)
+    language = fields.String(allow_none=True)
+    created_at = UTCDateTime(required=True)
+    created_by = fields.String(allow_none=True, metadata={"description": "The API key or staff member that saved it."})
+
+
+class NoticeSummarySchema(NoticeSchema):
+    versions = fields.Integer(required=True, metadata={"description": "How many versions the notice has."})
+
+
+class NoticeListSchema(Schema):
+    notices = fields.List(fields.Nested(NoticeSummarySchema), required=True, metadata={"description": "Current versions."})
+
+
+class NoticeVersionsSchema(Schema):
+    key = fields.String(required=True)
+    versions = fields.List(fields.Nested(NoticeSchema), required=True, metadata={"description": "Newest first."})
+
+
+class RecordedNoticeSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    text = fields.String(required=True, metadata={"description": "The wording as it was at collection, never later edits."})
+    language = fields.String(allow_none=True)
+
+
+class ConsentRecordEventSchema(Schema):
+    at = UTCDateTime(required=True, metadata={"description": "Given: when collected; confirmed: when confirmed."})
+    type = fields.String(required=True, validate=validate.OneOf(("given", "confirmed", "withdrawn", "expired")))
+    method = fields.String(
+        required=True, metadata={"description": "How: `api`, `confirm_page`, `preference_center`, `one_click`, `console`…"}
+    )
+    source = fields.String(allow_none=True, metadata={"description": "The evidence's source."})
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    actor = fields.String(required=True)
+    event_id = fields.Integer(allow_none=True, metadata={"description": "The consent event (null for an expiry)."})
+
+
+class ConsentRecordSchema(Schema):
+    """ISO/IEC TS 27560's consent record, as this service keeps it."""
+
+    record_id = fields.String(required=True, metadata={"description": "Stable for the person, topic and channel."})
+    pii_principal_id = fields.String(required=True, metadata={"description": "The recipient's id."})
+    controller = fields.String(required=True, metadata={"description": "The brand (PREFS_BRAND_NAME)."})
+    purpose = fields.String(required=True, metadata={"description": "The topic's key."})
+    purpose_name = fields.String(required=True)
+    channel = Channel(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(("active", "pending", "withdrawn", "expired")))
+    notice = fields.Nested(RecordedNoticeSchema, required=True, allow_none=True)
+    language = fields.String(required=True, allow_none=True)
+    jurisdiction = fields.String(
+        required=True, allow_none=True, metadata={"description": "The postal address's country, when known."}
+    )
+    withdrawal_method = fields.String(required=True, metadata={"description": "A preference-center link for the person."})
+    events = fields.List(fields.Nested(ConsentRecordEventSchema), required=True, metadata={"description": "Oldest first."})
+
+
+class ConsentRecordListSchema(Schema):
+    consents = fields.List(fields.Nested(ConsentRecordSchema), required=True)

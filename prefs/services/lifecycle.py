@@ -13,9 +13,11 @@ from ..extensions import db
 from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
 from .events import ChangeContext, record_event
+from .consent_records import consent_records
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
 from .recipients import lock_recipient, readable_recipient
+from .subscriptions import forget_requests
 from .suppressions import SMS_STOP, suppress, suppression_sources
 
 # Erasure keeps the fact of each event (kind, time, actor type, topic, channel, the choice's before and
@@ -29,8 +31,9 @@ ACCOUNTABLE_ACTORS = ("staff", "api", "system")
 CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
-def export_recipient(deps: Deps, recipient_id: str) -> dict[str, Any]:
-    """Everything held about the person, as JSON-ready data. Raises PrefsError(not_found)."""
+def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dict[str, Any]:
+    """Everything held about the person, as JSON-ready data, their consent records (SPEC §14) included;
+    `controller` is the brand's name. Raises PrefsError(not_found)."""
     recipient = readable_recipient(recipient_id)
     events = db.session.execute(
         select(ConsentEvent).where(ConsentEvent.recipient_id == recipient.id).order_by(ConsentEvent.id)
@@ -68,6 +71,7 @@ def export_recipient(deps: Deps, recipient_id: str) -> dict[str, Any]:
         ],
         "suppressed": {kind: digest in suppressed for kind, digest in hashes.items()},
         "events": [event_to_dict(event) for event in events],
+        "consents": consent_records(deps, recipient, controller),
     }
 
 
@@ -105,6 +109,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
         )  # fmt: skip
     )
     _strip_events(locked.id)
+    forget_requests(locked.id)  # pending double opt-ins: their evidence holds IP and user agent
     # Who erased is kept; the reason is not: it is free text about the erased person like any other.
     record_event(ChangeContext(context.actor), locked.id, "erased", before=locked.status, after="erased")
     return True

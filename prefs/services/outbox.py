@@ -41,6 +41,8 @@ _BY_KIND = {
     "suppression_lifted": "suppression.removed",
     "undeliverable": "recipient.updated",  # a provider reported the email address dead, or support cleared that
     "do_not_sell_or_share": "preference.updated",  # Global Privacy Control, or the page's own box (SPEC §16)
+    "consent_requested": "consent.requested",  # a double opt-in waits for the person's confirmation (SPEC §14)
+    "consent_confirmed": "consent.confirmed",  # the person confirmed it through the mailed link
 }
 
 

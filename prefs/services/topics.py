@@ -17,7 +17,9 @@ from ..languages import LANGUAGES
 from ..models import Topic, utcnow
 from .admin_events import record_admin_event
 
-EDITABLE = ("name", "description", "channels", "default_subscribed", "archived", "names", "descriptions")
+EDITABLE = ("name", "description", "channels", "default_subscribed", "archived", "names", "descriptions", "confirmation")
+# How an opt-in by email is taken (SPEC §14): stored at once, or once the person confirms a mailed link.
+CONFIRMATIONS = ("single", "double")
 # Admins' translations of a topic's name and description (SPEC §16): language tag -> text, for the languages
 # the recipient pages speak (prefs/languages.py); the page shows the one for its language, else `name`.
 TEXT_LIMITS = {"names": 200, "descriptions": 2000}
@@ -34,6 +36,7 @@ def topic_to_dict(topic: Topic) -> dict[str, Any]:
         "archived": topic.archived,
         "names": _in_language_order(topic.names),
         "descriptions": _in_language_order(topic.descriptions),
+        "confirmation": topic.confirmation or "single",
     }
 
 
@@ -98,7 +101,9 @@ def create_topic(fields: Mapping[str, Any], actor: str, actor_id: str | None) ->
         archived=False,
         names=translations("names", fields.get("names")),
         descriptions=translations("descriptions", fields.get("descriptions")),
+        confirmation=fields.get("confirmation") or "single",
     )
+    _check_confirmation(topic)
     db.session.add(topic)
     record_admin_event(actor, actor_id, "topic.created", key, topic_to_dict(topic))
     db.session.flush()
@@ -133,6 +138,9 @@ def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: 
         if fields["archived"] and topic.mandatory:
             raise PrefsError("mandatory_topic", "A mandatory topic cannot be archived.")
         topic.archived = bool(fields["archived"])
+    if "confirmation" in fields:
+        topic.confirmation = fields["confirmation"] or "single"
+    _check_confirmation(topic)
     after = topic_to_dict(topic)
     if after != before:
         topic.updated_at = utcnow()
@@ -144,6 +152,23 @@ def update_topic(topic: Topic, fields: Mapping[str, Any], actor: str, actor_id: 
         bump(TOPICS)  # every node drops its catalogue within half a second
     db.session.flush()
     return topic
+
+
+def _check_confirmation(topic: Topic) -> None:
+    """Double opt-in is for email (SPEC §14): a topic asking for it is sent by email, is not mandatory (nobody
+    opts in to those) and is not on by default by email (the person's confirmation is what switches it on).
+    Raises PrefsError(invalid)."""
+    confirmation = topic.confirmation or "single"
+    if confirmation not in CONFIRMATIONS:
+        raise invalid("confirmation", "single or double.")
+    if confirmation == "single":
+        return
+    if "email" not in topic.channels:
+        raise invalid("confirmation", "Double opt-in is for email: this topic is not sent by email.")
+    if topic.mandatory:
+        raise invalid("confirmation", "A mandatory topic needs no opt-in.")
+    if (topic.default_subscribed or {}).get("email"):
+        raise invalid("confirmation", "A double opt-in topic cannot be on by default by email.")
 
 
 def _channels(given: list[str]) -> list[str]:

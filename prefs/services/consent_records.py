@@ -1,0 +1,164 @@
+"""Consent records (SPEC §14) in the shape of ISO/IEC TS 27560: one record per (topic, channel) the person ever
+opted into or out of, with the notice they saw and every event of that consent.
+
+Read from what is kept already, so there is no second truth to drift: the consent events (an opt-in given,
+a double opt-in requested and confirmed, a withdrawal, a channel or all-marketing stop that withdraws every
+consent on its channels), the unconfirmed requests that expired, and the notices' immutable versions. Erasure
+strips the events and deletes the requests (services/lifecycle.py), so the records of an erased person keep
+no IP, user agent or source.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ..decision import ANY
+from ..deps import Deps
+from ..extensions import db
+from ..models import ConsentEvent, Notice, Recipient, utcnow
+from ..tokens import PREFERENCES, LinkTarget
+from .subscriptions import requests_of
+
+# ISO/IEC TS 27560 event types.
+GIVEN, CONFIRMED, WITHDRAWN, EXPIRED = "given", "confirmed", "withdrawn", "expired"
+RECORD_NAMESPACE = uuid.UUID("6f1b7a52-3c1e-4d0e-9a57-27560c0a5e7d")  # record ids: uuid5 of (recipient, topic, channel)
+KINDS = ("topic_choice", "channel_stop", "all_marketing", "consent_requested", "consent_confirmed")
+
+
+def consent_records(deps: Deps, recipient: Recipient, controller: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The person's consent records, by topic then channel. `controller` is the brand's name."""
+    moment = now or utcnow()
+    events = db.session.execute(
+        select(ConsentEvent)
+        .where(ConsentEvent.recipient_id == recipient.id, ConsentEvent.kind.in_(KINDS))
+        .order_by(ConsentEvent.id)
+    ).scalars()
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        if event.kind in ("channel_stop", "all_marketing"):
+            if event.after is False:  # a stop withdraws every consent on its channels
+                for (_topic, channel), record in records.items():
+                    if event.channel in (None, ANY, channel):
+                        record["events"].append(_event(WITHDRAWN, event))
+            continue
+        if event.topic is None or event.channel is None:
+            continue
+        record = records.get((event.topic, event.channel))
+        if record is None:
+            record = records[(event.topic, event.channel)] = _record(deps, recipient, controller, event.topic, event.channel)
+        if event.kind == "consent_requested":
+            record["events"].append(_event(GIVEN, event, pending=True))
+            _notice(record, event.evidence)
+        elif event.kind == "consent_confirmed":
+            record["events"].append(_event(CONFIRMED, event))
+            _notice(record, event.evidence)
+        elif event.after is True:
+            if event.via == "confirm_page":
+                continue  # the opt-in a confirmation stores: its consent_confirmed event says it
+            record["events"].append(_event(GIVEN, event))
+            _notice(record, event.evidence)
+        elif event.after is False:
+            record["events"].append(_event(WITHDRAWN, event))
+    for request in requests_of(recipient.id):
+        expires_at = _aware(request.expires_at)
+        if request.confirmed_at is None and expires_at <= moment:
+            for topic in request.topics:
+                record = records.get((topic, request.channel))
+                if record is not None:
+                    record["events"].append(_expired(expires_at, request.evidence))
+    finished = []
+    for key in sorted(records):
+        record = records[key]
+        record["events"].sort(key=lambda item: datetime.fromisoformat(item["at"]))
+        record["state"] = _state(record["events"])
+        for item in record["events"]:
+            item.pop("pending", None)
+        finished.append(record)
+    return finished
+
+
+def _record(deps: Deps, recipient: Recipient, controller: str, topic: str, channel: str) -> dict[str, Any]:
+    rule = deps.catalogue.get(topic)
+    country = (recipient.postal_address or {}).get("country") if isinstance(recipient.postal_address, Mapping) else None
+    withdrawal = f"{deps.base_url}/p/{deps.signer.sign(PREFERENCES, LinkTarget(recipient.id, channel))}"
+    return {
+        "record_id": str(uuid.uuid5(RECORD_NAMESPACE, f"{recipient.pk}/{topic}/{channel}")),
+        "pii_principal_id": recipient.id,
+        "controller": controller,
+        "purpose": topic,
+        "purpose_name": rule.name if rule else topic,
+        "channel": channel,
+        "state": None,
+        "notice": None,
+        "language": recipient.locale,
+        "jurisdiction": country or None,
+        "withdrawal_method": withdrawal,
+        "events": [],
+    }
+
+
+def _notice(record: dict[str, Any], evidence: Mapping[str, Any] | None) -> None:
+    """The notice the latest consent named, as the version current when it was collected."""
+    if not evidence or not evidence.get("notice") or evidence.get("notice_version") is None:
+        return
+    notice = db.session.execute(
+        select(Notice).where(Notice.key == str(evidence["notice"]), Notice.version == int(evidence["notice_version"]))
+    ).scalar()
+    if notice is None:
+        return
+    record["notice"] = {"key": notice.key, "version": notice.version, "text": notice.text, "language": notice.language}
+    if notice.language:
+        record["language"] = notice.language
+
+
+def _event(type_: str, event: ConsentEvent, pending: bool = False) -> dict[str, Any]:
+    evidence = event.evidence or {}
+    at, ip, user_agent = _aware(event.at).isoformat(), evidence.get("ip"), evidence.get("user_agent")
+    if type_ == CONFIRMED:
+        at = evidence.get("confirmed_at") or at
+        ip, user_agent = evidence.get("confirmation_ip"), evidence.get("confirmation_user_agent")
+    elif type_ == GIVEN and evidence.get("collected_at"):
+        at = _iso(evidence["collected_at"]) or at
+    return {
+        "at": at,
+        "type": type_,
+        "method": event.via,
+        "source": evidence.get("source"),
+        "ip": ip,
+        "user_agent": user_agent,
+        "actor": event.actor,
+        "event_id": event.id,
+        "pending": pending,
+    }
+
+
+def _expired(expires_at: datetime, evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    source = (evidence or {}).get("source")
+    return {"at": expires_at.isoformat(), "type": EXPIRED, "method": "not_confirmed", "source": source, "ip": None,
+            "user_agent": None, "actor": "system", "event_id": None}  # fmt: skip
+
+
+def _state(events: list[dict[str, Any]]) -> str:
+    """active (given or confirmed), pending (a double opt-in waiting), withdrawn or expired: the last event's."""
+    if not events:
+        return WITHDRAWN
+    last = events[-1]
+    if last["type"] == GIVEN and last.get("pending"):
+        return "pending"
+    return {GIVEN: "active", CONFIRMED: "active"}.get(last["type"], last["type"])
+
+
+def _iso(value: Any) -> str | None:
+    try:
+        return _aware(datetime.fromisoformat(str(value))).isoformat()
+    except ValueError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
