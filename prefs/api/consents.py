@@ -108,7 +108,9 @@ def recipient_consents(recipient_id):
 @blp.route("/notices", methods=["POST"], tags=["Subscriptions and consent"])
 @authorized("admin", body="required")
 @blp.arguments(NoticeInSchema, example=examples.NOTICE_IN)
-@blp.response(200, NoticeSchema, description="The notice's current version (unchanged text: no new one).", example=examples.NOTICE)
+@blp.response(
+    200, NoticeSchema, description="The notice's current version (unchanged text: no new one).", example=examples.NOTICE
+)
 @blp.alt_response(201, schema=NoticeSchema, description="A new version (1 for a new key).", example=examples.NOTICE_V1)
 def post_notice(body):
     """Save a notice

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
+
 from ..addresses import is_recipient_id
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
@@ -222,9 +224,9 @@ def export(recipient_id):
 
     Everything held about the person, machine-readable, for a data-portability or access request (GDPR
     Art. 15 and 20): contact details, preferences, stored choices, whether their addresses are suppressed,
-    and every consent event.
+    every consent event, and the consent records (as `GET …/consents` gives them).
     """
-    return export_recipient(runtime(), recipient_id)
+    return export_recipient(runtime(), recipient_id, current_app.config["PREFS_BRAND"].name)
 
 
 @blp.route("/recipients/<string:recipient_id>/deactivate", methods=["POST"], tags=["Recipients"])

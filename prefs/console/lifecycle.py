@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, current_app, flash, redirect, url_for
 from flask_login import current_user
 
 from ..db.transactions import unit_of_work
@@ -25,7 +25,7 @@ def export(recipient_id: str):
     """A download (GDPR Art. 20). A POST, so that who took a copy of the person's data is on record."""
 
     def exported() -> dict:
-        data = export_recipient(runtime(), recipient_id)
+        data = export_recipient(runtime(), recipient_id, current_app.config["PREFS_BRAND"].name)
         record_admin_event("staff", current_user.email, "recipient.exported", recipient_id, None)
         return data
 

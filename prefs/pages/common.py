@@ -63,8 +63,8 @@ def brand_context() -> dict[str, object]:
     return {"brand": brand()}
 
 
-def is_token_page() -> bool:
-    return request.path.startswith(("/u/", "/p/")) or request.path == "/p"
+def is_token_page() -> bool:  # /c/<token>: a double opt-in's confirmation (pages/confirm.py)
+    return request.path.startswith(("/u/", "/p/", "/c/")) or request.path == "/p"
 
 
 @bp.after_app_request

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from ..decision import ANY
 from ..deps import Deps
 from ..extensions import db
-from ..models import ConsentEvent, Notice, Recipient, utcnow
+from ..models import ConsentEvent, Notice, Recipient
 from ..tokens import PREFERENCES, LinkTarget
-from .subscriptions import requests_of
+from .subscriptions import clock, requests_of
 
 # ISO/IEC TS 27560 event types.
 GIVEN, CONFIRMED, WITHDRAWN, EXPIRED = "given", "confirmed", "withdrawn", "expired"
@@ -32,7 +32,7 @@ KINDS = ("topic_choice", "channel_stop", "all_marketing", "consent_requested", "
 
 def consent_records(deps: Deps, recipient: Recipient, controller: str, now: datetime | None = None) -> list[dict[str, Any]]:
     """The person's consent records, by topic then channel. `controller` is the brand's name."""
-    moment = now or utcnow()
+    moment = now or clock()
     events = db.session.execute(
         select(ConsentEvent)
         .where(ConsentEvent.recipient_id == recipient.id, ConsentEvent.kind.in_(KINDS))

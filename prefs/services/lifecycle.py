@@ -12,8 +12,8 @@ from ..errors import PrefsError
 from ..extensions import db
 from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
-from .events import ChangeContext, record_event
 from .consent_records import consent_records
+from .events import ChangeContext, record_event
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
 from .recipients import lock_recipient, readable_recipient

@@ -106,4 +106,3 @@ def notice_version(key: str, version: int) -> Notice | None:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-

@@ -48,6 +48,11 @@ NEW_ID_PREFIX = "sub-"  # the id of a recipient created by a subscription (no id
 PENDING, CONFIRMED, EXPIRED, NO_LONGER_VALID = "pending", "confirmed", "expired", "no_longer_valid"
 
 
+def clock() -> datetime:
+    """Now, for everything about a request's expiry (tests move it by replacing this module's `utcnow`)."""
+    return utcnow()
+
+
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     """Who subscribes: exactly one of a recipient id (known to prefs) or an address (a new one creates the
@@ -106,7 +111,7 @@ def subscribe(
     invalid, unknown_topic, not_found (an unknown recipient id), erased, address_in_use, sms_stop,
     mail_off (a double opt-in while email sending is off).
     """
-    moment = now or utcnow()
+    moment = now or clock()
     rules = _topics(deps.catalogue, topics, channel)
     proof = consent_evidence(evidence, moment)
     double = [rule.key for rule in rules if needs_confirmation(rule, channel)]
@@ -125,7 +130,9 @@ def subscribe(
         apply_preference_changes(deps.catalogue, recipient, changes, context)
     expires_at = None
     if double:
-        expires_at = _request_confirmation(deps, recipient, [r for r in rules if r.key in double], channel, proof, who, context, moment)
+        expires_at = _request_confirmation(
+            deps, recipient, [r for r in rules if r.key in double], channel, proof, who, context, moment
+        )
     return Subscription(recipient.id, channel, created, single, double, expires_at)
 
 
@@ -145,7 +152,9 @@ def consent_evidence(given: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         try:
             collected = datetime.fromisoformat(collected)
         except ValueError:
-            raise PrefsError("invalid", "collected_at: an RFC 3339 time.", {"evidence": {"collected_at": ["Not a time."]}}) from None
+            raise PrefsError(
+                "invalid", "collected_at: an RFC 3339 time.", {"evidence": {"collected_at": ["Not a time."]}}
+            ) from None
     collected = collected if collected.tzinfo else collected.replace(tzinfo=UTC)
     problem = consent_time_problem(collected, now)
     if problem:
@@ -168,7 +177,9 @@ def _topics(catalogue: TopicCatalogue, keys: Sequence[str], channel: str) -> lis
         if rule is None or rule.archived:
             raise PrefsError("unknown_topic", f"No topic {key!r}.", {"topics": {str(index): ["Unknown topic."]}})
         if channel not in rule.channels:
-            raise PrefsError("invalid", f"Topic {key!r} is not sent on {channel}.", {"topics": {str(index): ["Not on this channel."]}})
+            raise PrefsError(
+                "invalid", f"Topic {key!r} is not sent on {channel}.", {"topics": {str(index): ["Not on this channel."]}}
+            )
         if rule.mandatory:
             raise PrefsError(
                 "invalid", f"Topic {key!r} is mandatory: nobody subscribes to it.", {"topics": {str(index): ["Mandatory topic."]}}
@@ -186,7 +197,9 @@ def _subscriber(deps: Deps, who: Subscriber, channel: str, actor: Actor) -> tupl
     kind = "email" if who.email is not None else "phone"
     text = who.email if who.email is not None else who.phone
     if text is None:
-        raise PrefsError("invalid", "Give one of recipient_id, email or phone.", {"_schema": ["One of recipient_id, email, phone."]})
+        raise PrefsError(
+            "invalid", "Give one of recipient_id, email or phone.", {"_schema": ["One of recipient_id, email, phone."]}
+        )
     if REGISTRY[channel].address.field != kind:
         raise invalid("channel", f"A {kind} address cannot be reached on {channel}.")
     address = lookup_address(deps, kind, text)
@@ -248,7 +261,7 @@ def _request_confirmation(
 def read_confirmation(deps: Deps, token: str, now: datetime | None = None) -> Confirmation:
     """What the link's page shows; reads only. Raises TokenInvalid for a token prefs did not sign."""
     request = _request_of(deps, token)
-    return _confirmation(deps, request, now or utcnow())
+    return _confirmation(deps, request, now or clock())
 
 
 def confirm_subscription(
@@ -258,7 +271,7 @@ def confirm_subscription(
     and user agent (which lifts a suppression of the address), and a `consent.confirmed` event per topic.
     A link that expired, was used already, or whose address the recipient no longer holds changes nothing.
     Raises TokenInvalid."""
-    moment = now or utcnow()
+    moment = now or clock()
     request = _request_of(deps, token, lock=True)
     shown = _confirmation(deps, request, moment)
     if request is None or shown.state != PENDING:
@@ -280,7 +293,9 @@ def confirm_subscription(
         record_event(context, recipient.id, "consent_confirmed", topic=key, channel=request.channel, before=None, after=after)
     request.confirmed_at = moment
     db.session.flush()
-    return Confirmation(CONFIRMED, request.recipient_id, request.channel, live, shown.language, shown.address, shown.expires_at, True)
+    return Confirmation(
+        CONFIRMED, request.recipient_id, request.channel, live, shown.language, shown.address, shown.expires_at, True
+    )
 
 
 def _request_of(deps: Deps, token: str, lock: bool = False) -> ConsentRequest | None:
@@ -325,6 +340,3 @@ def requests_of(recipient_id: str) -> list[ConsentRequest]:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-

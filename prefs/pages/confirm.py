@@ -1,0 +1,56 @@
+"""/c: a double opt-in's confirmation link (SPEC §14). The GET shows what the person is asked to confirm and
+changes nothing (mail scanners open every link); the page's button POSTs the confirmation. Like the other
+token pages it sets no cookie: the signed link is what a forged POST lacks, and the POST must carry the
+page's `confirm` field. An expired, used or no longer valid link gets a friendly page and changes nothing."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from ..db.transactions import unit_of_work
+from ..i18n import page_language, use_recipient_locale
+from ..runtime import runtime
+from ..services.subscriptions import CONFIRMATION_DAYS, CONFIRMED, PENDING, Confirmation, confirm_subscription, read_confirmation
+from ..tokens import PREFERENCES, LinkTarget
+from . import bp
+from .common import limited, topic_name
+
+# A dead link is gone for good (410), as an expired preference link is; pending and confirmed ones are 200.
+STATUS = {PENDING: 200, CONFIRMED: 200}
+
+
+@bp.get("/c/<token>")
+@limited
+def confirm_page(token: str):
+    return render_confirmation(token, read_confirmation(runtime(), token))
+
+
+@bp.post("/c/<token>")
+@limited
+def confirm(token: str):
+    if request.form.get("confirm") != "yes":  # not the page's form
+        abort(400)
+    agent = request.user_agent.string[:512] or None
+    done = unit_of_work(lambda: confirm_subscription(runtime(), token, request.remote_addr, agent))
+    return render_confirmation(token, done)
+
+
+def render_confirmation(token: str, shown: Confirmation):
+    use_recipient_locale(shown.language)
+    rules = runtime().catalogue.get_many(shown.topics)
+    names = [topic_name(rules[key]) if key in rules else key for key in shown.topics]
+    preferences_url = None
+    if shown.state == CONFIRMED and shown.recipient_id:
+        target = LinkTarget(shown.recipient_id, shown.channel)
+        preferences_url = f"/p/{runtime().signer.sign(PREFERENCES, target)}?lang={page_language()}"
+    page = render_template(
+        "pages/confirm.html",
+        state=shown.state,
+        changed=shown.changed,
+        topics=names,
+        address=shown.address,
+        token=token,
+        days=CONFIRMATION_DAYS,
+        preferences_url=preferences_url,
+    )
+    return page, STATUS.get(shown.state, 410)
