@@ -1,0 +1,67 @@
+"""Consent records (SPEC §14): one per topic and channel the person ever opted into or out of, in the shape of
+ISO/IEC TS 27560, in the export, shown in the console, and without personal data once the person is erased.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from prefs.extensions import db
+from prefs.models import ConsentEvent, ConsentRequest
+
+
+def opt_in(api, topic="newsletter", channel="sms", **evidence):
+    body = {"recipient_id": "cust-1", "topics": [topic], "channel": channel,
+            "evidence": {"source": "checkout checkbox", "ip": "203.0.113.9", "user_agent": "UA/1", **evidence}}  # fmt: skip
+    response = api.post("/subscriptions", body)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_a_record_per_topic_and_channel_with_given_and_withdrawn_events(api, newsletter, person):
+    api.put("/recipients/cust-1", {"postal_address": {"lines": ["1 Main St"], "city": "Berlin", "country": "DE"}, "locale": "de"})
+    api.post("/notices", {"key": "checkout", "text": "Schickt mir den Newsletter per SMS.", "language": "de"})
+    opt_in(api, notice="checkout")
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": False}]})
+    opt_in(api)
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"channel": "sms", "subscribed": False}]})  # channel stop
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]})
+
+    records = api.get("/recipients/cust-1/consents").get_json()["consents"]
+    assert [(r["purpose"], r["channel"]) for r in records] == [("newsletter", "email"), ("newsletter", "sms")]
+    email, sms = records
+    assert [e["type"] for e in sms["events"]] == ["given", "withdrawn", "given", "withdrawn"]
+    assert sms["state"] == "withdrawn" and email["state"] == "withdrawn"
+    assert (sms["pii_principal_id"], sms["controller"], sms["jurisdiction"], sms["language"]) == ("cust-1", "Acme", "DE", "de")
+    assert sms["notice"]["text"] == "Schickt mir den Newsletter per SMS." and sms["notice"]["version"] == 1
+    assert sms["withdrawal_method"].startswith("https://prefs.example.com/p/")
+    given = sms["events"][0]
+    assert (given["method"], given["source"], given["ip"], given["user_agent"]) == (
+        "api",
+        "checkout checkbox",
+        "203.0.113.9",
+        "UA/1",
+    )
+    assert sms["record_id"] != email["record_id"]
+    assert api.get("/recipients/cust-1/consents").get_json()["consents"][1]["record_id"] == sms["record_id"]  # stable
+    assert api.get("/recipients/nobody/consents").status_code == 404
+
+
+def test_the_export_includes_the_records(api, newsletter, person):
+    opt_in(api)
+    export = api.get("/recipients/cust-1/export").get_json()
+    [record] = export["consents"]
+    assert record["purpose"] == "newsletter" and record["events"][0]["ip"] == "203.0.113.9"
+
+
+def test_erasure_leaves_no_personal_data_in_the_records_sources(api, app, newsletter, person):
+    opt_in(api)
+    with app.app_context():
+        db.session.add(ConsentRequest(recipient_id="cust-1", channel="email", topics=["newsletter"], address_hash="x",
+                                      evidence={"ip": "203.0.113.9"}, expires_at=db.func.now()))  # fmt: skip
+        db.session.commit()
+    assert api.delete("/recipients/cust-1").status_code == 204
+    assert api.get("/recipients/cust-1/consents").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ConsentRequest)) == 0
+        for evidence in db.session.execute(select(ConsentEvent.evidence).where(ConsentEvent.recipient_id == "cust-1")).scalars():
+            assert not evidence or set(evidence) <= {"collected_at"}
