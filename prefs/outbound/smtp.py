@@ -67,7 +67,7 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     password = unquote(parts.password) if parts.password is not None else None
     if password is not None and not username:
         raise ValueError("has a password without a user")
-    cafile = (query.get("cafile") or [None])[-1] or None
+    cafile = (query.get("cafile") or [""])[-1] or None
     default_port = DEFAULT_PORTS["smtps" if scheme == "smtps" else "smtp+starttls" if starttls else "smtp"]
     return SmtpSettings(host, port or default_port, security, username, password, cafile)
 
