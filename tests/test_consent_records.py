@@ -65,3 +65,14 @@ def test_erasure_leaves_no_personal_data_in_the_records_sources(api, app, newsle
         assert db.session.scalar(select(func.count()).select_from(ConsentRequest)) == 0
         for evidence in db.session.execute(select(ConsentEvent.evidence).where(ConsentEvent.recipient_id == "cust-1")).scalars():
             assert not evidence or set(evidence) <= {"collected_at"}
+
+
+pytest_plugins = ["console_fixtures"]
+
+
+def test_the_console_shows_each_consents_proof(console, api, newsletter, person):
+    api.post("/notices", {"key": "checkout", "text": "Text me the newsletter."})
+    opt_in(api, notice="checkout")
+    page = console("viewer").get("/console/recipients/cust-1").get_data(as_text=True)
+    assert 'id="consents"' in page and "Text me the newsletter." in page
+    assert "203.0.113.9" in page and "UA/1" in page and "checkout checkbox" in page and "version 1" in page

@@ -48,3 +48,22 @@ def test_a_consent_names_the_version_current_when_it_was_collected(api, app, new
     assert refused.status_code == 422 and "notice" in refused.get_json()["error"]["details"]["evidence"]
     unknown = {**body, "evidence": {"source": "checkout", "notice": "nope"}}
     assert api.post("/subscriptions", unknown).status_code == 422
+
+
+pytest_plugins = ["console_fixtures"]
+
+
+def test_admins_keep_notices_in_the_console_and_others_cannot(console, api):
+    admin = console("admin")
+    saved = admin.post("/console/admin/notices", {"key": "signup", "text": "Send me news.", "language": "en"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("/console/admin/notices/signup")
+    assert (
+        admin.post("/console/admin/notices", {"key": "signup", "text": "Send me news & offers.", "language": ""}).status_code
+        == 303
+    )
+    page = admin.get("/console/admin/notices/signup").get_data(as_text=True)
+    assert "Send me news." in page and "Send me news &amp; offers." in page
+    assert "2 of 2" in admin.get("/console/admin/notices").get_data(as_text=True)
+    assert admin.post("/console/admin/notices", {"key": "Bad Key", "text": "x"}).status_code == 422
+    assert [v["version"] for v in api.get("/notices/signup").get_json()["versions"]] == [2, 1]
+    assert console("agent").get("/console/admin/notices").status_code == 403

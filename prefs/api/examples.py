@@ -365,7 +365,7 @@ CONSENTS = {
                     "method": "api",
                     "source": "footer signup form",
                     "ip": "203.0.113.7",
-                    "user_agent": SUBSCRIPTION_IN["evidence"]["user_agent"],
+                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
                     "actor": "api",
                     "event_id": 1201,
                 },

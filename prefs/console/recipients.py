@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..channels import CHANNEL_WORDS, CHANNELS
@@ -10,6 +10,7 @@ from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..models import Recipient
 from ..runtime import runtime
+from ..services.consent_records import consent_records
 from ..services.preference_form import build_form, changes_from_form, lift_changes, liftable_kinds, parse_shown
 from ..services.preferences import apply_preference_changes, preference_matrix
 from ..services.provider_events import PROVIDER_NAMES, clear_undeliverable, undeliverable_mark
@@ -71,6 +72,8 @@ def render_recipient(recipient: Recipient, status: int = 200, **forms):
         "erase_form": forms.get("erase_form") or EraseForm(formdata=None),
         "is_admin": allows(current_user.role, "admin"),
         "history": consent_history(recipient.id, parse_before(request.args.get("before"))),
+        # Proof of each consent (SPEC §14): notice text, times, method, source, IP, confirmation.
+        "consents": consent_records(runtime(), recipient, current_app.config["PREFS_BRAND"].name),
         "can_edit": allows(current_user.role, "edit"),
         "shown_prefix": SHOWN_PREFIX,
         "error": forms.get("error"),

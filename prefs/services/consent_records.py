@@ -48,9 +48,9 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
             continue
         if event.topic is None or event.channel is None:
             continue
-        record = records.get((event.topic, event.channel))
-        if record is None:
-            record = records[(event.topic, event.channel)] = _record(deps, recipient, controller, event.topic, event.channel)
+        record = records.get((event.topic, event.channel)) or records.setdefault(
+            (event.topic, event.channel), _record(deps, recipient, controller, event.topic, event.channel)
+        )
         if event.kind == "consent_requested":
             record["events"].append(_event(GIVEN, event, pending=True))
             _notice(record, event.evidence)
@@ -68,9 +68,9 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
         expires_at = _aware(request.expires_at)
         if request.confirmed_at is None and expires_at <= moment:
             for topic in request.topics:
-                record = records.get((topic, request.channel))
-                if record is not None:
-                    record["events"].append(_expired(expires_at, request.evidence))
+                expired = records.get((topic, request.channel))
+                if expired is not None:
+                    expired["events"].append(_expired(expires_at, request.evidence))
     finished = []
     for key in sorted(records):
         record = records[key]
