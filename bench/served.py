@@ -26,6 +26,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Served(str):
+    """The base URL of a served app, with its gunicorn master's pid."""
+
+    pid: int
+
+
+def cpu_seconds(master_pid: int) -> float:
+    """User and system CPU seconds used so far by the workers of a gunicorn master (Linux /proc): a figure
+    that other work on the machine barely moves, unlike requests/s."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # fields[1] is the parent's pid; [11] and [12] utime, stime
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str], workers: int = 2, config: str | None = None, app: str = "app:app", quiet: bool = False
@@ -51,7 +75,8 @@ def gunicorn(
         stdout=subprocess.DEVNULL if quiet else None,
         stderr=subprocess.DEVNULL if quiet else None,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = Served(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         for _ in range(100):
             try:

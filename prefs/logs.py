@@ -17,9 +17,12 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from flask.globals import request_ctx
 from pythonjsonlogger.json import JsonFormatter
 
 from .metrics import method_label, observe_request
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 request_log = logging.getLogger("prefs.request")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the same header, as the WSGI environ names it
 # A caller's id is kept when it looks like one (a UUID, a trace id, `req-…`); anything else, including an
 # address someone put there, is replaced: the id is written into every log line of the request.
 _CALLERS_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -120,13 +124,36 @@ def configure_logging(log_format: str) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+_MAX_KEPT_HOOKS = 4096
+
+
 class PrefsFlask(Flask):
+    _sync: dict[Callable[..., Any], Callable[..., Any]]
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask asks, for every hook and view of every request, whether it is a coroutine function (a
+        tenth of the cost of the API's cheapest answer); the answer never changes, so it is kept."""
+        try:
+            return self._sync[func]
+        except AttributeError:
+            self._sync = {}
+        except (KeyError, TypeError):  # TypeError: an unhashable callable, asked each time
+            pass
+        answer = super().ensure_sync(func)
+        if len(self._sync) < _MAX_KEPT_HOOKS:  # bounded: an after_this_request closure is new on every request
+            try:
+                self._sync[func] = answer
+            except TypeError:
+                pass
+        return answer
+
     def full_dispatch_request(self) -> Response:
         """Every request: its id (the caller's X-Request-Id or a new one, echoed in the response), its time
         and status in the metrics, and with JSON logs one `request` line. Errors no handler answers (a 500)
         are counted and logged here, then go on to Flask, which logs them with log_exception below."""
         started = time.perf_counter()
-        g.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        current = request_ctx.request  # the request itself: each use of the `request` proxy costs a look-up
+        g.request_id = request_id = request_id_for(current.environ.get(REQUEST_ID_ENVIRON))
         status = 500
         try:
             response = super().full_dispatch_request()
@@ -135,13 +162,14 @@ class PrefsFlask(Flask):
             return response
         finally:
             seconds = time.perf_counter() - started
-            route = request.url_rule.rule if request.url_rule else None
-            observe_request(request.method, route, status, seconds)
+            rule = current.url_rule
+            route = rule.rule if rule is not None else None
+            observe_request(current.method, route, status, seconds)
             if self.config["PREFS_LOG_FORMAT"] == "json":
                 request_log.info(
                     "request",
                     extra={
-                        "method": method_label(request.method),
+                        "method": method_label(current.method),
                         "route": route,
                         "status": status,
                         "duration_ms": round(seconds * 1000, 2),

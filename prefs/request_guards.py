@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, abort, request
+from flask.globals import request_ctx
 
 from .errors import PrefsError
 
@@ -24,6 +25,13 @@ def refuse(message: str) -> None:
 
 
 def refuse_unstorable_text() -> None:
+    environ = request_ctx.request.environ
+    if (
+        not environ.get("QUERY_STRING")
+        and environ.get("CONTENT_LENGTH", "0") in ("", "0")
+        and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
+        return  # nothing to read: no query string, no body (most GETs); a chunked body has no length and is read below
     body = request.get_data(cache=True)
     if any(marker in carrier.lower() for carrier in (body, request.query_string) for marker in _NUL):
         refuse("Text may not contain NUL characters.")

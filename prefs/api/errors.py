@@ -32,7 +32,8 @@ def is_api_request() -> bool:
 
 
 def api_error_response(error: PrefsError):
-    db.session.rollback()
+    if db.session.registry.has():  # a refusal before any query (a 404, a bad key) has no session to roll back
+        db.session.rollback()
     return error.to_dict(), error.status
 
 
