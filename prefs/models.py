@@ -410,3 +410,24 @@ class OutboundMail(Model):
     next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+# --- Hosted subscribe forms (SPEC §14; services/forms.py, pages/forms.py) -----------------------------------
+class SubscribeForm(Model):
+    """A signup form an admin defines and prefs serves at /s/<key>: a visitor types an email address and is
+    mailed a confirmation link for `topics` (every topic of a form is confirmed by the person, whatever the
+    topic's own setting). `notice` names the notice whose current wording the page shows and the evidence
+    keeps."""
+
+    __tablename__ = "subscribe_forms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    channel: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
+    notice: Mapped[str] = mapped_column(String(64))
+    thanks: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320))

@@ -246,6 +246,13 @@ def test_the_codes_the_api_answers_are_the_codes_documented(api, client, make_ke
         ("POST", "/subscriptions", {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "form"}}),
         ("POST", "/notices", {"key": "signup", "text": "Sign me up", "language": "xx"}),
         ("GET", "/recipients/gone/consents", None),
+        # hosted subscribe forms: an unknown topic, a taken key, a changed key
+        ("POST", "/notices", {"key": "signup", "text": "Sign me up"}),
+        ("POST", "/forms", {"key": "news", "title": "News", "topics": ["nope"], "notice": "signup"}),
+        ("POST", "/forms", {"key": "news", "title": "News", "topics": ["newsletter"], "notice": "signup"}),
+        ("POST", "/forms", {"key": "news", "title": "News", "topics": ["newsletter"], "notice": "signup"}),
+        ("PATCH", "/forms/news", {"key": "other"}),
+        ("PATCH", "/forms/news", {"topics": ["nope"]}),
     ]
     for method, path, body in scenarios:
         template = "/api/v1" + next(

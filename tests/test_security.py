@@ -51,6 +51,11 @@ API_SCOPES = {
     ("POST", "/api/v1/notices"): "admin",
     ("GET", "/api/v1/notices"): "admin",
     ("GET", "/api/v1/notices/<string:key>"): "admin",
+    ("GET", "/api/v1/forms"): "admin",
+    ("POST", "/api/v1/forms"): "admin",
+    ("GET", "/api/v1/forms/<string:key>"): "admin",
+    ("PATCH", "/api/v1/forms/<string:key>"): "admin",
+    ("DELETE", "/api/v1/forms/<string:key>"): "admin",
     ("GET", "/api/v1/openapi.json"): None,  # public
     ("GET", "/api/v1/docs"): None,  # public: the rendered reference
 }
@@ -71,6 +76,9 @@ BODIES = {
     "/api/v1/webhooks/<int:endpoint_id>/replay": {"after": 0},
     "/api/v1/subscriptions": {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "matrix"}},
     "/api/v1/notices": {"key": "newsletter", "text": "Matrix"},  # before GET /notices/newsletter
+    # after POST /notices (it names that notice); before GET and PATCH /forms/newsletter
+    "/api/v1/forms": {"key": "newsletter", "title": "Matrix", "topics": ["newsletter"], "notice": "newsletter"},
+    "/api/v1/forms/<string:key>": {"title": "Matrix form"},
 }
 
 

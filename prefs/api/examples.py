@@ -383,3 +383,22 @@ CONSENTS = {
         }
     ]
 }
+
+# --- hosted subscribe forms (api/forms.py) -------------------------------------------------------------
+FORM_IN = {
+    "key": "product-news",
+    "title": "Product news from Acme",
+    "topics": ["product-updates"],
+    "notice": "newsletter-signup",
+    "thanks": "Thank you! Check your inbox for the confirmation link.",
+}
+FORM = {
+    **FORM_IN,
+    "channel": "email",
+    "url": "https://prefs.example.com/s/product-news",
+    "created_at": CREATED_AT,
+    "updated_at": CREATED_AT,
+}
+FORM_PATCH = {"title": "Acme product news, once a month"}
+FORM_PATCHED = {**FORM, **FORM_PATCH, "updated_at": UPDATED_AT}
+FORM_LIST = {"forms": [FORM]}

@@ -1041,3 +1041,57 @@ class ConsentRecordSchema(Schema):
 
 class ConsentRecordListSchema(Schema):
     consents = fields.List(fields.Nested(ConsentRecordSchema), required=True)
+
+
+# --- hosted subscribe forms (SPEC §14; api/forms.py) -------------------------------------------------------
+FORM_TOPICS = (
+    "Topic keys (1-20), each sent by email and not mandatory. Every topic on a form is confirmed by the person "
+    "(double opt-in, whatever the topic's own `confirmation`): anyone can type anyone's address on a public page."
+)
+FORM_NOTICE = (
+    "The key of a notice (`POST /api/v1/notices`): the page shows its current wording, and each consent keeps "
+    "the version that was current when it was given."
+)
+FORM_TITLE = "The page's heading."
+FORM_KEY = "The form's key: its page is `/s/{key}`. Fixed once made."
+ONLY_EMAIL = {"description": "Always `email`."}
+
+
+def FormTopics(**kwargs) -> fields.List:  # noqa: N802
+    return fields.List(
+        TopicKey(), validate=[validate.Length(min=1, max=20), Distinct()], metadata={"description": FORM_TOPICS}, **kwargs
+    )
+
+
+class FormInSchema(StrictSchema):
+    key = TopicKey(required=True, metadata={"description": FORM_KEY})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"description": FORM_TITLE})
+    topics = FormTopics(required=True)
+    channel = fields.String(load_default="email", validate=validate.OneOf(["email"]), metadata=ONLY_EMAIL)
+    notice = TopicKey(required=True, metadata={"description": FORM_NOTICE})
+    thanks = fields.String(validate=validate.Length(max=2000), metadata={"description": "Shown after a signup (optional)."})
+
+
+class FormPatchSchema(StrictSchema):
+    key = TopicKey(metadata={"description": "Immutable: accepted only unchanged (else 422 immutable_field)."})
+    title = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": FORM_TITLE})
+    topics = FormTopics()
+    channel = fields.String(validate=validate.OneOf(["email"]), metadata=ONLY_EMAIL)
+    notice = TopicKey(metadata={"description": FORM_NOTICE})
+    thanks = fields.String(validate=validate.Length(max=2000))
+
+
+class FormSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(required=True)
+    topics = fields.List(fields.String(), required=True)
+    channel = fields.String(required=True)
+    notice = fields.String(required=True)
+    thanks = fields.String(required=True)
+    url = fields.String(required=True, metadata={"description": "The form's public page."})
+    created_at = UTCDateTime(required=True)
+    updated_at = UTCDateTime(required=True)
+
+
+class FormListSchema(Schema):
+    forms = fields.List(fields.Nested(FormSchema), required=True)

@@ -119,4 +119,4 @@ def http_error(error: HTTPException):
     return error
 
 
-from . import admin, auth, home, lifecycle, notices, recipients, staff, webhooks  # noqa: E402,F401  (register the views on bp)
+from . import admin, auth, home, lifecycle, notices, recipients, signup_forms, staff, webhooks  # noqa: E402,F401  (register the views on bp)

@@ -81,6 +81,7 @@ def create_topic_view():
         "mandatory": form.mandatory.data,
         "channels": channels,
         "default_subscribed": topic_defaults(form, channels),
+        "confirmation": form.confirmation.data,
         **topic_translations(form),
     }
     try:
@@ -102,6 +103,7 @@ def render_topic(topic: Topic, form: TopicEditForm | None = None, status: int = 
                 "description": shown["description"],
                 "channels": shown["channels"],
                 "default_on": [channel for channel, on in shown["default_subscribed"].items() if on],
+                "confirmation": shown["confirmation"],
                 **translation_data(shown),
             },
         )
@@ -135,6 +137,7 @@ def edit_topic(key: str):
     fields = {"name": form.name.data, "description": form.description.data, "channels": channels, **topic_translations(form)}
     if not current.mandatory:
         fields["default_subscribed"] = topic_defaults(form, channels)
+        fields["confirmation"] = form.confirmation.data
     try:
         committed_topic(lambda: update_topic(get_topic(key), fields, "staff", current_user.email))
     except PrefsError as error:

@@ -111,6 +111,16 @@ class TopicEditForm(ConsoleForm):
     description = TextAreaField("Description", filters=[strip], validators=[Length(max=2000)])
     channels = SelectMultipleField("Sent on", choices=CHANNEL_CHOICES, validate_choice=True)
     default_on = SelectMultipleField("On by default (until the person says no)", choices=CHANNEL_CHOICES, validate_choice=True)
+    # SPEC §14, as the API's `confirmation`; services/topics.py refuses double where it cannot apply.
+    confirmation = SelectField(
+        "Opt-in by email",
+        choices=[
+            SelectChoice("single", "Single: an opt-in is stored at once"),
+            SelectChoice("double", "Double: stored once the person confirms a link mailed to them"),
+        ],
+        default="single",
+        validate_choice=True,
+    )
 
 
 # The topic's name and description in the recipient pages' other languages (API `names`, `descriptions`):

@@ -13,4 +13,4 @@ from flask import Blueprint
 
 bp = Blueprint("pages", __name__)
 
-from . import common, confirm, home, preferences, unsubscribe  # noqa: E402,F401  (the views register on bp)
+from . import common, confirm, forms, home, preferences, unsubscribe  # noqa: E402,F401  (the views register on bp)

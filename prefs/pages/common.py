@@ -8,7 +8,9 @@ import hashlib
 from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from limits import RateLimitItem
 
+from ..addresses import lookup_email
 from ..brand import Brand
 from ..channels import REGISTRY
 from ..decision import TopicRule
@@ -67,10 +69,15 @@ def is_token_page() -> bool:  # /c/<token>: a double opt-in's confirmation (page
     return request.path.startswith(("/u/", "/p/", "/c/")) or request.path == "/p"
 
 
+def is_form_page() -> bool:  # /s/<key>: a hosted subscribe form (pages/forms.py); its CSRF token must not be cached
+    return request.path.startswith("/s/")
+
+
 @bp.after_app_request
 def token_page_headers(response: Response) -> Response:
-    """On every /u and /p response, errors and 404s included: tokens must not leak or be indexed."""
-    if is_token_page():
+    """On every /u, /p, /c and /s response, errors and 404s included: tokens must not leak, be cached or be
+    indexed, and no other site may frame the page."""
+    if is_token_page() or is_form_page():
         response.headers.update(TOKEN_PAGE_HEADERS)
         origin = brand().logo_origin
         response.headers["Content-Security-Policy"] = CSP.format(logo=f" {origin}" if origin else "")
@@ -97,6 +104,7 @@ ERROR_PAGES = {
     ),
     429: (_l("Too many tries"), _l("This link was used many times in a short while. Wait a minute, then try again.")),
 }
+FORM_TOO_MANY = _l("Many signups came from your network in a short while. Wait an hour, then try again.")
 
 
 @bp.errorhandler(TokenInvalid)
@@ -117,6 +125,8 @@ def not_a_page_form(_error):
 
 @bp.errorhandler(429)
 def too_many(_error):
+    if is_form_page():
+        return render_template("pages/message.html", title=ERROR_PAGES[429][0], message=FORM_TOO_MANY), 429
     return error_page(429)
 
 
@@ -135,6 +145,28 @@ def refused(error: PrefsError):
 def error_page(status: int):
     title, message = ERROR_PAGES[status]
     return render_template("pages/message.html", title=title, message=message), status
+
+
+# --- silent per-address limits ("email me my link", hosted forms) ----------------------------------------
+def _address_key(typed: str) -> str:
+    """The typed address, canonical and hashed with the service's keyed address hash: the same address however
+    it is spelled, never stored plain (nor as a plain digest anyone could match against a list of addresses)."""
+    try:
+        canonical = lookup_email(typed)
+    except PrefsError:
+        canonical = typed.strip().lower()
+    return runtime().address_hash("email", canonical)
+
+
+def address_may_ask(limit: RateLimitItem, namespace: str, typed: str) -> bool:
+    """Counts one request for this address under `namespace`; False past `limit`. The page must not tell: a 429
+    here would say "someone asked for this address lately", so the caller answers as ever and sends nothing."""
+    if not limiter.enabled:
+        return True
+    try:
+        return limiter.limiter.hit(limit, namespace, _address_key(typed))
+    except Exception:  # the limiter's storage failing lets a request through, as RATELIMIT_SWALLOW_ERRORS does
+        return True
 
 
 def link_request_url() -> str:

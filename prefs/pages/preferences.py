@@ -8,9 +8,7 @@ from flask import abort, render_template, request
 from flask_babel import gettext as _
 from limits import parse as parse_limit
 
-from ..addresses import lookup_email
 from ..db.transactions import unit_of_work
-from ..errors import PrefsError
 from ..extensions import limiter
 from ..i18n import page_language, use_recipient_locale
 from ..models import Recipient
@@ -26,6 +24,7 @@ from ..services.suppressions import SMS_STOP
 from ..tokens import PREFERENCES, LinkTarget
 from . import bp
 from .common import (
+    address_may_ask,
     channel_title,
     channel_words,
     evidence,
@@ -150,27 +149,6 @@ LINK_REQUESTS_PER_ADDRESS = "3 per hour"  # over it: the same page as ever, and 
 _PER_ADDRESS = parse_limit(LINK_REQUESTS_PER_ADDRESS)
 
 
-def _address_key(typed: str) -> str:
-    """The typed address, canonical and hashed with the service's keyed address hash: the same address however
-    it is spelled, never stored plain (nor as a plain digest anyone could match against a list of addresses)."""
-    try:
-        canonical = lookup_email(typed)
-    except PrefsError:
-        canonical = typed.strip().lower()
-    return runtime().address_hash("email", canonical)
-
-
-def _address_may_ask(typed: str) -> bool:
-    """Counts one request for this address; False past LINK_REQUESTS_PER_ADDRESS. The page must not tell: a 429
-    here would say "someone asked for this address lately", so the caller answers as ever and sends nothing."""
-    if not limiter.enabled:
-        return True
-    try:
-        return limiter.limiter.hit(_PER_ADDRESS, "link-request", _address_key(typed))
-    except Exception:  # the limiter's storage failing lets a request through, as RATELIMIT_SWALLOW_ERRORS does
-        return True
-
-
 @bp.get("/p")
 def link_request_form():
     return render_template("pages/link_request.html", action=link_request_url(), sent=False)
@@ -182,6 +160,7 @@ def request_link():
     """The same page whatever is typed: known, unknown, suppressed, malformed, or asked for too often."""
     typed = request.form.get("email", "")[:320]
     deps = runtime()
-    mailer = link_mailer(deps) if _address_may_ask(typed) else None  # no mailer: nothing looked up or sent
+    may_ask = address_may_ask(_PER_ADDRESS, "link-request", typed)
+    mailer = link_mailer(deps) if may_ask else None  # no mailer: nothing looked up or sent
     unit_of_work(lambda: request_preference_link(deps, mailer, typed, page_language()))
     return render_template("pages/link_request.html", action=link_request_url(), sent=True, mail_on=mail_enabled(deps))

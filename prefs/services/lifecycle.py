@@ -14,6 +14,7 @@ from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
 from .consent_records import consent_records
 from .events import ChangeContext, record_event
+from .mail import cancel_mail_to
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
 from .recipients import lock_recipient, readable_recipient
@@ -110,6 +111,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
     )
     _strip_events(locked.id)
     forget_requests(locked.id)  # pending double opt-ins: their evidence holds IP and user agent
+    cancel_mail_to(locked.id)  # queued mail (a confirmation, a preference link) must not reach an erased person
     # Who erased is kept; the reason is not: it is free text about the erased person like any other.
     record_event(ChangeContext(context.actor), locked.id, "erased", before=locked.status, after="erased")
     return True

@@ -40,13 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import delete, update
 
 from ..db.driver import DriverSql
 from ..db.statements import INSERT_OUTBOUND_MAIL
 from ..deps import Deps
 from ..errors import PrefsError
+from ..extensions import db
 from ..languages import DEFAULT, direction, match, translations
-from ..models import utcnow
+from ..models import OutboundMail, OutboxMessage, utcnow
 from .outbox import enqueue
 
 MAIL_KIND = "email"  # the outbox kind the worker sends over SMTP
@@ -178,3 +180,20 @@ def _environment(tag: str) -> Environment:
     )
     environment.install_gettext_translations(translations(tag), newstyle=True)  # type: ignore[attr-defined]
     return environment
+
+
+def cancel_mail_to(ordering_key: str) -> int:
+    """Erasure: nothing more is mailed to the person whose messages carry `ordering_key` (their recipient id).
+    Messages still in the outbox are deleted; those the worker took but has not sent yet become `cancelled`,
+    keeping neither address nor message (like a sent or failed one, and pruned like them). A message the
+    worker is sending at this very moment is not stopped: on PostgreSQL this waits for its row lock, and it
+    is then sent already. Returns how many were stopped."""
+    dropped = db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.kind == MAIL_KIND, OutboxMessage.ordering_key == ordering_key)
+    )
+    cancelled = db.session.execute(
+        update(OutboundMail)
+        .where(OutboundMail.ordering_key == ordering_key, OutboundMail.status == "pending")
+        .values(status="cancelled", payload=None, last_error="the recipient was erased", updated_at=utcnow())
+    )
+    return int(getattr(dropped, "rowcount", 0) or 0) + int(getattr(cancelled, "rowcount", 0) or 0)

@@ -100,6 +100,8 @@ def subscribe(
     evidence: Mapping[str, Any],
     actor: Actor,
     now: datetime | None = None,
+    *,
+    always_confirm: bool = False,
 ) -> Subscription:
     """Subscribe `who` to `topics` on `channel` with the person's evidence of consent (`source` at least;
     `collected_at` defaults to now; `notice` names a notice, whose version current at `collected_at` is
@@ -107,14 +109,18 @@ def subscribe(
 
     Topics of `confirmation: double` on email become one pending request (event `consent.requested`) and a
     confirmation mail in the person's language; every other topic is stored at once as an opt-in with the
-    evidence (which lifts a suppression of the address, SPEC §2). All or nothing. Raises PrefsError:
+    evidence (which lifts a suppression of the address, SPEC §2). With `always_confirm` (a hosted form: anyone
+    can type anyone's address there) every topic waits for the person's confirmation, whatever its own
+    setting, so the channel must be email. All or nothing. Raises PrefsError:
     invalid, unknown_topic, not_found (an unknown recipient id), erased, address_in_use, sms_stop,
     mail_off (a double opt-in while email sending is off).
     """
     moment = now or clock()
     rules = _topics(deps.catalogue, topics, channel)
     proof = consent_evidence(evidence, moment)
-    double = [rule.key for rule in rules if needs_confirmation(rule, channel)]
+    if always_confirm and channel != "email":
+        raise invalid("channel", "Only email subscriptions can be confirmed by the person.")
+    double = [rule.key for rule in rules if always_confirm or needs_confirmation(rule, channel)]
     single = [rule.key for rule in rules if rule.key not in double]
     if double and not mail_enabled(deps):
         raise mail_off()

@@ -1,0 +1,282 @@
+"""Hosted subscribe forms (SPEC §14, issue 14 acceptance 5) over HTTP, with a real SMTP relay on loopback: admins
+define forms (API and console); /s/<key> shows one in the visitor's language; its POST answers byte-identical
+pages whatever address is typed (known, unknown, suppressed, deactivated, malformed, empty), mails exactly
+one confirmation per accepted submission and none for a filled honeypot or past the per-address limit,
+answers 429 past the per-IP limit, and every topic on a form waits for the person's confirmation. Round
+trip: form -> mail -> /c/ link -> POST -> the check says subscribed, with the form's evidence. Mail off: the
+page says signups are unavailable. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import BASE_SETTINGS, _reset
+from smtp_server import smtp_server  # noqa: F401  (a fixture)
+from sqlalchemy import func, select
+from test_webhooks import deliver
+
+from prefs import create_app
+from prefs.extensions import db
+from prefs.models import AdminEvent, ConsentRequest, OutboxMessage, Recipient
+
+pytest_plugins = ["console_fixtures"]
+
+ORIGIN = "https://localhost"  # the session cookie holding the CSRF token is Secure outside development
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CONFIRM_LINK = re.compile(r"https://prefs\.example\.com(/c/[A-Za-z0-9_.-]+)")
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) signup test"
+NOTICE = "Send me the news of Acme by email. I can unsubscribe at any time."
+
+
+@pytest.fixture
+def settings_override(smtp_server):  # noqa: F811
+    return {"PREFS_SMTP_URL": smtp_server.url, "PREFS_MAIL_FROM": "news@acme.example"}
+
+
+@pytest.fixture
+def offers(api) -> dict:
+    """A single opt-in topic, by email only, off by default: on a form it still waits for confirmation."""
+    response = api.post("/topics", {"key": "offers", "name": "Offers", "channels": ["email"], "names": {"de": "Angebote"}})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def form(api, offers) -> dict:
+    assert api.post("/notices", {"key": "signup", "text": NOTICE, "language": "en"}).status_code == 201
+    response = api.post(
+        "/forms", {"key": "news", "title": "Acme news", "topics": ["offers"], "notice": "signup", "thanks": "See you soon."}
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+class Visitor:
+    """A browser on the form's page: the session cookie and CSRF token it got there, and its IP."""
+
+    def __init__(self, app, ip: str = "198.51.100.7", lang: str | None = None) -> None:
+        self.client = app.test_client()
+        self.ip = ip
+        self.query = f"?lang={lang}" if lang else ""
+        self.page = self.client.get(f"/s/news{self.query}", base_url=ORIGIN, environ_base={"REMOTE_ADDR": ip})
+        match = CSRF.search(self.page.get_data(as_text=True))
+        self.token = match.group(1) if match else None
+
+    def submit(self, email: str, ip: str | None = None, **extra):
+        data = {"csrf_token": self.token, "email": email, "website": "", **extra}
+        return self.client.post(
+            f"/s/news{self.query}",
+            data={name: value for name, value in data.items() if value is not None},
+            base_url=ORIGIN,
+            headers={"User-Agent": BROWSER},
+            environ_base={"REMOTE_ADDR": ip or self.ip},
+        )
+
+
+def count(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def mailed_to(app, smtp_server) -> list[str]:  # noqa: F811
+    deliver(app)
+    return sorted(envelope.rcpt_tos[0] for envelope in smtp_server.envelopes)
+
+
+# --- admins define forms ------------------------------------------------------------------------------
+def test_admins_create_read_change_and_delete_forms_over_the_api(api, app, client, form, newsletter):
+    assert form == {
+        "key": "news",
+        "title": "Acme news",
+        "topics": ["offers"],
+        "notice": "signup",
+        "thanks": "See you soon.",
+        "channel": "email",
+        "url": "https://prefs.example.com/s/news",
+        "created_at": form["created_at"],
+        "updated_at": form["updated_at"],
+    }
+    assert api.get("/forms").get_json()["forms"] == [form]
+    assert api.get("/forms/news").get_json() == form
+    changed = api.patch("/forms/news", {"title": "Acme news, monthly", "topics": ["offers", "newsletter"]})
+    assert changed.status_code == 200 and changed.get_json()["topics"] == ["offers", "newsletter"]
+    assert api.patch("/forms/news", {"key": "other"}).get_json()["error"]["code"] == "immutable_field"
+    assert api.post("/forms", {"key": "news", "title": "T", "topics": ["offers"], "notice": "signup"}).status_code == 409
+    refused = {
+        "no notice": {"key": "f1", "title": "T", "topics": ["offers"], "notice": "nope"},
+        "mandatory": {"key": "f2", "title": "T", "topics": ["billing"], "notice": "signup"},
+        "sms": {"key": "f3", "title": "T", "topics": ["offers"], "notice": "signup", "channel": "sms"},
+        "no topics": {"key": "f4", "title": "T", "topics": [], "notice": "signup"},
+        "bad key": {"key": "Not A Key", "title": "T", "topics": ["offers"], "notice": "signup"},
+    }
+    for why, body in refused.items():
+        assert api.post("/forms", body).status_code == 422, why
+    assert api.post("/forms", {"key": "f5", "title": "T", "topics": ["nope"], "notice": "signup"}).get_json()["error"][
+        "code"
+    ] == "unknown_topic"
+    assert api.delete("/forms/news").status_code == 204
+    assert api.get("/forms/news").status_code == 404 and api.delete("/forms/news").status_code == 404
+    assert client.get("/s/news", base_url=ORIGIN).status_code == 404
+    with app.app_context():
+        actions = db.session.scalars(select(AdminEvent.action).where(AdminEvent.target == "news").order_by(AdminEvent.id))
+        assert list(actions) == ["form.created", "form.changed", "form.deleted"]
+
+
+def test_admins_manage_forms_in_the_console_and_others_cannot(api, app, console, offers):
+    api.post("/notices", {"key": "signup", "text": NOTICE})
+    admin = console("admin")
+    made = admin.submit(
+        "/console/admin/forms", "/console/admin/forms", {"key": "news", "title": "Acme news", "topics": ["offers"], "notice": "signup"}
+    )
+    assert made.status_code == 303, made.get_data(as_text=True)
+    page = admin.text("/console/admin/forms/news")
+    assert "https://prefs.example.com/s/news" in page and "Acme news" in page
+    saved = admin.submit("/console/admin/forms/news", "/console/admin/forms/news", {"title": "Acme news, monthly"})
+    assert saved.status_code == 303 and api.get("/forms/news").get_json()["title"] == "Acme news, monthly"
+    bad = admin.submit("/console/admin/forms/news", "/console/admin/forms/news", {"topics": []})
+    assert bad.status_code == 422 and api.get("/forms/news").get_json()["topics"] == ["offers"]
+    for role in ("viewer", "agent"):
+        assert console(role).get("/console/admin/forms").status_code == 403
+    assert admin.submit("/console/admin/forms/news", "/console/admin/forms/news/delete").status_code == 303
+    assert api.get("/forms/news").status_code == 404
+
+
+# --- the page ----------------------------------------------------------------------------------------
+def test_the_page_shows_the_form_in_the_visitors_language_with_a_honeypot_and_a_csrf_token(app, form):
+    visitor = Visitor(app, lang="de")
+    page = visitor.page
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and visitor.token
+    assert '<html lang="de"' in html and "Acme news" in html and "Angebote" in html and NOTICE in html
+    assert 'lang="en"' in html  # the notice's own language, inside a German page
+    assert "Ihre E-Mail-Adresse" in html  # the page's words are translated
+    assert 'name="website"' in html and 'tabindex="-1"' in html and 'aria-hidden="true"' in html
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert app.test_client().get("/s/nope", base_url=ORIGIN).status_code == 404
+
+
+def test_every_address_gets_the_same_page_and_only_accepted_ones_a_mail(api, app, form, runner, tmp_path, smtp_server):  # noqa: F811
+    api.put("/recipients/cust-1", {"email": "ann@example.com"})
+    api.put("/recipients/gone", {"email": "gone@example.com"})
+    assert api.post("/recipients/gone/deactivate").status_code == 200
+    listing = tmp_path / "suppress.txt"
+    listing.write_text("stopped@example.com\n")
+    assert runner.invoke(args=["suppressions", "import", str(listing)]).exit_code == 0
+    visitor = Visitor(app)
+    typed = ["ann@example.com", "new.person@example.com", "stopped@example.com", "gone@example.com", "not an address", "",
+             "x" * 400]  # fmt: skip
+    pages = {}
+    for n, address in enumerate(typed):
+        answer = visitor.submit(address, ip=f"203.0.113.{n + 1}")
+        assert answer.status_code == 200, address
+        pages[address] = answer.data
+    assert len(set(pages.values())) == 1  # byte for byte (the answer carries no CSRF token)
+    assert "open the link in the email" in pages[""].decode() and "See you soon." in pages[""].decode()
+    # One mail per accepted address: a known one, a new one, a suppressed one (its confirmation is the only way
+    # back in); none for a deactivated account or what is not an address.
+    assert mailed_to(app, smtp_server) == ["ann@example.com", "new.person@example.com", "stopped@example.com"]
+    assert count(app, ConsentRequest) == 3
+    assert api.check("offers", "email", email="ann@example.com")["reason"] == "no_consent"  # waits for confirmation
+
+
+def test_a_filled_honeypot_is_ignored(app, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app)
+    person = visitor.submit("bot-target@example.com")
+    bot = visitor.submit("bot-target2@example.com", ip="203.0.113.9", website="https://spam.example")
+    assert bot.status_code == 200 and bot.data == person.data
+    assert count(app, Recipient, Recipient.email == "bot-target2@example.com") == 0
+    assert mailed_to(app, smtp_server) == ["bot-target@example.com"]
+
+
+def test_one_address_is_mailed_at_most_three_times_an_hour_and_the_page_does_not_say(app, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app)
+    answers = [visitor.submit(spelling, ip=f"203.0.113.{n}") for n, spelling in enumerate(["lena@example.com", "LENA@example.com "] * 3)]
+    assert [answer.status_code for answer in answers] == [200] * 6 and len({answer.data for answer in answers}) == 1
+    visitor.submit("kai@example.com", ip="203.0.113.99")  # another address is not held back
+    assert mailed_to(app, smtp_server) == ["kai@example.com"] + ["lena@example.com"] * 3
+
+
+def test_one_place_gets_the_429_page_after_twenty_signups_an_hour(app, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app, ip="192.0.2.50")
+    statuses = [visitor.submit(f"p{n}@example.com").status_code for n in range(20)]
+    refused = visitor.submit("one-more@example.com")
+    assert statuses == [200] * 20 and refused.status_code == 429
+    assert "Too many tries" in refused.get_data(as_text=True)
+    assert "one-more@example.com" not in mailed_to(app, smtp_server) and len(smtp_server.envelopes) == 20
+    assert Visitor(app, ip="192.0.2.51").submit("other@example.com").status_code == 200  # another place is not held back
+
+
+def test_a_post_without_the_pages_csrf_token_changes_nothing(app, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app)
+    forged = visitor.client.post("/s/news", data={"email": "victim@example.com"}, base_url=ORIGIN)
+    stranger = app.test_client().post("/s/news", data={"email": "victim@example.com", "csrf_token": visitor.token}, base_url=ORIGIN)
+    assert forged.status_code == 400 and stranger.status_code == 400  # no token; another browser's token
+    assert "This form has expired" in forged.get_data(as_text=True)
+    assert count(app, Recipient) == 0 and count(app, OutboxMessage) == 0
+    assert mailed_to(app, smtp_server) == []
+
+
+def test_round_trip_form_mail_confirmation_subscribed_with_the_forms_evidence(api, app, client, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app, ip="198.51.100.77", lang="de")
+    assert visitor.submit("lena@example.com").status_code == 200
+    assert api.check("offers", "email", email="lena@example.com")["reason"] == "no_consent"
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == "lena@example.com" and message["Content-Language"] == "de"  # the page's language
+    path = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    assert client.get(path).status_code == 200
+    assert api.check("offers", "email", email="lena@example.com")["reason"] == "no_consent"  # a GET changes nothing
+    done = client.post(path, data={"confirm": "yes"}, environ_base={"REMOTE_ADDR": "198.51.100.78"})
+    assert done.status_code == 200
+    assert api.check("offers", "email", email="lena@example.com")["reason"] == "subscribed"
+
+    [found] = api.get("/recipients?email=lena@example.com").get_json()["recipients"]
+    assert found["locale"] == "de"
+    [record] = api.get(f"/recipients/{found['id']}/consents").get_json()["consents"]
+    assert record["notice"] == {"key": "signup", "version": 1, "text": NOTICE, "language": "en"}
+    given, confirmed = record["events"]
+    assert (given["source"], given["ip"], given["user_agent"]) == ("hosted_form:news", "198.51.100.77", BROWSER)
+    assert (confirmed["type"], confirmed["ip"]) == ("confirmed", "198.51.100.78")
+    requested = next(e for e in api.get(f"/recipients/{found['id']}/events").get_json()["events"] if e["kind"] == "consent_requested")
+    assert requested["evidence"]["url"] == "https://prefs.example.com/s/news" and requested["via"] == "hosted_form"
+
+
+def test_a_form_whose_topic_was_archived_says_it_is_unavailable(api, app, form, smtp_server):  # noqa: F811
+    visitor = Visitor(app)
+    assert api.delete("/topics/offers").status_code == 200
+    assert visitor.submit("lena@example.com").status_code == 503
+    page = Visitor(app).page
+    assert page.status_code == 503 and "isn't possible at the moment" in page.get_data(as_text=True)
+    assert 'name="email"' not in page.get_data(as_text=True)
+    assert count(app, Recipient) == 0 and mailed_to(app, smtp_server) == []
+
+
+def test_without_mail_settings_the_page_says_signups_are_unavailable(database_url, seeded_rows):
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url})
+    try:
+        with app.app_context():
+            from prefs.db.transactions import unit_of_work
+            from prefs.runtime import runtime
+            from prefs.services.forms import create_form
+            from prefs.services.notices import save_notice
+            from prefs.services.topics import after_topic_commit, create_topic
+
+            unit_of_work(lambda: create_topic({"key": "offers", "name": "Offers", "channels": ["email"]}, "api", "t"))
+            after_topic_commit(runtime().catalogue)
+            unit_of_work(lambda: save_notice("signup", NOTICE, None, "api", "t"))
+            unit_of_work(lambda: create_form(runtime(), {"key": "news", "title": "Acme news", "topics": ["offers"],
+                                                         "notice": "signup"}, "api", "t"))  # fmt: skip
+        client = app.test_client()
+        page = client.get("/s/news?lang=fr", base_url=ORIGIN)
+        assert page.status_code == 503 and 'name="email"' not in page.get_data(as_text=True)
+        assert '<html lang="fr"' in page.get_data(as_text=True)
+        posted = client.post("/s/news", data={"email": "lena@example.com"}, base_url=ORIGIN)
+        assert posted.status_code == 503 and "isn't possible at the moment" in posted.get_data(as_text=True)
+        assert count(app, Recipient) == 0
+    finally:
+        with app.app_context():
+            db.session.remove()
+            _reset(seeded_rows)
+            db.engine.dispose()
