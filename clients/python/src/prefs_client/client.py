@@ -22,6 +22,7 @@ from .documents import (
     Recipient,
     RecipientWithPreferences,
     ReplayResult,
+    Subscription,
     SyncReceipts,
     Topic,
     Webhook,
@@ -255,6 +256,27 @@ class PrefsClient:
         MandatoryTopic, SmsStop, UnknownTopic, Invalid."""
         body = {"changes": list(changes), **_given(evidence=dict(evidence) if evidence is not None else None, reason=reason)}
         return cast(Matrix, self._json("PATCH", f"/recipients/{_segment(recipient_id)}/preferences", idempotent=False, json=body))
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        evidence: Mapping[str, Any],
+        *,
+        channel: str = "email",
+        recipient_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        locale: str | None = None,
+    ) -> Subscription:
+        """A person asked for `topics` (your signup form, a checkbox): name them by one of `recipient_id`, `email`
+        or `phone` (an address nobody holds makes a recipient). `evidence` says how: `source` at least, and
+        `collected_at`, `notice`, `url`, `ip`, `user_agent` when you have them. Single opt-in topics are stored
+        at once; double opt-in ones by email are mailed a confirmation link and come back in `pending`. Not
+        retried: every call mails a new link. Raises UnknownTopic, SmsStop, NotFound, Invalid (its code is
+        `mail_off` when a double opt-in topic is asked for and the server has no outbound email)."""
+        who = _given(recipient_id=recipient_id, email=email, phone=phone, locale=locale)
+        body = {**who, "topics": list(topics), "channel": channel, "evidence": dict(evidence)}
+        return cast(Subscription, self._json("POST", "/subscriptions", idempotent=False, json=body))
 
     def history(self, recipient_id: str, cursor: str | None = None, limit: int = 100) -> HistoryPage:
         """One page of the person's consent events, newest first; pass `next` as `cursor` for older ones."""

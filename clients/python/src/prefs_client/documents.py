@@ -166,3 +166,15 @@ class SyncReceipt(TypedDict):
 class SyncReceipts(TypedDict):
     recipient_id: str
     targets: dict[str, SyncReceipt]  # per target of PREFS_SYNC_TARGETS with something pushed
+
+
+class Subscription(TypedDict):
+    """POST /subscriptions: `subscribed` topics were stored at once (single opt-in); `pending` ones wait for the
+    person to confirm the link mailed to them (double opt-in) until `expires_at`."""
+
+    recipient_id: str
+    created: bool  # the address was new: a recipient (id `sub-…`) was made for it
+    channel: str
+    subscribed: list[str]
+    pending: list[str]
+    expires_at: str | None
