@@ -114,7 +114,11 @@ REQUESTS = [
     ("POST", "/console/admin/notices", [("key", "newsletter"), ("text", "Send me the newsletter."), ("language", "")]),
     ("GET", "/console/admin/notices/<key>", None),
     ("GET", "/console/admin/forms", None),
-    ("POST", "/console/admin/forms", [("key", "newsletter"), ("title", "News"), ("topics", "newsletter"), ("notice", "newsletter")]),
+    (
+        "POST",
+        "/console/admin/forms",
+        [("key", "newsletter"), ("title", "News"), ("topics", "newsletter"), ("notice", "newsletter")],
+    ),
     ("GET", "/console/admin/forms/<key>", None),
     ("POST", "/console/admin/forms/<key>", [("title", "News, monthly"), ("topics", "newsletter"), ("notice", "newsletter")]),
     ("POST", "/console/admin/forms/<key>/delete", None),

@@ -112,9 +112,10 @@ def test_admins_create_read_change_and_delete_forms_over_the_api(api, app, clien
     }
     for why, body in refused.items():
         assert api.post("/forms", body).status_code == 422, why
-    assert api.post("/forms", {"key": "f5", "title": "T", "topics": ["nope"], "notice": "signup"}).get_json()["error"][
-        "code"
-    ] == "unknown_topic"
+    assert (
+        api.post("/forms", {"key": "f5", "title": "T", "topics": ["nope"], "notice": "signup"}).get_json()["error"]["code"]
+        == "unknown_topic"
+    )
     assert api.delete("/forms/news").status_code == 204
     assert api.get("/forms/news").status_code == 404 and api.delete("/forms/news").status_code == 404
     assert client.get("/s/news", base_url=ORIGIN).status_code == 404
@@ -127,7 +128,9 @@ def test_admins_manage_forms_in_the_console_and_others_cannot(api, app, console,
     api.post("/notices", {"key": "signup", "text": NOTICE})
     admin = console("admin")
     made = admin.submit(
-        "/console/admin/forms", "/console/admin/forms", {"key": "news", "title": "Acme news", "topics": ["offers"], "notice": "signup"}
+        "/console/admin/forms",
+        "/console/admin/forms",
+        {"key": "news", "title": "Acme news", "topics": ["offers"], "notice": "signup"},
     )
     assert made.status_code == 303, made.get_data(as_text=True)
     page = admin.text("/console/admin/forms/news")
@@ -192,7 +195,9 @@ def test_a_filled_honeypot_is_ignored(app, form, smtp_server):  # noqa: F811
 
 def test_one_address_is_mailed_at_most_three_times_an_hour_and_the_page_does_not_say(app, form, smtp_server):  # noqa: F811
     visitor = Visitor(app)
-    answers = [visitor.submit(spelling, ip=f"203.0.113.{n}") for n, spelling in enumerate(["lena@example.com", "LENA@example.com "] * 3)]
+    answers = [
+        visitor.submit(spelling, ip=f"203.0.113.{n}") for n, spelling in enumerate(["lena@example.com", "LENA@example.com "] * 3)
+    ]
     assert [answer.status_code for answer in answers] == [200] * 6 and len({answer.data for answer in answers}) == 1
     visitor.submit("kai@example.com", ip="203.0.113.99")  # another address is not held back
     assert mailed_to(app, smtp_server) == ["kai@example.com"] + ["lena@example.com"] * 3
@@ -211,7 +216,9 @@ def test_one_place_gets_the_429_page_after_twenty_signups_an_hour(app, form, smt
 def test_a_post_without_the_pages_csrf_token_changes_nothing(app, form, smtp_server):  # noqa: F811
     visitor = Visitor(app)
     forged = visitor.client.post("/s/news", data={"email": "victim@example.com"}, base_url=ORIGIN)
-    stranger = app.test_client().post("/s/news", data={"email": "victim@example.com", "csrf_token": visitor.token}, base_url=ORIGIN)
+    stranger = app.test_client().post(
+        "/s/news", data={"email": "victim@example.com", "csrf_token": visitor.token}, base_url=ORIGIN
+    )
     assert forged.status_code == 400 and stranger.status_code == 400  # no token; another browser's token
     assert "This form has expired" in forged.get_data(as_text=True)
     assert count(app, Recipient) == 0 and count(app, OutboxMessage) == 0
@@ -239,7 +246,9 @@ def test_round_trip_form_mail_confirmation_subscribed_with_the_forms_evidence(ap
     given, confirmed = record["events"]
     assert (given["source"], given["ip"], given["user_agent"]) == ("hosted_form:news", "198.51.100.77", BROWSER)
     assert (confirmed["type"], confirmed["ip"]) == ("confirmed", "198.51.100.78")
-    requested = next(e for e in api.get(f"/recipients/{found['id']}/events").get_json()["events"] if e["kind"] == "consent_requested")
+    requested = next(
+        e for e in api.get(f"/recipients/{found['id']}/events").get_json()["events"] if e["kind"] == "consent_requested"
+    )
     assert requested["evidence"]["url"] == "https://prefs.example.com/s/news" and requested["via"] == "hosted_form"
 
 
