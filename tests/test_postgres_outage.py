@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,7 +42,10 @@ from test_metrics_gunicorn import wait_for_both_workers
 
 pytestmark = pytest.mark.slow  # its own PostgreSQL, a real gunicorn, a crash and a restart
 
-BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda path: int(path.split("/")[-2]))
+BINARIES = sorted(  # the newest version's, when several are installed
+    glob.glob("/usr/lib/postgresql/*/bin"),
+    key=lambda path: [int(part) for part in path.split("/")[-2].split(".") if part.isdigit()],
+)
 DOWN_SECONDS = 2.0  # load goes on this long against the dead server before it is started again
 FULL_SERVICE_WITHIN = 5.0  # acceptance 4: every request served again within this long of the server's return
 WATCHED_AFTER = 1.5  # and the load goes on this long past that mark, all of it answered 200
@@ -307,6 +311,19 @@ def wait_for(condition, within: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def wait_until_serving(server: Server, log_path) -> None:
+    """Server() gives up waiting after about 10 s, and a busy machine can take longer to start gunicorn."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.process.poll() is None, f"gunicorn exited: {log_path.read_text()[-3000:]}"
+        try:
+            urllib.request.urlopen(server.url("/healthz"), timeout=2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"gunicorn did not answer in 60 s: {log_path.read_text()[-3000:]}"
+            time.sleep(0.1)
+
+
 def is_outage_answer(answer: Answer) -> bool:
     """A 503 in the shape its audience expects, with Retry-After."""
     if answer.status != 503 or not answer.retry_after:
@@ -319,12 +336,15 @@ def is_outage_answer(answer: Answer) -> bool:
 def test_postgres_killed_under_load_gives_503s_then_full_service_and_loses_no_acknowledged_write(cluster, tmp_path):
     database_url = cluster.url("prefs")
     key, paths = prepare(database_url)
+    with cluster.connect() as connection:  # so that crash recovery replays the load's writes only, not the setup's
+        connection.execute("CHECKPOINT")
     queue = list(reversed(paths.items()))
     log_path = tmp_path / "gunicorn.log"
     server = Server(database_url, log_path, workers=2, env={**app_env(database_url), "PREFS_LOG_FORMAT": "json"})
     load = Load(server.port, key, queue)
     probe = Load(server.port, key, queue)
     try:
+        wait_until_serving(server, log_path)
         wait_for_both_workers(server, log_path)
         # 1. Killed under load, down DOWN_SECONDS, started again; the load goes on throughout.
         load.start()
