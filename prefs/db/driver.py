@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
@@ -32,22 +33,32 @@ class DriverSql:
     postgres: bool
     _cursor: Any
 
-    def __init__(self, standalone: bool = False) -> None:
+    def __init__(self, standalone: bool = False, reads_only: bool = False) -> None:
         outer = _standalone.get()
         if outer is not None and not standalone:
             self.connection, self._dbapi, self.postgres = None, outer._dbapi, outer.postgres
-            self._standalone, self._cursor = False, None  # the transaction's owner closes the connection
+            self._standalone, self._cursor, self._autocommit, self._used = False, None, False, True
             return
+        self._standalone = standalone
+        self._cursor = None
+        self._autocommit = False
+        self._used = False
         if standalone:
             self.connection = None
-            self._dbapi = db.engine.raw_connection()
             self.postgres = db.engine.dialect.name == "postgresql"
+            self._autocommit = reads_only and self.postgres
+            self._checkout()
         else:
             self.connection = db.session.connection()  # begins the session's transaction if none is open
             self._dbapi = self.connection.connection
             self.postgres = self.connection.dialect.name == "postgresql"
-        self._standalone = standalone
-        self._cursor = None
+
+    def _checkout(self) -> None:
+        self._dbapi = db.engine.raw_connection()
+        if self._autocommit:
+            # Reads only: each statement is its own transaction, so no BEGIN and no ROLLBACK round trips
+            # (PostgreSQL's READ COMMITTED gives each statement its own snapshot either way).
+            self._dbapi.driver_connection.autocommit = True
 
     @property
     def cursor(self):
@@ -58,12 +69,27 @@ class DriverSql:
     def sql(self, text: str) -> str:
         return _for_psycopg(text) if self.postgres else text
 
+    def _run(self, text: str, params: Any) -> None:
+        """Execute; a read-only standalone connection found dead at its first statement (the server
+        restarted since the pool last used it) is replaced once: the pool no longer pings every checkout
+        (prefs/db/engine.py), so the first use is where a dead connection shows."""
+        first, self._used = not self._used, True
+        try:
+            self.cursor.execute(text, params)
+        except DEAD_CONNECTION_ERRORS:
+            if not (first and self._autocommit and self._dbapi.driver_connection.closed):
+                raise
+            self._cursor = None
+            self._dbapi.invalidate()
+            self._checkout()
+            self.cursor.execute(text, params)
+
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
-        self.cursor.execute(self.sql(text), params)
+        self._run(self.sql(text), params)
         return self.cursor.fetchall()
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(self.sql(text), params)
+        self._run(self.sql(text), params)
 
     def many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -74,7 +100,7 @@ class DriverSql:
         however many values."""
         if not values:
             return []
-        self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+        self._run(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
         return self.cursor.fetchall()
 
     def execute_in(self, statement: str, values: list) -> None:
@@ -108,14 +134,28 @@ class DriverSql:
     def commit(self) -> None:
         self._dbapi.commit()
 
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """psycopg's pipeline mode on PostgreSQL (statements sent without waiting for the ones before, their
+        errors raised at the next read or the commit); nothing on SQLite, which has no round trips."""
+        if self.postgres and _PIPELINES:
+            return self._dbapi.driver_connection.pipeline()
+        return nullcontext()
+
     def close(self) -> None:
         if self._cursor is not None:
             self._cursor.close()
             self._cursor = None
         if self._standalone and self._dbapi is not None:
-            self._dbapi.close()  # back to the pool (which rolls back whatever the read began)
+            if self._autocommit:
+                with suppress(*DEAD_CONNECTION_ERRORS):  # a dead connection is discarded by the pool anyway
+                    self._dbapi.driver_connection.autocommit = False  # the pool's other users expect transactions
+            self._dbapi.close()  # back to the pool (which rolls back whatever a transaction began)
             self._dbapi = None
 
+
+# What a connection that died under us raises (the server restarted, the network dropped it).
+DEAD_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+_PIPELINES = psycopg.Pipeline.is_supported()  # libpq 14 or later (the psycopg[binary] wheel bundles one)
 
 _standalone: ContextVar[DriverSql | None] = ContextVar("prefs_standalone_transaction", default=None)
 
@@ -129,8 +169,11 @@ def standalone_transaction() -> Iterator[DriverSql]:
     sql = DriverSql(standalone=True)
     token = _standalone.set(sql)
     try:
-        yield sql
-        sql.commit()
+        # PostgreSQL: pipeline mode sends what needs no answer (BEGIN, the writes, COMMIT) with the next
+        # statement that does, so the one-click's seven round trips become three.
+        with sql.pipeline():
+            yield sql
+            sql.commit()
     finally:
         _standalone.reset(token)
         sql.close()  # back to the pool, which rolls back anything left uncommitted

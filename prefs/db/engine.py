@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from psycopg.pq import ConnStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
 from ..extensions import db
@@ -25,6 +28,8 @@ def init_engine(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
         _count_pool_use(db.engine)
+        if db.engine.dialect.name == "postgresql":
+            event.listen(db.engine, "checkout", _refuse_dead_connections)
     guard_fast_writes(db.session)
 
 
@@ -35,6 +40,18 @@ def _count_pool_use(engine: Engine) -> None:
         POOL_CAPACITY.inc(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))  # no public accessor
     event.listen(engine, "checkout", lambda *_: POOL_IN_USE.inc())
     event.listen(engine, "checkin", lambda *_: POOL_IN_USE.dec())
+
+
+def _refuse_dead_connections(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, an idle timeout, a pooler's recycling) is
+    replaced at checkout without a round trip: the driver already knows it broke, or its socket, idle between
+    requests, has something to read, which on an idle connection can only be the server's goodbye (an
+    error notice, then end of file). The pool drops it and opens another (SQLAlchemy's disconnect
+    handling); a connection that dies silently (a cable pulled) is caught at its first use instead."""
+    if dbapi_connection.closed or dbapi_connection.pgconn.status != ConnStatus.OK:
+        raise DisconnectionError("connection closed")
+    if select.select([dbapi_connection.pgconn.socket], [], [], 0)[0]:
+        raise DisconnectionError("the server closed the connection while it was idle in the pool")
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +83,9 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         connect_args["prepare_threshold"] = None
     elif "options" not in given:
         connect_args["options"] = f"-c statement_timeout={statement_seconds * 1000}"
-    return {"hide_parameters": True, "pool_pre_ping": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
+    # No pool_pre_ping: it costs a round trip on every checkout. A dead connection is caught at checkout
+    # without one (_refuse_dead_connections) or at its first use (db/driver.py retries a read once).
+    return {"hide_parameters": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

@@ -108,7 +108,7 @@ def evaluate(address_hash: AddressHasher, quiet_hours: QuietHours | None, items:
     for item in items:
         wanted[item.by].add(item.key)
     # A read-only connection of its own: no session transaction to begin and close on the hot path.
-    sql = DriverSql(standalone=True)
+    sql = DriverSql(standalone=True, reads_only=True)
     try:
         states: dict[str, dict[str, RecipientState]] = {
             by: load_states(by, keys, sql) if keys else {} for by, keys in wanted.items()
