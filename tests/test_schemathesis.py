@@ -35,11 +35,15 @@ from schemathesis.engine import events
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from werkzeug.serving import make_server
 
+from prefs.services import forms
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("PREFS_FUZZ_EXAMPLES", "500"))
 SEED = int(os.environ.get("PREFS_FUZZ_SEED", "2026"))
 STATE_RULES = {"Not a channel of this topic.", "Consent cannot have been given in the future."}
+# A subscribe form's topics and notice must exist in the catalogue and the notices, as they are now.
+STATE_RULES |= {forms.NO_NOTICE, forms.MANDATORY, forms.NOT_BY_EMAIL}
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]  # 413: a batch over 10,000
 
 # Values for the document's own formats: `phone` is a number libphonenumber calls valid; `email` refuses the

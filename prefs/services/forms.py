@@ -38,6 +38,10 @@ SOURCE_PREFIX = "hosted_form:"  # the evidence's source: "hosted_form:<key>"
 ACTOR = Actor("recipient", None, "hosted_form")
 FIELDS = ("title", "topics", "channel", "notice", "thanks")
 
+# Refusals that depend on the catalogue and the notices, not on the request's shape.
+NO_NOTICE = "No notice has this key: save its wording first (POST /api/v1/notices)."
+MANDATORY, NOT_BY_EMAIL = "Mandatory topic.", "Not sent by email."
+
 # Why a form cannot take signups just now (form_problem).
 MAIL_OFF, TOPIC_GONE = "mail_off", "topic_gone"
 
@@ -121,8 +125,8 @@ def _checked(deps: Deps, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The form's fields as stored. Raises PrefsError(invalid): a title of 1-200 characters; 1-20 distinct
     topics, each a live, non-mandatory topic sent by email; channel email; a notice that exists; thanks of at
     most 2000 characters. Raises PrefsError(unknown_topic) for a topic not in the catalogue."""
-    title = str(fields.get("title") or "").strip()
-    if not title or len(title) > MAX_TITLE:
+    title = str(fields.get("title") or "")
+    if not 1 <= len(title) <= MAX_TITLE:
         raise invalid("title", f"The form's heading: 1 to {MAX_TITLE} characters.")
     if fields.get("channel") != CHANNEL:
         raise invalid("channel", "Forms subscribe by email: the person confirms a link mailed to them.")
@@ -137,15 +141,15 @@ def _checked(deps: Deps, fields: Mapping[str, Any]) -> dict[str, Any]:
         if rule is None or rule.archived:
             raise PrefsError("unknown_topic", f"No topic {key!r}.", {"topics": {str(index): ["Unknown topic."]}})
         if CHANNEL not in rule.channels or rule.mandatory:
-            why = "Mandatory topic." if rule.mandatory else "Not sent by email."
+            why = MANDATORY if rule.mandatory else NOT_BY_EMAIL
             raise PrefsError("invalid", f"Topic {key!r} cannot be on a form: {why}", {"topics": {str(index): [why]}})
     notice = fields.get("notice")
     if not isinstance(notice, str) or current_notice(notice) is None:
-        raise invalid("notice", "The key of a notice (POST /api/v1/notices): the wording the form shows.")
+        raise invalid("notice", NO_NOTICE)
     thanks = str(fields.get("thanks") or "").strip()
     if len(thanks) > MAX_THANKS:
         raise invalid("thanks", f"At most {MAX_THANKS} characters.")
-    return {"title": title, "topics": list(topics), "channel": CHANNEL, "notice": notice, "thanks": thanks}
+    return {"title": title.strip() or title, "topics": list(topics), "channel": CHANNEL, "notice": notice, "thanks": thanks}
 
 
 def _summary(form: SubscribeForm) -> dict[str, Any]:
