@@ -146,10 +146,15 @@ class DriverSql:
             self._cursor.close()
             self._cursor = None
         if self._standalone and self._dbapi is not None:
-            if self._autocommit:
-                with suppress(*DEAD_CONNECTION_ERRORS):  # a dead connection is discarded by the pool anyway
-                    self._dbapi.driver_connection.autocommit = False  # the pool's other users expect transactions
-            self._dbapi.close()  # back to the pool (which rolls back whatever a transaction began)
+            if getattr(self._dbapi.driver_connection, "closed", False):
+                # It died under us (psycopg knows): discard it, rather than have the pool try to roll back
+                # on it and log that failure with a traceback.
+                self._dbapi.invalidate()
+            else:
+                if self._autocommit:
+                    with suppress(*DEAD_CONNECTION_ERRORS):  # a dead connection is discarded by the pool anyway
+                        self._dbapi.driver_connection.autocommit = False  # the pool's other users expect transactions
+                self._dbapi.close()  # back to the pool (which rolls back whatever a transaction began)
             self._dbapi = None
 
 
