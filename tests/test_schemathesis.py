@@ -35,7 +35,7 @@ from schemathesis.engine import events
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from werkzeug.serving import make_server
 
-from prefs.services import forms
+from prefs.services import forms, notices, subscriptions, topics
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +44,11 @@ SEED = int(os.environ.get("PREFS_FUZZ_SEED", "2026"))
 STATE_RULES = {"Not a channel of this topic.", "Consent cannot have been given in the future."}
 # A subscribe form's topics and notice must exist in the catalogue and the notices, as they are now.
 STATE_RULES |= {forms.NO_NOTICE, forms.MANDATORY, forms.NOT_BY_EMAIL}
+# A subscription's topics must be sent on its channel and not mandatory; its evidence's notice must exist (with a
+# version made by collected_at).
+STATE_RULES |= {subscriptions.NOT_ON_CHANNEL, subscriptions.MANDATORY, notices.UNKNOWN_NOTICE, notices.NOT_YET_CURRENT}
+# A PATCH to `confirmation: double` is refused for the topic as stored: not sent by email, mandatory, on by default.
+STATE_RULES |= {topics.DOUBLE_NOT_BY_EMAIL, topics.DOUBLE_MANDATORY, topics.DOUBLE_ON_BY_DEFAULT}
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]  # 413: a batch over 10,000
 
 # Values for the document's own formats: `phone` is a number libphonenumber calls valid; `email` refuses the

@@ -772,7 +772,9 @@ class TopicCreateSchema(StrictSchema):
     default_subscribed = fields.Nested(ChannelFlagsSchema)
     names = Translations(TopicNamesSchema, TRANSLATED_NAMES)
     descriptions = Translations(TopicDescriptionsSchema, TRANSLATED_DESCRIPTIONS)
-    confirmation = fields.String(load_default="single", validate=validate.OneOf(CONFIRMATIONS), metadata={"description": CONFIRMATION})
+    confirmation = fields.String(
+        load_default="single", validate=validate.OneOf(CONFIRMATIONS), metadata={"description": CONFIRMATION}
+    )
 
 
 class TopicPatchSchema(StrictSchema):
@@ -948,8 +950,12 @@ class SubscriptionInSchema(OneOfFieldsSchema):
                   "stored one, else this one, else English."},
     )  # fmt: skip
     topics = fields.List(
-        TopicKey(), required=True, validate=[validate.Length(min=1, max=50), Distinct()], metadata={"description": "Topic keys."}
-    )
+        TopicKey(),
+        required=True,
+        validate=[validate.Length(min=1, max=50), Distinct()],
+        metadata={"description": "Topic keys, each sent on `channel` and not mandatory (else 422 invalid; a topic not in "
+                  "the catalogue or archived: 422 unknown_topic)."},
+    )  # fmt: skip
     channel = Channel(required=True)
     evidence = fields.Nested(SubscriptionEvidenceSchema, required=True)
 

@@ -16,6 +16,9 @@ from ..models import Notice
 from .admin_events import record_admin_event
 
 MAX_TEXT = 20000
+# Refusals of a consent's `notice` that depend on the notices as stored (and the time), not on the request's shape.
+UNKNOWN_NOTICE = "Unknown notice."
+NOT_YET_CURRENT = "No version of this notice was current at collected_at."
 
 
 def notice_to_dict(notice: Notice) -> dict[str, Any]:
@@ -89,14 +92,14 @@ def notice_at(key: str, collected_at: datetime) -> Notice:
     moment = _aware(collected_at)
     versions = list(db.session.execute(select(Notice).where(Notice.key == key).order_by(Notice.version.desc())).scalars())
     if not versions:
-        raise PrefsError("invalid", f"No notice {key!r}.", {"evidence": {"notice": ["Unknown notice."]}})
+        raise PrefsError("invalid", f"No notice {key!r}.", {"evidence": {"notice": [UNKNOWN_NOTICE]}})
     for notice in versions:
         if _aware(notice.created_at) <= moment:
             return notice
     raise PrefsError(
         "invalid",
         f"The notice {key!r} did not exist yet when this consent was collected.",
-        {"evidence": {"notice": ["No version of this notice was current at collected_at."]}},
+        {"evidence": {"notice": [NOT_YET_CURRENT]}},
     )
 
 

@@ -38,6 +38,8 @@ from .recipients import RecipientRow, upsert_recipient, writable_recipient
 
 CONFIRMATION_DAYS = 7  # an unconfirmed double opt-in expires after this (SPEC §14)
 CONFIRM_TEMPLATE = "confirm_subscription"
+# Refusals of a topic that depend on the catalogue as stored, not on the request's shape.
+NOT_ON_CHANNEL, MANDATORY = "Not on this channel.", "Mandatory topic."
 # Evidence a caller may give (SPEC §14); `notice` names a notice, stored with the version current at
 # `collected_at` as `notice_version`.
 EVIDENCE_FIELDS = ("source", "collected_at", "notice", "url", "ip", "user_agent")
@@ -183,12 +185,10 @@ def _topics(catalogue: TopicCatalogue, keys: Sequence[str], channel: str) -> lis
         if rule is None or rule.archived:
             raise PrefsError("unknown_topic", f"No topic {key!r}.", {"topics": {str(index): ["Unknown topic."]}})
         if channel not in rule.channels:
-            raise PrefsError(
-                "invalid", f"Topic {key!r} is not sent on {channel}.", {"topics": {str(index): ["Not on this channel."]}}
-            )
+            raise PrefsError("invalid", f"Topic {key!r} is not sent on {channel}.", {"topics": {str(index): [NOT_ON_CHANNEL]}})
         if rule.mandatory:
             raise PrefsError(
-                "invalid", f"Topic {key!r} is mandatory: nobody subscribes to it.", {"topics": {str(index): ["Mandatory topic."]}}
+                "invalid", f"Topic {key!r} is mandatory: nobody subscribes to it.", {"topics": {str(index): [MANDATORY]}}
             )
         found.append(rule)
     return found

@@ -23,6 +23,11 @@ CONFIRMATIONS = ("single", "double")
 # Admins' translations of a topic's name and description (SPEC §16): language tag -> text, for the languages
 # the recipient pages speak (prefs/languages.py); the page shows the one for its language, else `name`.
 TEXT_LIMITS = {"names": 200, "descriptions": 2000}
+# Refusals of `confirmation: double` that, in a PATCH, depend on the topic as stored (its channels, mandatory,
+# default_subscribed), not on the request's shape.
+DOUBLE_NOT_BY_EMAIL = "Double opt-in is for email: this topic is not sent by email."
+DOUBLE_MANDATORY = "A mandatory topic needs no opt-in."
+DOUBLE_ON_BY_DEFAULT = "A double opt-in topic cannot be on by default by email."
 
 
 def topic_to_dict(topic: Topic) -> dict[str, Any]:
@@ -164,11 +169,11 @@ def _check_confirmation(topic: Topic) -> None:
     if confirmation == "single":
         return
     if "email" not in topic.channels:
-        raise invalid("confirmation", "Double opt-in is for email: this topic is not sent by email.")
+        raise invalid("confirmation", DOUBLE_NOT_BY_EMAIL)
     if topic.mandatory:
-        raise invalid("confirmation", "A mandatory topic needs no opt-in.")
+        raise invalid("confirmation", DOUBLE_MANDATORY)
     if (topic.default_subscribed or {}).get("email"):
-        raise invalid("confirmation", "A double opt-in topic cannot be on by default by email.")
+        raise invalid("confirmation", DOUBLE_ON_BY_DEFAULT)
 
 
 def _channels(given: list[str]) -> list[str]:
