@@ -42,12 +42,14 @@ from ..outbound.smtp import SendResult, SmtpSender
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
 from ..services.mail_delivery import Mail, claim_due_mails, record_mails, send_mails
+from ..services.partitions import ensure_event_partitions
 from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit-to-delivery latency)
 PACING = timedelta(seconds=1)  # a target gets at most REQUESTS_PER_SECOND pushes in this long
 PRUNE_EVERY_SECONDS = 3600
+PARTITIONS_EVERY_SECONDS = 24 * 3600  # consent_events' monthly partitions, made months ahead (PostgreSQL)
 
 
 class Worker:
@@ -177,8 +179,12 @@ class Worker:
         """Rounds until `stop` is set. A database outage does not end the worker: it waits (1 s, doubling up to
         30 s), logging the first failure and then one line a minute, and carries on where it was."""
         pruned_at, backoff, logged_at = 0.0, 0.0, float("-inf")
+        partitions_at = float("-inf")  # at start, then once a day
         while not stop.is_set():
             try:
+                if time.monotonic() - partitions_at > PARTITIONS_EVERY_SECONDS:
+                    self.keep_partitions()
+                    partitions_at = time.monotonic()
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
                     unit_of_work(lambda: prune(self.clock()))
                     pruned_at = time.monotonic()
@@ -197,6 +203,18 @@ class Worker:
                 continue
             if not done:
                 stop.wait(IDLE_SECONDS)
+
+    def keep_partitions(self) -> None:
+        """PostgreSQL: the coming months' partitions of consent_events (services/partitions.py); SQLite: nothing."""
+        if not self.postgres:
+            return
+        try:
+            unit_of_work(lambda: ensure_event_partitions(utcnow()))
+        except Exception as error:
+            if is_outage(error):
+                raise
+            # Never a reason to stop delivering: events go to the default partition meanwhile.
+            log.warning("worker: could not make the partitions of consent_events: %s", describe_error(error))
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -241,6 +259,7 @@ def worker(once: bool) -> None:
         running = Worker(deps)
         try:
             if once:
+                running.keep_partitions()
                 say(f"worker: {running.drain()} done")
                 return
             stop = threading.Event()

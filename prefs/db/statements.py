@@ -130,6 +130,76 @@ INSERT_IMPORT_EVENT = (
     "INSERT INTO consent_events (at, recipient_id, actor, actor_id, via, kind, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# --- consent_events' monthly partitions on PostgreSQL (migration 0014, services/partitions.py)
+# `{partition}` is a name services/partitions.py makes from a month (consent_events_yYYYYmMM), `{lower}` and
+# `{upper}` the month's bounds it formats itself (DDL takes no bound parameters); never client text.
+# Whether consent_events is partitioned here (false before migration 0014).
+EVENTS_PARTITIONED_POSTGRES = "SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('consent_events')"
+# The partitions that exist, by name.
+EVENT_PARTITIONS_POSTGRES = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass('consent_events')"
+)
+# One maker of partitions at a time; the lock ATTACH PARTITION takes anyway, which inserts and reads never wait on.
+LOCK_EVENT_PARTITIONS_POSTGRES = "LOCK TABLE consent_events IN SHARE UPDATE EXCLUSIVE MODE"
+# The default partition, should it be missing: a row whose month has no partition still goes somewhere.
+CREATE_DEFAULT_EVENT_PARTITION_POSTGRES = "CREATE TABLE IF NOT EXISTS consent_events_default PARTITION OF consent_events DEFAULT"
+# A month's partition, made beside the table before it is attached.
+CREATE_EVENT_PARTITION_POSTGRES = "CREATE TABLE {partition} (LIKE consent_events INCLUDING DEFAULTS)"
+# Rows of that month that went to the default partition meanwhile move into it (in the same transaction).
+MOVE_DEFAULT_EVENTS_POSTGRES = """
+WITH moved AS (DELETE FROM consent_events_default WHERE at >= ? AND at < ? RETURNING *),
+     copied AS (INSERT INTO {partition} SELECT * FROM moved RETURNING 1)
+SELECT count(*) FROM copied
+"""
+# The month's partition joins the table (it gets the table's primary key and indexes).
+ATTACH_EVENT_PARTITION_POSTGRES = (
+    "ALTER TABLE consent_events ATTACH PARTITION {partition} FOR VALUES FROM ('{lower}') TO ('{upper}')"
+)
+
+# --- the import on PostgreSQL (services/imports.py): a batch is COPYed into temporary staging tables, then
+# written with one set-based statement per table. The staging tables live as long as the connection and are
+# emptied at every commit, so a pooled connection (or one pgbouncer hands to another client) never sees
+# another batch's rows; IF NOT EXISTS makes them on whichever connection the batch runs.
+# The batch's new and changed recipients (NULL: leave the stored value; an import never clears one).
+CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES = """
+CREATE TEMPORARY TABLE IF NOT EXISTS import_recipients_stage (
+  n integer, id varchar(128), email varchar(320), phone varchar(32), locale varchar(35), time_zone varchar(64),
+  email_hash varchar(64), phone_hash varchar(64)
+) ON COMMIT DELETE ROWS
+"""
+# The batch's choices that differ from what is stored.
+CREATE_IMPORT_CHOICES_STAGE_POSTGRES = """
+CREATE TEMPORARY TABLE IF NOT EXISTS import_choices_stage (
+  recipient_pk integer, topic varchar(64), channel varchar(8), subscribed boolean
+) ON COMMIT DELETE ROWS
+"""
+# The batch's new and changed recipients into their staging table.
+COPY_IMPORT_RECIPIENTS_POSTGRES = (
+    "COPY import_recipients_stage (n, id, email, phone, locale, time_zone, email_hash, phone_hash) FROM STDIN"
+)
+# The batch's changed choices into theirs.
+COPY_IMPORT_CHOICES_POSTGRES = "COPY import_choices_stage (recipient_pk, topic, channel, subscribed) FROM STDIN"
+# The batch's `imported` events, COPYed straight into their table (under the event write lock; INSERT_IMPORT_OUTBOX follows).
+COPY_IMPORT_EVENTS_POSTGRES = "COPY consent_events (at, recipient_id, actor, actor_id, via, kind, before, after) FROM STDIN"
+# The upsert: new recipients in file order (their pk follows it), changed fields of existing ones; (id, pk) of each.
+UPSERT_IMPORT_RECIPIENTS_POSTGRES = """
+INSERT INTO recipients AS r (id, status, email, phone, locale, time_zone, email_hash, phone_hash, created_at, updated_at)
+SELECT id, 'active', email, phone, locale, time_zone, email_hash, phone_hash, ?, ? FROM import_recipients_stage ORDER BY n
+ON CONFLICT (id) DO UPDATE SET
+  email = coalesce(EXCLUDED.email, r.email), phone = coalesce(EXCLUDED.phone, r.phone),
+  locale = coalesce(EXCLUDED.locale, r.locale), time_zone = coalesce(EXCLUDED.time_zone, r.time_zone),
+  email_hash = coalesce(EXCLUDED.email_hash, r.email_hash), phone_hash = coalesce(EXCLUDED.phone_hash, r.phone_hash),
+  updated_at = EXCLUDED.updated_at
+RETURNING id, pk
+"""
+# The upsert of the changed choices (an import carries no evidence of consent: with_evidence is false).
+UPSERT_IMPORT_CHOICES_POSTGRES = """
+INSERT INTO choices AS c (recipient_pk, topic, channel, subscribed, with_evidence, updated_at)
+SELECT recipient_pk, topic, channel, subscribed, ?, ? FROM import_choices_stage
+ON CONFLICT (recipient_pk, topic, channel) DO UPDATE SET
+  subscribed = EXCLUDED.subscribed, with_evidence = EXCLUDED.with_evidence, updated_at = EXCLUDED.updated_at
+"""
+
 # --- the outbox (services/outbox.py) and the delivery worker (services/delivery.py)
 # One event and its outbox message, in one round trip on PostgreSQL (the one-click path runs it).
 INSERT_EVENT_WITH_OUTBOX_POSTGRES = """
