@@ -9,7 +9,7 @@ JSON as text, times as SQLite's text or PostgreSQL's timestamp. Everything else 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -107,6 +107,12 @@ class DriverSql:
         """Run `statement` (an UPDATE or DELETE) for the rows whose `{in_list}` key is among `values`."""
         if values:
             self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+
+    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL: `rows` through `statement` (a COPY ... FROM STDIN), the bulk path of the import."""
+        with self.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def time(self, moment: datetime) -> Any:
         """What SQLAlchemy's DateTime would send: text on SQLite, a timestamp on PostgreSQL."""
