@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dataset import SETTINGS, TOPICS, build  # noqa: E402
-from served import CONNECTIONS, gunicorn, lua_script, wrk  # noqa: E402
+from served import CONNECTIONS, CpuMeter, gunicorn, lua_script, wrk  # noqa: E402
 
 # Each wrk thread takes every other token from its own offset, so no two requests share a token.
 ONE_CLICK_LUA = """
@@ -52,7 +52,8 @@ def measure_one_click(database_url: str, n: int, seconds: int, directory: str) -
     with gunicorn({**SETTINGS, "PREFS_DATABASE_URL": database_url}) as base:
         wrk(base + "/bench/trivial", seconds=2)  # warm-up
         trivial = wrk(base + "/bench/trivial", seconds=seconds)
-        one_click = wrk(base, seconds=seconds, script=lua_script(ONE_CLICK_LUA), env={"PREFS_TOKENS": tokens_file})
+        with CpuMeter(base) as meter:
+            one_click = wrk(base, seconds=seconds, script=lua_script(ONE_CLICK_LUA), env={"PREFS_TOKENS": tokens_file})
     engine = create_engine(database_url)
     with engine.connect() as connection:
         events, people = connection.execute(
@@ -60,6 +61,7 @@ def measure_one_click(database_url: str, n: int, seconds: int, directory: str) -
         ).one()
     engine.dispose()
     return {
+        **meter.per_request_us(one_click.requests),
         "trivial_rps": trivial.requests_per_second,
         "one_click_rps": one_click.requests_per_second,
         "one_click_p50_ms": one_click.p50_ms,

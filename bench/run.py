@@ -30,11 +30,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
+from app_overhead import measure as measure_overhead  # noqa: E402
 from check import app_and_key, measure_batch, measure_single_latency  # noqa: E402
 from dataset import POSTGRES_URL, SETTINGS, build, mixed_checks  # noqa: E402
 from import_csv import measure_import  # noqa: E402
 from one_click import measure_one_click  # noqa: E402
-from served import CONNECTIONS, gunicorn, lua_script, wrk  # noqa: E402
+from served import CONNECTIONS, CpuMeter, gunicorn, lua_script, wrk  # noqa: E402
 
 CHECK_LUA = """
 local bodies = {}
@@ -63,8 +64,10 @@ def measure_http_check(database_url: str, n: int, seconds: int, directory: str) 
     with gunicorn({**SETTINGS, "PREFS_DATABASE_URL": database_url}) as base:
         wrk(base + "/bench/trivial", seconds=2)  # warm-up
         trivial = wrk(base + "/bench/trivial", seconds=seconds)
-        check = wrk(base, seconds=seconds, script=lua_script(CHECK_LUA), env={"PREFS_BODIES": bodies, "PREFS_KEY": key})
+        with CpuMeter(base) as meter:
+            check = wrk(base, seconds=seconds, script=lua_script(CHECK_LUA), env={"PREFS_BODIES": bodies, "PREFS_KEY": key})
     return {
+        **meter.per_request_us(check.requests),
         "trivial_rps": trivial.requests_per_second,
         "trivial_p99_ms": trivial.p99_ms,
         "check_rps": check.requests_per_second,
@@ -105,10 +108,15 @@ def main() -> None:
         results["P3"]["ratio"] = results["P3"]["large"]["p50_ms"] / results["P3"]["small"]["p50_ms"]
         results["P2"] = measure_http_check(large, args.n, args.seconds, directory)
         results["P5"] = measure_one_click(large, args.n, args.seconds, directory)
+        results["overhead"] = measure_overhead(args.seconds, 2, small)
         results["P4"] = measure_import(database_url_for(args, "prefs_bench_import", directory), args.n, directory, again=False)
     results["seconds"] = time.perf_counter() - started
     rows = table(results)
     print("\n".join(rows))
+    for name, key in (("P2 check", "P2"), ("P5 one-click", "P5")):
+        cpu = results[key]
+        database = f"PostgreSQL {cpu['database_cpu_us']:.0f} µs" if args.postgres else "SQLite works inside them"
+        print(f"CPU per request, {name}: app workers {cpu['app_cpu_us']:.0f} µs; {database}")
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     with open(os.path.join(HERE, "out", f"results-{kind}.json"), "w") as handle:
         json.dump(results, handle, indent=2)
@@ -117,7 +125,7 @@ def main() -> None:
 
 
 def table(r: dict) -> list[str]:
-    p1, p2, p3, p4, p5 = r["P1"], r["P2"], r["P3"], r["P4"], r["P5"]
+    p1, p2, p3, p4, p5, overhead = r["P1"], r["P2"], r["P3"], r["P4"], r["P5"], r["overhead"]
     met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     n = f"{r['n']:,}"
     return [
@@ -128,6 +136,7 @@ def table(r: dict) -> list[str]:
         f"| P3 check latency p50, {n} vs 10,000 | {p3['large']['p50_ms']:.2f} ms | {p3['small']['p50_ms']:.2f} ms | {p3['ratio']:.2f}× | ≤ 1.25× | {met(p3['ratio'] <= 1.25)} |",
         f"| P4 import of {n} rows | {p4['seconds']:.1f} s | — | — | ≤ 60 s | {met(p4['seconds'] <= 60)} |",
         f"| P5 one-click POSTs over HTTP | {p5['one_click_rps']:.0f} req/s, p99 {p5['one_click_p99_ms']:.1f} ms | trivial route {p5['trivial_rps']:.0f} req/s | {p5['ratio']:.0%} | ≥ 40% | {met(p5['ratio'] >= 0.4)} |",
+        f"| the app's JSON 404 (its cost per request, issue 17) | {overhead['app_404_rps']:.0f} req/s | bare Flask JSON route {overhead['bare_rps']:.0f} req/s | {overhead['ratio']:.0%} | ≥ 80% | {met(overhead['ratio'] >= 0.8)} |",
     ]
 
 

@@ -50,6 +50,42 @@ def cpu_seconds(master_pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """User and system CPU seconds used so far by every PostgreSQL process on this machine (backends,
+    WAL writer, checkpointer): what a request costs the database, when nothing else uses it meanwhile."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                head, _, rest = handle.read().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+class CpuMeter:
+    """CPU per request of the app's workers and of PostgreSQL over one load run."""
+
+    def __init__(self, served: Served) -> None:
+        self.served = served
+
+    def __enter__(self) -> CpuMeter:
+        self.app, self.database = cpu_seconds(self.served.pid), postgres_cpu_seconds()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.app, self.database = cpu_seconds(self.served.pid) - self.app, postgres_cpu_seconds() - self.database
+
+    def per_request_us(self, requests: int) -> dict[str, float]:
+        return {"app_cpu_us": self.app / requests * 1e6, "database_cpu_us": self.database / requests * 1e6}
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str], workers: int = 2, config: str | None = None, app: str = "app:app", quiet: bool = False
