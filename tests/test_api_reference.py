@@ -239,11 +239,31 @@ def test_the_codes_the_api_answers_are_the_codes_documented(api, client, make_ke
         # opt-in (SPEC §14): a double opt-in topic while mail is off (these tests set no SMTP), unknown topic,
         # a recipient erased or unknown, a number that texted STOP
         ("POST", "/topics", {"key": "letters", "name": "Letters", "channels": ["email"], "confirmation": "double"}),
-        ("POST", "/subscriptions", {"email": "new@example.com", "topics": ["letters"], "channel": "email", "evidence": {"source": "form"}}),
-        ("POST", "/subscriptions", {"email": "new@example.com", "topics": ["nope"], "channel": "email", "evidence": {"source": "form"}}),
-        ("POST", "/subscriptions", {"recipient_id": "gone", "topics": ["newsletter"], "channel": "email", "evidence": {"source": "form"}}),
-        ("POST", "/subscriptions", {"recipient_id": "nobody", "topics": ["newsletter"], "channel": "email", "evidence": {"source": "f"}}),
-        ("POST", "/subscriptions", {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "form"}}),
+        (
+            "POST",
+            "/subscriptions",
+            {"email": "new@example.com", "topics": ["letters"], "channel": "email", "evidence": {"source": "form"}},
+        ),
+        (
+            "POST",
+            "/subscriptions",
+            {"email": "new@example.com", "topics": ["nope"], "channel": "email", "evidence": {"source": "form"}},
+        ),
+        (
+            "POST",
+            "/subscriptions",
+            {"recipient_id": "gone", "topics": ["newsletter"], "channel": "email", "evidence": {"source": "form"}},
+        ),
+        (
+            "POST",
+            "/subscriptions",
+            {"recipient_id": "nobody", "topics": ["newsletter"], "channel": "email", "evidence": {"source": "f"}},
+        ),
+        (
+            "POST",
+            "/subscriptions",
+            {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "form"}},
+        ),
         ("POST", "/notices", {"key": "signup", "text": "Sign me up", "language": "xx"}),
         ("GET", "/recipients/gone/consents", None),
         # hosted subscribe forms: an unknown topic, a taken key, a changed key

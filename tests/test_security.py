@@ -74,7 +74,12 @@ BODIES = {
     "/api/v1/webhooks": {"url": "http://127.0.0.1:9/hook"},
     "/api/v1/webhooks/<int:endpoint_id>": {"description": "matrix"},
     "/api/v1/webhooks/<int:endpoint_id>/replay": {"after": 0},
-    "/api/v1/subscriptions": {"recipient_id": "cust-1", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "matrix"}},
+    "/api/v1/subscriptions": {
+        "recipient_id": "cust-1",
+        "topics": ["newsletter"],
+        "channel": "sms",
+        "evidence": {"source": "matrix"},
+    },
     "/api/v1/notices": {"key": "newsletter", "text": "Matrix"},  # before GET /notices/newsletter
     # after POST /notices (it names that notice); before GET and PATCH /forms/newsletter
     "/api/v1/forms": {"key": "newsletter", "title": "Matrix", "topics": ["newsletter"], "notice": "newsletter"},
