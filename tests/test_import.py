@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 
@@ -129,3 +130,36 @@ def test_a_file_that_is_not_utf8_gets_a_clear_error(runner, tmp_path):
     result = runner.invoke(args=["recipients", "import", str(path), "--processes", "1"])
     assert result.exit_code != 0 and "not UTF-8" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_batch_sees_what_the_batch_before_it_wrote(api, runner, newsletter, tmp_path, monkeypatch):
+    """On PostgreSQL a batch is written while the next is read (services/imports._PostgresWriter): a row of the
+    next batch that depends on the one before (the same id again, an address the one before gave up) reads
+    what that one committed, as if the batches ran one after the other."""
+    from prefs.services import imports
+
+    monkeypatch.setattr(imports, "BATCH", 2)
+    slowly = imports._apply_postgres  # a slow write: the next batch is read while it is still uncommitted
+
+    def apply_slowly(*args):
+        time.sleep(0.3)
+        slowly(*args)
+
+    monkeypatch.setattr(imports, "_apply_postgres", apply_slowly)
+    assert api.put("/recipients/ann", {"email": "x@example.com"}).status_code == 201
+    rows = [
+        {"id": "ann", "email": "y@example.com", "locale": ""},  # line 2, batch 1: ann gives x up
+        {"id": "cat", "email": "cat@example.com", "locale": ""},  # line 3, batch 1: new
+        {"id": "bob", "email": "x@example.com", "locale": ""},  # line 4, batch 2: x is free by now
+        {"id": "cat", "email": "", "locale": "fr-FR"},  # line 5, batch 2: cat again, stored by batch 1
+        {"id": "dan", "email": "dan@example.com", "locale": ""},  # line 6, batch 3: no wait needed
+    ]
+    path = write_csv(tmp_path / "chain.csv", rows, header=("id", "email", "locale"))
+    result = runner.invoke(args=["recipients", "import", path, "--processes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "3 created, 2 updated, 0 unchanged, 0 bad rows" in result.output
+    assert api.get("/recipients/bob").get_json()["email"] == "x@example.com"
+    assert api.get("/recipients/ann").get_json()["email"] == "y@example.com"
+    assert api.get("/recipients/cat").get_json()["locale"] == "fr-FR"
+    events = api.get("/recipients/cat/events").get_json()["events"]
+    assert [(e["before"], e["after"]) for e in events][0] == ({"locale": None}, {"locale": "fr-FR"})

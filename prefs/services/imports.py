@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import get_context
@@ -43,6 +44,7 @@ from ..db.statements import (
 )
 from ..decision import TopicRule
 from ..errors import PrefsError
+from ..extensions import db
 from ..models import Recipient, utcnow
 from ..suppression import AddressHasher
 from .events import serialise_event_writes
@@ -179,8 +181,9 @@ def import_recipients(
     progress: Callable[[int], None] = lambda rows: None,
     processes: int = 2,
 ) -> ImportReport:
-    """Validate in `processes` worker processes while this one writes; each batch is one transaction,
-    run through `write_batch` (which commits). Raises ImportFileError before writing anything."""
+    """Validate in `processes` worker processes while this one writes; each batch is one transaction, run
+    through `write_batch` (which commits) on SQLite, by _PostgresWriter on PostgreSQL. Raises ImportFileError
+    before writing anything."""
     report = ImportReport()
     mandatory = frozenset(key for key, rule in rules.items() if rule.mandatory)
     claimed: dict[str, str] = {}  # address -> id, across the whole file, to refuse duplicates
@@ -196,13 +199,21 @@ def import_recipients(
         pool = None
         init_worker(region, address_hash, mandatory)
         validated = map(validate_rows, batches)
+    writer = _PostgresWriter(file_name) if db.engine.dialect.name == "postgresql" else None
     try:
         for rows in validated:
             good = [row for row in rows if isinstance(row, GoodRow)]
             report.bad += [row for row in rows if isinstance(row, BadRow)]
-            write_batch(partial(_write, good, file_name, claimed, report))
+            if writer is None:
+                write_batch(partial(_write, good, file_name, claimed, report))
+            else:
+                writer.write(good, claimed, report)
             progress(len(rows))
+        if writer is not None:
+            writer.wait()
     finally:
+        if writer is not None:
+            writer.close()  # a batch still being written is finished first: it was decided whole
         if pool is not None:
             pool.terminate()
     report.bad.sort(key=lambda row: row.line)
@@ -221,6 +232,15 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
     sql = DriverSql()
     if sql.connection is None:  # write_batch runs this in the session's transaction, which it commits
         raise RuntimeError("an import batch is written in the session's transaction")
+    accepted, existing, changes = _decide(sql, rows, claimed, report)
+    _write_sqlite(sql, accepted, existing, changes, file_name, report)
+
+
+def _decide(
+    sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport
+) -> tuple[list[GoodRow], dict[str, _Current], dict[str, ContactChange]]:
+    """The rules, the same on both databases: the rows accepted (the others reported bad), the stored
+    recipients among them, and the contact change each of those makes."""
     existing = {row[1]: _Current(*row) for row in sql.select_in(IMPORT_RECIPIENTS_BY_ID, [r.id for r in rows])}
     owners = _address_owners(sql, rows)
     stopped = _stopped_numbers(sql, rows, existing)
@@ -245,10 +265,7 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
         if current is not None:  # (a new recipient simply gets the row's fields)
             # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
             changes[row.id] = plan_contact_change(current._asdict(), row.contact, partial(_validated_hash, row))
-    if sql.postgres:
-        _write_postgres(sql, accepted, existing, changes, file_name, report)
-    else:
-        _write_sqlite(sql, accepted, existing, changes, file_name, report)
+    return accepted, existing, changes
 
 
 def _write_sqlite(
@@ -297,18 +314,60 @@ def _write_sqlite(
         sql.execute(INSERT_IMPORT_OUTBOX, (last_event,))  # their webhook messages (services/outbox.py)
 
 
-def _write_postgres(
-    sql: DriverSql,
-    accepted: list[GoodRow],
-    existing: dict[str, _Current],
-    changes: dict[str, ContactChange],
-    file_name: str,
-    report: ImportReport,
-) -> None:
-    """PostgreSQL: COPY the batch into temporary staging tables, then one set-based upsert per table (recipients,
-    choices); the events are COPYed straight into their table and their outbox messages made with one INSERT ...
-    SELECT. Per-row INSERTs cost the server a statement each (docs/performance.md, P4)."""
-    stamp = sql.time(utcnow())
+class _PostgresWriter:
+    """PostgreSQL: batch k is written and committed by a thread on a connection of its own while this one
+    reads and decides batch k+1 on another, so the server's work on a batch overlaps the Python work on the
+    next (the import is otherwise one process waiting on the other). That is the same as one batch after the
+    other as long as batch k+1 reads nothing batch k writes: a row of batch k+1 whose id batch k writes, or
+    whose address batch k takes from someone, waits for batch k's commit before its batch reads anything.
+    (An address batch k gives to a new holder needs no wait: `claimed` knows it already.)"""
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.reads = DriverSql(standalone=True, reads_only=True)
+        self.writes = DriverSql(standalone=True)
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="prefs-import-write")
+        self.pending: Future[None] | None = None
+        self.touched: set[str] = set()  # ids and released addresses of the batch being written
+
+    def write(self, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport) -> None:
+        rows = _unique_ids(rows, report)
+        if self.pending is not None and any(_touches(row, self.touched) for row in rows):
+            self.wait()
+        plan = _plan_postgres(self.reads, rows, claimed, report)
+        self.wait()  # one batch in flight at a time, committed in file order
+        self.touched = plan.touched
+        self.pending = self.thread.submit(_apply_postgres, self.writes, plan, self.file_name)
+
+    def wait(self) -> None:
+        """Until the batch in flight is committed; raises its error."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.thread.shutdown(wait=True)  # an error of that batch was raised by wait(), or is lost to the one in hand
+        finally:
+            self.reads.close()
+            self.writes.close()  # back to the pool, which rolls back anything uncommitted
+
+
+def _touches(row: GoodRow, touched: set[str]) -> bool:
+    return row.id in touched or any(row.contact.get(name) in touched for name in ("email", "phone"))
+
+
+class _Plan(NamedTuple):
+    staged: list[tuple]  # rows of import_recipients_stage: the new recipients and the changed fields of others
+    pks: dict[str, int]  # the stored recipients' pks
+    choice_changes: dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]
+    events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]
+    touched: set[str]
+
+
+def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport) -> _Plan:
+    """What a batch writes, decided from what is stored (the reads of the batch)."""
+    accepted, existing, changes = _decide(sql, rows, claimed, report)
     staged = []
     contact: Mapping[str, Any]
     hashes: Mapping[str, str | None]
@@ -325,26 +384,38 @@ def _write_postgres(
     pks = {current.id: current.pk for current in existing.values()}
     # Only recipients stored before this batch can have stored choices.
     choice_changes = _choice_changes(sql, accepted, pks)
-    if staged:
+    events = _events(accepted, existing, changes, choice_changes, report)
+    released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
+    return _Plan(staged, pks, choice_changes, events, {row.id for row in accepted} | released)
+
+
+def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
+    """Write a batch and commit: its new and changed recipients and its changed choices COPYed into temporary
+    staging tables, then one set-based upsert per table; the events COPYed straight into their table and their
+    outbox messages made with one INSERT ... SELECT. Per-row INSERTs cost the server a statement each
+    (docs/performance.md, P4)."""
+    stamp = sql.time(utcnow())
+    pks = dict(plan.pks)
+    if plan.staged:
         sql.execute(CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES)
-        sql.copy(COPY_IMPORT_RECIPIENTS_POSTGRES, staged)
+        sql.copy(COPY_IMPORT_RECIPIENTS_POSTGRES, plan.staged)
         pks.update(sql.rows(UPSERT_IMPORT_RECIPIENTS_POSTGRES, (stamp, stamp)))  # id -> pk of the new ones too
-    if choice_changes:
+    if plan.choice_changes:
         sql.execute(CREATE_IMPORT_CHOICES_STAGE_POSTGRES)
         sql.copy(
             COPY_IMPORT_CHOICES_POSTGRES,
-            [(pks[recipient_id], topic, channel, new) for recipient_id, cells in choice_changes.items()
+            [(pks[recipient_id], topic, channel, new) for recipient_id, cells in plan.choice_changes.items()
              for (topic, channel), (_old, new) in cells.items()],
         )  # fmt: skip
         sql.execute(UPSERT_IMPORT_CHOICES_POSTGRES, (False, stamp))  # no evidence of consent (SPEC §17)
-    events = _events(accepted, existing, changes, choice_changes, report)
-    if events:
+    if plan.events:
         rows = [(stamp, recipient_id, "import", file_name, "import", "imported", sql.json(before), sql.json(after))
-                for recipient_id, before, after in events]  # fmt: skip
+                for recipient_id, before, after in plan.events]  # fmt: skip
         serialise_event_writes(sql)
         (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.copy(COPY_IMPORT_EVENTS_POSTGRES, rows)  # straight into the table: ids in file order
         sql.execute(INSERT_IMPORT_OUTBOX, (last_event,))  # their webhook messages (services/outbox.py)
+    sql.commit()
 
 
 def _events(
