@@ -99,6 +99,9 @@ class SchemaConverter(OpenAPIConverter):
         alternatives = getattr(schema, "exactly_one_of", ())
         if alternatives:  # non-null fields, so "exactly one given" is "exactly one required branch holds"
             jsonschema["oneOf"] = [{"required": [name]} for name in alternatives]
+            given = getattr(schema, "when_given", {})
+            if given:  # with exactly one given, "one branch holds" is "the one given holds what comes with it"
+                jsonschema["anyOf"] = [{"required": [name], **given.get(name, {})} for name in alternatives]
         return jsonschema
 
     def schema2parameters(self, schema, *, location, **kwargs) -> list[dict]:

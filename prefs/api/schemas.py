@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
-from ..channels import CHANNELS
+from ..channels import CHANNELS, channels_reaching
 from ..decision import TOPIC_KEY_RE
 from ..languages import LANGUAGES
 from ..services.audience import AUDIENCE_REASONS
@@ -254,6 +254,9 @@ class OneOfFieldsSchema(StrictSchema):
     """Some fields are alternatives: exactly one of `exactly_one_of` must be given (documented as `oneOf`)."""
 
     exactly_one_of: ClassVar[tuple[str, ...]] = ()
+    # What else holds when one alternative is given (JSON schema, documented as an `anyOf` beside the `oneOf`);
+    # the rule itself is the service's.
+    when_given: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     @classmethod
     def one_of_message(cls) -> str:
@@ -926,7 +929,7 @@ class SubscriptionEvidenceSchema(StrictSchema):
 
     source = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=500),
+        validate=[validate.Length(min=1, max=500), Pattern(rf"[^{SPACE}]", "Not only white space.")],
         metadata={"description": "How the person consented: e.g. `footer signup form`, `checkout checkbox`."},
     )
     collected_at = ConsentTime()  # left out: the request's time
@@ -941,6 +944,11 @@ class SubscriptionEvidenceSchema(StrictSchema):
 
 class SubscriptionInSchema(OneOfFieldsSchema):
     exactly_one_of = ("recipient_id", "email", "phone")
+    # An address is reached on its own channels (email by email, a phone number by sms or phone; else 422 invalid).
+    when_given = {
+        field: {"properties": {"channel": {"enum": [name for name in CHANNELS if name in channels_reaching(field)]}}}
+        for field in ("email", "phone")
+    }
     recipient_id = RecipientId(metadata={"description": "A recipient known here (404 not_found otherwise)."})
     email = Email()  # its holder, or a new recipient holding it (id `sub-…`)
     phone = PhoneNumber()
@@ -976,7 +984,11 @@ class SubscriptionSchema(Schema):
 
 class NoticeInSchema(StrictSchema):
     key = TopicKey(required=True, metadata={"description": "The notice's key, named by `evidence.notice`."})
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20000), metadata={"description": "The wording."})
+    text = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=20000), Pattern(rf"[^{SPACE}]", "Not only white space.")],
+        metadata={"description": "The wording (stored trimmed)."},
+    )
     language = fields.String(
         allow_none=True,
         validate=validate.OneOf(list(LANGUAGES)),
