@@ -88,6 +88,12 @@ class DriverSql:
         self._run(self.sql(text), params)
         return self.cursor.fetchall()
 
+    def fetch(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """rows() for a statement already written in the driver's placeholder style (built per call, so not
+        worth rewriting each time: the check's joined look-up, services/states.py)."""
+        self._run(text, params)
+        return self.cursor.fetchall()
+
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
         self._run(self.sql(text), params)
 

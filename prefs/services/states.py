@@ -63,13 +63,11 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
     own = sql is None
     sql = sql or DriverSql()
     placeholder = "%s" if sql.postgres else "?"
-    cursor = sql.cursor
     try:
         for chunk in _chunks(list(keys)):
-            cursor.execute(state_sql(by, len(chunk), placeholder), chunk)
             found: dict[str, tuple] = {}  # key -> (first row, its choices), in one pass over the rows
             evidenced: dict[str, list[tuple[str, str]]] = {}  # key -> opt-ins stored with evidence (few have any)
-            for row in cursor.fetchall():
+            for row in sql.fetch(state_sql(by, len(chunk), placeholder), chunk):
                 entry = found.get(row[0])
                 if entry is None:
                     entry = found[row[0]] = (row, {})
