@@ -32,29 +32,9 @@ class Served(str):
     pid: int
 
 
-def cpu_seconds(master_pid: int) -> float:
-    """User and system CPU seconds used so far by the workers of a gunicorn master (Linux /proc): a figure
-    that other work on the machine barely moves, unlike requests/s."""
+def _processes() -> Iterator[tuple[str, int, float]]:
+    """(command name, parent's pid, user + system CPU seconds so far) of every process (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:  # fields[1] is the parent's pid; [11] and [12] utime, stime
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def postgres_cpu_seconds() -> float:
-    """User and system CPU seconds used so far by every PostgreSQL process on this machine (backends,
-    WAL writer, checkpointer): what a request costs the database, when nothing else uses it meanwhile."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -62,11 +42,21 @@ def postgres_cpu_seconds() -> float:
             with open(f"/proc/{entry}/stat") as handle:
                 head, _, rest = handle.read().rpartition(")")
         except OSError:
-            continue
-        if head.endswith("(postgres"):
-            fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            continue  # it ended meanwhile
+        fields = rest.split()  # after the name: [1] the parent's pid, [11] and [12] utime and stime
+        yield head.partition("(")[2], int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+
+
+def cpu_seconds(master_pid: int) -> float:
+    """CPU seconds used so far by the workers of a gunicorn master: a figure that other work on the machine
+    barely moves, unlike requests/s."""
+    return sum(seconds for _name, parent, seconds in _processes() if parent == master_pid)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): what a request costs the database, when nothing else uses it meanwhile."""
+    return sum(seconds for name, _parent, seconds in _processes() if name == "postgres")
 
 
 class CpuMeter:
