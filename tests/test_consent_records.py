@@ -4,6 +4,8 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from prefs.extensions import db
@@ -76,3 +78,6 @@ def test_the_console_shows_each_consents_proof(console, api, newsletter, person)
     page = console("viewer").get("/console/recipients/cust-1").get_data(as_text=True)
     assert 'id="consents"' in page and "Text me the newsletter." in page
     assert "203.0.113.9" in page and "UA/1" in page and "checkout checkbox" in page and "version 1" in page
+    # Each event's time as the console writes every time: minutes in UTC, the exact moment in <time datetime>.
+    consents = page[page.index('id="consents"') : page.index("</section>", page.index('id="consents"'))]
+    assert re.search(r'<td data-label="When"><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time></td>', consents)

@@ -62,6 +62,12 @@ def console_globals() -> dict:
     return {"staff": user, "can": lambda permission: user is not None and allows(user.role, permission)}
 
 
+@bp.app_template_filter("console_moment")
+def console_moment(text: str) -> datetime:
+    """An ISO 8601 time as the API writes it (a consent record's events), for the `when` macro."""
+    return datetime.fromisoformat(text)
+
+
 @bp.app_template_filter("console_time")
 def console_time(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
