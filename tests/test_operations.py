@@ -33,7 +33,9 @@ WARNINGS = [
 
 def service_env(database_url: str, **settings: str) -> dict[str, str]:
     """Production settings with the optional features left off, as an operator's first start would have."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFS_")}
+    # The machine's facts stay (a pass through pgbouncer must reach the database as pgbouncer needs); the
+    # product's settings go.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFS_") or k == "PREFS_DATABASE_POOLER"}
     env.update(PREFS_ENV="production", PREFS_DATABASE_URL=database_url, PREFS_SECRET_KEYS="test-signing-key-1",
                PREFS_SUPPRESSION_KEY="test-suppression-key", PREFS_BASE_URL="https://prefs.example.com")  # fmt: skip
     env.update(settings)
@@ -62,7 +64,12 @@ def serve(command: list[str], env: dict[str, str], port: int, log_path) -> tuple
             raise AssertionError("the server did not start: " + log_path.read_text())
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # never left running behind the next tests
+            server.wait(timeout=10)
+            raise
     return log_path.read_text(), headers
 
 
@@ -197,7 +204,7 @@ def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen([os.path.join(BIN, "flask"), "--app", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                  stdout=log, stderr=log)  # fmt: skip
+                                  stdout=log, stderr=log, start_new_session=True)  # fmt: skip
 
     def call(method: str, path: str, body: dict) -> dict:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method, data=json.dumps(body).encode(),
@@ -223,6 +230,15 @@ def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_
         assert receiver.types() == ["recipient.created"], log_path.read_text()
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=60)  # serve gives its worker 20 s to finish the batch in hand
+            stopped = True
+        except subprocess.TimeoutExpired:
+            # Never leave a server or its worker behind: a stray worker would deliver (or drop) the outbox of
+            # every later test on this database.
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+            stopped = False
         receiver.stop()
+    assert stopped, "serve did not stop within 60 s of Ctrl-C: " + log_path.read_text()
     assert "prefs is ready at http://127.0.0.1:" in log_path.read_text()
