@@ -194,6 +194,42 @@ def test_the_staff_sessions_migration_goes_up_and_down_keeping_accounts(empty_da
 
 
 @pytest.mark.slow  # real server and worker processes
+def test_serve_stopped_by_sigterm_stops_its_worker_too(database_url, tmp_path):
+    """A service manager stops with SIGTERM: serve must take its worker down with it, not leave it running."""
+    port = free_port()
+    env = service_env(database_url, PREFS_BASE_URL=f"http://127.0.0.1:{port}")
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([os.path.join(BIN, "flask"), "--app", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+    try:
+        for _ in range(300):
+            match = re.search(r"worker pid (\d+)", log_path.read_text())
+            if match:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not start: " + log_path.read_text())
+        worker_pid = int(match.group(1))
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        for _ in range(100):  # the worker is reaped by serve before it exits; give the kernel a moment
+            if not os.path.exists(f"/proc/{worker_pid}") or "zombie" in open(f"/proc/{worker_pid}/status").read():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("serve's worker still runs after SIGTERM: " + log_path.read_text())
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+
+@pytest.mark.slow  # real server and worker processes
 def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_url, tmp_path):
     from webhook_receiver import Receiver
 

@@ -8,6 +8,7 @@ For development and trying prefs out; production runs gunicorn and `flask --app 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -25,6 +26,12 @@ def serve(host: str, port: int) -> None:
     """Run the web server and a delivery worker until Ctrl-C."""
     app_path = click.get_current_context().ensure_object(ScriptInfo).app_import_path or "app"
     # The operator's own --app and interpreter, no shell: nothing here comes from a request.
+    # Ctrl-C stops both even when a shell started this in the background (which makes it ignore SIGINT, and
+    # Python keeps an ignored SIGINT ignored), and SIGTERM (a service manager's stop) takes the same way out
+    # rather than ending this process alone and leaving the worker running. The worker, started after, keeps
+    # its own SIGTERM handling.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", app_path, "worker"], env=os.environ.copy())  # noqa: S603
     click.echo(f"prefs is ready at http://{host}:{port}/ (worker pid {worker.pid}); Ctrl-C stops both", err=True)
     try:
@@ -35,3 +42,7 @@ def serve(host: str, port: int) -> None:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
