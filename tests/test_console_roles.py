@@ -24,6 +24,8 @@ CONSOLE_PERMISSIONS = {
     ("POST", "/console/logout"): None,
     ("GET", "/console/"): "read",
     ("POST", "/console/"): "read",
+    ("GET", "/console/insights"): "read",
+    ("GET", "/console/insights.csv"): "read",
     ("GET", "/console/recipients/<recipient_id>"): "read",
     ("POST", "/console/recipients/<recipient_id>/choices"): "edit",
     ("POST", "/console/recipients/<recipient_id>/contact"): "edit",
@@ -73,6 +75,8 @@ REASON = ("reason", "asked by phone")
 REQUESTS = [
     ("GET", "/console/", None),
     ("POST", "/console/", [("q", "cust-1")]),
+    ("GET", "/console/insights", None),
+    ("GET", "/console/insights.csv", None),
     ("GET", "/console/recipients/<recipient_id>", None),
     ("POST", "/console/recipients/<recipient_id>/choices", [("shown", "newsletter:email=1"), ("shown", "stop_all=0"), REASON]),
     ("POST", "/console/recipients/<recipient_id>/contact", [("locale", "fr-CA"), ("shown-locale", ""), REASON]),

@@ -1,7 +1,8 @@
 """The support console under /console: staff sign in, find a person, see why, change it with a reason.
 
 Modules: auth (sign-in, roles on views), home (search, suppressions), recipients (a person's page),
-lifecycle (export, erasure), admin (topics, API keys, admin events), staff (accounts), cli (`staff`).
+lifecycle (export, erasure), admin (topics, API keys, admin events), staff (accounts), insights (the
+dashboard of opt-outs, with CSV downloads), cli (`staff`).
 Pure helpers: roles, wording, matrix, contact, lookup, history, forms. Staff accounts: services/staff.py.
 """
 
@@ -125,4 +126,4 @@ def http_error(error: HTTPException):
     return error
 
 
-from . import admin, auth, home, lifecycle, notices, recipients, signup_forms, staff, webhooks  # noqa: E402,F401  (register the views on bp)
+from . import admin, auth, home, insights, lifecycle, notices, recipients, signup_forms, staff, webhooks  # noqa: E402,F401  (register the views on bp)
