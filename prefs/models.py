@@ -431,3 +431,59 @@ class SubscribeForm(Model):
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(320))
+
+
+# --- Insights (issue 19; services/insights.py): counts only, kept up to date by the worker ---------------------
+# Key columns hold '' for "none" (no topic, every channel, no message id): NULLs are never equal in a unique
+# key, so an upsert could not find the row it adds to.
+class InsightDaily(Model):
+    """Opt-outs, opt-ins, suppressions added, bounces and complaints per UTC day, topic, channel, via and
+    message id (the campaign a link came from)."""
+
+    __tablename__ = "insight_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    via: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    opt_outs: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    opt_ins: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    suppressions: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    bounces: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    complaints: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class InsightPending(Model):
+    """A count that is no consent event (a suppression added, a provider's bounce or complaint report), written
+    in the transaction that made it and folded into insight_daily (then deleted) by the worker: appending a
+    row takes no lock a concurrent writer waits on, as adding to a shared counter row would."""
+
+    __tablename__ = "insight_pending"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    measure: Mapped[str] = mapped_column(String(16))  # suppressions, bounces, complaints
+    channel: Mapped[str] = mapped_column(String(8))
+    via: Mapped[str] = mapped_column(String(64))
+
+
+class InsightActive(Model):
+    """Recipients marketing can reach on each channel, counted by the worker after changes."""
+
+    __tablename__ = "insight_active"
+
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    recipients: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class InsightState(Model):
+    """The roll-ups' bookkeeping: `events` is the last consent event id folded in (its row is also the lock
+    that keeps two folds, or a fold and an erasure, apart); `active_stale` is 1 when something was folded
+    since insight_active was counted."""
+
+    __tablename__ = "insight_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -9,49 +9,95 @@ insights page only ask here.
   as a stance: True (in) above None (no choice stored: the default) above False (out). A move down is an
   opt-out (a topic or channel turned off, an all-marketing stop, a one-click unsubscribe, a complaint's
   channel stop), a move up an opt-in (a topic turned on, a stop lifted, an undo of an unsubscribe). An event
-  that keeps the stance (an opt-in written again with evidence) is neither.
+  that keeps the stance (an opt-in written again with evidence) is neither. An import's event (kind
+  imported) counts each choice it changed the same way, via import.
   An SMS stop (kind sms_stop) is an opt-out when it starts (STOP) and an opt-in when it ends (START), on
   channel sms. A confirmed double opt-in counts once, as the topic_choice event its confirmation writes
   (via confirm_page); its consent_confirmed event is not counted again. consent_requested, contact,
   status, erasure and suppression_lifted events are neither.
 - **via** is the event's `via` (one_click, confirm_page, preference_center, console, api, keyword:STOP,
-  complaint:sendgrid, ...); **message_id** the `message_id` of the event's evidence (the campaign the
-  link came from), None when it has none; **topic** and **channel** the event's (None: every topic, or
-  every channel for an all-marketing stop). **day** is the day of the event's time in UTC.
+  complaint:sendgrid, import, ...); **message_id** the `message_id` of the event's evidence (the campaign
+  the link came from), as the mailer sent it (its first 255 characters), None when it has none; **topic**
+  and **channel** the event's (None: every topic, or every channel for an all-marketing stop). **day** is
+  the day of the event's time in UTC.
 - **suppressions**: addresses added to the suppression list, grouped by via = the suppression's source
   (import or an import's --source, erasure, sms_stop, bounce:<provider>, complaint:<provider>,
   unsubscribe:<provider>); a suppression is of an address, not of a topic or channel: both None.
 - **bounces** and **complaints**: hard-bounce and spam-complaint reports from mail providers (each report
-  once: a replay is not counted again), channel email, via bounce:<provider> / complaint:<provider>, whatever
-  they changed. A complaint that stopped the person's email marketing is ALSO counted as an opt-out (its
+  once: a replay is not counted again), whatever they changed; channel email, via bounce:<provider> or
+  complaint:<provider>. A complaint that stopped the person's email marketing is ALSO an opt-out (its
   channel_stop event, same via); a hard bounce is not an opt-out.
 - **active recipients** of a channel: active recipients holding the channel's address, with no stop of all
   marketing or of that channel, the address not suppressed and (email) not reported undeliverable. Topic
   choices and the do-not-call list are not considered (they depend on the topic).
+
+How they are kept: the worker calls refresh(), which folds consent events into insight_daily in id order
+from a watermark (event ids follow commit order, services/events.py, so none is skipped) and nothing is
+added to the write paths of events; counts that are no consent event are appended to insight_pending by the
+transaction that makes them (suppression_added, provider_reported) and folded in the same way. The roll-ups
+hold counts only. A message id can name a person (a mailer may send "campaign-7-cust-42"), so erasure
+moves the person's folded events from their message ids to none (forget_message_ids) before it strips
+their evidence; events not folded yet are folded without it. Active recipients are counted again by
+refresh() after a change (the worker at most every ACTIVE_EVERY_SECONDS).
 """
 
 from __future__ import annotations
 
+import time as clock
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy import Table, and_, case, delete, exists, func, not_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..channels import CHANNEL_LIST
 from ..decision import ANY
 from ..extensions import db
-from ..models import Choice, ConsentEvent, ProviderEvent, Recipient, Suppression, UndeliverableAddress
+from ..models import (
+    Choice,
+    ConsentEvent,
+    InsightActive,
+    InsightDaily,
+    InsightPending,
+    InsightState,
+    Recipient,
+    Suppression,
+    UndeliverableAddress,
+    utcnow,
+)
+
+T = TypeVar("T")
 
 GROUPS = ("day", "topic", "channel", "via", "message_id")
 MEASURES = ("opt_outs", "opt_ins", "suppressions", "bounces", "complaints")
+OPT_OUTS, OPT_INS, SUPPRESSIONS, BOUNCES, COMPLAINTS = range(len(MEASURES))
 MAX_RANGE_DAYS = 366  # the longest range one question may cover (both ends counted)
+DEFAULT_RANGE_DAYS = 30
 
 CHOICE_KINDS = frozenset({"topic_choice", "channel_stop", "all_marketing"})
 SMS_STOP_KIND = "sms_stop"
+IMPORTED_KIND = "imported"
+COUNTED_KINDS = (*sorted(CHOICE_KINDS), SMS_STOP_KIND, IMPORTED_KIND)  # the kinds whose before/after are read
+# The provider reports counted (services/provider_events.py's kinds), and as which measure.
+REPORTS = {"hard_bounce": BOUNCES, "complaint": COMPLAINTS}
 _STANCE = {True: 1, None: 0, False: -1}
+NONE = ""  # a key column's "none": no topic, every channel, no message id
+MESSAGE_ID_LENGTH = 255
+
+FOLD_BATCH = 5000  # events (and pending counts) folded per transaction
+ACTIVE_EVERY_SECONDS = 300.0  # the worker counts active recipients again at most this often
+EVENTS, ACTIVE_STALE = "events", "active_stale"  # insight_state's rows
+
+# A declarative class types its table as any FROM clause.
+_daily, _pending_counts, _active, _state = (
+    cast(Table, model.__table__) for model in (InsightDaily, InsightPending, InsightActive, InsightState)
+)
+
+Key = tuple[date, str, str, str, str]  # day, topic, channel, via, message_id (NONE for none)
 
 
 class InvalidGroupBy(ValueError):
@@ -75,26 +121,49 @@ class StatsRow:
         return {name: getattr(self, name) for name in MEASURES}
 
 
-def choice_direction(kind: str, before: Any, after: Any) -> int:
-    """+1 for an opt-in, -1 for an opt-out, 0 for neither (the rules in the module's docstring)."""
+# --- the rules ------------------------------------------------------------------------------------------
+def permission_changes(
+    kind: str, topic: str | None, channel: str | None, before: Any, after: Any
+) -> list[tuple[str | None, str | None, int]]:
+    """(topic, channel, +1 for an opt-in or -1 for an opt-out) of each change of marketing permission one
+    consent event makes (the rules in the module's docstring)."""
     if kind in CHOICE_KINDS:
-        if not (_known(before) and _known(after)):
-            return 0
-        change = _STANCE[after] - _STANCE[before]
-        return (change > 0) - (change < 0)
+        direction = _direction(before, after)
+        return [(topic, channel, direction)] if direction else []
     if kind == SMS_STOP_KIND:
         if after is True and before is not True:
-            return -1
+            return [(None, channel, -1)]
         if after is False and before is True:
-            return 1
-    return 0
+            return [(None, channel, 1)]
+        return []
+    if kind == IMPORTED_KIND and isinstance(after, dict):  # choices as "topic:channel" keys (services/imports.py)
+        old = before if isinstance(before, dict) else {}
+        changes = []
+        for name, value in after.items():
+            cell_topic, colon, cell_channel = name.partition(":")
+            direction = _direction(old.get(name), value) if colon else 0
+            if direction:
+                changes.append(
+                    (None if cell_topic == ANY else cell_topic, None if cell_channel == ANY else cell_channel, direction)
+                )
+        return changes
+    return []
 
 
-def _known(value: Any) -> bool:
-    return value is None or isinstance(value, bool)
+def _direction(before: Any, after: Any) -> int:
+    if not (_is_choice(before) and _is_choice(after)):  # not a choice's stored value: no stance to compare
+        return 0
+    change = _STANCE[after] - _STANCE[before]
+    return (change > 0) - (change < 0)
 
 
-def check_question(start: date, end: date, group_by: Sequence[str], order_by: str | None, limit: int | None) -> None:
+def _is_choice(value: Any) -> bool:
+    return value is None or type(value) is bool
+
+
+def check_question(
+    start: date, end: date, group_by: Sequence[str], order_by: str | None = None, limit: int | None = None
+) -> None:
     """Raises InvalidGroupBy or InvalidRange (both ValueError) for a question stats() cannot answer."""
     if not group_by or any(group not in GROUPS for group in group_by) or len(set(group_by)) != len(group_by):
         raise InvalidGroupBy(f"group_by takes one or more of {', '.join(GROUPS)}, each once.")
@@ -108,115 +177,298 @@ def check_question(start: date, end: date, group_by: Sequence[str], order_by: st
         raise InvalidRange("limit is at least 1.")
 
 
+def question_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The range a question means when it leaves out an end: up to today, and the DEFAULT_RANGE_DAYS days
+    ending at `end`."""
+    end = end or (today if start is None else max(today, start))
+    return start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1), end
+
+
+# --- asking ---------------------------------------------------------------------------------------------
 def stats(
     start: date, end: date, group_by: Sequence[str], *, order_by: str | None = None, limit: int | None = None
 ) -> list[StatsRow]:
     """Counts of events with start <= day(at, UTC) <= end (both inclusive), grouped by the given groups (any
     non-empty subset of GROUPS, e.g. ("day", "channel")); rows sorted by key unless order_by names a measure
     (then by that measure descending, ties by key), cut to limit. Raises ValueError on a bad group/range
-    (InvalidGroupBy, InvalidRange)."""
+    (InvalidGroupBy, InvalidRange). As of the last refresh()."""
     check_question(start, end, group_by, order_by, limit)
-    counts: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
-    for facts, measures in _facts(start, end):
-        key = tuple(facts[group] for group in group_by)
-        row = counts[key]
-        for index, value in enumerate(measures):
-            row[index] += value
-    rows = [StatsRow(dict(zip(group_by, key, strict=True)), *values) for key, values in counts.items() if any(values)]
-    rows.sort(key=lambda row: _key_order(row.key))
-    if order_by is not None:
-        rows.sort(key=lambda row: getattr(row, order_by), reverse=True)  # stable: ties stay in key order
-    return rows[:limit] if limit is not None else rows
+    columns = [getattr(InsightDaily, group) for group in group_by]
+    sums = {name: func.sum(getattr(InsightDaily, name)).label(name) for name in MEASURES}
+    ordered = [_in_code_point_order(column) for column in columns]
+    statement = (
+        select(*columns, *sums.values())
+        .where(InsightDaily.day >= start, InsightDaily.day <= end)
+        .group_by(*columns)
+        .order_by(*([sums[order_by].desc()] if order_by else []), *ordered)
+        .limit(limit)
+    )
+    return [
+        StatsRow(
+            {group: _shown(value) for group, value in zip(group_by, row[: len(group_by)], strict=True)},
+            *map(int, row[len(group_by) :]),
+        )
+        for row in db.session.execute(statement)
+    ]
 
 
 def totals(start: date, end: date) -> dict[str, int]:
     """Each measure over the whole range (what every stats() grouping of it sums to)."""
-    summed = dict.fromkeys(MEASURES, 0)
-    for row in stats(start, end, ("day",)):
-        for name, value in row.measures().items():
-            summed[name] += value
-    return summed
-
-
-def _key_order(key: dict[str, str | None]) -> tuple:
-    return tuple((value is not None, value or "") for value in key.values())
-
-
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
-
-
-def _day(moment: datetime) -> str:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date().isoformat()  # SQLite hands back naive datetimes; every stored time is UTC
-
-
-def _facts(start: date, end: date):
-    """(groups, measures) per counted thing in the range. First implementation: read straight from the
-    tables; the roll-ups replace it without changing what is counted."""
-    low, high = _bounds(start, end)
-    message_id = ConsentEvent.evidence["message_id"].as_string()
-    events = db.session.execute(
-        select(ConsentEvent.at, ConsentEvent.kind, ConsentEvent.topic, ConsentEvent.channel, ConsentEvent.via,
-               ConsentEvent.before, ConsentEvent.after, message_id)
-        .where(ConsentEvent.at >= low, ConsentEvent.at < high, ConsentEvent.kind.in_(CHOICE_KINDS | {SMS_STOP_KIND}))
-    )  # fmt: skip
-    for at, kind, topic, channel, via, before, after, message in events:
-        direction = choice_direction(kind, before, after)
-        if direction:
-            facts = {"day": _day(at), "topic": topic, "channel": channel, "via": via, "message_id": message}
-            yield facts, (int(direction < 0), int(direction > 0), 0, 0, 0)
-    suppressions = db.session.execute(
-        select(Suppression.created_at, Suppression.source).where(Suppression.created_at >= low, Suppression.created_at < high)
-    )
-    for at, source in suppressions:
-        yield {"day": _day(at), "topic": None, "channel": None, "via": source, "message_id": None}, (0, 0, 1, 0, 0)
-    reports = db.session.execute(
-        select(ProviderEvent.received_at, ProviderEvent.kind, ProviderEvent.provider).where(
-            ProviderEvent.received_at >= low,
-            ProviderEvent.received_at < high,
-            ProviderEvent.kind.in_(("hard_bounce", "complaint")),
-        )
-    )
-    for at, kind, provider in reports:
-        bounce = kind == "hard_bounce"
-        via = f"{'bounce' if bounce else 'complaint'}:{provider}"
-        yield (
-            {"day": _day(at), "topic": None, "channel": "email", "via": via, "message_id": None},
-            (0, 0, 0, int(bounce), int(not bounce)),
-        )
+    sums = [func.coalesce(func.sum(getattr(InsightDaily, name)), 0) for name in MEASURES]
+    row = db.session.execute(select(*sums).where(InsightDaily.day >= start, InsightDaily.day <= end)).one()
+    return {name: int(value) for name, value in zip(MEASURES, row, strict=True)}
 
 
 def active_recipients() -> dict[str, int]:
-    """Recipients who may currently get marketing on each channel (channel key -> count), from the roll-up."""
-    counts = {}
-    for channel in CHANNEL_LIST:
-        address = channel.address.field
-        conditions = [
-            Recipient.status == "active",
-            getattr(Recipient, address).is_not(None),
-            not_(
-                exists().where(
-                    Choice.recipient_pk == Recipient.pk,
-                    Choice.topic == ANY,
-                    Choice.channel.in_((ANY, channel.name)),
-                    Choice.subscribed.is_(False),
-                )
-            ),
-        ]
-        if channel.address.suppressible:
-            digest = getattr(Recipient, f"{address}_hash")
-            conditions.append(not_(exists().where(Suppression.hash == digest)))
-            if address == "email":
-                conditions.append(not_(exists().where(UndeliverableAddress.hash == digest)))
-        counts[channel.name] = db.session.execute(
-            select(func.count()).select_from(Recipient).where(and_(*conditions))
-        ).scalar_one()
-    return counts
+    """Recipients who may currently get marketing on each channel (channel key -> count), from the roll-up
+    (as of the last refresh(); 0 before the first)."""
+    counts = dict.fromkeys((channel.name for channel in CHANNEL_LIST), 0)
+    counts.update(
+        (channel, count) for channel, count in db.session.execute(select(InsightActive.channel, InsightActive.recipients))
+    )
+    return {name: int(count) for name, count in counts.items()}
 
 
-def refresh() -> int:
-    """Bring the roll-ups up to date with consent events committed so far; returns events folded in.
-    Called by the worker; tests call it directly after a scenario (B's tests too)."""
-    return 0
+def active_recipients_as_of() -> datetime | None:
+    """When active_recipients() was counted; None before the first refresh()."""
+    moment = db.session.execute(select(func.max(InsightActive.computed_at))).scalar()
+    if moment is not None and moment.tzinfo is None:  # SQLite hands back naive datetimes; every stored time is UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _shown(value: Any) -> str | None:
+    if isinstance(value, date):
+        return value.isoformat()
+    return None if value == NONE else value
+
+
+def _in_code_point_order(column: Any) -> Any:
+    """Keys sort by code point on both databases (SQLite's default; PostgreSQL's "C" collation)."""
+    return column.collate("C") if _postgres() and column.key != "day" else column
+
+
+# --- keeping them ---------------------------------------------------------------------------------------
+def refresh(
+    *,
+    run: Callable[[Callable[[], Any]], Any] | None = None,
+    budget_seconds: float | None = None,
+    active_every_seconds: float = 0.0,
+    batch: int = FOLD_BATCH,
+) -> int:
+    """Bring the roll-ups up to date with consent events committed so far; returns events folded in
+    (consent events and pending counts). Called by the worker; tests call it directly after a scenario.
+
+    Commits each batch: `run` runs one transaction (default: run, then commit; the worker passes
+    unit_of_work). Stops early after `budget_seconds` (the rest waits for the next call), or at once when
+    another process is folding. Active recipients are counted again when anything changed since, at most
+    every `active_every_seconds`.
+    """
+    run = run or _commit
+    deadline = None if budget_seconds is None else clock.monotonic() + budget_seconds
+    folded = 0
+    while True:
+        done = run(lambda: _fold(batch))
+        if done is None:  # another process holds the fold
+            return folded
+        folded += sum(done)
+        if max(done) < batch or (deadline is not None and clock.monotonic() >= deadline):
+            break
+    run(lambda: _count_active(active_every_seconds))
+    return folded
+
+
+def _commit(operation: Callable[[], T]) -> T:
+    try:
+        result = operation()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+def _fold(batch: int) -> tuple[int, int] | None:
+    """Fold the next `batch` events and pending counts; returns how many of each, or None when another
+    transaction holds the fold."""
+    watermark = _lock_fold(wait=False)
+    if watermark is None:
+        return None
+    counted = ConsentEvent.kind.in_(COUNTED_KINDS)
+    events = db.session.execute(
+        select(
+            ConsentEvent.id, ConsentEvent.at, ConsentEvent.kind, ConsentEvent.topic, ConsentEvent.channel, ConsentEvent.via,
+            case((counted, ConsentEvent.before)), case((counted, ConsentEvent.after)), _message_id(),
+        )
+        .where(ConsentEvent.id > watermark)
+        .order_by(ConsentEvent.id)
+        .limit(batch)
+    ).all()  # fmt: skip
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for _id, at, kind, topic, channel, via, before, after, message_id in events:
+        for key, measure in _counted(at, kind, topic, channel, via, before, after, message_id):
+            counts[key][measure] += 1
+    pending = db.session.execute(
+        select(InsightPending.id, InsightPending.at, InsightPending.measure, InsightPending.channel, InsightPending.via)
+        .order_by(InsightPending.id)
+        .limit(batch)
+    ).all()
+    for _id, at, name, channel, via in pending:
+        counts[(_day(at), NONE, channel, via, NONE)][MEASURES.index(name)] += 1
+    if pending:
+        db.session.execute(delete(_pending_counts).where(_pending_counts.c.id.in_([row[0] for row in pending])))
+    _add(counts)
+    if events:
+        _set_state(EVENTS, events[-1][0])
+    if events or pending:
+        _set_state(ACTIVE_STALE, 1)
+    return len(events), len(pending)
+
+
+def _counted(at: datetime, kind: str, topic, channel, via: str, before, after, message_id) -> Iterable[tuple[Key, int]]:
+    day = _day(at)
+    for cell_topic, cell_channel, direction in permission_changes(kind, topic, channel, before, after):
+        key = (day, cell_topic or NONE, cell_channel or NONE, via, (message_id or NONE)[:MESSAGE_ID_LENGTH])
+        yield key, OPT_INS if direction > 0 else OPT_OUTS
+
+
+def _message_id() -> Any:
+    return ConsentEvent.evidence["message_id"].as_string()
+
+
+def _day(moment: datetime) -> date:
+    if moment.tzinfo is not None:  # SQLite hands back naive datetimes; every stored time is UTC
+        moment = moment.astimezone(UTC)
+    return moment.date()
+
+
+def _add(counts: Mapping[Key, Sequence[int]]) -> None:
+    """Add the counts (negative ones too) to insight_daily, making the rows they need."""
+    if not counts:
+        return
+    insert = (pg_insert if _postgres() else sqlite_insert)(_daily)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(GROUPS), set_={name: _daily.c[name] + insert.excluded[name] for name in MEASURES}
+    )
+    rows = [
+        dict(zip(GROUPS, key, strict=True)) | dict(zip(MEASURES, values, strict=True)) for key, values in sorted(counts.items())
+    ]
+    db.session.execute(statement, rows)
+
+
+def _set_state(name: str, value: int) -> None:
+    db.session.execute(update(_state).where(_state.c.name == name).values(value=value))
+
+
+def _lock_fold(wait: bool) -> int | None:
+    """Take the fold's lock and return the last event id folded in; None when another transaction holds it
+    and `wait` is False."""
+    return _lock(EVENTS, wait)
+
+
+def _lock(name: str, wait: bool) -> int | None:
+    """Lock insight_state's row `name` for this transaction and return its value; None when another
+    transaction holds it and `wait` is False. On SQLite, which has one writer, a write takes the lock."""
+    if _postgres():
+        locked = select(_state.c.value).where(_state.c.name == name).with_for_update(skip_locked=not wait)
+        return db.session.execute(locked).scalar_one_or_none()
+    written = update(_state).where(_state.c.name == name).values(value=_state.c.value).returning(_state.c.value)
+    return db.session.execute(written).scalar_one_or_none()
+
+
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _count_active(every_seconds: float) -> None:
+    """Count active recipients again if anything was folded since the last count, at most every
+    `every_seconds`. Its own lock (the active_stale row), so erasures never wait for a count."""
+    stale = _lock(ACTIVE_STALE, wait=False)
+    if stale is None:  # another process is counting
+        return
+    as_of = active_recipients_as_of()
+    now = utcnow()
+    if not stale and as_of is not None:
+        return
+    if as_of is not None and (now - as_of).total_seconds() < every_seconds:
+        return
+    _set_state(ACTIVE_STALE, 0)  # first: a change committed while we count marks it stale again
+    counts = {channel.name: _reachable(channel) for channel in CHANNEL_LIST}
+    db.session.execute(delete(_active))
+    db.session.execute(
+        _active.insert(),
+        [{"channel": name, "recipients": count, "computed_at": now} for name, count in counts.items()],
+    )
+
+
+def _reachable(channel) -> int:
+    address = channel.address.field
+    conditions = [
+        Recipient.status == "active",
+        getattr(Recipient, address).is_not(None),
+        not_(
+            exists().where(
+                Choice.recipient_pk == Recipient.pk,
+                Choice.topic == ANY,
+                Choice.channel.in_((ANY, channel.name)),
+                Choice.subscribed.is_(False),
+            )
+        ),
+    ]
+    if channel.address.suppressible:
+        digest = getattr(Recipient, f"{address}_hash")
+        conditions.append(not_(exists().where(Suppression.hash == digest)))
+        if address == "email":
+            conditions.append(not_(exists().where(UndeliverableAddress.hash == digest)))
+    return db.session.execute(select(func.count()).select_from(Recipient).where(and_(*conditions))).scalar_one()
+
+
+# --- what other services tell us ------------------------------------------------------------------------
+def suppression_added(source: str) -> None:
+    """An address was added to the suppression list (services/suppressions.py), in this transaction."""
+    _pending(SUPPRESSIONS, NONE, source)
+
+
+def provider_reported(kind: str, via: str) -> None:
+    """A mail provider's report was applied (services/provider_events.py), in this transaction: bounces and
+    complaints are counted, other kinds not."""
+    if kind in REPORTS:
+        _pending(REPORTS[kind], "email", via)
+
+
+def _pending(measure: int, channel: str, via: str) -> None:
+    db.session.execute(_pending_counts.insert().values(at=utcnow(), measure=MEASURES[measure], channel=channel, via=via[:64]))
+
+
+def forget_message_ids(recipient_id: str) -> None:
+    """Erasure (services/lifecycle.py), before the events are stripped: the person's events already folded in
+    stop counting under their message ids and count under none instead; a message id's row left with nothing
+    goes. Waits for a fold in progress, and holds the next one off until this transaction ends."""
+    watermark = _lock_fold(wait=True)
+    if watermark is None:  # no bookkeeping row: nothing was ever folded
+        return
+    message_id = _message_id()
+    events = db.session.execute(
+        select(ConsentEvent.at, ConsentEvent.kind, ConsentEvent.topic, ConsentEvent.channel, ConsentEvent.via,
+               ConsentEvent.before, ConsentEvent.after, message_id)
+        .where(ConsentEvent.recipient_id == recipient_id, ConsentEvent.id <= watermark, message_id.is_not(None),
+               ConsentEvent.kind.in_(COUNTED_KINDS))
+    ).all()  # fmt: skip
+    moves: dict[Key, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for event in events:
+        for key, measure in _counted(*event):
+            if key[-1] != NONE:
+                moves[key][measure] -= 1
+                moves[(*key[:-1], NONE)][measure] += 1
+    _add(moves)
+    for day, topic, channel, via, message in (key for key in moves if key[-1] != NONE):
+        db.session.execute(
+            delete(InsightDaily).where(
+                InsightDaily.day == day,
+                InsightDaily.topic == topic,
+                InsightDaily.channel == channel,
+                InsightDaily.via == via,
+                InsightDaily.message_id == message,
+                *(getattr(InsightDaily, name) == 0 for name in MEASURES),
+            )
+        )

@@ -14,6 +14,7 @@ from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
 from .consent_records import consent_records
 from .events import ChangeContext, record_event
+from .insights import forget_message_ids
 from .mail import cancel_mail_to
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
@@ -109,6 +110,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
             updated_at=utcnow(),
         )  # fmt: skip
     )
+    forget_message_ids(locked.id)  # the insights' counts by message id must not keep what stripping removes
     _strip_events(locked.id)
     forget_requests(locked.id)  # pending double opt-ins: their evidence holds IP and user agent
     cancel_mail_to(locked.id)  # queued mail (a confirmation, a preference link) must not reach an erased person

@@ -36,6 +36,7 @@ from ..models import ProviderEvent as ProviderEventRow
 from ..models import Recipient, UndeliverableAddress, utcnow
 from ..tokens import LinkTarget
 from .events import Actor, ChangeContext, record_event
+from .insights import provider_reported
 from .preferences import PreferenceChange, apply_preference_changes
 from .recipients import RecipientRow, writable_recipient
 from .suppressions import suppress
@@ -117,6 +118,8 @@ def apply_provider_event(deps: Deps, event: ProviderEvent) -> str:
     db.session.add(
         ProviderEventRow(provider=event.provider, event_id=event_id, kind=event.kind, address_hash=digest, outcome=outcome)
     )
+    if event.kind in _SOURCE:  # the insights count bounce and complaint reports, whatever they changed
+        provider_reported(event.kind, f"{_SOURCE[event.kind]}:{event.provider}")
     db.session.flush()
     return outcome
 

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Suppression, utcnow
 from ..suppression import AddressHasher
 from .admin_events import record_admin_event
+from .insights import suppression_added
 from .outbox import enqueue
 from .provider_sync import address_suppressed
 
@@ -50,6 +51,8 @@ def announce(type_: str, digest: str, kind: str, source: str | None) -> None:
     """Tell webhooks (services/outbox.py) that an address was added to or removed from the list: its keyed
     hash and kind, never the address."""
     enqueue(type_, f"suppression:{digest[:32]}", {"hash": digest, "kind": kind, "source": source})
+    if type_ == "suppression.added":  # every address added to the list passes here: the insights count it
+        suppression_added(source or "")
 
 
 def stop_number(address_hash: AddressHasher, phone: str) -> bool:
