@@ -5,8 +5,9 @@ language, with the brand, saying nothing about what exists (SPEC §16)."""
 from __future__ import annotations
 
 from flask import render_template
-from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+
+from .i18n import lazy_gettext as _l
 
 FRIENDLY = {
     404: (

@@ -20,12 +20,12 @@ from contextlib import suppress
 
 import psycopg
 from flask import Flask, Response, current_app, request
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import exc as sa
 
 from . import languages
 from .errors import PrefsError
 from .extensions import db
+from .i18n import lazy_gettext as _l
 from .i18n import page_language
 from .logs import describe_error
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 
 from flask import Response, current_app, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from limits import RateLimitItem
 
 from ..addresses import lookup_email
@@ -16,6 +14,8 @@ from ..channels import REGISTRY
 from ..decision import TopicRule
 from ..errors import PrefsError
 from ..extensions import db, limiter
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from ..i18n import page_language
 from ..models import Recipient
 from ..runtime import runtime

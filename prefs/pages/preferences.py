@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import abort, render_template, request
-from flask_babel import gettext as _
 from limits import parse as parse_limit
 
 from ..db.transactions import unit_of_work
 from ..extensions import limiter
+from ..i18n import gettext as _
 from ..i18n import page_language, use_recipient_locale
 from ..models import Recipient
 from ..runtime import runtime
