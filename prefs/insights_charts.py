@@ -195,7 +195,8 @@ def line_chart(
     width: int = 720,
     height: int = 300,
 ) -> Markup:
-    """A line per series over consecutive `days` (one value each), a y axis from 0, a legend below.
+    """A line per series over consecutive `days` (one value each), a y axis from 0, a legend below; each
+    series' markers on its days above zero (every one up to 31 days, then about 20 and the peak).
 
     One day draws markers without lines; no series (or no days) draws the axes and `empty_text`.
     Raises ValueError for more than MAX_SERIES series, a series of the wrong length or an unusable chart_id."""
@@ -250,8 +251,14 @@ def line_chart(
                     )
                 )
             )
-        offset = (n * step) // max(len(series), 1)  # markers of different series fall on different days
-        marks = [points[i] for i in range(len(points)) if i % step == offset % step or i in (0, len(points) - 1)]
+        # Markers on the days with something to show (all of them on a lone day), thinned on long ranges and
+        # there shifted per series so that they fall on different days; on the zero line they would only pile up.
+        offset = (n * step) // max(len(series), 1)
+        marks = [
+            points[i]
+            for i, value in enumerate(line.values)
+            if len(points) == 1 or (value and (i % step == offset % step or value == max(line.values)))
+        ]
         body.extend(_marker(style.marker, x, y, style.colour) for x, y in marks)
     for row_number, row in enumerate(legend_rows):
         y = height + 24 * row_number + 4

@@ -24,7 +24,7 @@ from ..insights_charts import Bar, Series, bar_chart, fold_series, format_number
 from ..runtime import runtime
 from ..services import insights
 from ..services.insights import StatsRow
-from . import bp, error_page
+from . import bp, console_time, error_page
 from .auth import requires
 from .wording import SUPPRESSION_SOURCE_WORDS, via_words
 
@@ -37,8 +37,8 @@ FIRST_DAY = date(2000, 1, 1)  # nothing was recorded before; keeps date arithmet
 # A cell a spreadsheet would run as a formula (CSV injection, OWASP) gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-NO_CHANNEL = "Every channel at once (all marketing)"
-NO_TOPIC = "No single topic (a channel or all marketing)"
+NO_CHANNEL = "Every channel at once"  # an all-marketing stop or start
+NO_TOPIC = "Every topic at once"  # a stop or start of a channel or of all marketing
 OTHER_TOPICS = "Other topics"
 NO_VIA = "not recorded"
 
@@ -170,7 +170,9 @@ def by_day_chart(
     empty_text: str,
     other_label: str,
 ) -> Chart:
-    named = sorted(((label(key), list(values)) for key, values in lines.items()), key=lambda item: item[0].casefold())
+    """A line per key of `lines`, in its order (the biggest MAX_SERIES - 1 drawn, the rest as `other_label`),
+    and a table with every key."""
+    named = [(label(key), list(values)) for key, values in lines.items()]
     series = fold_series([Series(name, tuple(values)) for name, values in named], other_label)
     svg = line_chart(chart_id, heading, days, series, y_label=y_label, empty_text=empty_text)
     table = day_table(f"{heading}, {days[0].isoformat()} to {days[-1].isoformat()}: a row per day.", days, named)
@@ -185,7 +187,7 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
     empty = "No opt-outs in these dates."
     charts: list[Chart] = []
 
-    # Opt-outs per day by channel: every channel has a line, even one with none.
+    # Opt-outs per day by channel: every channel has a line, even one with none, in the registry's order.
     by_channel = per_day(insights.stats(start, end, ("day", "channel")), "channel", "opt_outs", days, CHANNELS)
     charts.append(
         by_day_chart(
@@ -238,12 +240,13 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
                 table_rows,
             ),
             csv_url("channel"),
+            [counted_words(insights.active_recipients_as_of())],
         )
     )
 
     # Opt-outs per day by topic: the topics anyone left, the seven biggest drawn and the rest as one line.
     by_topic = per_day(insights.stats(start, end, ("day", "topic")), "topic", "opt_outs", days)
-    by_topic = {key: values for key, values in by_topic.items() if any(values)}
+    by_topic = dict(sorted(((k, v) for k, v in by_topic.items() if any(v)), key=lambda item: topic_label(item[0]).casefold()))
     charts.append(
         by_day_chart(
             "opt-outs-by-topic",
@@ -286,7 +289,9 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
         csv_url("message_id"),
     )
     if without:
-        top.notes.append(f"{format_number(without)} opt-outs came with no message id (a page, a text, the console, the API).")
+        top.notes.append(
+            f"{format_number(without)} opt-outs came with no message id (a page, a text, a mail provider, the console, the API)."
+        )
     charts.append(top)
 
     # How people leave: opt-outs by the way they came (one-click, page, text keyword, provider, console, ...).
@@ -373,6 +378,14 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
         )
     )
     return charts
+
+
+def counted_words(moment: datetime | None) -> str:
+    """When who may get marketing was counted (the worker counts again after changes, at most so often)."""
+    if moment is None:
+        return "Not counted yet: the worker counts who may get marketing soon after it starts."
+    every = round(insights.ACTIVE_EVERY_SECONDS / 60)
+    return f"Counted {console_time(moment)}; the worker counts again after changes, at most every {every} minutes."
 
 
 def per_thousand(count: int, people: int | None) -> str:
