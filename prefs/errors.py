@@ -21,6 +21,8 @@ STATUS_BY_CODE = {
     "immutable_field": 422,
     "sms_stop": 422,
     "mail_off": 422,  # email sending is not configured (PREFS_SMTP_URL, PREFS_MAIL_FROM), so this cannot be done
+    "invalid_range": 422,  # GET /stats: a range of days that ends before it starts, or longer than MAX_RANGE_DAYS
+    "invalid_group_by": 422,  # GET /stats: group_by names no group, an unknown one or one twice
     "rate_limited": 429,
     "internal_error": 500,
     "unavailable": 503,  # the database is down or too slow; Retry-After says when to try again (prefs/outages.py)

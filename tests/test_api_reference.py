@@ -203,6 +203,8 @@ def test_the_codes_the_api_answers_are_the_codes_documented(api, client, make_ke
     send("GET", "/api/v1/recipients", "/api/v1/recipients?email=nope")
     send("GET", "/api/v1/events", "/api/v1/events?limit=0")
     send("GET", "/api/v1/recipients/{recipient_id}/events", "/api/v1/recipients/cust-1/events?cursor=bad")
+    send("GET", "/api/v1/stats", "/api/v1/stats?from=2026-02-01&to=2026-01-31")
+    send("GET", "/api/v1/stats", "/api/v1/stats?group_by=day,day")
 
     scenarios = [
         ("POST", "/check", {"recipient_id": "cust-1", "topic": "nope", "channel": "email"}),

@@ -27,6 +27,7 @@ API_SCOPES = {
     ("GET", "/api/v1/recipients/<string:recipient_id>/events"): "read",
     ("GET", "/api/v1/recipients/<string:recipient_id>/export"): "read",
     ("GET", "/api/v1/events"): "read",
+    ("GET", "/api/v1/stats"): "read",
     ("PUT", "/api/v1/recipients/<string:recipient_id>"): "write",
     ("PATCH", "/api/v1/recipients/<string:recipient_id>/preferences"): "write",
     ("POST", "/api/v1/recipients/<string:recipient_id>/deactivate"): "write",

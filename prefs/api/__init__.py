@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import checks, consents, feed, forms, links, recipients, topics, webhooks  # noqa: F401  (registers the routes on the blueprint)
+from . import checks, consents, feed, forms, links, recipients, stats, topics, webhooks  # noqa: F401  (registers the routes on the blueprint)
 from .blueprint import API_SETTINGS, PrefsApi, blp
 from .errors import register_error_handlers
 

@@ -402,3 +402,58 @@ FORM = {
 FORM_PATCH = {"title": "Acme product news, once a month"}
 FORM_PATCHED = {**FORM, **FORM_PATCH, "updated_at": UPDATED_AT}
 FORM_LIST = {"forms": [FORM]}
+
+# --- insights (issue 19) --------------------------------------------------------------------------------
+STATS = {
+    "from": "2026-11-01",
+    "to": "2026-11-30",
+    "group_by": ["message_id"],
+    "rows": [
+        {"key": {"message_id": "campaign-7"}, "opt_outs": 41, "opt_ins": 2, "suppressions": 0, "bounces": 0, "complaints": 0},
+        {"key": {"message_id": "campaign-9"}, "opt_outs": 17, "opt_ins": 0, "suppressions": 0, "bounces": 0, "complaints": 0},
+        {"key": {"message_id": None}, "opt_outs": 23, "opt_ins": 65, "suppressions": 12, "bounces": 9, "complaints": 3},
+    ],
+    "totals": {"opt_outs": 81, "opt_ins": 67, "suppressions": 12, "bounces": 9, "complaints": 3},
+    "active_recipients": {"email": 9120, "sms": 2210, "phone": 1890, "post": 640},
+}
+STATS_BY_DAY_AND_CHANNEL = {
+    "from": "2026-11-29",
+    "to": "2026-11-30",
+    "group_by": ["day", "channel"],
+    "rows": [
+        {
+            "key": {"day": "2026-11-29", "channel": None},
+            "opt_outs": 1,
+            "opt_ins": 0,
+            "suppressions": 4,
+            "bounces": 0,
+            "complaints": 0,
+        },
+        {
+            "key": {"day": "2026-11-29", "channel": "email"},
+            "opt_outs": 12,
+            "opt_ins": 3,
+            "suppressions": 0,
+            "bounces": 2,
+            "complaints": 1,
+        },
+        {
+            "key": {"day": "2026-11-30", "channel": "email"},
+            "opt_outs": 9,
+            "opt_ins": 1,
+            "suppressions": 0,
+            "bounces": 0,
+            "complaints": 0,
+        },
+        {
+            "key": {"day": "2026-11-30", "channel": "sms"},
+            "opt_outs": 2,
+            "opt_ins": 0,
+            "suppressions": 0,
+            "bounces": 0,
+            "complaints": 0,
+        },
+    ],
+    "totals": {"opt_outs": 24, "opt_ins": 4, "suppressions": 4, "bounces": 2, "complaints": 1},
+    "active_recipients": {"email": 9120, "sms": 2210, "phone": 1890, "post": 640},
+}

@@ -43,7 +43,7 @@ class Access:
 
 SCOPE_WORDS = {
     "check": "checks, unsubscribe links and the topic list",
-    "read": "recipients, their preferences and consent events, exports and the change feed",
+    "read": "recipients, their preferences and consent events, exports, the change feed and the insights' counts",
     "write": "everything `read` allows, plus every change to recipients and their preferences (deactivation and erasure included)",
     "admin": "everything: the topic catalogue and webhook endpoints too",
 }
@@ -287,6 +287,11 @@ TAGS = [
         "name": "Subscriptions and consent",
         "description": "The way in: subscribe a person with evidence of consent (single or double opt-in), the notices "
         "people see when they consent, kept versioned, and each person's consent records as proof.",
+    },
+    {
+        "name": "Insights",
+        "description": "Counts over every change of consent: opt-outs and opt-ins by day, topic, channel, way and "
+        "campaign, suppressions added, bounces, complaints, and how many people marketing can reach on each channel.",
     },
     {"name": "Topics", "description": "The catalogue of what you send. Reading it needs `check`; changing it, `admin`."},
     {

@@ -22,6 +22,7 @@ from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
 from ..channels import CHANNELS, channels_reaching
 from ..decision import TOPIC_KEY_RE
 from ..languages import LANGUAGES
+from ..services import insights
 from ..services.audience import AUDIENCE_REASONS
 from ..services.checks import LOOKUP_FIELDS, MAX_BATCH
 from ..services.consent import consent_time_problem
@@ -1113,3 +1114,82 @@ class FormSchema(Schema):
 
 class FormListSchema(Schema):
     forms = fields.List(fields.Nested(FormSchema), required=True)
+
+
+# --- insights (issue 19) --------------------------------------------------------------------------------
+GROUP_NAMES = "|".join(insights.GROUPS)
+# One to five groups, comma-separated; the service refuses an unknown or repeated one (422 invalid_group_by).
+GROUP_BY = re.compile(rf"^({GROUP_NAMES})(,({GROUP_NAMES})){{0,{len(insights.GROUPS) - 1}}}$")
+MAX_STATS_ROWS = 10_000
+
+
+class StatsQuerySchema(StrictSchema):
+    start = fields.Date(
+        data_key="from",
+        metadata={
+            "description": f"The first day counted (UTC, inclusive). Default: {insights.DEFAULT_RANGE_DAYS - 1} days before `to`."
+        },
+    )
+    end = fields.Date(
+        data_key="to",
+        metadata={
+            "description": f"The last day counted (UTC, inclusive). Default: today, or `from` when that is later. The range covers "
+            f"at most {insights.MAX_RANGE_DAYS} days and does not end before it starts (else 422 invalid_range)."
+        },
+    )
+    group_by = fields.String(
+        load_default="day",
+        metadata={
+            "pattern": GROUP_BY.pattern,
+            "description": f"What to count by: one or more of {', '.join(insights.GROUPS)}, comma-separated, each once "
+            "(else 422 invalid_group_by), e.g. `day,channel`. A row's `key` holds them in this order.",
+        },
+    )
+    order_by = fields.String(
+        validate=validate.OneOf(insights.MEASURES),
+        metadata={"description": "Rows by this count, largest first (ties by key); by default, rows by key."},
+    )
+    limit = fields.Integer(
+        load_default=MAX_STATS_ROWS,
+        validate=validate.Range(min=1, max=MAX_STATS_ROWS),
+        metadata={"description": "At most this many rows (the top ones with `order_by`); `totals` counts them all."},
+    )
+
+
+class StatsMeasuresSchema(Schema):
+    opt_outs = fields.Integer(required=True, metadata={"description": "Changes that withdrew marketing permission."})
+    opt_ins = fields.Integer(required=True, metadata={"description": "Changes that gave it (a confirmed double opt-in once)."})
+    suppressions = fields.Integer(
+        required=True, metadata={"description": "Addresses added to the suppression list; `via` is their source."}
+    )
+    bounces = fields.Integer(required=True, metadata={"description": "Hard bounces mail providers reported."})
+    complaints = fields.Integer(required=True, metadata={"description": "Spam complaints mail providers reported."})
+
+
+class StatsRowSchema(StatsMeasuresSchema):
+    key = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(allow_none=True),
+        required=True,
+        metadata={
+            "description": "One entry per group asked for: `day` as YYYY-MM-DD; null for none (no topic; every channel, as "
+            "an all-marketing stop; no message id)."
+        },
+    )
+
+
+class StatsSchema(Schema):
+    start = fields.Date(data_key="from", required=True)
+    end = fields.Date(data_key="to", required=True)
+    group_by = fields.List(fields.String(validate=validate.OneOf(insights.GROUPS)), required=True)
+    rows = fields.List(fields.Nested(StatsRowSchema), required=True)
+    totals = fields.Nested(StatsMeasuresSchema, required=True, metadata={"description": "Each count over the whole range."})
+    active_recipients = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CHANNELS)),
+        values=fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Per channel, the active recipients marketing can reach on it now: holding its address, no stop "
+            "of it or of all marketing, the address not suppressed or reported undeliverable (counted every few minutes)."
+        },
+    )

@@ -41,6 +41,7 @@ from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
 from ..outbound.smtp import SendResult, SmtpSender
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
+from ..services.insights import ACTIVE_EVERY_SECONDS, refresh
 from ..services.mail_delivery import Mail, claim_due_mails, record_mails, send_mails
 from ..services.partitions import ensure_event_partitions
 from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
@@ -50,6 +51,8 @@ IDLE_SECONDS = 0.2  # how long an idle worker waits before looking again (commit
 PACING = timedelta(seconds=1)  # a target gets at most REQUESTS_PER_SECOND pushes in this long
 PRUNE_EVERY_SECONDS = 3600
 PARTITIONS_EVERY_SECONDS = 24 * 3600  # consent_events' monthly partitions, made months ahead (PostgreSQL)
+INSIGHTS_EVERY_SECONDS = 1.0  # the insights' roll-ups look for new events this often, at once while there were some
+INSIGHTS_BUDGET_SECONDS = 0.5  # a backlog is folded in slices this long, so delivery never waits behind it
 
 
 class Worker:
@@ -180,11 +183,15 @@ class Worker:
         30 s), logging the first failure and then one line a minute, and carries on where it was."""
         pruned_at, backoff, logged_at = 0.0, 0.0, float("-inf")
         partitions_at = float("-inf")  # at start, then once a day
+        insights_due = 0.0
         while not stop.is_set():
             try:
                 if time.monotonic() - partitions_at > PARTITIONS_EVERY_SECONDS:
                     self.keep_partitions()
                     partitions_at = time.monotonic()
+                if time.monotonic() >= insights_due:
+                    folded = self.keep_insights(INSIGHTS_BUDGET_SECONDS)
+                    insights_due = time.monotonic() + (0.0 if folded else INSIGHTS_EVERY_SECONDS)
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
                     unit_of_work(lambda: prune(self.clock()))
                     pruned_at = time.monotonic()
@@ -215,6 +222,17 @@ class Worker:
                 raise
             # Never a reason to stop delivering: events go to the default partition meanwhile.
             log.warning("worker: could not make the partitions of consent_events: %s", describe_error(error))
+
+    def keep_insights(self, budget_seconds: float | None = None) -> int:
+        """The insights' roll-ups (services/insights.py) brought up to date, within `budget_seconds`; returns
+        the events folded in. A failure is logged, never a reason to stop delivering."""
+        try:
+            return refresh(run=unit_of_work, budget_seconds=budget_seconds, active_every_seconds=ACTIVE_EVERY_SECONDS)
+        except Exception as error:
+            if is_outage(error):
+                raise
+            log.warning("worker: could not bring the insights up to date: %s", describe_error(error))
+            return 0
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -261,6 +279,7 @@ def worker(once: bool) -> None:
             if once:
                 running.keep_partitions()
                 say(f"worker: {running.drain()} done")
+                running.keep_insights()
                 return
             stop = threading.Event()
             for signum in (signal.SIGTERM, signal.SIGINT):
