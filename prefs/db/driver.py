@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
-from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES, IN_LIST_SQLITE
+from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES_NUMBERS, IN_LIST_POSTGRES_TEXT, IN_LIST_SQLITE
 
 
 class DriverSql:
@@ -106,13 +106,13 @@ class DriverSql:
         however many values."""
         if not values:
             return []
-        self._run(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+        self._run(*_with_in_list(statement, values, self.postgres))
         return self.cursor.fetchall()
 
     def execute_in(self, statement: str, values: list) -> None:
         """Run `statement` (an UPDATE or DELETE) for the rows whose `{in_list}` key is among `values`."""
         if values:
-            self.cursor.execute(_with_in_list(statement, self.postgres), (values,) if self.postgres else (json.dumps(values),))
+            self.cursor.execute(*_with_in_list(statement, values, self.postgres))
 
     def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL: `rows` through `statement` (a COPY ... FROM STDIN), the bulk path of the import."""
@@ -200,11 +200,22 @@ def standalone_transaction_open() -> bool:
     return _standalone.get() is not None
 
 
-@lru_cache(maxsize=64)
-def _with_in_list(statement: str, postgres: bool) -> str:
-    if postgres:
-        return _for_psycopg(statement.format(in_list=IN_LIST_POSTGRES))
-    return statement.format(in_list=IN_LIST_SQLITE)
+def _with_in_list(statement: str, values: list, postgres: bool) -> tuple[str, tuple[str]]:
+    """`statement` with its `{in_list}` filled in for `values` (all whole numbers, or all text), and its one
+    parameter: the values as one JSON array, or on PostgreSQL an array literal when they are numbers."""
+    if not postgres:
+        return _in_list_statement(statement, IN_LIST_SQLITE), (json.dumps(values),)
+    if all(type(value) is int for value in values):
+        return _in_list_statement(statement, IN_LIST_POSTGRES_NUMBERS), ("{" + ",".join(map(str, values)) + "}",)
+    if not all(type(value) is str for value in values):
+        raise TypeError("an {in_list} takes whole numbers or text, not a mix")
+    return _in_list_statement(statement, IN_LIST_POSTGRES_TEXT), (json.dumps(values),)
+
+
+@lru_cache(maxsize=256)
+def _in_list_statement(statement: str, in_list: str) -> str:
+    filled = statement.format(in_list=in_list)
+    return filled if in_list == IN_LIST_SQLITE else _for_psycopg(filled)
 
 
 @lru_cache(maxsize=256)
