@@ -203,12 +203,13 @@ def standalone_transaction_open() -> bool:
 def _with_in_list(statement: str, values: list, postgres: bool) -> tuple[str, tuple[str]]:
     """`statement` with its `{in_list}` filled in for `values` (all whole numbers, or all text), and its one
     parameter: the values as one JSON array, or on PostgreSQL an array literal when they are numbers."""
+    numbers = all(type(value) is int for value in values)
+    if not numbers and not all(type(value) is str for value in values):
+        raise TypeError("an {in_list} takes whole numbers or text, not a mix")
     if not postgres:
         return _in_list_statement(statement, IN_LIST_SQLITE), (json.dumps(values),)
-    if all(type(value) is int for value in values):
+    if numbers:
         return _in_list_statement(statement, IN_LIST_POSTGRES_NUMBERS), ("{" + ",".join(map(str, values)) + "}",)
-    if not all(type(value) is str for value in values):
-        raise TypeError("an {in_list} takes whole numbers or text, not a mix")
     return _in_list_statement(statement, IN_LIST_POSTGRES_TEXT), (json.dumps(values),)
 
 
