@@ -438,10 +438,12 @@ class SubscribeForm(Model):
 # key, so an upsert could not find the row it adds to.
 class InsightDaily(Model):
     """Opt-outs, opt-ins, suppressions added, bounces and complaints per UTC day, topic, channel, via and
-    message id (the campaign a link came from)."""
+    message id (the campaign a link came from) at level `all`, and again per day and one of them at the level
+    named after it (the others ''): the dashboard's questions then read a few thousand rows a year, not all."""
 
     __tablename__ = "insight_daily"
 
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)  # all, topic, channel, via, message_id
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     topic: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)

@@ -22,17 +22,19 @@ def _measures():
 
 
 def upgrade():
-    # Counts per UTC day, topic, channel, via and message id ('' for none: a unique key never matches NULLs).
-    # The primary key starts with the day, so a range of days is one index range.
+    # Counts per UTC day, topic, channel, via and message id ('' for none: a unique key never matches NULLs) at
+    # level "all", and per day and one of them at the level named after it. The primary key starts with the
+    # level and the day, so a range of days at one level is one index range.
     op.create_table(
         "insight_daily",
+        sa.Column("level", sa.String(16), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("topic", sa.String(64), nullable=False),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("via", sa.String(64), nullable=False),
         sa.Column("message_id", sa.String(255), nullable=False),
         *_measures(),
-        sa.PrimaryKeyConstraint("day", "topic", "channel", "via", "message_id", name="pk_insight_daily"),
+        sa.PrimaryKeyConstraint("level", "day", "topic", "channel", "via", "message_id", name="pk_insight_daily"),
     )
     # Counts that are no consent event (a suppression added, a bounce or complaint reported), appended by the
     # transaction that made them and folded in by the worker.

@@ -34,8 +34,10 @@ insights page only ask here.
 How they are kept: the worker calls refresh(), which folds consent events into insight_daily in id order
 from a watermark (event ids follow commit order, services/events.py, so none is skipped) and nothing is
 added to the write paths of events; counts that are no consent event are appended to insight_pending by the
-transaction that makes them (suppression_added, provider_reported) and folded in the same way. The roll-ups
-hold counts only. A message id can name a person (a mailer may send "campaign-7-cust-42"), so erasure
+transaction that makes them (suppression_added, provider_reported) and folded in the same way. Each count
+lands at every level of insight_daily (LEVELS): all five keys, and the day with one of them, so that the
+dashboard's questions read a few thousand rows a year whatever the number of events. The roll-ups hold counts
+only. A message id can name a person (a mailer may send "campaign-7-cust-42"), so erasure
 moves the person's folded events from their message ids to none (forget_message_ids) before it strips
 their evidence; events not folded yet are folded without it. Active recipients are counted again by
 refresh() after a change (the worker at most every ACTIVE_EVERY_SECONDS).
@@ -50,7 +52,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, case, delete, exists, func, not_, select, update
+from sqlalchemy import BigInteger, Table, and_, case, delete, exists, func, not_, select, update
+from sqlalchemy import cast as cast_to
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -98,6 +101,9 @@ _daily, _pending_counts, _active, _state = (
 )
 
 Key = tuple[date, str, str, str, str]  # day, topic, channel, via, message_id (NONE for none)
+# What each level of insight_daily keeps besides the day (the rest NONE), the narrow ones first: a question is
+# answered from the first level that keeps all it groups by.
+LEVELS = {"channel": ("channel",), "topic": ("topic",), "via": ("via",), "message_id": ("message_id",), "all": GROUPS[1:]}
 
 
 class InvalidGroupBy(ValueError):
@@ -193,21 +199,21 @@ def stats(
     (then by that measure descending, ties by key), cut to limit. Raises ValueError on a bad group/range
     (InvalidGroupBy, InvalidRange). As of the last refresh()."""
     check_question(start, end, group_by, order_by, limit)
+    level = _level_for(group_by)
     columns = [getattr(InsightDaily, group) for group in group_by]
-    sums = {name: func.sum(getattr(InsightDaily, name)).label(name) for name in MEASURES}
+    sums = {name: cast_to(func.sum(getattr(InsightDaily, name)), BigInteger).label(name) for name in MEASURES}
     ordered = [_in_code_point_order(column) for column in columns]
     statement = (
         select(*columns, *sums.values())
-        .where(InsightDaily.day >= start, InsightDaily.day <= end)
+        .where(InsightDaily.level == level, InsightDaily.day >= start, InsightDaily.day <= end)
         .group_by(*columns)
         .order_by(*([sums[order_by].desc()] if order_by else []), *ordered)
         .limit(limit)
     )
+    width = len(group_by)
+    shown = [_day_shown if group == "day" else _key_shown for group in group_by]  # per column: no test per value
     return [
-        StatsRow(
-            {group: _shown(value) for group, value in zip(group_by, row[: len(group_by)], strict=True)},
-            *map(int, row[len(group_by) :]),
-        )
+        StatsRow(dict(zip(group_by, [show(value) for show, value in zip(shown, row)])), *row[width:])  # noqa: B905
         for row in db.session.execute(statement)
     ]
 
@@ -215,7 +221,8 @@ def stats(
 def totals(start: date, end: date) -> dict[str, int]:
     """Each measure over the whole range (what every stats() grouping of it sums to)."""
     sums = [func.coalesce(func.sum(getattr(InsightDaily, name)), 0) for name in MEASURES]
-    row = db.session.execute(select(*sums).where(InsightDaily.day >= start, InsightDaily.day <= end)).one()
+    in_range = (InsightDaily.level == _level_for(()), InsightDaily.day >= start, InsightDaily.day <= end)
+    row = db.session.execute(select(*sums).where(*in_range)).one()
     return {name: int(value) for name, value in zip(MEASURES, row, strict=True)}
 
 
@@ -237,10 +244,17 @@ def active_recipients_as_of() -> datetime | None:
     return moment
 
 
-def _shown(value: Any) -> str | None:
-    if isinstance(value, date):
-        return value.isoformat()
-    return None if value == NONE else value
+def _level_for(group_by: Sequence[str]) -> str:
+    wanted = set(group_by) - {"day"}
+    return next(level for level, kept in LEVELS.items() if wanted <= set(kept))
+
+
+def _day_shown(value: date) -> str:
+    return value.isoformat()
+
+
+def _key_shown(value: str) -> str | None:
+    return value or None  # NONE is ''
 
 
 def _in_code_point_order(column: Any) -> Any:
@@ -343,16 +357,25 @@ def _day(moment: datetime) -> date:
 
 
 def _add(counts: Mapping[Key, Sequence[int]]) -> None:
-    """Add the counts (negative ones too) to insight_daily, making the rows they need."""
-    if not counts:
+    """Add the counts (negative ones too) to each level of insight_daily, making the rows they need."""
+    leveled: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for key, values in counts.items():
+        facts = dict(zip(GROUPS, key, strict=True))
+        for level, kept in LEVELS.items():
+            total = leveled[(level, key[0], *(facts[group] if group in kept else NONE for group in GROUPS[1:]))]
+            for index, value in enumerate(values):
+                total[index] += value
+    rows = [
+        dict(zip(("level", *GROUPS), key, strict=True)) | dict(zip(MEASURES, values, strict=True))
+        for key, values in sorted(leveled.items())
+        if any(values)
+    ]
+    if not rows:
         return
     insert = (pg_insert if _postgres() else sqlite_insert)(_daily)
     statement = insert.on_conflict_do_update(
-        index_elements=list(GROUPS), set_={name: _daily.c[name] + insert.excluded[name] for name in MEASURES}
+        index_elements=["level", *GROUPS], set_={name: _daily.c[name] + insert.excluded[name] for name in MEASURES}
     )
-    rows = [
-        dict(zip(GROUPS, key, strict=True)) | dict(zip(MEASURES, values, strict=True)) for key, values in sorted(counts.items())
-    ]
     db.session.execute(statement, rows)
 
 
@@ -461,14 +484,6 @@ def forget_message_ids(recipient_id: str) -> None:
                 moves[key][measure] -= 1
                 moves[(*key[:-1], NONE)][measure] += 1
     _add(moves)
-    for day, topic, channel, via, message in (key for key in moves if key[-1] != NONE):
-        db.session.execute(
-            delete(InsightDaily).where(
-                InsightDaily.day == day,
-                InsightDaily.topic == topic,
-                InsightDaily.channel == channel,
-                InsightDaily.via == via,
-                InsightDaily.message_id == message,
-                *(getattr(InsightDaily, name) == 0 for name in MEASURES),
-            )
-        )
+    for day, message in sorted({(key[0], key[-1]) for key in moves if key[-1] != NONE}):
+        nothing_left = (getattr(_daily.c, name) == 0 for name in MEASURES)
+        db.session.execute(delete(_daily).where(_daily.c.day == day, _daily.c.message_id == message, *nothing_left))
