@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 
 from markupsafe import Markup
 
@@ -109,32 +110,34 @@ def day_label(day: date, with_year: bool) -> str:
     return day.isoformat() if with_year else f"{day.day} {MONTHS[day.month - 1]}"
 
 
-def _attrs(**attributes: object) -> Markup:
-    """XML attributes, escaped; trailing underscores dropped and other underscores made dashes (stroke_width)."""
-    return Markup("").join(
-        Markup(' {}="{}"').format(name.rstrip("_").replace("_", "-"), value)
+def _element(tag: str, content: str | None = None, *, children: str | None = None, **attributes: object) -> str:
+    """One SVG element as text: its attributes and its text `content` escaped here, the one place escaping
+    happens; `children` are elements made by this function. Attribute names lose a trailing underscore and get
+    dashes for underscores (class_, stroke_width); a value of None or "" leaves the attribute out."""
+    attrs = "".join(
+        f' {name.rstrip("_").replace("_", "-")}="{escape(str(value))}"'
         for name, value in attributes.items()
         if value is not None and value != ""
     )
+    inside = escape(content, quote=False) if content is not None else children
+    return f"<{tag}{attrs}/>" if inside is None else f"<{tag}{attrs}>{inside}</{tag}>"
 
 
 def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, fill: str = MUTED, **more) -> Markup:
-    return Markup("<text{}>{}</text>").format(
-        _attrs(x=_num(x), y=_num(y), text_anchor=anchor, font_size=size, fill=fill, **more), content
-    )
+def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, fill: str = MUTED, **more) -> str:
+    return _element("text", content, x=_num(x), y=_num(y), text_anchor=anchor, font_size=size, fill=fill, **more)
 
 
-def _marker(kind: str, x: float, y: float, colour: str) -> Markup:
+def _marker(kind: str, x: float, y: float, colour: str) -> str:
     if kind == "circle":
-        return Markup("<circle{}/>").format(_attrs(cx=_num(x), cy=_num(y), r=4, fill=colour))
+        return _element("circle", cx=_num(x), cy=_num(y), r=4, fill=colour)
     if kind == "ring":
-        return Markup("<circle{}/>").format(_attrs(cx=_num(x), cy=_num(y), r=4, fill=WHITE, stroke=colour, stroke_width=2))
+        return _element("circle", cx=_num(x), cy=_num(y), r=4, fill=WHITE, stroke=colour, stroke_width=2)
     if kind == "square":
-        return Markup("<rect{}/>").format(_attrs(x=_num(x - 3.5), y=_num(y - 3.5), width=7, height=7, fill=colour))
+        return _element("rect", x=_num(x - 3.5), y=_num(y - 3.5), width=7, height=7, fill=colour)
     shapes = {
         "triangle": "M{x},{t} L{r},{b} L{l},{b} Z",
         "triangle_down": "M{x},{b} L{r},{t} L{l},{t} Z",
@@ -155,31 +158,31 @@ def _marker(kind: str, x: float, y: float, colour: str) -> Markup:
         bb=_num(y + 5),
     )
     if kind in ("cross", "plus"):
-        return Markup("<path{}/>").format(_attrs(d=d, stroke=colour, stroke_width=2.5, fill="none"))
-    return Markup("<path{}/>").format(_attrs(d=d, fill=colour))
+        return _element("path", d=d, stroke=colour, stroke_width=2.5, fill="none")
+    return _element("path", d=d, fill=colour)
 
 
-def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: Sequence[Markup]) -> Markup:
+def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: Sequence[str]) -> Markup:
     if not ID_RE.fullmatch(chart_id):
         raise ValueError(f"not a usable element id: {chart_id!r}")
-    head = Markup("<svg{}>").format(
-        _attrs(
-            xmlns="http://www.w3.org/2000/svg",
-            role="img",
-            aria_labelledby=f"{chart_id}-title",
-            aria_describedby=f"{chart_id}-desc",
-            viewBox=f"0 0 {width} {height}",
-            width=width,
-            height=height,
-            class_="chart",
-            font_family=FONT,
-        )
+    title_and_desc = _element("title", title, id=f"{chart_id}-title") + _element("desc", desc, id=f"{chart_id}-desc")
+    svg = _element(
+        "svg",
+        children=title_and_desc + "".join(body),
+        xmlns="http://www.w3.org/2000/svg",
+        role="img",
+        aria_labelledby=f"{chart_id}-title",
+        aria_describedby=f"{chart_id}-desc",
+        viewBox=f"0 0 {width} {height}",
+        width=width,
+        height=height,
+        class_="chart",
+        font_family=FONT,
     )
-    titles = Markup('<title id="{0}-title">{1}</title><desc id="{0}-desc">{2}</desc>').format(chart_id, title, desc)
-    return head + titles + Markup("").join(body) + Markup("</svg>")
+    return Markup(svg)  # noqa: S704  (built by _element, which escapes every attribute and text)
 
 
-def _empty(x: float, y: float, message: str) -> Markup:
+def _empty(x: float, y: float, message: str) -> str:
     return _text(x, y, message, anchor="middle", size=14, fill=INK)
 
 
@@ -219,18 +222,18 @@ def line_chart(
     def y_at(value: float) -> float:
         return base - plot_h * value / y_top
 
-    body: list[Markup] = []
+    body: list[str] = []
     for tick in ticks:
         y = y_at(tick)
-        body.append(Markup("<line{}/>").format(_attrs(x1=left, x2=left + plot_w, y1=_num(y), y2=_num(y), stroke=GRID)))
+        body.append(_element("line", x1=left, x2=left + plot_w, y1=_num(y), y2=_num(y), stroke=GRID))
         body.append(_text(left - 8, y + 4, format_number(tick), anchor="end"))
-    body.append(Markup("<path{}/>").format(_attrs(d=f"M{left},{top} V{base} H{left + plot_w}", stroke=MUTED, fill="none")))
+    body.append(_element("path", d=f"M{left},{top} V{base} H{left + plot_w}", stroke=MUTED, fill="none"))
     body.append(_text(14, top + plot_h / 2, y_label, anchor="middle", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"))
     if days:
         with_year = days[0].year != days[-1].year
         for i in _x_tick_indices(len(days), 5 if with_year else 8):
             x = x_at(i)
-            body.append(Markup("<line{}/>").format(_attrs(x1=_num(x), x2=_num(x), y1=base, y2=base + 5, stroke=MUTED)))
+            body.append(_element("line", x1=_num(x), x2=_num(x), y1=base, y2=base + 5, stroke=MUTED))
             body.append(_text(x, base + 20, day_label(days[i], with_year), anchor="middle"))
     if not shown:
         body.append(_empty(left + plot_w / 2, top + plot_h / 2, empty_text))
@@ -240,15 +243,14 @@ def line_chart(
         if len(points) > 1:
             d = "M" + " L".join(f"{_num(x)},{_num(y)}" for x, y in points)
             body.append(
-                Markup("<path{}/>").format(
-                    _attrs(
-                        d=d,
-                        fill="none",
-                        stroke=style.colour,
-                        stroke_width=2.5,
-                        stroke_dasharray=style.dash,
-                        stroke_linejoin="round",
-                    )
+                _element(
+                    "path",
+                    d=d,
+                    fill="none",
+                    stroke=style.colour,
+                    stroke_width=2.5,
+                    stroke_dasharray=style.dash,
+                    stroke_linejoin="round",
                 )
             )
         # Markers on the days with something to show (all of them on a lone day), thinned on long ranges and
@@ -265,9 +267,7 @@ def line_chart(
         for index, x in row:
             style = STYLES[index]
             body.append(
-                Markup("<line{}/>").format(
-                    _attrs(x1=x, x2=x + 30, y1=y, y2=y, stroke=style.colour, stroke_width=2.5, stroke_dasharray=style.dash)
-                )
+                _element("line", x1=x, x2=x + 30, y1=y, y2=y, stroke=style.colour, stroke_width=2.5, stroke_dasharray=style.dash)
             )
             body.append(_marker(style.marker, x + 15, y, style.colour))
             body.append(_text(x + 38, y + 4, short_label(series[index].label), fill=INK, size=13))
@@ -335,20 +335,18 @@ def bar_chart(
     def x_at(value: float) -> float:
         return label_w + plot_w * value / x_top
 
-    body: list[Markup] = []
+    body: list[str] = []
     for tick in ticks:
         x = x_at(tick)
-        body.append(Markup("<line{}/>").format(_attrs(x1=_num(x), x2=_num(x), y1=top, y2=base, stroke=GRID)))
+        body.append(_element("line", x1=_num(x), x2=_num(x), y1=top, y2=base, stroke=GRID))
         body.append(_text(x, base + 18, format_number(tick), anchor="middle"))
     for i, bar in enumerate(bars):
         y = top + row * i
         body.append(_text(label_w - 8, y + row / 2 + 4.5, short_label(bar.label), anchor="end", fill=INK, size=13))
         length = x_at(bar.value) - label_w
-        body.append(
-            Markup("<rect{}/>").format(_attrs(x=label_w, y=_num(y + 5), width=_num(max(length, 0)), height=row - 10, fill=BAR))
-        )
+        body.append(_element("rect", x=label_w, y=_num(y + 5), width=_num(max(length, 0)), height=row - 10, fill=BAR))
         body.append(_text(label_w + length + 6, y + row / 2 + 4.5, format_number(bar.value), fill=INK, size=13))
-    body.append(Markup("<path{}/>").format(_attrs(d=f"M{label_w},{top} V{base} H{label_w + plot_w}", stroke=MUTED, fill="none")))
+    body.append(_element("path", d=f"M{label_w},{top} V{base} H{label_w + plot_w}", stroke=MUTED, fill="none"))
     body.append(_text(label_w + plot_w / 2, base + 40, value_label, anchor="middle"))
     if not bars:
         body.append(_empty(label_w + plot_w / 2, top + rows_h / 2 + 5, empty_text))

@@ -124,6 +124,10 @@ class Table:
     columns: list[str]  # the first names the rows' headers
     rows: list[tuple[str, list[str]]]  # (row header, cells)
 
+    def labelled_rows(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Each row's cells with their column's name (data-label: a phone shows the table as cards)."""
+        return [(header, list(zip(self.columns[1:], cells, strict=True))) for header, cells in self.rows]
+
 
 @dataclass
 class Chart:
