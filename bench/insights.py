@@ -17,7 +17,9 @@ Measured, in this order:
 1. the first fold (services/insights.refresh in its default batches, as the worker runs it): events a second;
 2. each question the dashboard asks (prefs/console/insights.py), over its default 30 days and over a whole
    year: p50 and max of --repeat runs after one to warm up (the roll-up's pages then in memory, as on a server
-   whose dashboard is used);
+   whose dashboard is used). A max far above the p50 is CPython's full garbage collection of the whole process
+   (tens of ms here), set off by a big answer's allocations: --freeze-gc moves what the app loaded at start out
+   of its reach (gc.freeze(), as a server can do once it has started) to show the questions without it;
 3. PostgreSQL: a writer adding events at --rate a second (transactions of 10, each under the event write lock as
    the app's writes are) for --seconds, while a fold runs every second as the worker's does (0.5 s slices):
    events written and folded a second, and the largest lag seen.
@@ -26,6 +28,7 @@ Measured, in this order:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -339,7 +342,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite in /tmp instead of PostgreSQL")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--rate", type=int, default=2000, help="events a second written while folding (PostgreSQL)")
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the writer writes (0: not at all)")
+    parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() once the app has started")
     args = parser.parse_args()
     today = datetime.now(UTC).date()
     first = datetime.combine(today - timedelta(days=DAYS), datetime.min.time(), UTC)
@@ -355,10 +359,16 @@ def main() -> None:
             build_postgres(url, args.events, args.recipients, first)
     app = app_for(url)
     first_fold(app)
-    print(f"questions ({'SQLite' if args.sqlite else 'PostgreSQL'}, {args.events:,} events), p50 / max of {args.repeat} runs:")
+    if args.freeze_gc:
+        gc.collect()
+        gc.freeze()
+    frozen = ", gc frozen" if args.freeze_gc else ""
+    print(
+        f"questions ({'SQLite' if args.sqlite else 'PostgreSQL'}, {args.events:,} events{frozen}), p50 / max of {args.repeat} runs:"
+    )
     for days, name, p50, worst, size in time_questions(app, today, args.repeat):
         print(f"  {days:>3} days  {name:<40} {p50:7.2f} ms  {worst:7.2f} ms  ({size} rows)", flush=True)
-    if not args.sqlite:
+    if not args.sqlite and args.seconds > 0:
         keep_up(url, app, args.recipients, args.rate, args.seconds)
 
 
