@@ -482,8 +482,8 @@ class InsightActive(Model):
 
 class InsightState(Model):
     """The roll-ups' bookkeeping: `events` is the last consent event id folded in (its row is also the lock
-    that keeps two folds, or a fold and an erasure, apart); `active_stale` is 1 when something was folded
-    since insight_active was counted."""
+    that keeps two folds, or a fold and an erasure, apart), `pending` how many pending counts were folded;
+    `active_events` and `active_pending` are the two as insight_active was last counted."""
 
     __tablename__ = "insight_state"
 

@@ -315,6 +315,27 @@ def test_folding_in_small_batches_counts_the_same_and_each_event_once(app, api, 
         ]
 
 
+def test_active_recipients_are_counted_again_after_any_change_and_only_then(app, api, runner, person, tmp_path):
+    with app.app_context():
+        insights.refresh()
+        assert insights.active_recipients() == {"email": 1, "sms": 1, "phone": 1, "post": 0}
+        counted_at = insights.active_recipients_as_of()
+        insights.refresh()
+        assert insights.active_recipients_as_of() == counted_at  # nothing changed: not counted again
+    listed = tmp_path / "list.txt"
+    listed.write_text("ann@example.com\n")  # a suppression is no consent event: it counts through insight_pending
+    assert runner.invoke(args=["suppressions", "import", str(listed)]).exit_code == 0
+    with app.app_context():
+        assert insights.refresh() == 1
+        assert insights.active_recipients() == {"email": 0, "sms": 1, "phone": 1, "post": 0}
+    assert api.patch("/recipients/cust-1/preferences", {"changes": [{"channel": "sms", "subscribed": False}]}).status_code == 200
+    with app.app_context():
+        assert insights.refresh(active_every_seconds=3600) == 1
+        assert insights.active_recipients()["sms"] == 1  # changed, but counted less than an hour ago
+        insights.refresh()
+        assert insights.active_recipients() == {"email": 0, "sms": 0, "phone": 1, "post": 0}
+
+
 # --- erasure --------------------------------------------------------------------------------------------
 def test_erasure_leaves_no_message_id_of_the_person_and_keeps_the_counts(app, api, played):
     end = datetime.now(UTC).date()

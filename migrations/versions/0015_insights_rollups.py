@@ -58,7 +58,8 @@ def upgrade():
         sa.Column("value", sa.BigInteger(), nullable=False),
     )
     # Nothing folded yet: the worker's first rounds fold every existing event (services/insights.py).
-    op.bulk_insert(state, [{"name": "events", "value": 0}, {"name": "active_stale", "value": 1}])
+    names = ("events", "pending", "active_events", "active_pending")
+    op.bulk_insert(state, [{"name": name, "value": 0} for name in names])
 
 
 def downgrade():

@@ -93,7 +93,9 @@ MESSAGE_ID_LENGTH = 255
 
 FOLD_BATCH = 5000  # events (and pending counts) folded per transaction
 ACTIVE_EVERY_SECONDS = 300.0  # the worker counts active recipients again at most this often
-EVENTS, ACTIVE_STALE = "events", "active_stale"  # insight_state's rows
+# insight_state's rows: the fold's (the last event id folded, pending counts folded so far) and the same two
+# as the last count of active recipients saw them.
+EVENTS, PENDING, ACTIVE_EVENTS, ACTIVE_PENDING = "events", "pending", "active_events", "active_pending"
 
 # A declarative class types its table as any FROM clause.
 _daily, _pending_counts, _active, _state = (
@@ -288,7 +290,13 @@ def refresh(
         folded += sum(done)
         if max(done) < batch or (deadline is not None and clock.monotonic() >= deadline):
             break
-    run(lambda: _count_active(active_every_seconds))
+    if _postgres():
+        run(lambda: _count_active(active_every_seconds))
+    else:  # one worker on SQLite: count outside the write lock, so writers never wait for it
+        counted = _active_counts_due(active_every_seconds)
+        db.session.rollback()
+        if counted is not None:
+            run(lambda: _store_active(*counted))
     return folded
 
 
@@ -334,8 +342,8 @@ def _fold(batch: int) -> tuple[int, int] | None:
     _add(counts)
     if events:
         _set_state(EVENTS, events[-1][0])
-    if events or pending:
-        _set_state(ACTIVE_STALE, 1)
+    if pending:
+        db.session.execute(update(_state).where(_state.c.name == PENDING).values(value=_state.c.value + len(pending)))
     return len(events), len(pending)
 
 
@@ -404,24 +412,44 @@ def _postgres() -> bool:
 
 
 def _count_active(every_seconds: float) -> None:
-    """Count active recipients again if anything was folded since the last count, at most every
-    `every_seconds`. Its own lock (the active_stale row), so erasures never wait for a count."""
-    stale = _lock(ACTIVE_STALE, wait=False)
-    if stale is None:  # another process is counting
+    """PostgreSQL: count active recipients again when due (_active_counts_due), one process at a time (the
+    active_events row's lock, which no fold or erasure takes: neither ever waits for a count)."""
+    if _lock(ACTIVE_EVENTS, wait=False) is None:  # another process is counting
         return
+    counted = _active_counts_due(every_seconds)
+    if counted is not None:
+        _store_active(*counted)
+
+
+def _active_counts_due(every_seconds: float) -> tuple[dict[str, int], dict[str, int], datetime] | None:
+    """Reads only: the counts of active recipients per channel, with the fold's state they follow and when,
+    if anything was folded since the last count and that is at least `every_seconds` old; else None."""
+    state = {name: value for name, value in db.session.execute(select(_state.c.name, _state.c.value))}
+    seen = {EVENTS: state.get(EVENTS, 0), PENDING: state.get(PENDING, 0)}
     as_of = active_recipients_as_of()
     now = utcnow()
-    if not stale and as_of is not None:
-        return
-    if as_of is not None and (now - as_of).total_seconds() < every_seconds:
-        return
-    _set_state(ACTIVE_STALE, 0)  # first: a change committed while we count marks it stale again
-    counts = {channel.name: _reachable(channel) for channel in CHANNEL_LIST}
-    db.session.execute(delete(_active))
+    if as_of is not None:
+        if (seen[EVENTS], seen[PENDING]) == (state.get(ACTIVE_EVENTS), state.get(ACTIVE_PENDING)):
+            return None  # nothing changed since
+        if (now - as_of).total_seconds() < every_seconds:
+            return None
+    # A change folded while we count moves the fold's state past `seen`: the next refresh counts again.
+    return {channel.name: _reachable(channel) for channel in CHANNEL_LIST}, seen, now
+
+
+def _store_active(counts: dict[str, int], seen: dict[str, int], now: datetime) -> None:
+    rows = [{"channel": name, "recipients": count, "computed_at": now} for name, count in counts.items()]
+    insert = (pg_insert if _postgres() else sqlite_insert)(_active)
     db.session.execute(
-        _active.insert(),
-        [{"channel": name, "recipients": count, "computed_at": now} for name, count in counts.items()],
+        insert.on_conflict_do_update(
+            index_elements=["channel"],
+            set_={"recipients": insert.excluded.recipients, "computed_at": insert.excluded.computed_at},
+        ),
+        rows,
     )
+    db.session.execute(delete(_active).where(_active.c.channel.not_in(list(counts))))  # a channel no longer registered
+    _set_state(ACTIVE_EVENTS, seen[EVENTS])
+    _set_state(ACTIVE_PENDING, seen[PENDING])
 
 
 def _reachable(channel) -> int:
