@@ -350,7 +350,8 @@ def _fold(batch: int) -> tuple[int, int] | None:
 def _counted(at: datetime, kind: str, topic, channel, via: str, before, after, message_id) -> Iterable[tuple[Key, int]]:
     day = _day(at)
     for cell_topic, cell_channel, direction in permission_changes(kind, topic, channel, before, after):
-        key = (day, cell_topic or NONE, cell_channel or NONE, via, (message_id or NONE)[:MESSAGE_ID_LENGTH])
+        message = NONE if message_id is None else str(message_id)[:MESSAGE_ID_LENGTH]  # as the mailer sent it
+        key = (day, cell_topic or NONE, cell_channel or NONE, via, message)
         yield key, OPT_INS if direction > 0 else OPT_OUTS
 
 
