@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..db.transactions import unit_of_work
@@ -41,7 +41,7 @@ from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
 from ..outbound.smtp import SendResult, SmtpSender
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
-from ..services.insights import ACTIVE_EVERY_SECONDS, refresh
+from ..services.insights import ACTIVE_EVERY_SECONDS, recount_active, refresh
 from ..services.mail_delivery import Mail, claim_due_mails, record_mails, send_mails
 from ..services.partitions import ensure_event_partitions
 from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
@@ -53,6 +53,7 @@ PRUNE_EVERY_SECONDS = 3600
 PARTITIONS_EVERY_SECONDS = 24 * 3600  # consent_events' monthly partitions, made months ahead (PostgreSQL)
 INSIGHTS_EVERY_SECONDS = 1.0  # the insights' roll-ups look for new events this often, at once while there were some
 INSIGHTS_BUDGET_SECONDS = 0.5  # a backlog is folded in slices this long, so delivery never waits behind it
+ACTIVE_LOOK_SECONDS = 5.0  # how often the counting thread asks whether active recipients are due a count
 
 
 class Worker:
@@ -180,7 +181,21 @@ class Worker:
 
     def run_until(self, stop: threading.Event) -> None:
         """Rounds until `stop` is set. A database outage does not end the worker: it waits (1 s, doubling up to
-        30 s), logging the first failure and then one line a minute, and carries on where it was."""
+        30 s), logging the first failure and then one line a minute, and carries on where it was. Active
+        recipients are counted meanwhile in a thread of its own (count_active_until)."""
+        finished = threading.Event()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        counting = threading.Thread(
+            target=self.count_active_until, args=(app, finished), name="prefs-insights-count", daemon=True
+        )
+        counting.start()
+        try:
+            self._deliver_until(stop)
+        finally:
+            finished.set()
+            counting.join(timeout=2)  # a count still in hand is abandoned (daemon): its transaction ends with the process
+
+    def _deliver_until(self, stop: threading.Event) -> None:
         pruned_at, backoff, logged_at = 0.0, 0.0, float("-inf")
         partitions_at = float("-inf")  # at start, then once a day
         insights_due = 0.0
@@ -190,7 +205,7 @@ class Worker:
                     self.keep_partitions()
                     partitions_at = time.monotonic()
                 if time.monotonic() >= insights_due:
-                    folded = self.keep_insights(INSIGHTS_BUDGET_SECONDS)
+                    folded = self.keep_insights(INSIGHTS_BUDGET_SECONDS, count_active=False)
                     insights_due = time.monotonic() + (0.0 if folded else INSIGHTS_EVERY_SECONDS)
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
                     unit_of_work(lambda: prune(self.clock()))
@@ -223,16 +238,34 @@ class Worker:
             # Never a reason to stop delivering: events go to the default partition meanwhile.
             log.warning("worker: could not make the partitions of consent_events: %s", describe_error(error))
 
-    def keep_insights(self, budget_seconds: float | None = None) -> int:
+    def keep_insights(self, budget_seconds: float | None = None, count_active: bool = True) -> int:
         """The insights' roll-ups (services/insights.py) brought up to date, within `budget_seconds`; returns
         the events folded in. A failure is logged, never a reason to stop delivering."""
         try:
-            return refresh(run=unit_of_work, budget_seconds=budget_seconds, active_every_seconds=ACTIVE_EVERY_SECONDS)
+            return refresh(
+                run=unit_of_work,
+                budget_seconds=budget_seconds,
+                active_every_seconds=ACTIVE_EVERY_SECONDS,
+                count_active=count_active,
+            )
         except Exception as error:
             if is_outage(error):
                 raise
             log.warning("worker: could not bring the insights up to date: %s", describe_error(error))
             return 0
+
+    def count_active_until(self, app: Flask, finished: threading.Event) -> None:
+        """In a thread of its own (run_until starts it): the count of active recipients per channel, which
+        takes about a second per million recipients, so the delivery loop never waits behind it."""
+        with app.app_context():
+            while not finished.is_set():
+                try:
+                    recount_active(run=unit_of_work, every_seconds=ACTIVE_EVERY_SECONDS)
+                except Exception as error:  # an outage included: the delivery loop reports those
+                    log.warning("worker: could not count active recipients: %s", describe_error(error))
+                finally:
+                    db.session.remove()
+                finished.wait(ACTIVE_LOOK_SECONDS)
 
     def close(self) -> None:
         self.pool.shutdown()

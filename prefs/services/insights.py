@@ -40,7 +40,7 @@ dashboard's questions read a few thousand rows a year whatever the number of eve
 only. A message id can name a person (a mailer may send "campaign-7-cust-42"), so erasure
 moves the person's folded events from their message ids to none (forget_message_ids) before it strips
 their evidence; events not folded yet are folded without it. Active recipients are counted again by
-refresh() after a change (the worker at most every ACTIVE_EVERY_SECONDS).
+refresh() after a change (recount_active; the worker, in a thread of its own, at most every ACTIVE_EVERY_SECONDS).
 """
 
 from __future__ import annotations
@@ -271,6 +271,7 @@ def refresh(
     budget_seconds: float | None = None,
     active_every_seconds: float = 0.0,
     batch: int = FOLD_BATCH,
+    count_active: bool = True,
 ) -> int:
     """Bring the roll-ups up to date with consent events committed so far; returns events folded in
     (consent events and pending counts). Called by the worker; tests call it directly after a scenario.
@@ -278,7 +279,8 @@ def refresh(
     Commits each batch: `run` runs one transaction (default: run, then commit; the worker passes
     unit_of_work). Stops early after `budget_seconds` (the rest waits for the next call), or at once when
     another process is folding. Active recipients are counted again when anything changed since, at most
-    every `active_every_seconds`.
+    every `active_every_seconds` (unless `count_active` is False: the worker counts in a thread of its own,
+    recount_active, as the count takes seconds on millions of recipients).
     """
     run = run or _commit
     deadline = None if budget_seconds is None else clock.monotonic() + budget_seconds
@@ -290,14 +292,22 @@ def refresh(
         folded += sum(done)
         if max(done) < batch or (deadline is not None and clock.monotonic() >= deadline):
             break
+    if count_active:
+        recount_active(run=run, every_seconds=active_every_seconds)
+    return folded
+
+
+def recount_active(*, run: Callable[[Callable[[], Any]], Any] | None = None, every_seconds: float = 0.0) -> None:
+    """Count active recipients per channel again when anything was folded since the last count, at most every
+    `every_seconds`; one process at a time, and no fold or erasure ever waits for it."""
+    run = run or _commit
     if _postgres():
-        run(lambda: _count_active(active_every_seconds))
-    else:  # one worker on SQLite: count outside the write lock, so writers never wait for it
-        counted = _active_counts_due(active_every_seconds)
+        run(lambda: _count_active(every_seconds))
+    else:  # count outside the write lock, so writers never wait for it
+        counted = _active_counts_due(every_seconds)
         db.session.rollback()
         if counted is not None:
             run(lambda: _store_active(*counted))
-    return folded
 
 
 def _commit(operation: Callable[[], T]) -> T:
