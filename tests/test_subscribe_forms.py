@@ -252,6 +252,29 @@ def test_round_trip_form_mail_confirmation_subscribed_with_the_forms_evidence(ap
     assert requested["evidence"]["url"] == "https://prefs.example.com/s/news" and requested["via"] == "hosted_form"
 
 
+@pytest.mark.parametrize(
+    ("sent_back", "recorded"),
+    [("1", 1), (None, 2), ("99", 2), ("x1", 2), ("0", 2)],
+    ids=["as-shown", "missing", "unknown", "junk", "zero"],
+)
+def test_the_consent_names_the_notice_version_the_page_showed(api, app, client, form, smtp_server, sent_back, recorded):  # noqa: F811
+    """A new version saved while the page was open is not what the person read: the page sends back the version it
+    showed, and only a real version of the form's notice is taken from it (anything else: the current one)."""
+    visitor = Visitor(app, ip="198.51.100.90")
+    assert 'name="notice_version" value="1"' in visitor.page.get_data(as_text=True)
+    assert (
+        api.post("/notices", {"key": "signup", "text": "Send me news, offers and surveys.", "language": "en"}).status_code == 201
+    )
+    assert visitor.submit("mika@example.com", notice_version=sent_back).status_code == 200
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    path = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    assert client.post(path, data={"confirm": "yes"}).status_code == 200
+    [found] = api.get("/recipients?email=mika@example.com").get_json()["recipients"]
+    [record] = api.get(f"/recipients/{found['id']}/consents").get_json()["consents"]
+    assert record["notice"]["version"] == recorded
+
+
 def test_a_form_whose_topic_was_archived_says_it_is_unavailable(api, app, form, smtp_server):  # noqa: F811
     visitor = Visitor(app)
     assert api.delete("/topics/offers").status_code == 200

@@ -20,7 +20,7 @@ from ..extensions import limiter
 from ..i18n import page_language
 from ..models import SubscribeForm
 from ..runtime import runtime
-from ..services.forms import find_form, form_problem, notice_text, submit_form
+from ..services.forms import find_form, form_problem, notice_text, shown_version, submit_form
 from . import bp
 from .common import address_may_ask, topic_name
 
@@ -58,7 +58,8 @@ def submit_subscribe_form(key: str):
     if not request.form.get(HONEYPOT) and address_may_ask(_PER_ADDRESS, "subscribe-form", typed):
         agent = request.user_agent.string[:512] or None
         try:
-            unit_of_work(lambda: submit_form(deps, form, typed, page_language(), request.remote_addr, agent))
+            shown = shown_version(request.form.get("notice_version"))
+            unit_of_work(lambda: submit_form(deps, form, typed, page_language(), request.remote_addr, agent, shown))
         except PrefsError:
             pass  # rolled back; the page must not tell
     return render_subscribe(form, sent=True)
@@ -75,13 +76,14 @@ def render_subscribe(
     form: SubscribeForm, csrf_token: str | None = None, sent: bool = False, unavailable: bool = False, expired: bool = False
 ) -> str:
     rules = runtime().catalogue.get_many(list(form.topics))
-    text, language = notice_text(form)
+    notice = notice_text(form)
     return render_template(
         "pages/subscribe.html",
         form=form,
         topics=[topic_name(rules[key]) if key in rules else key for key in form.topics],
-        notice_paragraphs=[part.strip() for part in text.split("\n\n") if part.strip()],
-        notice_lang=language,
+        notice_paragraphs=[part.strip() for part in notice.text.split("\n\n") if part.strip()],
+        notice_lang=notice.language,
+        notice_version=notice.version,
         action=f"/s/{form.key}?lang={page_language()}",
         csrf_token=csrf_token,
         honeypot=HONEYPOT,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, select
 
@@ -157,10 +157,23 @@ def _summary(form: SubscribeForm) -> dict[str, Any]:
 
 
 # --- the public page (/s/<key>) ---------------------------------------------------------------------------
-def notice_text(form: SubscribeForm) -> tuple[str, str | None]:
-    """The notice's current wording and its language (None: any), which the page shows."""
+class ShownNotice(NamedTuple):
+    text: str
+    language: str | None  # None: any
+    version: int | None  # the page sends it back, so the consent names what the person read
+
+
+def notice_text(form: SubscribeForm) -> ShownNotice:
+    """The notice's current wording, its language and version, which the page shows."""
     notice = current_notice(form.notice)
-    return (notice.text, notice.language) if notice else ("", None)
+    return ShownNotice(notice.text, notice.language, notice.version) if notice else ShownNotice("", None, None)
+
+
+def shown_version(raw: str | None) -> int | None:
+    """The notice version a submitted page says it showed (a hidden field: anything may come back; what is
+    not a whole number is ignored, and consent_evidence keeps only a real version of the form's notice)."""
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 def form_problem(deps: Deps, form: SubscribeForm) -> str | None:
@@ -177,10 +190,18 @@ def form_problem(deps: Deps, form: SubscribeForm) -> str | None:
     return None
 
 
-def submit_form(deps: Deps, form: SubscribeForm, typed: str, language: str, ip: str | None, user_agent: str | None) -> None:
+def submit_form(
+    deps: Deps,
+    form: SubscribeForm,
+    typed: str,
+    language: str,
+    ip: str | None,
+    user_agent: str | None,
+    notice_version_shown: int | None = None,
+) -> None:
     """A visitor asks for the form's topics for `typed`: a pending request and one confirmation mail (an
     unknown address becomes a recipient, in `language`). Evidence: source "hosted_form:<key>", the notice
-    (its version current now), the form's URL, IP and user agent.
+    (the version the page showed, else the one current now), the form's URL, IP and user agent.
 
     Raises PrefsError for what depends on the address (invalid, erased, deactivated, ...): the caller answers
     the same page whatever happens, and its transaction rolls back."""
@@ -191,7 +212,16 @@ def submit_form(deps: Deps, form: SubscribeForm, typed: str, language: str, ip: 
         "ip": ip,
         "user_agent": user_agent,
     }
-    subscribe(deps, Subscriber(email=typed, locale=language), list(form.topics), CHANNEL, evidence, ACTOR, always_confirm=True)
+    subscribe(
+        deps,
+        Subscriber(email=typed, locale=language),
+        list(form.topics),
+        CHANNEL,
+        evidence,
+        ACTOR,
+        always_confirm=True,
+        notice_version_shown=notice_version_shown,
+    )
 
 
 def _iso(moment: datetime) -> str:

@@ -94,7 +94,7 @@ def notice_at(key: str, collected_at: datetime) -> Notice:
     if not versions:
         raise PrefsError("invalid", f"No notice {key!r}.", {"evidence": {"notice": [UNKNOWN_NOTICE]}})
     for notice in versions:
-        if _aware(notice.created_at) <= moment:
+        if made_by(notice, moment):
             return notice
     raise PrefsError(
         "invalid",
@@ -105,6 +105,11 @@ def notice_at(key: str, collected_at: datetime) -> Notice:
 
 def notice_version(key: str, version: int) -> Notice | None:
     return db.session.execute(select(Notice).where(Notice.key == key, Notice.version == version)).scalar()
+
+
+def made_by(notice: Notice, moment: datetime) -> bool:
+    """Whether this version existed at `moment`."""
+    return _aware(notice.created_at) <= _aware(moment)
 
 
 def _aware(moment: datetime) -> datetime:

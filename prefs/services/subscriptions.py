@@ -32,7 +32,7 @@ from .consent import consent_time_problem
 from .events import Actor, ChangeContext, record_event
 from .lookup import live_recipients, lookup_address
 from .mail import mail_enabled, mail_off, queue_mail
-from .notices import notice_at
+from .notices import made_by, notice_at, notice_version
 from .preferences import PreferenceChange, apply_preference_changes
 from .recipients import RecipientRow, upsert_recipient, writable_recipient
 
@@ -104,10 +104,11 @@ def subscribe(
     now: datetime | None = None,
     *,
     always_confirm: bool = False,
+    notice_version_shown: int | None = None,
 ) -> Subscription:
     """Subscribe `who` to `topics` on `channel` with the person's evidence of consent (`source` at least;
     `collected_at` defaults to now; `notice` names a notice, whose version current at `collected_at` is
-    stored with it).
+    stored with it, or `notice_version_shown`: the version the person's page showed, see consent_evidence).
 
     Topics of `confirmation: double` on email become one pending request (event `consent.requested`) and a
     confirmation mail in the person's language; every other topic is stored at once as an opt-in with the
@@ -119,7 +120,7 @@ def subscribe(
     """
     moment = now or clock()
     rules = _topics(deps.catalogue, topics, channel)
-    proof = consent_evidence(evidence, moment)
+    proof = consent_evidence(evidence, moment, notice_version_shown)
     if always_confirm and channel != "email":
         raise invalid("channel", "Only email subscriptions can be confirmed by the person.")
     double = [rule.key for rule in rules if always_confirm or needs_confirmation(rule, channel)]
@@ -149,9 +150,11 @@ def needs_confirmation(rule: TopicRule, channel: str) -> bool:
     return rule.confirmation == "double" and channel == "email"
 
 
-def consent_evidence(given: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def consent_evidence(given: Mapping[str, Any], now: datetime, notice_version_shown: int | None = None) -> dict[str, Any]:
     """The evidence as stored: the fields SPEC §14 names, `collected_at` as an ISO time (now when not given),
-    and the notice with its version current then. Raises PrefsError(invalid)."""
+    and the notice with its version: the one the person was shown (`notice_version_shown`, from a page prefs
+    drew: a new version saved while the page was open is not what they agreed to), when that is a version of
+    the notice made by `collected_at`; otherwise the version current then. Raises PrefsError(invalid)."""
     proof = {name: given[name] for name in EVIDENCE_FIELDS if given.get(name) not in (None, "")}
     if not isinstance(proof.get("source"), str) or not proof["source"].strip():
         raise PrefsError("invalid", "Evidence needs a source: how the person consented.", {"evidence": {"source": ["Required."]}})
@@ -169,7 +172,9 @@ def consent_evidence(given: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         raise PrefsError("invalid", problem, {"evidence": {"collected_at": [problem]}})
     proof["collected_at"] = collected.astimezone(UTC).isoformat()
     if "notice" in proof:
-        proof["notice_version"] = notice_at(str(proof["notice"]), collected).version
+        current = notice_at(str(proof["notice"]), collected)
+        shown = notice_version(current.key, notice_version_shown) if notice_version_shown is not None else None
+        proof["notice_version"] = shown.version if shown is not None and made_by(shown, collected) else current.version
     return proof
 
 
