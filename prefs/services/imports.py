@@ -61,12 +61,38 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported (bad header); nothing was written."""
 
 
-class GoodRow(NamedTuple):  # tuples: they cross process boundaries a million times
+class GoodRow(NamedTuple):
     line: int
     id: str
     contact: dict[str, str]  # normalised, only the non-empty cells
     hashes: dict[str, str]  # email_hash / phone_hash for the addresses given
     choices: dict[tuple[str, str], bool]
+
+
+# A GoodRow as it crosses from a validating process to the writing one, a million times an import: a flat
+# tuple of strings pickles in a sixth of the time of the named tuple of dicts (about 9 µs a row in all, a
+# fifth of the import's CPU). (line, id, email, phone, locale, time_zone, email_hash, phone_hash, choices as
+# (topic, channel, subscribed) triples); None for an empty cell.
+ShippedRow = tuple[
+    int, str, str | None, str | None, str | None, str | None, str | None, str | None, tuple[tuple[str, str, bool], ...]
+]
+
+
+def ship(row: GoodRow) -> ShippedRow:
+    contact, hashes = row.contact, row.hashes
+    return (row.line, row.id, contact.get("email"), contact.get("phone"), contact.get("locale"), contact.get("time_zone"),
+            hashes.get("email_hash"), hashes.get("phone_hash"), tuple((topic, channel, on) for (topic, channel), on in row.choices.items()))  # fmt: skip
+
+
+def unship(shipped: ShippedRow) -> GoodRow:
+    line, recipient_id, email, phone, locale, time_zone, email_hash, phone_hash, choices = shipped
+    contact = {
+        name: value
+        for name, value in (("email", email), ("phone", phone), ("locale", locale), ("time_zone", time_zone))
+        if value is not None
+    }
+    hashes = {name: value for name, value in (("email_hash", email_hash), ("phone_hash", phone_hash)) if value is not None}
+    return GoodRow(line, recipient_id, contact, hashes, {(topic, channel): on for topic, channel, on in choices})
 
 
 class BadRow(NamedTuple):
@@ -110,10 +136,19 @@ def init_worker(region: str, address_hash: AddressHasher, mandatory: frozenset[s
     _WORKER.update(region=region, address_hash=address_hash, mandatory=mandatory)
 
 
-def validate_rows(batch: tuple[list[str], list[tuple[int, list[str]]]]) -> list[GoodRow | BadRow]:
-    """A batch as read_batches gives it: the header, and each row's line number and cells."""
+def validate_rows(batch: tuple[list[str], list[tuple[int, list[str]]]]) -> tuple[list[ShippedRow], list[BadRow]]:
+    """A batch as read_batches gives it: the header, and each row's line number and cells. Returns the good
+    rows shipped (unship() turns them back) and the bad ones."""
     header, rows = batch
-    return [validate_row(line, dict(zip(header, cells, strict=False))) for line, cells in rows]
+    good: list[ShippedRow] = []
+    bad: list[BadRow] = []
+    for line, cells in rows:
+        row = validate_row(line, dict(zip(header, cells, strict=False)))
+        if isinstance(row, GoodRow):
+            good.append(ship(row))
+        else:
+            bad.append(row)
+    return good, bad
 
 
 def validate_row(line: int, values: dict[str, str]) -> GoodRow | BadRow:
@@ -194,21 +229,21 @@ def import_recipients(
     batches = _chain(first, batches)
     if processes > 1:
         pool = get_context("spawn").Pool(processes, initializer=init_worker, initargs=(region, address_hash, mandatory))
-        validated: Iterator[list[GoodRow | BadRow]] = pool.imap(validate_rows, batches)
+        validated: Iterator[tuple[list[ShippedRow], list[BadRow]]] = pool.imap(validate_rows, batches)
     else:
         pool = None
         init_worker(region, address_hash, mandatory)
         validated = map(validate_rows, batches)
     writer = _PostgresWriter(file_name) if db.engine.dialect.name == "postgresql" else None
     try:
-        for rows in validated:
-            good = [row for row in rows if isinstance(row, GoodRow)]
-            report.bad += [row for row in rows if isinstance(row, BadRow)]
+        for shipped, bad in validated:
+            good = [unship(row) for row in shipped]
+            report.bad += bad
             if writer is None:
                 write_batch(partial(_write, good, file_name, claimed, report))
             else:
                 writer.write(good, claimed, report)
-            progress(len(rows))
+            progress(len(shipped) + len(bad))
         if writer is not None:
             writer.wait()
     finally:
