@@ -292,6 +292,7 @@ BAD_QUERIES = [
     ("from=2025-02-30", "is not a date"),
     ("to=2025-13-01", "is not a date"),
     ("from=0001-01-01&to=0001-01-02", "before 2000-01-01"),
+    ("to=0001-01-28", "before 2000-01-01"),
     ("from=2025-03-10&to=2025-03-01", "starts after it ends"),
     ("from=2023-01-01&to=2025-01-01", "at most 366 days"),
     ("from=%3Cscript%3E", "is not a date"),

@@ -322,6 +322,40 @@ def test_what_counts_as_an_opt_out_or_an_opt_in(kind, before, after, expected):
     assert [direction for *_, direction in changes] == ([expected] if expected else [])
 
 
+@pytest.mark.parametrize("folded_first", [True, False], ids=["folded-then-erased", "erased-then-folded"])
+def test_an_imports_opt_out_counts_the_same_whether_the_person_is_erased_before_or_after_the_fold(
+    app, api, runner, newsletter, tmp_path, folded_first
+):
+    """Erasure strips an import's contact data but keeps the choices it changed, like every choice's before and
+    after: otherwise an import folded after an erasure would count nothing."""
+    people = tmp_path / "people.csv"
+    people.write_text("id,email,newsletter:email\ncust-9,zoe@example.com,no\n")
+    assert runner.invoke(args=["recipients", "import", str(people)]).exit_code == 0
+    today = datetime.now(UTC).date()
+    if folded_first:
+        with app.app_context():
+            insights.refresh()
+    assert api.delete("/recipients/cust-9").status_code == 204
+    with app.app_context():
+        insights.refresh()
+        assert insights.totals(today, today)["opt_outs"] == 1
+        imported = db.session.execute(select(ConsentEvent).where(ConsentEvent.kind == "imported")).scalar_one()
+        assert (imported.before, imported.after) == ({"newsletter:email": None}, {"newsletter:email": False})  # no address
+
+
+def test_what_carried_no_message_id_is_counted_apart_from_the_campaigns(app, api, client, newsletter, person):
+    one_click(client, link(api, "cust-1", "campaign-1")["unsubscribe_url"])
+    change = {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]}
+    assert api.patch("/recipients/cust-1/preferences", change).status_code == 200  # an opt-in, no message id
+    assert api.patch("/recipients/cust-1/preferences", {"changes": [{"channel": "sms", "subscribed": False}]}).status_code == 200
+    today = datetime.now(UTC).date()
+    with app.app_context():
+        insights.refresh()
+        assert insights.without_message_id(today, today) == measures(opt_outs=1, opt_ins=1)
+        by_id = {row.key["message_id"]: (row.opt_outs, row.opt_ins) for row in insights.stats(today, today, ["message_id"])}
+        assert by_id == {None: (1, 1), "campaign-1": (1, 0)}
+
+
 def test_an_import_counts_each_choice_it_changed():
     before = {"email": "a@example.com", "newsletter:email": None, "*:sms": None, "offers:post": True}
     after = {"email": "b@example.com", "newsletter:email": False, "*:sms": False, "offers:post": True, "*:*": True}
@@ -425,6 +459,8 @@ def test_erasure_before_the_fold_leaves_no_message_id_either(app, api, client, n
         ("from=2026-03-02&to=2026-03-01", "invalid_range"),
         ("from=2025-03-01&to=2026-03-02", "invalid_range"),  # 367 days
         ("from=2099-01-01&to=2098-12-31", "invalid_range"),
+        ("to=0001-01-28", "invalid_range"),  # its default start would be before the first day there is
+        ("from=1999-12-31&to=2000-01-05", "invalid_range"),  # nothing was recorded before 2000-01-01
         ("group_by=colour", "invalid_group_by"),
         ("group_by=day,day", "invalid_group_by"),
         ("group_by=", "invalid_group_by"),

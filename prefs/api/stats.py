@@ -54,9 +54,9 @@ def get_stats(query):
     changes by a few seconds.
     """
     today = datetime.now(UTC).date()
-    start, end = insights.question_range(query.get("start"), query.get("end"), today)
     group_by = query["group_by"].split(",")
     try:
+        start, end = insights.question_range(query.get("start"), query.get("end"), today)
         rows = insights.stats(start, end, group_by, order_by=query.get("order_by"), limit=query["limit"])
     except insights.InvalidGroupBy as refused:
         raise PrefsError("invalid_group_by", str(refused), {"group_by": [str(refused)]}) from None

@@ -28,12 +28,10 @@ from . import bp, console_time, error_page
 from .auth import requires
 from .wording import SUPPRESSION_SOURCE_WORDS, via_words
 
-DEFAULT_DAYS = 30
 QUICK_RANGES = (7, 30, 90)
 TOP_CAMPAIGNS = 10
 CSV_ROWS = 100_000  # a CSV by campaign holds at most this many, the most unsubscribes first
 DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-FIRST_DAY = date(2000, 1, 1)  # nothing was recorded before; keeps date arithmetic far from date.min
 # A cell a spreadsheet would run as a formula (CSV injection, OWASP) gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,18 +58,18 @@ def parse_day(raw: str, which: str) -> date:
         day = None
     if day is None:
         raise InsightsInputError(f"The {which} date “{raw[:40]}” is not a date: write it as YYYY-MM-DD, e.g. 2025-03-01.")
-    if day < FIRST_DAY:
-        raise InsightsInputError(f"The {which} date is before {FIRST_DAY.isoformat()}: nothing was recorded then.")
     return day
 
 
 def parse_range(args: Mapping[str, str], now: date) -> tuple[date, date]:
-    """`from` and `to` (both included, UTC days); by default the last DEFAULT_DAYS days up to today. Raises
-    InsightsInputError for a date that is not one, or a range services/insights.py does not answer (its rule)."""
+    """`from` and `to` (both included, UTC days); what a missing one means and which ranges are answered are
+    services/insights.py's rules (the API's too). Raises InsightsInputError for a date that is not one, or a
+    range it does not answer."""
     raw_from, raw_to = (args.get("from") or "").strip(), (args.get("to") or "").strip()
-    end = parse_day(raw_to, "end") if raw_to else now
-    start = parse_day(raw_from, "start") if raw_from else max(end - timedelta(days=DEFAULT_DAYS - 1), FIRST_DAY)
+    start = parse_day(raw_from, "start") if raw_from else None
+    end = parse_day(raw_to, "end") if raw_to else None
     try:
+        start, end = insights.question_range(start, end, now)
         insights.check_question(start, end, ("day",), None, None)
     except insights.InvalidRange as error:
         raise InsightsInputError(f"{error} Choose other dates.") from error
@@ -267,7 +265,7 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
 
     # Top campaigns: the message ids with the most opt-outs; opt-outs with no message id are said apart.
     ranked = insights.stats(start, end, ("message_id",), order_by="opt_outs", limit=TOP_CAMPAIGNS + 1)
-    without = sum(row.opt_outs for row in ranked if row.key["message_id"] is None)
+    without = insights.without_message_id(start, end)["opt_outs"]
     campaigns = [row for row in ranked if row.key["message_id"] is not None and row.opt_outs > 0][:TOP_CAMPAIGNS]
     top = Chart(
         "top-campaigns",
@@ -415,7 +413,9 @@ def insights_page():
         start, end = parse_range(request.args, now)
     except InsightsInputError as error:
         asked = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
-        return render_template("console/insights.html", error=str(error), asked=asked, quick=quick), 400
+        return render_template(
+            "console/insights.html", error=str(error), asked=asked, quick=quick, max_days=insights.MAX_RANGE_DAYS
+        ), 400
     names = {key: rule.name for key, rule in runtime().catalogue.all().items()}
 
     def csv_url(group_by: str) -> str:
@@ -423,6 +423,7 @@ def insights_page():
 
     return render_template(
         "console/insights.html",
+        max_days=insights.MAX_RANGE_DAYS,
         error=None,
         asked=range_args(start, end),
         quick=quick,

@@ -13,8 +13,11 @@ insights page only ask here.
   imported) counts each choice it changed the same way, via import.
   An SMS stop (kind sms_stop) is an opt-out when it starts (STOP) and an opt-in when it ends (START), on
   channel sms. A confirmed double opt-in counts once, as the topic_choice event its confirmation writes
-  (via confirm_page); its consent_confirmed event is not counted again. consent_requested, contact,
-  status, erasure and suppression_lifted events are neither.
+  (via confirm_page); its consent_confirmed event is not counted again. Every other
+  kind is neither: consent_requested, contact and status changes, erasure, suppression_lifted, the
+  undeliverable mark of a hard bounce (counted as a bounce instead) and the "do not sell or share" opt-out
+  (not a marketing permission). Erasure strips an import's contact data but keeps the choices it changed
+  (services/lifecycle.py), so an import counts the same whether it is folded before or after an erasure.
 - **via** is the event's `via` (one_click, confirm_page, preference_center, console, api, keyword:STOP,
   complaint:sendgrid, import, ...); **message_id** the `message_id` of the event's evidence (the campaign
   the link came from), as the mailer sent it (its first 255 characters), None when it has none; **topic**
@@ -80,6 +83,7 @@ MEASURES = ("opt_outs", "opt_ins", "suppressions", "bounces", "complaints")
 OPT_OUTS, OPT_INS, SUPPRESSIONS, BOUNCES, COMPLAINTS = range(len(MEASURES))
 MAX_RANGE_DAYS = 366  # the longest range one question may cover (both ends counted)
 DEFAULT_RANGE_DAYS = 30
+FIRST_DAY = date(2000, 1, 1)  # nothing was recorded before; keeps date arithmetic far from date.min
 
 CHOICE_KINDS = frozenset({"topic_choice", "channel_stop", "all_marketing"})
 SMS_STOP_KIND = "sms_stop"
@@ -113,7 +117,7 @@ class InvalidGroupBy(ValueError):
 
 
 class InvalidRange(ValueError):
-    """start after end, a range longer than MAX_RANGE_DAYS, or a limit below 1."""
+    """start after end, a day before FIRST_DAY, a range longer than MAX_RANGE_DAYS, or a limit below 1."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ def check_question(
         raise InvalidGroupBy(f"group_by takes one or more of {', '.join(GROUPS)}, each once.")
     if order_by is not None and order_by not in MEASURES:
         raise InvalidGroupBy(f"order_by takes one of {', '.join(MEASURES)}.")
+    if start < FIRST_DAY or end < FIRST_DAY:
+        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.")
     if start > end:
         raise InvalidRange("The range starts after it ends.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
@@ -187,9 +193,12 @@ def check_question(
 
 def question_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The range a question means when it leaves out an end: up to today, and the DEFAULT_RANGE_DAYS days
-    ending at `end`."""
+    ending at `end` (not before FIRST_DAY). The API and the console both ask here. Raises InvalidRange for
+    an end before FIRST_DAY."""
     end = end or (today if start is None else max(today, start))
-    return start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1), end
+    if end < FIRST_DAY:
+        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.")
+    return start or max(end - timedelta(days=DEFAULT_RANGE_DAYS - 1), FIRST_DAY), end
 
 
 # --- asking ---------------------------------------------------------------------------------------------
@@ -222,9 +231,19 @@ def stats(
 
 def totals(start: date, end: date) -> dict[str, int]:
     """Each measure over the whole range (what every stats() grouping of it sums to)."""
+    # Any one level holds every count once; _level_for(()) names the narrowest.
+    return _sums(start, end, InsightDaily.level == _level_for(()))
+
+
+def without_message_id(start: date, end: date) -> dict[str, int]:
+    """Each measure over the range for what carried no message id (a page, a text, a provider, the console,
+    the API): what the top campaigns leave out, however many campaigns there are."""
+    return _sums(start, end, InsightDaily.level == _level_for(("message_id",)), InsightDaily.message_id == NONE)
+
+
+def _sums(start: date, end: date, *where: Any) -> dict[str, int]:
     sums = [func.coalesce(func.sum(getattr(InsightDaily, name)), 0) for name in MEASURES]
-    in_range = (InsightDaily.level == _level_for(()), InsightDaily.day >= start, InsightDaily.day <= end)
-    row = db.session.execute(select(*sums).where(*in_range)).one()
+    row = db.session.execute(select(*sums).where(*where, InsightDaily.day >= start, InsightDaily.day <= end)).one()
     return {name: int(value) for name, value in zip(MEASURES, row, strict=True)}
 
 

@@ -29,7 +29,8 @@ from .suppressions import SMS_STOP, suppress, suppression_sources
 IMPERSONAL_EVIDENCE = ("collected_at",)
 # Whose actor_id names the one who acted for the business (a staff member, an API key), not the person.
 ACCOUNTABLE_ACTORS = ("staff", "api", "system")
-# Event kinds whose before/after hold contact data.
+# Event kinds whose before/after hold contact data. An import's also hold the choices it changed ("topic:channel"
+# cells), which are kept like every other choice's before and after: the insights count them (services/insights.py).
 CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
@@ -130,13 +131,15 @@ def _strip_events(recipient_id: str) -> None:
             ConsentEvent.actor_id,
             ConsentEvent.reason,
             ConsentEvent.evidence,
+            ConsentEvent.before,
+            ConsentEvent.after,
         ).where(ConsentEvent.recipient_id == recipient_id)
     ).all()
-    for event_id, kind, actor, actor_id, reason, evidence in events:
+    for event_id, kind, actor, actor_id, reason, evidence, before, after in events:
         values: dict[str, Any] = {}
         if kind in CONTACT_KINDS:
-            values["before"] = None
-            values["after"] = None
+            values["before"] = _choice_cells(before)
+            values["after"] = _choice_cells(after)
         if reason is not None:
             values["reason"] = None
         if actor_id is not None and actor not in ACCOUNTABLE_ACTORS:
@@ -147,6 +150,15 @@ def _strip_events(recipient_id: str) -> None:
                 values["evidence"] = kept or None
         if values:
             db.session.execute(update(ConsentEvent).where(ConsentEvent.id == event_id).values(**values))
+
+
+def _choice_cells(value: Any) -> dict[str, Any] | None:
+    """Of a contact event's before or after, only the choices it records ("topic:channel" cells, an import's),
+    or None: the contact data goes."""
+    if not isinstance(value, dict):
+        return None
+    cells = {key: cell for key, cell in value.items() if ":" in key}
+    return cells or None
 
 
 def event_to_dict(event: ConsentEvent) -> dict[str, Any]:
