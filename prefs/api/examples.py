@@ -26,7 +26,7 @@ BATCH_REQUEST = {
     "channel": "email",
     "include_links": True,
     "checks": [
-        {"recipient_id": "cust-42", "message_id": "campaign-7-cust-42"},
+        {"recipient_id": "cust-42", "message_id": "campaign-7"},
         {"email": "lee@example.com"},
         {"phone": "+14155550199", "channel": "sms", "at": "2026-12-01T21:30:00-08:00"},
         {"phone": "+1 415 555"},
@@ -42,7 +42,7 @@ BATCH_RESPONSE = {
 }
 
 # --- links ----------------------------------------------------------------------------------------------
-LINKS_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "message_id": "campaign-7-cust-42"}
+LINKS_REQUEST = {"recipient_id": "cust-42", "topic": "newsletter", "message_id": "campaign-7"}
 
 # --- recipients -----------------------------------------------------------------------------------------
 RECIPIENT_IN = {
@@ -162,7 +162,7 @@ ONE_CLICK_EVENT = {
     "before": None,
     "after": False,
     "reason": None,
-    "evidence": {"message_id": "campaign-7-cust-9", "link_minted_by": "mailer"},
+    "evidence": {"message_id": "campaign-7", "link_minted_by": "mailer"},
 }
 EVENT_PAGE = {"events": [UNSUBSCRIBED_EVENT, CREATED_EVENT], "next": None}
 FEED_PAGE = {"events": [UNSUBSCRIBED_EVENT, ONE_CLICK_EVENT], "next": 1185}
