@@ -249,6 +249,8 @@ def dashboard_questions(end: date, days: int) -> list[tuple[str, object]]:
         ("stats(channel)", lambda: insights.stats(start, end, ("channel",))),
         ("stats(day)", lambda: insights.stats(start, end, ("day",))),
         ("totals", lambda: insights.totals(start, end)),
+        ("without_message_id", lambda: insights.without_message_id(start, end)),
+        ("opt_out_rates", lambda: insights.opt_out_rates(start, end)),
         ("active_recipients", insights.active_recipients),
         ("active_recipients_as_of", insights.active_recipients_as_of),
     ]

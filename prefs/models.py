@@ -480,6 +480,16 @@ class InsightActive(Model):
     computed_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
+class InsightActiveDaily(Model):
+    """The day's last count of InsightActive (UTC day): the denominator of the opt-out rate over time."""
+
+    __tablename__ = "insight_active_daily"
+
+    day: Mapped[date] = mapped_column(db.Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    recipients: Mapped[int] = mapped_column(BigInteger)
+
+
 class InsightState(Model):
     """The roll-ups' bookkeeping: `events` is the last consent event id folded in (its row is also the lock
     that keeps two folds, or a fold and an erasure, apart), `pending` how many pending counts were folded;

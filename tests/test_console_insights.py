@@ -178,6 +178,11 @@ def test_the_tables_give_exactly_the_counts_the_scenario_made(console, scenario)
         "Every channel at once": "—",
     }
     assert channels["Email"]["Opt-outs per 1,000 who may get marketing now"] == "4,000"
+    # The rate per day: the day's opt-outs on the channel, each stop of all marketing included, per 1,000 who may
+    # get marketing on it by the day's count (the scenario's counts are today's, so earlier days have none).
+    rates = as_dict(page.tables["opt-out-rate-by-channel"])
+    assert rates[today] == {"Email": "5,000", "Text message": "2,000", "Phone call": "1,000", "Post": "—"}
+    assert all(set(row.values()) == {"—"} for day, row in rates.items() if day != today)
     assert re.search(
         r"Counted \d{4}-\d\d-\d\d \d\d:\d\d UTC; the worker counts again after changes, at most every 5 minutes", html
     )
@@ -236,6 +241,8 @@ def test_the_csv_downloads_hold_the_same_counts_and_no_formulas(console, scenari
         (today, "email"): ("4", "0"),
         (today, "sms"): ("1", "1"),
     }
+    rate = {row["channel"]: row["opt_outs_per_1000_may_get_marketing"] for row in by_day_and_channel}
+    assert rate == {"": "", "email": "5000.0", "sms": "2000.0"}  # as the page's rate table
     by_channel = {row["channel"]: row for row in csv_rows(viewer.get(f"{CSV}?group_by=channel"))}
     assert {key: (row["opt_outs"], row["active_recipients"]) for key, row in by_channel.items()} == {
         "email": ("4", "1"),

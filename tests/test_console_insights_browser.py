@@ -106,7 +106,7 @@ def test_the_insights_page_renders_with_data_and_has_no_serious_accessibility_vi
         sign_in(page, site, "viewer@example.com")
         assert page.locator("#totals dd").first.inner_text() == str(three_weeks)
         charts = page.get_by_role("img")
-        assert charts.count() == 7
+        assert charts.count() == 8
         assert charts.first.get_attribute("aria-labelledby") == "opt-outs-by-channel-title"
         box = charts.first.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 150  # drawn, at a readable size
@@ -121,7 +121,7 @@ def test_the_insights_page_renders_with_data_and_has_no_serious_accessibility_vi
             os.replace(partial, SCREENSHOT)
 
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # every table shown
-        assert page.get_by_role("table").count() == 7
+        assert page.get_by_role("table").count() == 8
         assert serious_violations(page) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
 

@@ -356,6 +356,31 @@ def test_what_carried_no_message_id_is_counted_apart_from_the_campaigns(app, api
         assert by_id == {None: (1, 1), "campaign-1": (1, 0)}
 
 
+def test_the_opt_out_rate_is_per_1000_who_may_get_marketing_by_that_days_count(app, api, client, newsletter, person):
+    from prefs.models import InsightActiveDaily
+
+    for number in range(2, 5):  # four people in all who may get email marketing
+        assert api.put(f"/recipients/cust-{number}", {"email": f"p{number}@example.com"}).status_code == 201
+    today = datetime.now(UTC).date()
+    with app.app_context():
+        insights.refresh()  # counts who may get marketing: four by email, today
+        assert insights.opt_out_rates(today, today)["email"] == [0.0]
+    one_click(client, link(api, "cust-1", "campaign-1", topic=None)["unsubscribe_url"])  # email stopped
+    change = {"changes": [{"subscribed": False}], "reason": "stop everything"}  # every channel at once
+    assert api.patch("/recipients/cust-2/preferences", change).status_code == 200
+    with app.app_context():
+        insights.refresh()  # two opt-outs on email today; the day's last count: two may get email marketing
+        assert insights.active_recipients()["email"] == 2
+        assert insights.opt_out_rates(today, today)["email"] == [1000.0]
+        assert insights.opt_out_rates(today, today)["sms"] == [1000.0]  # the stop of everything, cust-1 the one texted
+        assert insights.opt_out_rates(today, today)["post"] == [None]  # nobody has a postal address: no rate
+        # Days without a count of their own take the latest one before them; none before the first count.
+        db.session.add(InsightActiveDaily(day=today - timedelta(days=5), channel="email", recipients=500))
+        db.session.commit()
+        rates = insights.opt_out_rates(today - timedelta(days=6), today - timedelta(days=4))["email"]
+        assert rates == [None, 0.0, 0.0]
+
+
 def test_an_import_counts_each_choice_it_changed():
     before = {"email": "a@example.com", "newsletter:email": None, "*:sms": None, "offers:post": True}
     after = {"email": "b@example.com", "newsletter:email": False, "*:sms": False, "offers:post": True, "*:*": True}

@@ -205,6 +205,36 @@ def dashboard(start: date, end: date, topic_names: Mapping[str, str], csv_url: C
         )
     )
 
+    # The opt-out rate per day by channel: opt-outs per 1,000 who may get marketing on it (services/insights.py).
+    rates = insights.opt_out_rates(start, end)
+    rate_series = [Series(channel_label(key), tuple(value or 0.0 for value in values)) for key, values in rates.items()]
+    charts.append(
+        Chart(
+            "opt-out-rate-by-channel",
+            "Opt-out rate per day, by channel",
+            line_chart(
+                "opt-out-rate-by-channel",
+                "Opt-outs per 1,000 who may get marketing, per day, by channel",
+                days,
+                rate_series,
+                y_label="Opt-outs per 1,000",
+                empty_text=empty,
+                integer=False,
+            ),
+            Table(
+                f"Opt-outs per 1,000 who may get marketing on the channel, {span}: a row per day "
+                "(— before the first count of who may get marketing).",
+                ["Day (UTC)", *(channel_label(key) for key in rates)],
+                [(day.isoformat(), [_rate_cell(values[i]) for values in rates.values()]) for i, day in enumerate(days)],
+            ),
+            csv_url("day,channel"),
+            [
+                "A day's opt-outs on a channel (a stop of all marketing counts on each) per 1,000 people who may "
+                "get marketing on it by that day's last count. Days before the first count are drawn at 0."
+            ],
+        )
+    )
+
     # Who may get marketing on each channel now, with the range's opt-outs per 1,000 of them.
     active = insights.active_recipients()
     channel_rows = {row.key["channel"]: row for row in insights.stats(start, end, ("channel",))}
@@ -461,6 +491,12 @@ def stats_csv(start: date, end: date, groups: tuple[str, ...]) -> str:
         start, end, groups, order_by="opt_outs" if by_campaign else None, limit=CSV_ROWS if by_campaign else None
     )
     header = [*groups, *insights.MEASURES]
+    if groups == ("day", "channel"):  # with each channel's opt-out rate that day, as the page's rate chart
+        rates = insights.opt_out_rates(start, end)
+        return csv_text(
+            [*header, "opt_outs_per_1000_may_get_marketing"],
+            ([*(row.key[g] for g in groups), *row.measures().values(), _rate_on(rates, row, start)] for row in rows),
+        )
     if groups != ("channel",):
         return csv_text(header, ([*(row.key[g] for g in groups), *row.measures().values()] for row in rows))
     active = insights.active_recipients()
@@ -473,6 +509,16 @@ def stats_csv(start: date, end: date, groups: tuple[str, ...]) -> str:
         rate = round(1000 * measures["opt_outs"] / people, 2) if people else None
         lines.append([key, *measures.values(), people, rate])
     return csv_text([*header, "active_recipients", "opt_outs_per_1000_active"], lines)
+
+
+def _rate_cell(rate: float | None) -> str:
+    return "—" if rate is None else format_number(rate)
+
+
+def _rate_on(rates: Mapping[str, Sequence[float | None]], row: StatsRow, start: date) -> float | None:
+    """The channel's opt-out rate on the row's day (None for the row of every channel at once)."""
+    line = rates.get(str(row.key["channel"]))
+    return None if line is None else line[(date.fromisoformat(str(row.key["day"])) - start).days]
 
 
 @bp.get("/insights.csv")

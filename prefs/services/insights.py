@@ -67,6 +67,7 @@ from ..models import (
     Choice,
     ConsentEvent,
     InsightActive,
+    InsightActiveDaily,
     InsightDaily,
     InsightPending,
     InsightState,
@@ -102,8 +103,8 @@ ACTIVE_EVERY_SECONDS = 300.0  # the worker counts active recipients again at mos
 EVENTS, PENDING, ACTIVE_EVENTS, ACTIVE_PENDING = "events", "pending", "active_events", "active_pending"
 
 # A declarative class types its table as any FROM clause.
-_daily, _pending_counts, _active, _state = (
-    cast(Table, model.__table__) for model in (InsightDaily, InsightPending, InsightActive, InsightState)
+_daily, _pending_counts, _active, _active_daily, _state = (
+    cast(Table, model.__table__) for model in (InsightDaily, InsightPending, InsightActive, InsightActiveDaily, InsightState)
 )
 
 Key = tuple[date, str, str, str, str]  # day, topic, channel, via, message_id (NONE for none)
@@ -255,6 +256,50 @@ def active_recipients() -> dict[str, int]:
         (channel, count) for channel, count in db.session.execute(select(InsightActive.channel, InsightActive.recipients))
     )
     return {name: int(count) for name, count in counts.items()}
+
+
+def opt_out_rates(start: date, end: date) -> dict[str, list[float | None]]:
+    """The opt-out rate of each channel on each day of the range: 1,000 × the day's opt-outs on the channel
+    (those of every channel at once included: an all-marketing stop leaves each of them) / the recipients who
+    may get marketing on it by the day's last count, or the latest count before that day; None before the
+    first count (and where that count is 0). Channel key -> one value per day, start to end."""
+    check_question(start, end, ("day",))
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    opt_outs: dict[tuple[str, str], int] = {}
+    for row in stats(start, end, ("day", "channel")):
+        opt_outs[(cast(str, row.key["day"]), row.key["channel"] or NONE)] = row.opt_outs
+    counted: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    latest_before = (
+        select(InsightActiveDaily.channel, func.max(InsightActiveDaily.day).label("day"))
+        .where(InsightActiveDaily.day < start)
+        .group_by(InsightActiveDaily.channel)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(InsightActiveDaily.day, InsightActiveDaily.channel, InsightActiveDaily.recipients)
+        .where(InsightActiveDaily.day <= end)
+        .where(
+            (InsightActiveDaily.day >= start)
+            | exists().where(latest_before.c.channel == InsightActiveDaily.channel, latest_before.c.day == InsightActiveDaily.day)
+        )
+        .order_by(InsightActiveDaily.day)
+    )
+    for day, key, recipients in rows:
+        counted[key].append((_as_date(day), int(recipients)))
+    rates: dict[str, list[float | None]] = {}
+    for channel in CHANNEL_LIST:
+        history, known, line = counted.get(channel.name, []), None, []
+        for day in days:
+            while history and history[0][0] <= day:
+                known = history.pop(0)[1]
+            outs = opt_outs.get((day.isoformat(), channel.name), 0) + opt_outs.get((day.isoformat(), NONE), 0)
+            line.append(round(1000 * outs / known, 3) if known else None)
+        rates[channel.name] = line
+    return rates
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def active_recipients_as_of() -> datetime | None:
@@ -478,6 +523,12 @@ def _store_active(counts: dict[str, int], seen: dict[str, int], now: datetime) -
         rows,
     )
     db.session.execute(delete(_active).where(_active.c.channel.not_in(list(counts))))  # a channel no longer registered
+    daily = (pg_insert if _postgres() else sqlite_insert)(_active_daily)
+    day = now.astimezone(UTC).date()
+    db.session.execute(
+        daily.on_conflict_do_update(index_elements=["day", "channel"], set_={"recipients": daily.excluded.recipients}),
+        [{"day": day, "channel": name, "recipients": count} for name, count in counts.items()],
+    )  # the day's last count wins
     _set_state(ACTIVE_EVENTS, seen[EVENTS])
     _set_state(ACTIVE_PENDING, seen[PENDING])
 
