@@ -22,8 +22,8 @@ INVALID_RANGE = Refusal(
 INVALID_GROUP_BY = Refusal(
     "invalid_group_by",
     f"`group_by` names something other than {', '.join(insights.GROUPS)}, or one of them twice.",
-    "group_by takes one or more of day, topic, channel, via, message_id, each once.",
-    {"group_by": ["group_by takes one or more of day, topic, channel, via, message_id, each once."]},
+    f"group_by takes one or more of {', '.join(insights.GROUPS)}, each once.",
+    {"group_by": [f"group_by takes one or more of {', '.join(insights.GROUPS)}, each once."]},
 )
 
 

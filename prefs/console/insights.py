@@ -421,7 +421,7 @@ def counted_words(moment: datetime | None) -> str:
 
 
 def per_thousand(count: int, people: int | None) -> str:
-    return format_number(round(1000 * count / people, 2)) if people else "—"
+    return _rate_cell(insights.per_thousand(count, people))
 
 
 def share(part: int, whole: int) -> str:
@@ -506,7 +506,7 @@ def stats_csv(start: date, end: date, groups: tuple[str, ...]) -> str:
     for key in keys:
         measures = by_channel.get(key, dict.fromkeys(insights.MEASURES, 0))
         people = active.get(key) if key is not None else None
-        rate = round(1000 * measures["opt_outs"] / people, 2) if people else None
+        rate = insights.per_thousand(measures["opt_outs"], people)
         lines.append([key, *measures.values(), people, rate])
     return csv_text([*header, "active_recipients", "opt_outs_per_1000_active"], lines)
 

@@ -259,7 +259,7 @@ def active_recipients() -> dict[str, int]:
 
 
 def opt_out_rates(start: date, end: date) -> dict[str, list[float | None]]:
-    """The opt-out rate of each channel on each day of the range: 1,000 × the day's opt-outs on the channel
+    """The opt-out rate of each channel on each day of the range (per_thousand): 1,000 × the day's opt-outs on the channel
     (those of every channel at once included: an all-marketing stop leaves each of them) / the recipients who
     may get marketing on it by the day's last count, or the latest count before that day; None before the
     first count (and where that count is 0). Channel key -> one value per day, start to end."""
@@ -293,9 +293,14 @@ def opt_out_rates(start: date, end: date) -> dict[str, list[float | None]]:
             while history and history[0][0] <= day:
                 known = history.pop(0)[1]
             outs = opt_outs.get((day.isoformat(), channel.name), 0) + opt_outs.get((day.isoformat(), NONE), 0)
-            line.append(round(1000 * outs / known, 3) if known else None)
+            line.append(per_thousand(outs, known))
         rates[channel.name] = line
     return rates
+
+
+def per_thousand(count: int, people: int | None) -> float | None:
+    """`count` per 1,000 of `people` (two decimals), None when nobody is counted: the one rate formula."""
+    return round(1000 * count / people, 2) if people else None
 
 
 def _as_date(value: date | str) -> date:
