@@ -248,8 +248,7 @@ def test_the_worker_folds_and_delivers_while_active_recipients_are_counted_in_th
     """The count takes about a second per million recipients: the delivery loop must not wait behind it."""
     import threading
 
-    from prefs.cli.worker import Worker
-    from prefs.runtime import runtime
+    from worker_thread import worker_running
 
     counting, release = threading.Event(), threading.Event()
     reachable = insights._reachable
@@ -260,38 +259,22 @@ def test_the_worker_folds_and_delivers_while_active_recipients_are_counted_in_th
         return reachable(channel)
 
     monkeypatch.setattr(insights, "_reachable", slow_reachable)
-    stop, failures = threading.Event(), []
-
-    def run() -> None:
-        with app.app_context():
-            worker = Worker(runtime())
-            try:
-                worker.run_until(stop)
-            except Exception as error:  # what the test must not see
-                failures.append(error)
-            finally:
-                worker.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        assert counting.wait(20), "the worker never started counting active recipients"
-        one_click(client, link(api, "cust-1", "campaign-1")["unsubscribe_url"])  # while the count is stuck
-        today = datetime.now(UTC).date()
-        for _ in range(200):
-            with app.app_context():
-                folded = insights.totals(today, today)
-                db.session.remove()
-            if folded != NONE:
-                break
-            stop.wait(0.05)
-        assert folded == measures(opt_outs=1)
-        assert not release.is_set()  # folded by the loop while the count was still in hand
-    finally:
-        release.set()
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive() and failures == []
+    with worker_running(app) as stop:
+        try:
+            assert counting.wait(20), "the worker never started counting active recipients"
+            one_click(client, link(api, "cust-1", "campaign-1")["unsubscribe_url"])  # while the count is stuck
+            today = datetime.now(UTC).date()
+            for _ in range(200):
+                with app.app_context():
+                    folded = insights.totals(today, today)
+                    db.session.remove()
+                if folded != NONE:
+                    break
+                stop.wait(0.05)
+            assert folded == measures(opt_outs=1)
+            assert not release.is_set()  # folded by the loop while the count was still in hand
+        finally:
+            release.set()
     with app.app_context():
         assert set(insights.active_recipients()) == {channel for channel in CHANNELS}  # the count finished and was stored
 

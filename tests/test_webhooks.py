@@ -384,35 +384,18 @@ def test_finished_deliveries_are_forgotten_after_30_days_and_pending_ones_never(
 
 
 def test_the_worker_waits_out_a_database_outage_instead_of_stopping(caplog):
-    import threading
-
     from conftest import BASE_SETTINGS
+    from worker_thread import worker_running
 
     from prefs import create_app
 
     unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/none"  # nothing listens on port 1: refused at once
     down = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": unreachable, "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "2"})
-    stop, failures = threading.Event(), []
-
-    def run() -> None:
-        with down.app_context():
-            worker = Worker(runtime())
-            try:
-                worker.run_until(stop)
-            except Exception as error:  # what the test must not see
-                failures.append(error)
-            finally:
-                worker.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    for _ in range(100):
-        if any("database unavailable" in record.getMessage() for record in caplog.records):
-            break
-        stop.wait(0.05)
-    stop.set()
-    thread.join(timeout=40)
-    assert not thread.is_alive() and failures == []
+    with worker_running(down) as stop:  # it must neither raise nor stop by itself
+        for _ in range(100):
+            if any("database unavailable" in record.getMessage() for record in caplog.records):
+                break
+            stop.wait(0.05)
     assert [r for r in caplog.records if "worker: database unavailable" in r.getMessage()]
 
 
