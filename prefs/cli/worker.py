@@ -261,8 +261,9 @@ class Worker:
             while not finished.is_set():
                 try:
                     recount_active(run=unit_of_work, every_seconds=ACTIVE_EVERY_SECONDS)
-                except Exception as error:  # an outage included: the delivery loop reports those
-                    log.warning("worker: could not count active recipients: %s", describe_error(error))
+                except Exception as error:
+                    if not is_outage(error):  # an outage is the delivery loop's to report, once a minute
+                        log.warning("worker: could not count active recipients: %s", describe_error(error))
                 finally:
                     db.session.remove()
                 finished.wait(ACTIVE_LOOK_SECONDS)
