@@ -79,6 +79,24 @@ def test_a_read_whose_connection_dies_before_its_first_statement_is_retried_once
             sql.close()
 
 
+def test_a_read_whose_connection_dies_while_the_server_is_down_raises_the_outage(app, newsletter, person, monkeypatch):
+    """The one retry cannot connect either: the caller gets the driver's error (its 503), not a failure to give
+    back the connection it discarded (what answered 500 when PostgreSQL was killed under load)."""
+
+    def refused() -> None:
+        raise psycopg.OperationalError("connection failed: Connection refused")
+
+    with app.app_context():
+        sql = DriverSql(standalone=True, reads_only=True)
+        try:
+            end_server_side([sql._dbapi.driver_connection.info.backend_pid])
+            monkeypatch.setattr(sql, "_checkout", refused)  # the server is down: no new connection
+            with pytest.raises(psycopg.OperationalError, match="Connection refused"):
+                load_states("recipient_id", ["cust-1"], sql)
+        finally:
+            sql.close()  # nothing to give back
+
+
 @pytest.mark.skipif(
     bool(os.environ.get("PREFS_DATABASE_POOLER")),
     reason="behind a transaction pooler the server connection ended is the pooler's, not ours: nothing fails to retry",

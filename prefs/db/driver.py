@@ -81,6 +81,9 @@ class DriverSql:
                 raise
             self._cursor = None
             self._dbapi.invalidate()
+            # Nothing is held until the new checkout succeeds: if the server is still down it raises (the
+            # caller's 503), and close() must not try to give back the connection just discarded.
+            self._dbapi = None
             self._checkout()
             self.cursor.execute(text, params)
 
