@@ -161,7 +161,9 @@ class DriverSql:
             self._cursor.close()
             self._cursor = None
         if self._standalone and self._dbapi is not None:
-            if getattr(self._dbapi.driver_connection, "closed", False):
+            if self._dbapi.driver_connection is None:
+                pass  # already discarded: invalidate() gave it back to the pool
+            elif getattr(self._dbapi.driver_connection, "closed", False):
                 # It died under us (psycopg knows): discard it, rather than have the pool try to roll back
                 # on it and log that failure with a traceback.
                 self._dbapi.invalidate()
