@@ -285,7 +285,7 @@ def opt_out_rates(start: date, end: date) -> dict[str, list[float | None]]:
         .order_by(InsightActiveDaily.day)
     )
     for day, key, recipients in rows:
-        counted[key].append((_as_date(day), int(recipients)))
+        counted[key].append((day, int(recipients)))  # a date on both databases: SQLAlchemy's Date reads SQLite's text
     rates: dict[str, list[float | None]] = {}
     for channel in CHANNEL_LIST:
         history, known, line = counted.get(channel.name, []), None, []
@@ -301,10 +301,6 @@ def opt_out_rates(start: date, end: date) -> dict[str, list[float | None]]:
 def per_thousand(count: int, people: int | None) -> float | None:
     """`count` per 1,000 of `people` (two decimals), None when nobody is counted: the one rate formula."""
     return round(1000 * count / people, 2) if people else None
-
-
-def _as_date(value: date | str) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def active_recipients_as_of() -> datetime | None:
