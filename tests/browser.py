@@ -62,6 +62,17 @@ def browser_page(**context_options):
             browser.close()
 
 
+def submit(page, control) -> None:
+    """Click a button or link that loads a new page, and return once that page has loaded.
+
+    Playwright's click returns when the navigation has started, not when the new page is there: a check that
+    does not wait (is_visible, is_checked, evaluate) could read the old page or a half-parsed new one, and did
+    once under the load of CI's three passes.
+    """
+    with page.expect_navigation():
+        control.click()
+
+
 def serious_violations(page) -> list[dict]:
     """axe-core's serious and critical findings on the page as it is now."""
     results = Axe().run(page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve, tab_to
+from browser import browser_page, requires_browser, serious_violations, serve, submit, tab_to
 from console_client import PASSWORD
 
 pytestmark = [requires_browser, pytest.mark.slow]  # a real browser
@@ -24,7 +24,7 @@ def sign_in(page, site: str, email: str) -> None:
     assert serious_violations(page) == []
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit(page, page.get_by_role("button", name="Sign in"))
     assert page.get_by_role("heading", level=1).inner_text() == "Find a person"
 
 
@@ -46,7 +46,7 @@ def test_an_agent_finds_a_caller_by_phone_and_stops_a_topic_by_text(api, site, m
         path_and_query = page.url.split("/", 3)[-1]
         assert "555" not in path_and_query, page.url
         assert serious_violations(page) == []
-        page.get_by_role("link", name="cust-1").click()
+        submit(page, page.get_by_role("link", name="cust-1"))
         assert page.get_by_role("heading", level=1).inner_text().startswith("Recipient cust-1")
         assert serious_violations(page) == []
 
@@ -89,7 +89,7 @@ def test_console_pages_have_no_serious_accessibility_violations(api, site, make_
     with browser_page(viewport=viewport) as page:
         sign_in(page, site, "admin@example.com")
         page.get_by_label("Recipient id, email address or phone number").fill("gone@example.com")
-        page.get_by_role("button", name="Search").click()
+        submit(page, page.get_by_role("button", name="Search"))
         assert page.get_by_role("heading", name="This email address is suppressed").is_visible()
         assert serious_violations(page) == []
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve
+from browser import browser_page, requires_browser, serious_violations, serve, submit
 from console_client import PASSWORD
 from provider_signing import PROVIDER_SETTINGS, mailgun_event, mailgun_payload, postmark_auth, postmark_bounce
 from test_pages import links, path_of, save
@@ -95,7 +95,7 @@ def sign_in(page, site: str, email: str) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == "Sign in"  # sent to sign in first
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit(page, page.get_by_role("button", name="Sign in"))
     assert page.get_by_role("heading", level=1).inner_text() == "Insights"
 
 
@@ -127,6 +127,6 @@ def test_the_insights_page_renders_with_data_and_has_no_serious_accessibility_vi
 
         page.get_by_label("From", exact=True).fill("2025-03-10")
         page.get_by_label("To", exact=True).fill("2025-03-01")
-        page.get_by_role("button", name="Show").click()
+        submit(page, page.get_by_role("button", name="Show"))
         assert "starts after it ends" in page.get_by_role("alert").inner_text()
         assert serious_violations(page) == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve
+from browser import browser_page, requires_browser, serious_violations, serve, submit
 from console_client import Console
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
@@ -356,22 +356,22 @@ def test_webhook_pages_have_no_serious_accessibility_violations(app, api, make_s
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], page.url
 
         sign_in(page, site, "admin@example.com")
-        page.get_by_role("link", name="Webhooks").click()
+        submit(page, page.get_by_role("link", name="Webhooks"))
         check("Webhooks")
         page.get_by_label("URL").fill("https://10.1.2.3/hook")
-        page.get_by_role("button", name="Create the endpoint").click()
+        submit(page, page.get_by_role("button", name="Create the endpoint"))
         assert "10.1.2.3 is" in page.get_by_text("10.1.2.3 is").inner_text()  # the service's words, at the field
         check("Webhooks")
         page.get_by_label("URL").fill(receiver.url())
         page.get_by_label("Description (optional)").fill("CRM")
-        page.get_by_role("button", name="Create the endpoint").click()
+        submit(page, page.get_by_role("button", name="Create the endpoint"))
         assert page.locator("#new-secret").inner_text().startswith("whsec_")
         check("Webhook endpoint")
 
         page.goto(site + HOOKS)
-        page.get_by_role("link", name=receiver.url("/" + "long-path-" * 12)).click()
+        submit(page, page.get_by_role("link", name=receiver.url("/" + "long-path-" * 12)))
         assert "1 of the latest 1 attempts failed." in page.inner_text("main")
         check("Webhook endpoint")
-        page.get_by_role("button", name="Delete the endpoint").click()  # the box not ticked: refused, said why
+        submit(page, page.get_by_role("button", name="Delete the endpoint"))  # the box not ticked: refused, said why
         assert page.get_by_text("Tick the box to confirm").is_visible()
         check("Webhook endpoint")

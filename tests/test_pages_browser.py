@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve, tab_to
+from browser import browser_page, requires_browser, serious_violations, serve, submit, tab_to
 
 pytestmark = [requires_browser, pytest.mark.slow]  # a real browser
 
@@ -29,17 +29,17 @@ def test_confirm_unsubscribe_undo(api, site, newsletter, person):
         assert serious_violations(page) == []
         assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"  # the GET changed nothing
 
-        page.get_by_role("button", name="Unsubscribe").click()
+        submit(page, page.get_by_role("button", name="Unsubscribe"))
         assert page.get_by_role("heading", level=1).inner_text() == "You're unsubscribed"
         assert serious_violations(page) == []
         assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
 
-        page.get_by_role("button", name="Undo").click()
+        submit(page, page.get_by_role("button", name="Undo"))
         assert page.get_by_role("heading", level=1).inner_text() == "Welcome back"
         assert serious_violations(page) == []
         assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
 
-        page.get_by_role("link", name="Manage all your preferences").click()
+        submit(page, page.get_by_role("link", name="Manage all your preferences"))
         assert page.get_by_role("heading", level=1).inner_text() == "Choose what you get from Acme"
 
 
@@ -61,8 +61,8 @@ def test_preference_center_by_keyboard_alone(api, site, newsletter, person):
         tab_to(page, "e.name === 'newsletter:sms'")
         page.keyboard.press("Space")
         tab_to(page, "e.tagName === 'BUTTON'")
-        page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         assert page.get_by_role("status").inner_text() == "Your choices are saved."
         assert page.get_by_role("checkbox", name="Newsletter by text message").is_checked()
         assert serious_violations(page) == []
@@ -75,7 +75,7 @@ def test_stop_all_marketing_by_clicking(api, site, newsletter, person):
     with browser_page() as page:
         page.goto(site + paths["preferences_url"])
         page.get_by_label("Stop all marketing, on every channel").check()
-        page.get_by_role("button", name="Save my choices").click()
+        submit(page, page.get_by_role("button", name="Save my choices"))
         assert page.get_by_role("status").inner_text() == "Your choices are saved."
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "all_marketing_unsubscribed"
     assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
@@ -119,13 +119,13 @@ def test_every_box_matches_check_through_each_stop_and_lifting_restores(api, sit
     preferences = site + link_paths(api, topic="newsletter", channel="sms")["preferences_url"]
     with browser_page(**PHONE) as page:
         page.goto(site + link_paths(api, topic="newsletter")["unsubscribe_url"])
-        page.get_by_role("button", name="Unsubscribe").click()
+        submit(page, page.get_by_role("button", name="Unsubscribe"))
         page.goto(preferences)
         after_topic = assert_boxes_match_check(api, page)
         assert after_topic["newsletter:email"] == [False, False]
 
         page.goto(site + link_paths(api)["unsubscribe_url"])  # all marketing by email
-        page.get_by_role("button", name="Unsubscribe").click()
+        submit(page, page.get_by_role("button", name="Unsubscribe"))
         page.goto(preferences)
         found = assert_boxes_match_check(api, page)
         assert found["offers:email"] == [False, True] and found["newsletter:sms"] == [True, False]
@@ -133,7 +133,7 @@ def test_every_box_matches_check_through_each_stop_and_lifting_restores(api, sit
         assert "tick “Marketing by email”" in page.locator(f"#{described}").inner_text()
 
         page.get_by_label("Stop all marketing, on every channel").check()
-        page.get_by_role("button", name="Save my choices").click()
+        submit(page, page.get_by_role("button", name="Save my choices"))
         found = assert_boxes_match_check(api, page)
         assert all(
             locked and not ticked for name, (ticked, locked) in found.items() if name.split(":")[0] in ("newsletter", "offers")
@@ -141,10 +141,10 @@ def test_every_box_matches_check_through_each_stop_and_lifting_restores(api, sit
         assert serious_violations(page) == []
 
         page.get_by_label("Stop all marketing, on every channel").uncheck()
-        page.get_by_role("button", name="Save my choices").click()
+        submit(page, page.get_by_role("button", name="Save my choices"))
         assert_boxes_match_check(api, page)
         page.get_by_label("Marketing by email").check()
-        page.get_by_role("button", name="Save my choices").click()
+        submit(page, page.get_by_role("button", name="Save my choices"))
         assert assert_boxes_match_check(api, page) == after_topic  # exactly the choices from before the stops
 
 
@@ -171,6 +171,6 @@ def test_the_pages_without_a_working_link_are_accessible(api, site, newsletter, 
             assert serious_violations(page) == [], path
         page.goto(site + "/p")
         page.get_by_label("Your email address").fill("ann@example.com")
-        page.get_by_role("button", name="Email me my link").click()
+        submit(page, page.get_by_role("button", name="Email me my link"))
         assert "We can't send links by email at the moment" in page.get_by_role("status").inner_text()
         assert serious_violations(page) == []

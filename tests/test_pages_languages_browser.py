@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from browser import browser_page, requires_browser, serious_violations, serve
+from browser import browser_page, requires_browser, serious_violations, serve, submit
 from test_pages import expired_links
 
 from prefs import languages
@@ -56,19 +56,19 @@ def test_every_page_in_every_language_is_accessible(api, site, newsletter, perso
                 assert no_horizontal_scroll(page), (tag, path)
             # The confirm page's button, the page after it, its undo, and the preference center's save.
             page.goto(f"{site}{links['unsubscribe_url']}?lang={tag}")
-            page.get_by_role("button", name=words.gettext("Unsubscribe"), exact=True).click()
+            submit(page, page.get_by_role("button", name=words.gettext("Unsubscribe"), exact=True))
             assert page.get_by_role("heading", level=1).inner_text() == words.gettext("You're unsubscribed")
             assert serious_violations(page) == [], (tag, "unsubscribed")
-            page.get_by_role("button", name=words.gettext("Undo: keep getting them")).click()
+            submit(page, page.get_by_role("button", name=words.gettext("Undo: keep getting them")))
             assert page.get_by_role("heading", level=1).inner_text() == words.gettext("Welcome back")
             assert serious_violations(page) == [], (tag, "undone")
             page.goto(f"{site}{links['preferences_url']}?lang={tag}")
             page.get_by_label(words.gettext("Do not sell or share my personal information")).check()
-            page.get_by_role("button", name=words.gettext("Save my choices")).click()
+            submit(page, page.get_by_role("button", name=words.gettext("Save my choices")))
             assert page.get_by_role("status").inner_text() == words.gettext("Your choices are saved.")
             assert serious_violations(page) == [], (tag, "saved")
             page.get_by_label(words.gettext("Do not sell or share my personal information")).uncheck()
-            page.get_by_role("button", name=words.gettext("Save my choices")).click()
+            submit(page, page.get_by_role("button", name=words.gettext("Save my choices")))
 
 
 MIRRORED = """() => {
