@@ -219,13 +219,17 @@ def test_the_api_gives_the_same_counts_for_every_group_by(api, played):
         assert answer["from"] == played.isoformat() and answer["to"] == end.isoformat()
         assert answer["group_by"] == group_by.split(",")
         assert [(row["key"], {name: row[name] for name in insights.MEASURES}) for row in answer["rows"]] == expected
-        assert answer["totals"] == EXPECTED_TOTALS
+        assert answer["totals"] == EXPECTED_TOTALS and answer["truncated"] is False
         assert answer["active_recipients"] == EXPECTED_ACTIVE
     by_day = answered(api, f"{span}&group_by=day,channel")["rows"]
     assert sum(row["opt_outs"] for row in by_day if row["key"]["channel"] == "email") == 6
     assert {tuple(row["key"]) for row in by_day} == {("day", "channel")}
     top = answered(api, f"{span}&group_by=message_id&order_by=opt_outs&limit=1")
     assert [row["key"] for row in top["rows"]] == [{"message_id": None}] and top["totals"] == EXPECTED_TOTALS
+    assert top["truncated"] is True  # the other campaigns were left off, and the answer says so
+    every = len(EXPECTED["message_id"])
+    exactly = answered(api, f"{span}&group_by=message_id&order_by=opt_outs&limit={every}")
+    assert len(exactly["rows"]) == every and exactly["truncated"] is False  # all of them fit: nothing left off
     default = answered(api, "")  # the last 30 days by day, today included
     assert default["group_by"] == ["day"] and default["to"] == end.isoformat()
     assert date.fromisoformat(default["to"]) - date.fromisoformat(default["from"]) == timedelta(days=29)

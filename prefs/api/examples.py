@@ -413,6 +413,7 @@ STATS = {
         {"key": {"message_id": "campaign-9"}, "opt_outs": 17, "opt_ins": 0, "suppressions": 0, "bounces": 0, "complaints": 0},
         {"key": {"message_id": None}, "opt_outs": 23, "opt_ins": 65, "suppressions": 12, "bounces": 9, "complaints": 3},
     ],
+    "truncated": False,
     "totals": {"opt_outs": 81, "opt_ins": 67, "suppressions": 12, "bounces": 9, "complaints": 3},
     "active_recipients": {"email": 9120, "sms": 2210, "phone": 1890, "post": 640},
 }
@@ -454,6 +455,7 @@ STATS_BY_DAY_AND_CHANNEL = {
             "complaints": 0,
         },
     ],
+    "truncated": False,
     "totals": {"opt_outs": 24, "opt_ins": 4, "suppressions": 4, "bounces": 2, "complaints": 1},
     "active_recipients": {"email": 9120, "sms": 2210, "phone": 1890, "post": 640},
 }

@@ -1183,6 +1183,13 @@ class StatsSchema(Schema):
     end = fields.Date(data_key="to", required=True)
     group_by = fields.List(fields.String(validate=validate.OneOf(insights.GROUPS)), required=True)
     rows = fields.List(fields.Nested(StatsRowSchema), required=True)
+    truncated = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when more rows matched than `limit` and the rest were left off (ask again with a narrower "
+            "range or grouping); `totals` counts them all either way."
+        },
+    )
     totals = fields.Nested(StatsMeasuresSchema, required=True, metadata={"description": "Each count over the whole range."})
     active_recipients = fields.Dict(
         keys=fields.String(validate=validate.OneOf(CHANNELS)),

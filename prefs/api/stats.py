@@ -57,7 +57,8 @@ def get_stats(query):
     group_by = query["group_by"].split(",")
     try:
         start, end = insights.question_range(query.get("start"), query.get("end"), today)
-        rows = insights.stats(start, end, group_by, order_by=query.get("order_by"), limit=query["limit"])
+        # One row past the limit says whether any were left off, without counting them all.
+        rows = insights.stats(start, end, group_by, order_by=query.get("order_by"), limit=query["limit"] + 1)
     except insights.InvalidGroupBy as refused:
         raise PrefsError("invalid_group_by", str(refused), {"group_by": [str(refused)]}) from None
     except insights.InvalidRange as refused:
@@ -66,7 +67,8 @@ def get_stats(query):
         "start": start,
         "end": end,
         "group_by": group_by,
-        "rows": [{"key": row.key, **row.measures()} for row in rows],
+        "rows": [{"key": row.key, **row.measures()} for row in rows[: query["limit"]]],
+        "truncated": len(rows) > query["limit"],
         "totals": insights.totals(start, end),
         "active_recipients": insights.active_recipients(),
     }
