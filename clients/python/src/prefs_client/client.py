@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from .documents import (
     Recipient,
     RecipientWithPreferences,
     ReplayResult,
+    Stats,
     Subscription,
     SyncReceipts,
     Topic,
@@ -308,6 +310,26 @@ class PrefsClient:
                 return
             yield from page.events
             after = page.next
+
+    # --- insights (scope read) -------------------------------------------------------------------------------
+    def stats(
+        self,
+        group_by: str | Sequence[str] = "day",
+        *,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> Stats:
+        """Opt-outs, opt-ins, suppressions, bounces and complaints from `start` to `end` (UTC days, both
+        included; by default the last 30), counted by one or more of day, topic, channel, via and message_id,
+        e.g. stats("message_id", order_by="opt_outs", limit=10) for the top ten campaigns by unsubscribes.
+        `truncated` says whether rows were left off by `limit`. Raises Invalid for a bad range or grouping
+        (`code` invalid_range or invalid_group_by)."""
+        groups = group_by if isinstance(group_by, str) else ",".join(group_by)
+        days = {name: day.isoformat() if isinstance(day, date) else day for name, day in (("from", start), ("to", end))}
+        params = {"group_by": groups, **_given(**days, order_by=order_by, limit=limit)}
+        return cast(Stats, self._get("/stats", params=params))
 
     # --- topics (scope admin) --------------------------------------------------------------------------------
     def get_topic(self, key: str) -> Topic:

@@ -178,3 +178,30 @@ class Subscription(TypedDict):
     subscribed: list[str]
     pending: list[str]
     expires_at: str | None
+
+
+class StatsMeasures(TypedDict):
+    opt_outs: int  # marketing permission withdrawn: a topic or channel off, a stop of all marketing, STOP, a complaint
+    opt_ins: int  # permission given (a confirmed double opt-in counts once)
+    suppressions: int  # addresses added to the suppression list
+    bounces: int  # hard bounces mail providers reported
+    complaints: int  # spam complaints mail providers reported
+
+
+class StatsRow(StatsMeasures):
+    key: dict[str, str | None]  # per group asked for, e.g. {"message_id": "campaign-7"}; None: none recorded
+
+
+# "from" is a Python keyword, hence the functional form.
+Stats = TypedDict(
+    "Stats",
+    {
+        "from": str,
+        "to": str,
+        "group_by": list[str],
+        "rows": list[StatsRow],
+        "truncated": bool,  # more rows matched than `limit`; `totals` counts them all
+        "totals": StatsMeasures,
+        "active_recipients": dict[str, int],  # per channel: who marketing can reach on it now
+    },
+)
