@@ -466,26 +466,26 @@ def test_erasure_before_the_fold_leaves_no_message_id_either(app, api, client, n
 
 # --- bad questions --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("query", "code"),
+    ("query", "code", "field"),
     [
-        ("from=2026-03-02&to=2026-03-01", "invalid_range"),
-        ("from=2025-03-01&to=2026-03-02", "invalid_range"),  # 367 days
-        ("from=2099-01-01&to=2098-12-31", "invalid_range"),
-        ("to=0001-01-28", "invalid_range"),  # its default start would be before the first day there is
-        ("from=1999-12-31&to=2000-01-05", "invalid_range"),  # nothing was recorded before 2000-01-01
-        ("group_by=colour", "invalid_group_by"),
-        ("group_by=day,day", "invalid_group_by"),
-        ("group_by=", "invalid_group_by"),
-        ("group_by=day,", "invalid_group_by"),
-        ("group_by=DAY", "invalid_group_by"),
-        ("from=2026-02-30", "invalid"),
-        ("from=yesterday", "invalid"),
-        ("order_by=recipients", "invalid"),
-        ("limit=0", "invalid"),
-        ("limit=10001", "invalid"),
+        ("from=2026-03-02&to=2026-03-01", "invalid_range", "to"),
+        ("from=2025-03-01&to=2026-03-02", "invalid_range", "to"),  # 367 days
+        ("from=2099-01-01&to=2098-12-31", "invalid_range", "to"),
+        ("to=0001-01-28", "invalid_range", "to"),  # its default start would be before the first day there is
+        ("from=1999-12-31&to=2000-01-05", "invalid_range", "from"),  # nothing was recorded before 2000-01-01
+        ("group_by=colour", "invalid_group_by", "group_by"),
+        ("group_by=day,day", "invalid_group_by", "group_by"),
+        ("group_by=", "invalid_group_by", "group_by"),
+        ("group_by=day,", "invalid_group_by", "group_by"),
+        ("group_by=DAY", "invalid_group_by", "group_by"),
+        ("from=2026-02-30", "invalid", "from"),
+        ("from=yesterday", "invalid", "from"),
+        ("order_by=recipients", "invalid", "order_by"),
+        ("limit=0", "invalid", "limit"),
+        ("limit=10001", "invalid", "limit"),
     ],
 )
-def test_bad_questions_get_a_stable_code_and_change_nothing(app, api, client, newsletter, person, query, code):
+def test_bad_questions_get_a_stable_code_and_change_nothing(app, api, client, newsletter, person, query, code, field):
     one_click(client, link(api, "cust-1", "campaign-1")["unsubscribe_url"])
     with app.app_context():
         insights.refresh()
@@ -494,6 +494,7 @@ def test_bad_questions_get_a_stable_code_and_change_nothing(app, api, client, ne
     response = api.get(f"/stats?{query}")
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["code"] == code
+    assert list(response.get_json()["error"]["details"]) == [field]  # the part of the question to change
     with app.app_context():
         after = [(row.day, row.message_id, row.opt_outs) for row in db.session.execute(select(InsightDaily)).scalars()]
         assert after == before and db.session.scalar(select(func.count()).select_from(InsightPending)) == 0

@@ -17,7 +17,7 @@ INVALID_RANGE = Refusal(
     "invalid_range",
     f"`to` is before `from`, or the range covers more than {insights.MAX_RANGE_DAYS} days; nothing is counted.",
     "The range starts after it ends.",
-    {"from": ["The range starts after it ends."]},
+    {"to": ["The range starts after it ends."]},
 )
 INVALID_GROUP_BY = Refusal(
     "invalid_group_by",
@@ -62,7 +62,7 @@ def get_stats(query):
     except insights.InvalidGroupBy as refused:
         raise PrefsError("invalid_group_by", str(refused), {"group_by": [str(refused)]}) from None
     except insights.InvalidRange as refused:
-        raise PrefsError("invalid_range", str(refused), {"from": [str(refused)]}) from None
+        raise PrefsError("invalid_range", str(refused), {refused.field: [str(refused)]}) from None
     return {
         "start": start,
         "end": end,

@@ -118,7 +118,12 @@ class InvalidGroupBy(ValueError):
 
 
 class InvalidRange(ValueError):
-    """start after end, a day before FIRST_DAY, a range longer than MAX_RANGE_DAYS, or a limit below 1."""
+    """start after end, a day before FIRST_DAY, a range longer than MAX_RANGE_DAYS, or a limit below 1.
+    `field` names the question's part to change, as the API calls it: "from", "to" or "limit"."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -183,13 +188,13 @@ def check_question(
     if order_by is not None and order_by not in MEASURES:
         raise InvalidGroupBy(f"order_by takes one of {', '.join(MEASURES)}.")
     if start < FIRST_DAY or end < FIRST_DAY:
-        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.")
+        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.", "from" if start < FIRST_DAY else "to")
     if start > end:
-        raise InvalidRange("The range starts after it ends.")
+        raise InvalidRange("The range starts after it ends.", "to")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidRange(f"The range covers at most {MAX_RANGE_DAYS} days.")
+        raise InvalidRange(f"The range covers at most {MAX_RANGE_DAYS} days.", "to")
     if limit is not None and limit < 1:
-        raise InvalidRange("limit is at least 1.")
+        raise InvalidRange("limit is at least 1.", "limit")
 
 
 def question_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
@@ -198,7 +203,7 @@ def question_range(start: date | None, end: date | None, today: date) -> tuple[d
     an end before FIRST_DAY."""
     end = end or (today if start is None else max(today, start))
     if end < FIRST_DAY:
-        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.")
+        raise InvalidRange(f"Nothing was recorded before {FIRST_DAY.isoformat()}.", "to")
     return start or max(end - timedelta(days=DEFAULT_RANGE_DAYS - 1), FIRST_DAY), end
 
 
