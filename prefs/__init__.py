@@ -41,12 +41,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_cli(app)
     register_transport_security(app)
     if not app.testing and _serving():
-        _say_what_is_off(app)
+        say_what_is_off(app)
     return app
 
 
 def _serving() -> bool:
-    """Under gunicorn (no click command at all) or `flask run`; not for `flask db upgrade`, `flask staff …`."""
+    """Under gunicorn (no click command at all) or `flask run`; not for `flask db upgrade`, `flask staff …`.
+    (`flask serve` is a command of the app's, so the app is made before the command is known: it says what
+    is off itself.)"""
     command = click.get_current_context(silent=True)
     return command is None or command.command.name == "run"
 
@@ -57,7 +59,7 @@ def check_settings() -> None:
     build_config(os.environ, Flask(__name__).instance_path, None)
 
 
-def _say_what_is_off(app: Flask) -> None:
+def say_what_is_off(app: Flask) -> None:
     """A feature whose own setting is missing is off (SPEC §8); say so at start, not at the first request."""
     if app.config["PREFS_ENV"] == "development":
         log.warning(

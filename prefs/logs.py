@@ -3,8 +3,8 @@ it; with PREFS_LOG_FORMAT=json, one JSON object a line, each carrying the reques
 
 A URL carries a recipient's token (/u/<token> is a working unsubscribe link) or an address in its query
 string (/api/v1/recipients?email=…); a database error's later lines carry values (PostgreSQL's
-`DETAIL:  Key (email)=(…)`, SQLAlchemy's statement parameters, hidden too by `hide_parameters`). gunicorn's
-own access and error logs are redacted in gunicorn.conf.py.
+`DETAIL:  Key (email)=(…)`, SQLAlchemy's statement parameters, hidden too by `hide_parameters`). The servers'
+own request lines (gunicorn's access and error logs, werkzeug's) are redacted by prefs/log_redaction.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from flask import Flask, Response, g, has_request_context, request
 from flask.globals import request_ctx
 from pythonjsonlogger.json import JsonFormatter
 
+from .log_redaction import redact_werkzeug_request_lines
 from .metrics import method_label, observe_request
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,10 @@ _HANDLER_MARK = "_prefs_json_handler"
 
 def configure_logging(log_format: str) -> None:
     """`json`: the root logger writes JSON lines at INFO to stderr (once per process, however many apps are
-    made), Flask's and werkzeug's loggers through it. werkzeug's own request lines name the URL, a link's
-    token included; the app's `request` lines (PrefsFlask below) replace them. `text` leaves logging as
-    Python and the server set it."""
+    made), Flask's and werkzeug's loggers through it; the app's `request` lines (PrefsFlask below) replace
+    werkzeug's. `text` leaves logging as Python and the server set it, but for werkzeug's request lines
+    (`flask serve`), which are redacted as gunicorn's are: their URLs hold link tokens and searched addresses."""
+    redact_werkzeug_request_lines()
     if log_format != "json":
         return
     root = logging.getLogger()

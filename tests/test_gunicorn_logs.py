@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # a real gunicorn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMAIL, PHONE = "Ann@Example.com", "+14155550123"  # the `person` fixture's addresses
+CONFIRMATION = "eyJxIjoxfQ.aw1QlA.fzXFy9kfUYDnUEnOcc8HchfP1Eo"  # shaped as a confirmation link's token
 
 
 class Server:
@@ -118,6 +119,9 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
         for spelling in ("/U/", "/%55/", "/%2575/"):  # not the page, but the token in them still works at /u/
             assert server.open(unsubscribe.replace("/u/", spelling))[0] == 404
         assert server.open(unsubscribe + "?utm_source=" + urllib.parse.quote(EMAIL))[0] == 200
+        # A double opt-in's confirmation link (not a valid one: the line it leaves is what counts).
+        assert server.open(f"/c/{CONFIRMATION}")[0] in (400, 404, 410)
+        assert server.open(f"/%63/{CONFIRMATION}")[0] in (400, 404, 410)
         # The console's search by email and by phone.
         assert console_search(server, staff, PASSWORD, [EMAIL, PHONE]) == [200, 200]
         # Request lines gunicorn refuses; its error log used to quote them.
@@ -129,6 +133,7 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
     digits = PHONE.lstrip("+")
     for secret in [
         *tokens,
+        CONFIRMATION,
         EMAIL,
         EMAIL.lower(),
         urllib.parse.quote(EMAIL),
@@ -141,6 +146,6 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
     assert not re.search(r"[\w.+-]+(@|%40)[\w-]+\.[\w.]+", logged, re.IGNORECASE), "an email address was logged"
     # The scenario is in the log, redacted: the scan reads real lines.
     for line in ['"GET /api/v1/recipients?… HTTP/1.1" 200', '"GET /u/… HTTP/1.1" 200', '"GET /%75/… HTTP/1.1" 200',
-                 '"POST /%75/…/undo HTTP/1.1" 200', '"GET /console/?… HTTP/1.1" 200',
+                 '"POST /%75/…/undo HTTP/1.1" 200', '"GET /console/?… HTTP/1.1" 200', '"GET /c/… HTTP/1.1"', '"GET /%63/… HTTP/1.1"',
                  "Invalid request from ip=127.0.0.1: Invalid HTTP request line: (not logged)"]:  # fmt: skip
         assert line in logged, line

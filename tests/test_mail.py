@@ -18,7 +18,7 @@ from smtp_server import SmtpServer, smtp_server  # noqa: F401  (a fixture)
 from sqlalchemy import func, select
 from test_webhooks import Clock, deliver
 
-from prefs import _say_what_is_off, create_app
+from prefs import create_app, say_what_is_off
 from prefs.config import ConfigError, build_config
 from prefs.db.transactions import unit_of_work
 from prefs.errors import PrefsError
@@ -105,7 +105,7 @@ def test_the_display_name_is_the_brands_unless_mail_from_has_one(tmp_path):
 def test_without_mail_settings_the_app_starts_says_mail_is_off_and_queue_mail_refuses(database_url, caplog):
     app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": database_url})
     with caplog.at_level(logging.WARNING, logger="prefs"):
-        _say_what_is_off(app)
+        say_what_is_off(app)
     assert (
         "Email sending (email-me-my-link, confirmation mails) is off because PREFS_SMTP_URL and PREFS_MAIL_FROM are not set."
         in caplog.messages

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -278,3 +279,74 @@ def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_
         receiver.stop()
     assert stopped, "serve did not stop within 60 s of Ctrl-C: " + log_path.read_text()
     assert "prefs is ready at http://127.0.0.1:" in log_path.read_text()
+
+
+@pytest.mark.slow  # real server and worker processes
+def test_serve_on_a_port_of_its_own_links_there_says_what_is_off_and_logs_no_token_or_address(database_url, tmp_path):
+    """The README's run command with --port and no PREFS_BASE_URL: links name the port served (development's
+    default names 5000), the start says what is off as gunicorn's does, and werkzeug's request lines are
+    redacted as gunicorn's are (prefs/log_redaction.py)."""
+    port = free_port()
+    env = service_env(database_url, PREFS_ENV="development")
+    del env["PREFS_BASE_URL"]
+    key = flask("keys", "create", "serve-port-test", "--scope", "admin", env=env).stdout.strip().splitlines()[-1]
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([os.path.join(BIN, "flask"), "--app", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+    site = f"http://127.0.0.1:{port}"
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(site + path, method=method, data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read() or b"{}")
+
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(site + "/readyz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not start: " + log_path.read_text())
+        call("POST", "/api/v1/topics", {"key": "port-news", "name": "News", "channels": ["email"]})
+        call("PUT", "/api/v1/recipients/port-1", {"email": "port.person@example.com"})
+        links = call("POST", "/api/v1/links", {"recipient_id": "port-1", "topic": "port-news"})
+        assert links["unsubscribe_url"].startswith(site + "/u/"), links
+        token = links["unsubscribe_url"].rsplit("/", 1)[-1]
+        urllib.request.urlopen(links["unsubscribe_url"], timeout=5).close()  # the link works where it points
+        assert call("GET", "/api/v1/recipients?email=port.person%40example.com")["recipients"][0]["id"] == "port-1"
+        try:
+            urllib.request.urlopen(site + "/c/a-confirmation-token-value", timeout=5).close()
+        except urllib.error.HTTPError:
+            pass  # not a valid confirmation: the line it leaves is what counts
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+    logged = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text())  # werkzeug colours a 4xx line on a terminal's codes
+    assert f"prefs is ready at {site}/" in logged
+    for warning in WARNINGS:
+        assert warning in logged.splitlines(), logged
+    for secret in (token, "port.person", "a-confirmation-token-value"):
+        assert secret not in logged, secret
+    for line in ['"GET /u/… HTTP/1.1" 200', '"GET /api/v1/recipients?… HTTP/1.1" 200', '"GET /c/… HTTP/1.1"']:
+        assert line in logged, line
+
+
+@pytest.mark.slow  # a real flask process
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_starts_no_worker(database_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([os.path.join(BIN, "flask"), "--app", "app", "serve", "--port", str(port)], cwd=ROOT,
+                                env=service_env(database_url), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr.splitlines(), result.stderr  # werkzeug's words
+    assert "prefs is ready" not in result.stderr and "worker pid" not in result.stderr and "Traceback" not in result.stderr

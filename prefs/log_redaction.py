@@ -1,0 +1,48 @@
+"""What request lines may say in a log (SPEC §10, S2), written once for every server that logs them:
+gunicorn's access and error logs (gunicorn.conf.py) and werkzeug's request lines (`flask --app app serve`,
+`flask run`, the test servers; installed by prefs/logs.py).
+
+- the token in a /u/…, /p/… or /c/… path becomes "…", however the path is spelled (`/%75/…`, `/u%2F…`): a
+  token in a log is a working unsubscribe, preference or confirmation link for anyone who reads the log;
+- no query string is logged, on any path: `?…` stands for it. Searches (`/api/v1/recipients?email=…`,
+  `/console/?q=…`) put addresses there, and a path-by-path list would miss the next search or another
+  spelling of the path;
+- a request line gunicorn refuses ("Invalid request from ip=…") is named, not quoted.
+Redaction works on the finished line, so a changed log format is redacted too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# "/", then "u", "p" or "c" in any case and percent-encoding, "/" in any percent-encoding (werkzeug decodes
+# the path before routing, so each spelling reaches the page), then the token: everything up to the next
+# "/", "?", "#" or blank.
+_SLASH = r"(?:/|%(?:25)*2f)"
+_PAGE = r"(?:[upc]|%(?:25)*(?:7[05]|5[05]|63|43))"
+_TOKEN_PATH = re.compile(rf"({_SLASH}{_PAGE}{_SLASH})[^\s/?#]+", re.IGNORECASE)
+_QUERY = re.compile(r"\?\S*")
+# gunicorn's "Invalid request from ip=…: <what>: <the line, quoted>": keep the what, drop the line.
+_REFUSED_LINE = re.compile(r"^(Invalid request from ip=\S+: [^:'\"]*): .*$", re.DOTALL)
+
+
+def redact(line: str) -> str:
+    if line.startswith("Invalid request from"):
+        line = _REFUSED_LINE.sub(r"\1: (not logged)", line)
+    if "?" in line:  # most lines (the API's POSTs) have no query string: skip that pass
+        line = _QUERY.sub("?…", line)
+    return _TOKEN_PATH.sub(r"\1…", line)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def redact_werkzeug_request_lines() -> None:
+    """werkzeug's own request lines through redact(), once per process however many apps are made."""
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(existing, RedactingFilter) for existing in logger.filters):
+        logger.addFilter(RedactingFilter())

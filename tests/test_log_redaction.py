@@ -1,0 +1,45 @@
+"""prefs/log_redaction.py: what a request line may say in a log, whichever server writes it (S2)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from prefs.log_redaction import RedactingFilter, redact, redact_werkzeug_request_lines
+
+TOKEN = "eyJyIjoiY3VzdC0xIn0.aw1NPw.00CMzARQxFVdZrnGlfNBHZhOrso"
+
+
+@pytest.mark.parametrize(
+    ("line", "logged"),
+    [
+        (f'"GET /u/{TOKEN} HTTP/1.1" 200', '"GET /u/… HTTP/1.1" 200'),
+        (f'"POST /u/{TOKEN}/undo HTTP/1.1" 200', '"POST /u/…/undo HTTP/1.1" 200'),
+        (f'"GET /p/{TOKEN} HTTP/1.1" 200', '"GET /p/… HTTP/1.1" 200'),
+        (f'"POST /c/{TOKEN} HTTP/1.1" 200', '"POST /c/… HTTP/1.1" 200'),  # a double opt-in's confirmation
+        (f'"GET /%63/{TOKEN} HTTP/1.1" 200', '"GET /%63/… HTTP/1.1" 200'),
+        (f'"GET /%2563%2F{TOKEN} HTTP/1.1" 404', '"GET /%2563%2F… HTTP/1.1" 404'),
+        (f'"GET /u%2F{TOKEN} HTTP/1.1" 200', '"GET /u%2F… HTTP/1.1" 200'),
+        (f'"GET /%75/{TOKEN}?utm=x HTTP/1.1" 200', '"GET /%75/…?… HTTP/1.1" 200'),
+        ('"GET /console/?q=ann%40example.com HTTP/1.1" 200', '"GET /console/?… HTTP/1.1" 200'),
+        ('"GET /api/v1/recipients?phone=%2B14155550123 HTTP/1.1" 200', '"GET /api/v1/recipients?… HTTP/1.1" 200'),
+        ('"GET /s/newsletter HTTP/1.1" 200', '"GET /s/newsletter HTTP/1.1" 200'),  # a form's name is no secret
+        ('"GET /console/recipients/cust-1 HTTP/1.1" 200', '"GET /console/recipients/cust-1 HTTP/1.1" 200'),
+        (
+            "Invalid request from ip=127.0.0.1: Invalid HTTP request line: 'GET /u/x ann@example.com'",
+            "Invalid request from ip=127.0.0.1: Invalid HTTP request line: (not logged)",
+        ),
+    ],
+)
+def test_redact(line, logged):
+    assert redact(line) == logged
+
+
+def test_werkzeug_request_lines_are_redacted_once_however_many_apps_are_made(app, caplog):
+    redact_werkzeug_request_lines()  # create_app did it already; again changes nothing
+    werkzeug = logging.getLogger("werkzeug")
+    assert sum(isinstance(existing, RedactingFilter) for existing in werkzeug.filters) == 1
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    werkzeug.info('%s - - [%s] "%s" %s -', "127.0.0.1", "30/Nov/2026", f"GET /c/{TOKEN} HTTP/1.1", "200")
+    assert TOKEN not in caplog.text and '"GET /c/… HTTP/1.1" 200' in caplog.text
