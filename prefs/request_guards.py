@@ -10,17 +10,24 @@ from flask.globals import request_ctx
 
 from .errors import PrefsError
 
-# PostgreSQL text cannot hold NUL; SQLite would store it and hand it back to other systems unchanged.
-_NUL = (b"\x00", b"\\u0000", b"%00")
+# PostgreSQL text cannot hold NUL; SQLite would store it and hand it back to other systems unchanged. Each
+# carrier is searched for the spellings that decode to NUL there, and only those: "%00" is a NUL in a query
+# string or a form, but plain text in JSON (a mail provider's event quoting a URL or a user agent); "\u0000"
+# is a NUL in JSON unless its backslash is itself escaped ("\\u0000" is text).
+_NUL_BYTE, _PERCENT_NUL = b"\x00", b"%00"
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 # A JSON escape of half a UTF-16 surrogate pair decodes to a string no database or UTF-8 encoder accepts.
 _HIGH, _LOW = rb"\\u[dD][89abAB][0-9a-fA-F]{2}", rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 _LONE_SURROGATE = re.compile(rb"%s(?!%s)|(?<!%s)%s" % (_HIGH, _LOW, _HIGH, _LOW))
 
 
 def refuse(message: str) -> None:
-    """422 `invalid` on the API, 400 elsewhere."""
+    """422 `invalid` on the API, 400 `bad_request` in the same JSON shape on the webhooks (machines read both),
+    the friendly 400 page elsewhere."""
     if request.path.startswith("/api/"):
         raise PrefsError("invalid", message, {"_schema": [message]})
+    if request.path.startswith("/webhooks/"):
+        raise PrefsError("bad_request", message)
     abort(400)
 
 
@@ -32,8 +39,14 @@ def refuse_unstorable_text() -> None:
         and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     ):
         return  # nothing to read: no query string, no body (most GETs); a chunked body has no length and is read below
-    body = request.get_data(cache=True)
-    if any(marker in carrier.lower() for carrier in (body, request.query_string) for marker in _NUL):
+    body, query = request.get_data(cache=True), request.query_string
+    form = request.mimetype == "application/x-www-form-urlencoded"
+    if (
+        _NUL_BYTE in body
+        or _NUL_BYTE in query
+        or _PERCENT_NUL in query
+        or (_PERCENT_NUL in body if form else b"\\u0000" in body and _ESCAPED_NUL.search(body) is not None)
+    ):
         refuse("Text may not contain NUL characters.")
     if b"\\u" in body and _LONE_SURROGATE.search(body):
         refuse("Text may not contain half of a UTF-16 surrogate pair.")

@@ -140,6 +140,29 @@ def test_nul_characters_are_refused_before_they_reach_the_database(api, client, 
     assert api.get("/topics/nul").status_code == 404
 
 
+def test_only_what_decodes_to_nul_is_refused(api, client, newsletter, person):
+    """Found by this round's review: "%00" in JSON is text (a campaign id, a URL a mail provider quotes), and so
+    is an escaped backslash before u0000; both were refused as NUL."""
+    links = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "message_id": "sale-100%00-off"})
+    assert links.status_code == 200, links.get_json()
+    change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}], "reason": "typed \\u0000 here"}
+    assert api.patch("/recipients/cust-1/preferences", change).status_code == 200
+    (latest, *_) = api.get("/recipients/cust-1/events").get_json()["events"]
+    assert latest["reason"] == "typed \\u0000 here"  # kept as the text it was
+    # What does decode to NUL still is, wherever it is: an escape after an odd number of backslashes, a
+    # percent-encoded NUL in a query string or a form, a NUL byte in any body.
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+    odd = '{"changes": [{"topic": "newsletter", "channel": "email", "subscribed": true}], "reason": "a \\\\\\u0000 b"}'
+    assert_error(client.patch("/api/v1/recipients/cust-1/preferences", data=odd, headers=headers), 422, "invalid")
+    assert_error(api.get("/recipients?email=a%00@example.com"), 422, "invalid")
+    page = client.post(links.get_json()["preferences_url"].removeprefix("https://prefs.example.com"), data="shown=x%00")
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    # The webhooks answer machines: their refusal is in the API's JSON shape.
+    refused = client.post("/webhooks/email", data={"to": "x\x00"})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_request"
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"  # nothing refused changed
+
+
 def test_deeply_nested_bodies_and_lone_surrogates_are_client_errors(api, client, person):
     """Found by the black-box review: both answered 500."""
     nested = "[" * 5000 + "]" * 5000
