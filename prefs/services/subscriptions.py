@@ -40,6 +40,7 @@ CONFIRMATION_DAYS = 7  # an unconfirmed double opt-in expires after this (SPEC ย
 CONFIRM_TEMPLATE = "confirm_subscription"
 # Refusals of a topic that depend on the catalogue as stored, not on the request's shape.
 NOT_ON_CHANNEL, MANDATORY = "Not on this channel.", "Mandatory topic."
+NO_ADDRESS = "This recipient has no address on this channel."
 # Evidence a caller may give (SPEC ยง14); `notice` names a notice, stored with the version current at
 # `collected_at` as `notice_version`.
 EVIDENCE_FIELDS = ("source", "collected_at", "notice", "url", "ip", "user_agent")
@@ -130,7 +131,7 @@ def subscribe(
     recipient, created = _subscriber(deps, who, channel, actor)
     address = getattr(recipient, REGISTRY[channel].address.field)
     if not address:
-        raise invalid("channel", f"This recipient has no address for {channel}.")
+        raise invalid("channel", NO_ADDRESS)
     if recipient.status != "active":
         raise PrefsError("invalid", "This recipient is deactivated: reactivate it first.", {"recipient_id": ["Deactivated."]})
     context = ChangeContext(actor, None, proof)
