@@ -49,6 +49,16 @@ def test_a_known_address_gets_a_fresh_link_in_its_language_that_works(api, app, 
     assert preferences.status_code == 200 and "Newsletter" in preferences.get_data(as_text=True)
 
 
+def test_with_mail_on_an_expired_link_and_the_p_page_offer_the_form(api, client, newsletter, person):
+    from test_pages import expired_links, path_of
+
+    expired = client.get(path_of(expired_links(api, topic="newsletter")["preferences_url"]))
+    assert expired.status_code == 410
+    for html in (expired.get_data(as_text=True), client.get("/p").get_data(as_text=True)):
+        assert re.search(r'<form method="post" action="/p\?lang=en"', html) and 'name="email"' in html
+        assert "We can't send links" not in html
+
+
 def test_without_a_stored_locale_the_mail_speaks_the_pages_language(api, app, client, smtp_server):  # noqa: F811
     api.put("/recipients/cust-1", {"email": "ann@example.com"})
     ask(client, "ann@example.com", "198.51.100.1", lang="es")

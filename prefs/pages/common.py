@@ -20,6 +20,7 @@ from ..i18n import page_language
 from ..models import Recipient
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
+from ..services.mail import mail_enabled
 from ..services.recipients import RecipientRow
 from ..tokens import LinkTarget, TokenExpired, TokenInvalid
 from . import bp
@@ -115,7 +116,8 @@ def bad_token(_error):
 @bp.errorhandler(TokenExpired)
 def expired_token(_error):
     """An expired link cannot show or change preferences, but the person can ask for a fresh one."""
-    return render_template("pages/expired.html", link_request_url=link_request_url()), 410
+    mail_on = mail_enabled(runtime())
+    return render_template("pages/expired.html", link_request_url=link_request_url(), mail_on=mail_on), 410
 
 
 @bp.errorhandler(400)

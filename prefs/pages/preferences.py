@@ -151,7 +151,7 @@ _PER_ADDRESS = parse_limit(LINK_REQUESTS_PER_ADDRESS)
 
 @bp.get("/p")
 def link_request_form():
-    return render_template("pages/link_request.html", action=link_request_url(), sent=False)
+    return render_template("pages/link_request.html", action=link_request_url(), sent=False, mail_on=mail_enabled(runtime()))
 
 
 @bp.post("/p")

@@ -38,6 +38,7 @@ def confirm_unsubscribe(token: str):
         what=what_stops(target),
         address=masked_address(recipient, target.channel),
         already=already,
+        whole_channel=target.topic is None,  # "you stopped all marketing by email, so you do not get all marketing by email"
         channel=channel_words(target.channel),
         token=token,
         preferences_url=preferences_url_for(target),
