@@ -283,6 +283,43 @@ def test_the_worker_folds_and_delivers_while_active_recipients_are_counted_in_th
         assert set(insights.active_recipients()) == {channel for channel in CHANNELS}  # the count finished and was stored
 
 
+def test_a_count_comes_again_as_soon_as_its_cost_allows():
+    assert insights.active_count_interval(0.002) == insights.ACTIVE_SOONEST_SECONDS  # a new service: seconds
+    assert insights.active_count_interval(1.0) == 30.0  # a million recipients: a thirtieth of the time counting
+    assert insights.active_count_interval(11.0) == insights.ACTIVE_EVERY_SECONDS  # ten million: every 5 minutes
+    assert insights.active_count_interval(1000.0) == insights.ACTIVE_EVERY_SECONDS
+
+
+def test_the_worker_counts_new_recipients_within_seconds_when_counting_is_cheap(app, api, person, monkeypatch):
+    """Found by this round's walkthrough: the first count, on an empty database, stood for 5 minutes."""
+    import importlib
+
+    from worker_thread import worker_running
+
+    worker = importlib.import_module("prefs.cli.worker")  # the module: prefs.cli.worker names the command
+
+    monkeypatch.setattr(worker, "ACTIVE_LOOK_SECONDS", 0.05)
+    monkeypatch.setattr(worker, "ACTIVE_SOONEST_SECONDS", 0.2)
+    monkeypatch.setattr(insights, "ACTIVE_SOONEST_SECONDS", 0.2)
+
+    def email_count_becomes(expected: int, stop) -> int:
+        for _ in range(200):
+            with app.app_context():
+                found = insights.active_recipients().get("email")
+                db.session.remove()
+            if found == expected:
+                break
+            stop.wait(0.05)
+        return found
+
+    with worker_running(app) as stop:
+        assert email_count_becomes(1, stop) == 1  # the first count, at start
+        api.put("/recipients/cust-2", {"email": "bo@example.com"})
+        assert email_count_becomes(2, stop) == 2  # counted again, not 5 minutes later
+        with app.app_context():
+            assert insights.recount_active(every_seconds=0) is False  # nothing changed since: nothing to count
+
+
 # --- the rules, one by one ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "before", "after", "expected"),

@@ -1197,6 +1197,6 @@ class StatsSchema(Schema):
         required=True,
         metadata={
             "description": "Per channel, the active recipients marketing can reach on it now: holding its address, no stop "
-            "of it or of all marketing, the address not suppressed or reported undeliverable (counted every few minutes)."
+            "of it or of all marketing, the address not suppressed or reported undeliverable (counted again after changes, from every 10 seconds to every 5 minutes as the count's cost allows)."
         },
     )

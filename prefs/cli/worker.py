@@ -41,7 +41,7 @@ from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
 from ..outbound.smtp import SendResult, SmtpSender
 from ..runtime import runtime
 from ..services.delivery import Recorded, claim_due, fan_out, prepare, prune, record, send_all
-from ..services.insights import ACTIVE_EVERY_SECONDS, recount_active, refresh
+from ..services.insights import ACTIVE_EVERY_SECONDS, ACTIVE_SOONEST_SECONDS, active_count_interval, recount_active, refresh
 from ..services.mail_delivery import Mail, claim_due_mails, record_mails, send_mails
 from ..services.partitions import ensure_event_partitions
 from ..services.sync_delivery import Push, claim_due_pushes, push_all, record_pushes
@@ -53,7 +53,7 @@ PRUNE_EVERY_SECONDS = 3600
 PARTITIONS_EVERY_SECONDS = 24 * 3600  # consent_events' monthly partitions, made months ahead (PostgreSQL)
 INSIGHTS_EVERY_SECONDS = 1.0  # the insights' roll-ups look for new events this often, at once while there were some
 INSIGHTS_BUDGET_SECONDS = 0.5  # a backlog is folded in slices this long, so delivery never waits behind it
-ACTIVE_LOOK_SECONDS = 5.0  # how often the counting thread asks whether active recipients are due a count
+ACTIVE_LOOK_SECONDS = 2.0  # how often the counting thread asks whether active recipients are due a count
 
 
 class Worker:
@@ -257,10 +257,13 @@ class Worker:
     def count_active_until(self, app: Flask, finished: threading.Event) -> None:
         """In a thread of its own (run_until starts it): the count of active recipients per channel, which
         takes about a second per million recipients, so the delivery loop never waits behind it."""
+        every = ACTIVE_SOONEST_SECONDS  # until a count says what counting costs here
         with app.app_context():
             while not finished.is_set():
                 try:
-                    recount_active(run=unit_of_work, every_seconds=ACTIVE_EVERY_SECONDS)
+                    started = time.monotonic()
+                    if recount_active(run=unit_of_work, every_seconds=every):
+                        every = active_count_interval(time.monotonic() - started)
                 except Exception as error:
                     if not is_outage(error):  # an outage is the delivery loop's to report, once a minute
                         log.warning("worker: could not count active recipients: %s", describe_error(error))

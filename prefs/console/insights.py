@@ -416,8 +416,11 @@ def counted_words(moment: datetime | None) -> str:
     """When who may get marketing was counted (the worker counts again after changes, at most so often)."""
     if moment is None:
         return "Not counted yet: the worker counts who may get marketing soon after it starts."
-    every = round(insights.ACTIVE_EVERY_SECONDS / 60)
-    return f"Counted {console_time(moment)}; the worker counts again after changes, at most every {every} minutes."
+    soonest, every = round(insights.ACTIVE_SOONEST_SECONDS), round(insights.ACTIVE_EVERY_SECONDS / 60)
+    return (
+        f"Counted {console_time(moment)}; the worker counts again after changes, {soonest} seconds to {every} minutes "
+        "later as the count's cost allows."
+    )
 
 
 def per_thousand(count: int, people: int | None) -> str:

@@ -43,7 +43,8 @@ dashboard's questions read a few thousand rows a year whatever the number of eve
 only. A message id can name a person (a mailer may send "campaign-7-cust-42"), so erasure
 moves the person's folded events from their message ids to none (forget_message_ids) before it strips
 their evidence; events not folded yet are folded without it. Active recipients are counted again by
-refresh() after a change (recount_active; the worker, in a thread of its own, at most every ACTIVE_EVERY_SECONDS).
+refresh() after a change (recount_active; the worker, in a thread of its own, at most every
+active_count_interval(what the last count took): 10 s to ACTIVE_EVERY_SECONDS).
 """
 
 from __future__ import annotations
@@ -98,6 +99,18 @@ MESSAGE_ID_LENGTH = 255
 
 FOLD_BATCH = 5000  # events (and pending counts) folded per transaction
 ACTIVE_EVERY_SECONDS = 300.0  # the worker counts active recipients again at most this often
+# ... and, when a count is cheap, sooner: a count takes about a second per million recipients, so a new or small
+# service shows its first recipients within seconds while a large one spends at most 1/ACTIVE_COST_SHARE of
+# its time counting.
+ACTIVE_SOONEST_SECONDS = 10.0
+ACTIVE_COST_SHARE = 30
+
+
+def active_count_interval(count_seconds: float) -> float:
+    """How long after a count that took `count_seconds` the worker may count again (given changes)."""
+    return min(ACTIVE_EVERY_SECONDS, max(ACTIVE_SOONEST_SECONDS, ACTIVE_COST_SHARE * count_seconds))
+
+
 # insight_state's rows: the fold's (the last event id folded, pending counts folded so far) and the same two
 # as the last count of active recipients saw them.
 EVENTS, PENDING, ACTIVE_EVENTS, ACTIVE_PENDING = "events", "pending", "active_events", "active_pending"
@@ -367,17 +380,19 @@ def refresh(
     return folded
 
 
-def recount_active(*, run: Callable[[Callable[[], Any]], Any] | None = None, every_seconds: float = 0.0) -> None:
+def recount_active(*, run: Callable[[Callable[[], Any]], Any] | None = None, every_seconds: float = 0.0) -> bool:
     """Count active recipients per channel again when anything was folded since the last count, at most every
-    `every_seconds`; one process at a time, and no fold or erasure ever waits for it."""
+    `every_seconds`; one process at a time, and no fold or erasure ever waits for it. True when it counted."""
     run = run or _commit
     if _postgres():
-        run(lambda: _count_active(every_seconds))
-    else:  # count outside the write lock, so writers never wait for it
-        counted = _active_counts_due(every_seconds)
-        db.session.rollback()
-        if counted is not None:
-            run(lambda: _store_active(*counted))
+        return bool(run(lambda: _count_active(every_seconds)))
+    # SQLite: count outside the write lock, so writers never wait for it.
+    counted = _active_counts_due(every_seconds)
+    db.session.rollback()
+    if counted is None:
+        return False
+    run(lambda: _store_active(*counted))
+    return True
 
 
 def _commit(operation: Callable[[], T]) -> T:
@@ -492,14 +507,16 @@ def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _count_active(every_seconds: float) -> None:
+def _count_active(every_seconds: float) -> bool:
     """PostgreSQL: count active recipients again when due (_active_counts_due), one process at a time (the
     active_events row's lock, which no fold or erasure takes: neither ever waits for a count)."""
     if _lock(ACTIVE_EVENTS, wait=False) is None:  # another process is counting
-        return
+        return False
     counted = _active_counts_due(every_seconds)
-    if counted is not None:
-        _store_active(*counted)
+    if counted is None:
+        return False
+    _store_active(*counted)
+    return True
 
 
 def _active_counts_due(every_seconds: float) -> tuple[dict[str, int], dict[str, int], datetime] | None:
