@@ -194,6 +194,23 @@ def test_the_staff_sessions_migration_goes_up_and_down_keeping_accounts(empty_da
             db.engine.dispose()
 
 
+def api_call(site: str, key: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(site + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wait_until_ready(site: str, log_path) -> None:
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(site + "/readyz", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not start: " + log_path.read_text())
+
+
 @pytest.mark.slow  # real server and worker processes
 def test_serve_stopped_by_sigterm_stops_its_worker_too(database_url, tmp_path):
     """A service manager stops with SIGTERM: serve must take its worker down with it, not leave it running."""
@@ -244,20 +261,10 @@ def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_
                                   stdout=log, stderr=log, start_new_session=True)  # fmt: skip
 
     def call(method: str, path: str, body: dict) -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method, data=json.dumps(body).encode(),
-                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read() or b"{}")
+        return api_call(f"http://127.0.0.1:{port}", key, method, "/api/v1" + path, body)
 
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("serve did not start: " + log_path.read_text())
+        wait_until_ready(f"http://127.0.0.1:{port}", log_path)
         call("POST", "/webhooks", {"url": receiver.url()})
         call("PUT", "/recipients/serve-1", {"email": "serve@example.com"})
         for _ in range(100):  # the worker polls every 0.2 s
@@ -297,20 +304,10 @@ def test_serve_on_a_port_of_its_own_links_there_says_what_is_off_and_logs_no_tok
     site = f"http://127.0.0.1:{port}"
 
     def call(method: str, path: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(site + path, method=method, data=json.dumps(body).encode() if body else None,
-                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read() or b"{}")
+        return api_call(site, key, method, path, body)
 
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(site + "/readyz", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("serve did not start: " + log_path.read_text())
+        wait_until_ready(site, log_path)
         call("POST", "/api/v1/topics", {"key": "port-news", "name": "News", "channels": ["email"]})
         call("PUT", "/api/v1/recipients/port-1", {"email": "port.person@example.com"})
         links = call("POST", "/api/v1/links", {"recipient_id": "port-1", "topic": "port-news"})
