@@ -135,3 +135,32 @@ def test_top_level_defaults_are_strings_too(api, newsletter, person):
         assert response.get_json()["error"]["code"] == "invalid" and set(response.get_json()["error"]["details"]) == set(body), (
             body
         )
+
+
+def test_an_item_holding_text_no_database_stores_is_answered_invalid_in_its_place(api, client, newsletter, person):
+    """SPEC §4: a malformed item is answered `invalid` and the others still are. A NUL or half a surrogate pair
+    in one item used to refuse the whole batch (request_guards.py); it is judged where it stands now."""
+    body = (
+        '{"topic": "newsletter", "channel": "email", "checks": ['
+        '{"recipient_id": "cust-1"},'
+        '{"recipient_id": "cust-1", "message_id": "\\u0000"},'
+        '{"recipient_id": "r\\ud800"},'
+        '{"email": "ann@example.com", "message_id": "sale-100%00-off \\\\u0000 as text"},'
+        '{"recipient_id": "cust-1", "topic": "news\\u0000letter"}]}'
+    )
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+    response = client.post("/api/v1/check/batch", data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [result["reason"] for result in results] == ["default", "invalid", "invalid", "default", "invalid"]
+    assert results[1]["error"] == {"code": "invalid", "message": "message_id: Text may not contain NUL characters."}
+    assert results[2]["error"]["message"] == "recipient_id: Text may not contain half of a UTF-16 surrogate pair."
+    # The request's own fields are the whole request's: one of them unstorable refuses it all.
+    whole = body.replace('"topic": "newsletter", "channel"', '"topic": "news\\u0000", "channel"', 1)
+    refused = client.post("/api/v1/check/batch", data=whole, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["error"]["details"] == {
+        "topic": ["Text may not contain NUL characters."]
+    }
+    # A single check is one item: refused as before.
+    single = '{"topic": "newsletter", "channel": "email", "recipient_id": "cust-1", "message_id": "\\u0000"}'
+    assert client.post("/api/v1/check", data=single, headers=headers).status_code == 422

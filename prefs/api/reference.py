@@ -319,7 +319,7 @@ phone, post). Mandatory service and billing messages stay on while the account i
 operation lists its refusals by status, with the codes each can carry and when; build on `code`, never on the
 message. A request that breaks its schema is 422 `invalid`, with each field at fault in `details`. No text
 anywhere in a request may contain U+0000 (NUL) or half of a UTF-16 surrogate pair (422 `invalid`): no database
-stores them. When the database cannot be reached every operation answers 503 `unavailable` with `Retry-After:
+stores them. In a batch check, an item holding one is that item's `invalid` answer, as any malformed item. When the database cannot be reached every operation answers 503 `unavailable` with `Retry-After:
 {RETRY_AFTER_SECONDS}`; nothing was changed, so the same request can be sent again.
 
 **Times** are RFC 3339 in UTC (`2026-11-30T09:15:02.518842+00:00`). **Lists** come in an object named after what

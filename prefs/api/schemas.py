@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from .. import storable_text
 from ..addresses import E164_RE, LOCALE_RE, RECIPIENT_ID_RE, time_zone_names
 from ..channels import CHANNELS, channels_reaching
 from ..decision import TOPIC_KEY_RE
@@ -344,6 +345,8 @@ class LeanSchema:
                 errors[name] = [rule.messages["null"]]
             elif type(value) is not rule.json_type:  # exact type: a bool is not an int, a str subclass cannot arrive from JSON
                 errors[name] = [rule.messages["invalid"]]
+            elif type(value) is str and (unstorable := storable_text.problem(value)):
+                errors[name] = [unstorable]  # what the request guard refuses of any other request
             else:
                 for passes in rule.tests:
                     if not passes(value):
