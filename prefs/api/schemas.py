@@ -236,6 +236,17 @@ def UnsubscribeHeaders(**kwargs) -> fields.Dict:  # noqa: N802
     )
 
 
+class Day(fields.Date):
+    """A day written YYYY-MM-DD, read by the insights' own rule (services/insights.py day_asked), as the console
+    reads it: not the other spellings Python's date parser takes (20260101, 2026-W01-1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = insights.day_asked(value) if isinstance(value, str) else None
+        if day is None:
+            raise self.make_error("invalid")
+        return day
+
+
 class UTCDateTime(fields.DateTime):
     """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
 
@@ -1127,13 +1138,13 @@ MAX_STATS_ROWS = 10_000
 
 
 class StatsQuerySchema(StrictSchema):
-    start = fields.Date(
+    start = Day(
         data_key="from",
         metadata={
             "description": f"The first day counted (UTC, inclusive). Default: {insights.DEFAULT_RANGE_DAYS - 1} days before `to`."
         },
     )
-    end = fields.Date(
+    end = Day(
         data_key="to",
         metadata={
             "description": f"The last day counted (UTC, inclusive). Default: today, or `from` when that is later. The range covers "

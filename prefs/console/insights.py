@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +30,6 @@ from .wording import SUPPRESSION_SOURCE_WORDS, via_words
 QUICK_RANGES = (7, 30, 90)
 TOP_CAMPAIGNS = 10
 CSV_ROWS = 100_000  # a CSV by campaign holds at most this many, the most unsubscribes first
-DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A cell a spreadsheet would run as a formula (CSV injection, OWASP) gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -52,10 +50,7 @@ def today() -> date:
 
 def parse_day(raw: str, which: str) -> date:
     """A YYYY-MM-DD day; raises InsightsInputError in words."""
-    try:
-        day = date.fromisoformat(raw) if DAY_RE.fullmatch(raw) else None
-    except ValueError:
-        day = None
+    day = insights.day_asked(raw)
     if day is None:
         raise InsightsInputError(f"The {which} date “{raw[:40]}” is not a date: write it as YYYY-MM-DD, e.g. 2025-03-01.")
     return day

@@ -49,6 +49,7 @@ active_count_interval(what the last count took): 10 s to ACTIVE_EVERY_SECONDS).
 
 from __future__ import annotations
 
+import re
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -208,6 +209,20 @@ def check_question(
         raise InvalidRange(f"The range covers at most {MAX_RANGE_DAYS} days.", "to")
     if limit is not None and limit < 1:
         raise InvalidRange("limit is at least 1.", "limit")
+
+
+DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def day_asked(text: str) -> date | None:
+    """The day a question names, written YYYY-MM-DD and no other way (Python reads "20260101" and
+    "2026-W01-1" as days too); None when it is not one. The API and the console both read days here."""
+    if not DAY_RE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # 2026-02-30
+        return None
 
 
 def question_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
