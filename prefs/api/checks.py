@@ -30,8 +30,9 @@ from .schemas import (
 
 # The documented schemas, compiled once: the hot path validates with them without a marshmallow load per item.
 CHECK_ITEM = LeanSchema(CheckItemSchema)
-BATCH_ITEM = LeanSchema(BatchItemSchema)
-BATCH_REQUEST = LeanSchema(BatchRequestSchema)
+# The batch's JSON reaches the view unjudged (request_guards.BATCH_PATH): its items' text is judged here.
+BATCH_ITEM = LeanSchema(BatchItemSchema, judges_stored_text=True)
+BATCH_REQUEST = LeanSchema(BatchRequestSchema, judges_stored_text=True)
 AUDIENCE_REQUEST = LeanSchema(AudienceRequestSchema)
 
 

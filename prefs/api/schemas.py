@@ -330,7 +330,10 @@ class LeanSchema:
 
     JSON_TYPES: ClassVar[tuple[tuple[type, type], ...]] = ((fields.String, str), (StrictBoolean, bool), (fields.List, list))
 
-    def __init__(self, schema: type[Schema]) -> None:
+    def __init__(self, schema: type[Schema], *, judges_stored_text: bool = False) -> None:
+        # Only for a body the request guard lets through unread (the batch's, request_guards.BATCH_PATH): any
+        # other request's text was judged before the view, and the single check's hot path need not do it twice.
+        self.judges_stored_text = judges_stored_text
         declared = schema().fields
         self.fields = {name: self._compile(name, field) for name, field in declared.items()}
         self.required = tuple(name for name, field in declared.items() if field.required)
@@ -356,7 +359,7 @@ class LeanSchema:
                 errors[name] = [rule.messages["null"]]
             elif type(value) is not rule.json_type:  # exact type: a bool is not an int, a str subclass cannot arrive from JSON
                 errors[name] = [rule.messages["invalid"]]
-            elif type(value) is str and (unstorable := storable_text.problem(value)):
+            elif self.judges_stored_text and type(value) is str and (unstorable := storable_text.problem(value)):
                 errors[name] = [unstorable]  # what the request guard refuses of any other request
             else:
                 for passes in rule.tests:
