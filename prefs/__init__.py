@@ -102,7 +102,10 @@ def register_extensions(app: Flask) -> None:
 
     init_engine(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
-    login_manager.init_app(app)
+    # No `current_user` in every template: only the console shows who is signed in (console_globals), and a
+    # public page (a one-click unsubscribe, the preference center) would otherwise load a staff member from
+    # a console cookie the browser happens to carry, on every render.
+    login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
     app.config["RATELIMIT_ON_BREACH_CALLBACK"] = _count_rate_limited
     limiter.init_app(app)
