@@ -3,13 +3,16 @@ body too deeply nested to parse is a client error, not a crash."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask, abort, request
 from flask.globals import request_ctx
 
 from .errors import PrefsError
-from .storable_text import NUL, SURROGATE
+from .storable_text import NUL, SURROGATE, problem
 
 # PostgreSQL text cannot hold NUL; SQLite would store it and hand it back to other systems unchanged. Each
 # carrier is searched for the spellings that decode to NUL there, and only those: "%00" is a NUL in a query
@@ -17,9 +20,12 @@ from .storable_text import NUL, SURROGATE
 # is a NUL in JSON unless its backslash is itself escaped ("\\u0000" is text).
 _NUL_BYTE, _PERCENT_NUL = b"\x00", b"%00"
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-# A JSON escape of half a UTF-16 surrogate pair decodes to a string no database or UTF-8 encoder accepts.
-_HIGH, _LOW = rb"\\u[dD][89abAB][0-9a-fA-F]{2}", rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_LONE_SURROGATE = re.compile(rb"%s(?!%s)|(?<!%s)%s" % (_HIGH, _LOW, _HIGH, _LOW))
+# Half a UTF-16 surrogate pair is text no database or UTF-8 encoder accepts. JSON decodes one from an escape
+# (`\ud800`, which an escaped backslash before it makes plain text again) and from raw bytes of the form
+# ED A0..BF xx (Python's JSON reader decodes bytes with `surrogatepass`). Either spelling is a cheap hint;
+# only the decoded text says whether a lone half is there (_holds_surrogate).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ENCODED_SURROGATE = b"\xed"
 # The batch check answers a malformed item in its place (SPEC §4), so its JSON is read first and each string
 # judged where it stands (api/schemas.py LeanSchema, storable_text.py).
 BATCH_PATH = "/api/v1/check/batch"
@@ -54,8 +60,35 @@ def refuse_unstorable_text() -> None:
         return  # JSON escapes decode to text the batch reads item by item (storable_text.py)
     if b"\\u0000" in body and _ESCAPED_NUL.search(body) is not None:
         refuse(NUL)
-    if b"\\u" in body and _LONE_SURROGATE.search(body):
+    if (_ENCODED_SURROGATE in body or (b"\\u" in body and _SURROGATE_ESCAPE.search(body))) and _holds_surrogate(body):
         refuse(SURROGATE)
+
+
+def _holds_surrogate(body: bytes) -> bool:
+    """Whether `body` read as its view reads it holds half a surrogate pair: as JSON (every key and string),
+    or else as UTF-8 text (a view that reads it as anything else refuses it)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError): read as text
+        try:
+            return problem(body.decode("utf-8", "surrogatepass")) == SURROGATE
+        except UnicodeDecodeError:
+            return False
+    return any(problem(text) == SURROGATE for text in _strings(document))
+
+
+def _strings(document: Any) -> Iterator[str]:
+    """Every string in a JSON document, keys included, without recursion (the document may be deep)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from value.keys()
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def too_deeply_nested(_error: RecursionError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+pytest_plugins = ["console_fixtures"]
 
 
 def assert_error(response, status: int, code: str):
@@ -177,6 +181,38 @@ def test_deeply_nested_bodies_and_lone_surrogates_are_client_errors(api, client,
     paired = '{"key": "emoji", "name": "Party \\ud83c\\udf89", "channels": ["email"]}'
     response = client.post("/api/v1/topics", data=paired, headers=headers)
     assert response.status_code == 201 and response.get_json()["name"] == "Party \U0001f389"
+
+
+def test_half_a_surrogate_pair_is_refused_however_it_is_spelled(api, client, console, person):
+    """Found by this round's review: raw bytes ED A0 80 (which Python's JSON reader decodes to a lone half) and
+    an escaped backslash before a high half (which hid the lone low half after it) reached the database: a 500
+    on the check, and a postal address stored that the console could not show."""
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+    lookups = [b'{"email": "a\xed\xa0\x80@example.com", "topic": "billing", "channel": "email"}',
+               b'{"email": "\\\\ud800\\udc00@example.com", "topic": "billing", "channel": "email"}']  # fmt: skip
+    for body in lookups:
+        assert_error(client.post("/api/v1/check", data=body, headers=headers), 422, "invalid")
+    assert_error(
+        client.post("/api/v1/check/audience", data=b'{"email": "a\xed\xa0\x80@example.com"}', headers=headers), 422, "invalid"
+    )
+    before = api.get("/recipients/cust-1").get_json()
+    writes = [b'{"postal_address": {"lines": ["\\\\ud800\\udc00 Main St"], "country": "US"}}',
+              b'{"postal_address": {"lines": ["x\xed\xa0\x80"], "country": "US"}}']  # fmt: skip
+    for body in writes:
+        assert_error(client.put("/api/v1/recipients/cust-1", data=body, headers=headers), 422, "invalid")
+    reason = b'{"changes": [{"topic": "newsletter", "channel": "email", "subscribed": false}], "reason": "\\\\ud800\\udc00"}'
+    assert_error(client.patch("/api/v1/recipients/cust-1/preferences", data=reason, headers=headers), 422, "invalid")
+    assert api.get("/recipients/cust-1").get_json() == before  # nothing refused changed
+    assert console("agent").get("/console/recipients/cust-1").status_code == 200
+    secret = {"Content-Type": "application/json", "X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
+    refused = client.post("/webhooks/email", data=b'{"to": "unsubscribe+ab\xed\xa0\x80c@prefs.example.com"}', headers=secret)
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_request"
+    # What only looks like one is text: Hangul shares the lead byte ED, and an escaped backslash makes "\ud800" plain.
+    for name in ("\ud55c\uad6d\uc5b4 \uc18c\uc2dd", "back\\ud800slash"):
+        body = json.dumps({"key": f"t{len(name)}", "name": name, "channels": ["email"]}, ensure_ascii=False)
+        response = client.post("/api/v1/topics", data=body.encode(), headers=headers)
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["name"] == name
 
 
 def test_strict_values_found_by_the_black_box_review(api, newsletter, person):
