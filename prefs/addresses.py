@@ -104,10 +104,23 @@ def normalize_phone(raw: object, default_region: str, field: str = "phone") -> s
 
 
 def lookup_phone(raw: object, default_region: str, field: str = "phone") -> str:
-    """Like normalize_phone, but skips the parser when the caller already sends E.164 (the common case)."""
+    """Like normalize_phone, but a number written as E.164 (the common case) is only brought to the spelling
+    stored numbers have, not validated: a number nobody can hold matches nobody."""
     if isinstance(raw, str) and E164_RE.fullmatch(raw):
-        return raw
+        return _looked_up_e164(raw)
     return normalize_phone(raw, default_region, field)
+
+
+def canonical_e164(text: str) -> str:
+    """The E.164 spelling libphonenumber gives a number written as `+` and digits: normalize_phone's answer
+    for any valid number. It is not always the text: a trunk prefix after the country code goes
+    (`+4407911123456` is `+447911123456`, `+112125550101` is `+12125550101`). Text it cannot read is returned
+    as it is."""
+    try:
+        number = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException:
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 @lru_cache(maxsize=4096)
@@ -119,6 +132,11 @@ def _parse_phone(text: str, default_region: str, field: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise invalid(field, "Not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# The check asks about the same numbers again and again (a campaign's retries, its next send); a list import's
+# lines are each new, so the do-not-call load calls canonical_e164 itself and keeps this cache for the checks.
+_looked_up_e164 = lru_cache(maxsize=16384)(canonical_e164)
 
 
 @lru_cache(maxsize=65536)

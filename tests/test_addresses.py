@@ -9,7 +9,15 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefs.addresses import _is_plain_email, lookup_email, mask_email, mask_phone, normalize_email, normalize_phone
+from prefs.addresses import (
+    _is_plain_email,
+    lookup_email,
+    lookup_phone,
+    mask_email,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+)
 from prefs.errors import PrefsError
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
@@ -73,6 +81,31 @@ def test_phones_are_parsed_as_people_type_them():
     for raw in ("12", "phone", "+1 555", "", None):
         with pytest.raises(PrefsError):
             normalize_phone(raw, "US")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "region"),
+    [
+        ("+4407911123456", "GB"),  # a trunk prefix after the country code (found by this round's review)
+        ("+447911123456", "US"),
+        ("+44 07911 123456", "US"),
+        ("+112125550101", "US"),
+        ("+12125550101", "GB"),
+        ("(212) 555-0101", "US"),
+        ("+390612345678", "US"),  # Italy keeps its leading zero
+        ("+4915123456789", "DE"),
+    ],
+)
+def test_a_look_up_spells_a_number_as_it_is_stored(spelling, region):
+    """The check's look-up skips validation for E.164-shaped text, never the canonical spelling: whatever a
+    person's number was stored as (normalize_phone), every spelling of it finds them."""
+    assert lookup_phone(spelling, region) == normalize_phone(spelling, region)
+
+
+def test_a_look_up_of_a_number_nobody_can_hold_matches_nobody_rather_than_failing():
+    assert lookup_phone("+999123456789", "US") == "+999123456789"  # no such country code: as it is
+    with pytest.raises(PrefsError):
+        normalize_phone("+999123456789", "US")  # which a write refuses
 
 
 def test_masks_show_enough_to_recognise_and_no_more():

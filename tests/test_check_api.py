@@ -117,6 +117,20 @@ def test_check_by_email_and_phone_finds_the_person_however_it_is_spelled(api, ne
     assert (unknown["allowed"], unknown["reason"], unknown["recipient_id"]) == (False, "unknown_recipient", None)
 
 
+def test_every_spelling_of_a_number_finds_the_same_person_everywhere(api, newsletter):
+    """Found by this round's review: an E.164-shaped number with a trunk prefix after the country code skipped
+    normalisation, so the check, the batch, the audience check and GET /recipients?phone= found nobody."""
+    assert api.put("/recipients/uk", {"phone": "+44 07911 123456"}).status_code == 201
+    for spelling in ("+44 07911 123456", "+4407911123456", "+447911123456"):
+        assert api.check("billing", "sms", phone=spelling)["recipient_id"] == "uk", spelling
+        batch = api.post("/check/batch", {"topic": "billing", "channel": "sms", "checks": [{"phone": spelling}]}).get_json()
+        assert batch["results"][0]["recipient_id"] == "uk", spelling
+        audience = api.post("/check/audience", {"phone": spelling}).get_json()
+        assert audience["recipient_id"] == "uk", (spelling, audience)
+        found = api.get("/recipients", query_string={"phone": spelling}).get_json()["recipients"]
+        assert [recipient["id"] for recipient in found] == ["uk"], spelling
+
+
 def test_topic_rules_come_before_the_person(api, newsletter, person):
     assert reason(api, "newsletter", "post", recipient_id="cust-1") == (False, "topic_not_on_channel")
     assert reason(api, "newsletter", "post", recipient_id="nobody") == (False, "topic_not_on_channel")

@@ -72,6 +72,14 @@ def test_a_listed_number_gets_no_marketing_calls_or_texts(runner, tmp_path, api,
     assert by_phone.get_json()["reason"] == "do_not_call"
 
 
+def test_a_line_in_e164_with_a_trunk_prefix_is_the_number_it_spells(runner, tmp_path, api, callers):
+    """Found by this round's review: `+112125550101` was kept as written and matched nobody, so Ann got calls."""
+    result = load(runner, tmp_path, ["+112125550101"])
+    assert result.exit_code == 0, result.output
+    assert [check(api, "ann", channel) for channel in ("sms", "phone")] == ["do_not_call", "do_not_call"]
+    assert check(api, "bob", "phone") == "subscribed"
+
+
 def test_quiet_hours_come_before_the_list(runner, tmp_path, api, callers):
     load(runner, tmp_path, ["2125550101"])
     assert check(api, "ann", "sms", at=new_york(21)) == "quiet_hours"
@@ -216,6 +224,8 @@ def test_no_list_loaded_means_no_list_rule(api, callers):
         ("12125550101", "US", "+12125550101"),
         ("+12125550101", "US", "+12125550101"),
         ("+442079460000", "US", "+442079460000"),
+        ("+112125550101", "US", "+12125550101"),  # a trunk prefix after the country code, as a look-up spells it
+        ("+4402079460000", "US", "+442079460000"),
         ("(212) 555-0101", "US", "+12125550101"),
         ("020 7946 0000", "GB", "+442079460000"),
         ("6135550123", "CA", "+16135550123"),

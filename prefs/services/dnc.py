@@ -21,7 +21,7 @@ from functools import cache
 
 import phonenumbers
 
-from ..addresses import E164_RE, normalize_phone
+from ..addresses import E164_RE, canonical_e164, normalize_phone
 from ..db.driver import DriverSql
 from ..db.statements import (
     COUNT_DNC_NUMBERS,
@@ -67,7 +67,7 @@ class DncList:
 def dnc_number(text: str, region: str) -> str:
     """The E.164 form of one line's number (already stripped). Raises PrefsError(invalid)."""
     if E164_RE.fullmatch(text):
-        return text
+        return canonical_e164(text)  # as a check's look-up spells it (a trunk prefix after the country code goes)
     if text.isdigit() and _calling_code(region) == 1:  # the fast path for the US list's ten digits
         if len(text) == 10 and _NANP_DIGITS.fullmatch(text):
             return "+1" + text
