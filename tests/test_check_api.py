@@ -129,6 +129,9 @@ def test_every_spelling_of_a_number_finds_the_same_person_everywhere(api, newsle
         assert audience["recipient_id"] == "uk", (spelling, audience)
         found = api.get("/recipients", query_string={"phone": spelling}).get_json()["recipients"]
         assert [recipient["id"] for recipient in found] == ["uk"], spelling
+    body = {"phone": "+4407911123456", "topics": ["newsletter"], "channel": "sms", "evidence": {"source": "keypad"}}
+    subscribed = api.post("/subscriptions", body)  # the person's own number: not somebody else's (409)
+    assert subscribed.status_code in (200, 201) and subscribed.get_json()["recipient_id"] == "uk", subscribed.get_json()
 
 
 def test_topic_rules_come_before_the_person(api, newsletter, person):
