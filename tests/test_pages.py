@@ -196,6 +196,27 @@ def test_undo_restores_the_previous_state_as_one_more_event(api, client, newslet
     assert event_count(api) == before + 1
 
 
+def test_a_link_for_a_topic_since_taken_off_its_channel_still_unsubscribes(api, app, client, newsletter, person):
+    """Found by this round's review: the one-click answered 422, and the person's no was lost should the topic
+    come back to email. An unsubscribe is never refused (SPEC §16)."""
+    url = path_of(links(api, topic="newsletter")["unsubscribe_url"])
+    assert api.patch("/topics/newsletter", {"channels": ["sms"], "default_subscribed": {"sms": False}}).status_code == 200
+    assert client.get(url).status_code == 200
+    done = app.test_client(use_cookies=False).post(url, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    event = api.get("/recipients/cust-1/events").get_json()["events"][0]
+    assert (event["via"], event["topic"], event["channel"], event["after"]) == ("one_click", "newsletter", "email", False)
+    assert api.get("/recipients/cust-1").status_code == 200
+    assert client.get(path_of(links(api)["preferences_url"])).status_code == 200
+    body = {"channels": ["email", "sms"], "default_subscribed": {"email": True, "sms": False}}
+    assert api.patch("/topics/newsletter", body).status_code == 200
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"  # the no held
+    # Through the API a channel the topic is not sent on is still a mistake of the caller's.
+    assert api.patch("/topics/newsletter", {"channels": ["sms"], "default_subscribed": {"sms": False}}).status_code == 200
+    change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]}
+    assert api.patch("/recipients/cust-1/preferences", change).status_code == 422
+
+
 def test_undo_of_a_channel_stop_removes_it(api, client, newsletter, person):
     url = path_of(links(api)["unsubscribe_url"])
     client.post(url, data={"List-Unsubscribe": "One-Click"})

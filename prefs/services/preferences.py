@@ -65,7 +65,10 @@ def plan_changes(
             rule = rules.get(change.topic)
             if rule is None:
                 raise PrefsError("unknown_topic", f"No topic {change.topic!r}.", _at(index, "topic", "Unknown topic."))
-            if change.channel is not None and change.channel not in rule.channels:
+            # A link's unsubscribe is never refused (SPEC §16): a topic since taken off the link's channel keeps
+            # the person's no, in case the channel is put back.
+            kept_no = link is not None and not change.subscribed
+            if change.channel is not None and change.channel not in rule.channels and not kept_no:
                 raise PrefsError(
                     "invalid",
                     f"Topic {rule.key!r} is not sent on {change.channel}.",
