@@ -123,6 +123,26 @@ def test_an_opt_in_with_evidence_lifts_it_for_that_topic_on_that_channel(runner,
     assert check(api, "ann", "sms") == "do_not_call"
 
 
+def test_undoing_a_links_unsubscribe_restores_the_opt_in_with_its_evidence(app, runner, tmp_path, api, callers):
+    """Found by this round's review: undo put the opt-in back without its evidence, so the list applied again."""
+    load(runner, tmp_path, ["2125550101"])
+    opt_in = {"changes": [{"topic": "deals", "channel": "phone", "subscribed": True}], "evidence": EVIDENCE}
+    assert api.patch("/recipients/ann/preferences", opt_in).status_code == 200
+    assert check(api, "ann", "phone") == "subscribed"  # express consent: the list yields
+    link = api.post("/links", {"recipient_id": "ann", "channel": "phone", "topic": "deals"}).get_json()["unsubscribe_url"]
+    url = link.removeprefix("https://prefs.example.com")
+    browser = app.test_client()
+    assert browser.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert check(api, "ann", "phone") != "subscribed"
+    assert browser.post(url + "/undo").status_code == 200
+    assert check(api, "ann", "phone") == "subscribed"  # the stored state from before the unsubscribe (SPEC §5)
+    # Any other way back in after an opt-out needs evidence of its own.
+    assert browser.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    plain = {"changes": [{"topic": "deals", "channel": "phone", "subscribed": True}]}
+    assert api.patch("/recipients/ann/preferences", plain).status_code == 200
+    assert check(api, "ann", "phone") == "do_not_call"
+
+
 def test_evidence_needs_both_when_and_how(runner, tmp_path, api, callers):
     load(runner, tmp_path, ["2125550101"])
     for partial in ({"source": "web form"}, {"collected_at": "2026-11-20T10:00:00Z"}):

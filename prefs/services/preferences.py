@@ -139,12 +139,16 @@ def has_consent_evidence(evidence: Mapping[str, Any] | None) -> bool:
     return evidence is not None and all(evidence.get(name) for name in CONSENT_EVIDENCE_FIELDS)
 
 
-def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext) -> int:
+def write_choices(
+    recipient: RecipientRow, targets: dict[tuple[str, str], bool | None], context: ChangeContext, *, undoing: bool = False
+) -> int:
     """Set stored values (None deletes the row) of a locked recipient; an event for each that changed.
 
     A topic opt-in made with evidence of consent is stored as such (choices.with_evidence), so an opt-in
-    already stored without it is written again, with its event, when the evidence comes. Plain SQL on the
-    driver (db/driver.py): this is the one-click path.
+    already stored without it is written again, with its event, when the evidence comes. An opt-out leaves
+    the flag as it was (it counts only while the choice is an opt-in, services/states.py), so that `undoing`
+    a link's unsubscribe restores the opt-in as it was, evidence included; any other opt-in after an opt-out
+    needs evidence of its own. Plain SQL on the driver (db/driver.py): this is the one-click path.
     """
     sql = DriverSql()
     stored = stored_choices(recipient.pk, sql)
@@ -152,7 +156,10 @@ def write_choices(recipient: RecipientRow, targets: dict[tuple[str, str], bool |
     written = 0
     for (topic, channel), after in targets.items():
         before, before_evidenced = stored.get((topic, channel), (None, False))
-        with_evidence = after is True and topic != ANY and (evidenced or (before is True and before_evidenced))
+        if after is True and topic != ANY:
+            with_evidence = evidenced or (before_evidenced and (before is True or undoing))
+        else:
+            with_evidence = after is False and before_evidenced
         if before == after and with_evidence == before_evidenced:
             continue
         key = (recipient.pk, topic, channel)

@@ -70,5 +70,5 @@ def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipi
         return recipient, False
     if stored_choices(recipient.pk).get(key, (None, False))[0] is not False:
         return recipient, False
-    written = write_choices(recipient, {key: latest.before}, context)
+    written = write_choices(recipient, {key: latest.before}, context, undoing=True)
     return recipient, written > 0
