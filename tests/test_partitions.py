@@ -4,12 +4,14 @@ PostgreSQL-only tests skip there, and the change feed's test runs on both."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from threading import Thread
 
 import pytest
 from conftest import ON_POSTGRES, requires_postgres
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
+from prefs.db import driver
 from prefs.extensions import db
 from prefs.models import ConsentEvent, utcnow
 from prefs.services.partitions import MONTHS_AHEAD, add_months, month_partition
@@ -128,6 +130,38 @@ def test_ensure_makes_the_missing_months_once_and_moves_their_events_out_of_the_
 
     again = runner.invoke(args=["partitions", "ensure", "--months", str(ahead)])
     assert again.exit_code == 0 and "0 partitions created, 0 events moved" in again.output
+
+
+@requires_postgres
+def test_ensure_holds_event_writers_off_while_it_moves_and_attaches(app, api, runner, newsletter, person, monkeypatch):
+    """Found by this round's review: an event committed between the move out of the default partition and the
+    attach made the attach fail, so under traffic a missing month never got its partition."""
+    name, _, _ = _month(0)
+    with app.app_context():  # the worker has not run for months: this month has no partition of its own
+        db.session.execute(text(f"DROP TABLE {name}"))
+        db.session.commit()
+    change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]}
+    assert api.patch("/recipients/cust-1/preferences", change).status_code == 200  # into the default partition
+    rows, writer, answers = driver.DriverSql.rows, [], []
+
+    def meanwhile(self, statement, params=()):
+        result = rows(self, statement, params)
+        if "WITH moved AS" in statement and not writer:  # traffic goes on during the move
+            again = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}]}
+            writer.append(Thread(target=lambda: answers.append(api.patch("/recipients/cust-1/preferences", again))))
+            writer[0].start()
+            writer[0].join(timeout=1)  # it commits now, or it waits for the partition's commit
+        return result
+
+    monkeypatch.setattr(driver.DriverSql, "rows", meanwhile)
+    result = runner.invoke(args=["partitions", "ensure"])
+    monkeypatch.undo()
+    writer[0].join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert f"created {name}" in result.output
+    assert [answer.status_code for answer in answers] == [200]
+    latest = api.get("/recipients/cust-1/events?limit=1").get_json()["events"][0]
+    assert (latest["after"], _partition_of(app, latest["id"])) == (True, name)
 
 
 @requires_postgres

@@ -24,6 +24,7 @@ from ..db.statements import (
     LOCK_EVENT_PARTITIONS_POSTGRES,
     MOVE_DEFAULT_EVENTS_POSTGRES,
 )
+from .events import serialise_event_writes
 
 MONTHS_AHEAD = 3  # partitions exist for the current month and this many after it
 DEFAULT_PARTITION = "consent_events_default"
@@ -70,6 +71,9 @@ def ensure_event_partitions(now: datetime, months_ahead: int = MONTHS_AHEAD) -> 
         report.covered_until = f"{year:04d}-{month:02d}"
         if name in existing:
             continue
+        # Event writers wait until this commits (every event insert takes this lock first): one committed into
+        # the default partition between the move and the attach would make the attach fail.
+        serialise_event_writes(sql)
         sql.execute(CREATE_EVENT_PARTITION_POSTGRES.format(partition=name))
         ((moved,),) = sql.rows(MOVE_DEFAULT_EVENTS_POSTGRES.format(partition=name), (lower, upper))
         sql.execute(ATTACH_EVENT_PARTITION_POSTGRES.format(partition=name, lower=_bound(lower), upper=_bound(upper)))
