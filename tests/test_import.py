@@ -6,6 +6,10 @@ import csv
 import time
 
 import pytest
+from conftest import requires_postgres
+from sqlalchemy import text
+
+from prefs.extensions import db
 
 BAD_LINES = {
     12: {"id": "bad@id"},
@@ -163,3 +167,54 @@ def test_a_batch_sees_what_the_batch_before_it_wrote(api, runner, newsletter, tm
     assert api.get("/recipients/cat").get_json()["locale"] == "fr-FR"
     events = api.get("/recipients/cat/events").get_json()["events"]
     assert [(e["before"], e["after"]) for e in events][0] == ({"locale": None}, {"locale": "fr-FR"})
+
+
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """`meanwhile(change)`: on PostgreSQL, `change` is made (and committed) by another writer after each batch
+    was decided and before it is written, the window the overlap of reading and writing opens."""
+    from prefs.services import imports
+
+    def between_deciding_and_writing(change):
+        write_batch = imports._write_batch
+
+        def with_a_change_first(*args):
+            change()
+            return write_batch(*args)
+
+        monkeypatch.setattr(imports, "_write_batch", with_a_change_first)
+
+    return between_deciding_and_writing
+
+
+@requires_postgres
+def test_an_erasure_made_while_a_batch_waits_to_be_written_is_not_undone(api, app, runner, newsletter, tmp_path, meanwhile):
+    """Found by this round's review: the erased person's new address and locale were written onto the tombstone."""
+    assert api.put("/recipients/ann", {"email": "ann@example.com"}).status_code == 201
+    meanwhile(lambda: api.delete("/recipients/ann"))
+    rows = [
+        {"id": "ann", "email": "ann.new@example.com", "locale": "fr-FR"},
+        {"id": "bob", "email": "bob@example.com", "locale": ""},
+    ]
+    result = runner.invoke(
+        args=["recipients", "import", write_csv(tmp_path / "f.csv", rows, header=("id", "email", "locale")), "--processes", "1"]
+    )
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 2: id: this recipient was erased" in result.output
+    with app.app_context():
+        stored = db.session.execute(text("SELECT status, email, locale FROM recipients WHERE id = 'ann'")).one()
+    assert tuple(stored) == ("erased", None, None)
+    assert [event["kind"] for event in api.get("/recipients/bob/events").get_json()["events"]] == ["imported"]
+
+
+@requires_postgres
+def test_an_address_taken_while_a_batch_waits_to_be_written_makes_a_bad_row(api, runner, newsletter, tmp_path, meanwhile):
+    """Found by this round's review: the unique key refused the batch and the whole import failed."""
+    meanwhile(lambda: api.put("/recipients/bob", {"email": "cat@example.com"}))
+    rows = [{"id": "cat", "email": "cat@example.com"}, {"id": "dan", "email": "dan@example.com"}]
+    result = runner.invoke(
+        args=["recipients", "import", write_csv(tmp_path / "g.csv", rows, header=("id", "email")), "--processes", "1"]
+    )
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 2: email: already belongs to another recipient" in result.output
+    assert api.get("/recipients/dan").status_code == 200 and api.get("/recipients/cat").status_code == 404

@@ -149,6 +149,9 @@ class DriverSql:
     def commit(self) -> None:
         self._dbapi.commit()
 
+    def rollback(self) -> None:
+        self._dbapi.rollback()
+
     def pipeline(self) -> AbstractContextManager[Any]:
         """psycopg's pipeline mode on PostgreSQL (statements sent without waiting for the ones before, their
         errors raised at the next read or the commit); nothing on SQLite, which has no round trips."""

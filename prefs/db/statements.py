@@ -38,6 +38,9 @@ LOCK_RECIPIENT_POSTGRES = (
 )
 # Import: the batch's recipients that exist already, by id (services/imports.py's _Current).
 IMPORT_RECIPIENTS_BY_ID = "SELECT pk, id, email, phone, locale, time_zone, status, phone_hash FROM recipients WHERE id {in_list}"
+# Import on PostgreSQL: the same, locked until the batch commits, so what it was decided from cannot change
+# before it is written (an erasure, a new address waits for it).
+LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES = IMPORT_RECIPIENTS_BY_ID + " ORDER BY pk FOR UPDATE"
 # Import: the pk of each recipient id, for the batch's choices.
 RECIPIENT_PKS_BY_ID = "SELECT id, pk FROM recipients WHERE id {in_list}"
 # Import: who holds each of these email addresses.

@@ -16,6 +16,7 @@ from functools import partial
 from multiprocessing import get_context
 from typing import Any, NamedTuple, cast
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_time_zone
@@ -33,6 +34,7 @@ from ..db.statements import (
     INSERT_IMPORT_OUTBOX,
     INSERT_RECIPIENT,
     LAST_EVENT_ID,
+    LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES,
     RECIPIENT_IDS_BY_EMAIL,
     RECIPIENT_IDS_BY_PHONE,
     RECIPIENT_PKS_BY_ID,
@@ -234,7 +236,7 @@ def import_recipients(
         pool = None
         init_worker(region, address_hash, mandatory)
         validated = map(validate_rows, batches)
-    writer = _PostgresWriter(file_name) if db.engine.dialect.name == "postgresql" else None
+    writer = _PostgresWriter(file_name, report) if db.engine.dialect.name == "postgresql" else None
     try:
         for shipped, bad in validated:
             good = [unship(row) for row in shipped]
@@ -242,7 +244,7 @@ def import_recipients(
             if writer is None:
                 write_batch(partial(_write, good, file_name, claimed, report))
             else:
-                writer.write(good, claimed, report)
+                writer.write(good, claimed)
             progress(len(shipped) + len(bad))
         if writer is not None:
             writer.wait()
@@ -355,30 +357,40 @@ class _PostgresWriter:
     next (the import is otherwise one process waiting on the other). That is the same as one batch after the
     other as long as batch k+1 reads nothing batch k writes: a row of batch k+1 whose id batch k writes, or
     whose address batch k takes from someone, waits for batch k's commit before its batch reads anything.
-    (An address batch k gives to a new holder needs no wait: `claimed` knows it already.)"""
+    (An address batch k gives to a new holder needs no wait: `claimed` knows it already.)
 
-    def __init__(self, file_name: str) -> None:
+    Other writers go on meanwhile (the API, the pages, an erasure), so a batch is decided from reads that may
+    be stale by the time it is written. The writing thread locks the batch's stored recipients first and
+    decides the batch again, on its own connection, when they changed since (_write_batch): an erasure made
+    meanwhile must not be undone, an address taken meanwhile makes a bad row, not a failed import."""
+
+    def __init__(self, file_name: str, report: ImportReport) -> None:
         self.file_name = file_name
+        self.report = report
         self.reads = DriverSql(standalone=True, reads_only=True)
         self.writes = DriverSql(standalone=True)
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="prefs-import-write")
-        self.pending: Future[None] | None = None
+        self.pending: Future[ImportReport] | None = None
         self.touched: set[str] = set()  # ids and released addresses of the batch being written
 
-    def write(self, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport) -> None:
-        rows = _unique_ids(rows, report)
+    def write(self, rows: list[GoodRow], claimed: dict[str, str]) -> None:
+        rows = _unique_ids(rows, self.report)
         if self.pending is not None and any(_touches(row, self.touched) for row in rows):
             self.wait()
-        plan = _plan_postgres(self.reads, rows, claimed, report)
+        plan = _plan_postgres(self.reads, rows, claimed)
         self.wait()  # one batch in flight at a time, committed in file order
         self.touched = plan.touched
-        self.pending = self.thread.submit(_apply_postgres, self.writes, plan, self.file_name)
+        self.pending = self.thread.submit(_write_batch, self.writes, plan, claimed, self.file_name)
 
     def wait(self) -> None:
-        """Until the batch in flight is committed; raises its error."""
+        """Until the batch in flight is committed, its outcome counted in the report; raises its error."""
         pending, self.pending = self.pending, None
         if pending is not None:
-            pending.result()
+            outcome = pending.result()
+            self.report.created += outcome.created
+            self.report.updated += outcome.updated
+            self.report.unchanged += outcome.unchanged
+            self.report.bad += outcome.bad
 
     def close(self) -> None:
         try:
@@ -393,6 +405,9 @@ def _touches(row: GoodRow, touched: set[str]) -> bool:
 
 
 class _Plan(NamedTuple):
+    rows: list[GoodRow]  # the batch as given, to decide again should what it was decided from change
+    existing: dict[str, _Current]  # what was stored of its recipients when it was decided
+    report: ImportReport  # the batch's outcome, counted once it is committed
     staged: list[tuple]  # rows of import_recipients_stage: the new recipients and the changed fields of others
     pks: dict[str, int]  # the stored recipients' pks
     choice_changes: dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]
@@ -400,8 +415,9 @@ class _Plan(NamedTuple):
     touched: set[str]
 
 
-def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport) -> _Plan:
+def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str]) -> _Plan:
     """What a batch writes, decided from what is stored (the reads of the batch)."""
+    report = ImportReport()
     accepted, existing, changes = _decide(sql, rows, claimed, report)
     staged = []
     contact: Mapping[str, Any]
@@ -421,7 +437,27 @@ def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str],
     choice_changes = _choice_changes(sql, accepted, pks)
     events = _events(accepted, existing, changes, choice_changes, report)
     released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
-    return _Plan(staged, pks, choice_changes, events, {row.id for row in accepted} | released)
+    return _Plan(rows, existing, report, staged, pks, choice_changes, events, {row.id for row in accepted} | released)
+
+
+def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name: str) -> ImportReport:
+    """Lock the batch's stored recipients, decide the batch again if they changed since it was decided (or
+    if a third recipient took one of its addresses meanwhile: the unique key refuses the write, and it is
+    tried once more), write it and commit. Returns the batch's outcome."""
+    for attempt in (1, 2):
+        locked = {
+            row[1]: _Current(*row) for row in sql.select_in(LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES, [r.id for r in plan.rows])
+        }
+        if attempt == 2 or locked != plan.existing:
+            plan = _plan_postgres(sql, plan.rows, claimed)  # on this connection: what it reads stays locked
+        try:
+            _apply_postgres(sql, plan, file_name)
+            return plan.report
+        except UniqueViolation:
+            sql.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
