@@ -10,10 +10,14 @@ backends) gets SIGKILL, as in a crash, and is started again on the same director
 more with no traffic while it is down, so that the workers' pools still hold connections to the dead server
 when it returns: 5 s later every request must be served all the same (a dead connection found out on use).
 
+It runs twice: the app connected to that server directly, and through a pgbouncer of its own in transaction
+pooling mode (scripts/pgbouncer-for-tests.sh, with the README's outage settings), which stays up while the
+server behind it dies: pgbouncer's defaults would hold each query two minutes waiting for a server.
+
 The database it kills is its own, so it would run the same in every pass of the suite: it runs in the ones on
-SQLite (the README's command) and directly on PostgreSQL, and skips through pgbouncer, where it would repeat
-the direct pass exactly (it connects directly whatever the pass) and CI's 30 minutes are short. Otherwise it
-skips only where PostgreSQL's server binaries are not installed.
+SQLite (the README's command) and directly on PostgreSQL, and skips in the pass through pgbouncer, where it
+would repeat the others exactly and CI's 30 minutes are short. Otherwise it skips only where PostgreSQL's
+server binaries (or, for the second run, Debian's pgbouncer) are not installed.
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ def cluster() -> Iterator[Cluster]:
         made.remove()
 
 
-def app_env(database_url: str) -> dict[str, str]:
+def app_env(database_url: str, pooler: str = "") -> dict[str, str]:
     return {
         **os.environ,
         "PREFS_ENV": "production",
@@ -181,8 +185,27 @@ def app_env(database_url: str) -> dict[str, str]:
         "PREFS_SECRET_KEYS": BASE_SETTINGS["PREFS_SECRET_KEYS"],
         "PREFS_SUPPRESSION_KEY": BASE_SETTINGS["PREFS_SUPPRESSION_KEY"],
         "PREFS_BASE_URL": BASE_SETTINGS["PREFS_BASE_URL"],
-        "PREFS_DATABASE_POOLER": "",  # a direct connection, whatever the pass through pgbouncer sets
+        "PREFS_DATABASE_POOLER": pooler,  # set here, whatever the pass sets
     }
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def served_through(request, cluster) -> Iterator[tuple[str, str]]:
+    """(the app's database URL, its PREFS_DATABASE_POOLER): the cluster itself, or a pgbouncer in front of it."""
+    if request.param == "direct":
+        yield cluster.url("prefs"), ""
+        return
+    if shutil.which("pgbouncer") is None:
+        pytest.skip("needs Debian's pgbouncer (.ci/run installs it)")
+    directory, port = os.path.join(cluster.directory, "pgbouncer"), free_port()  # postgres may write there
+    script = [os.path.join(ROOT, "scripts", "pgbouncer-for-tests.sh")]
+    env = {**os.environ, "PREFS_PGBOUNCER_PORT": str(port), "PREFS_PGBOUNCER_SERVER_PORT": str(cluster.port)}
+    started = subprocess.run([*script, "start", directory], env=env, capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/prefs", "pgbouncer"
+    finally:
+        subprocess.run([*script, "stop", directory], env=env, capture_output=True, timeout=30)
 
 
 def prepare(database_url: str) -> tuple[str, dict[str, str]]:
@@ -337,14 +360,16 @@ def is_outage_answer(answer: Answer) -> bool:
     return answer.content_type.startswith("text/html") and "briefly unavailable" in answer.body
 
 
-def test_postgres_killed_under_load_gives_503s_then_full_service_and_loses_no_acknowledged_write(cluster, tmp_path):
-    database_url = cluster.url("prefs")
-    key, paths = prepare(database_url)
+def test_postgres_killed_under_load_gives_503s_then_full_service_and_loses_no_acknowledged_write(
+    cluster, served_through, tmp_path
+):
+    database_url, pooler = served_through
+    key, paths = prepare(cluster.url("prefs"))
     with cluster.connect() as connection:  # so that crash recovery replays the load's writes only, not the setup's
         connection.execute("CHECKPOINT")
     queue = list(reversed(paths.items()))
     log_path = tmp_path / "gunicorn.log"
-    server = Server(database_url, log_path, workers=2, env={**app_env(database_url), "PREFS_LOG_FORMAT": "json"})
+    server = Server(database_url, log_path, workers=2, env={**app_env(database_url, pooler), "PREFS_LOG_FORMAT": "json"})
     load = Load(server.port, key, queue)
     probe = Load(server.port, key, queue)
     try:
