@@ -65,23 +65,30 @@ class LinkSigner:
         self._confirm = URLSafeTimedSerializer(keys, salt=f"prefs.{CONFIRM}")
         self.max_age_seconds = max_age_days * 86400
 
-    def sign_confirmation(self, request_id: int) -> str:
-        """The token of a confirmation link: the pending request's id, signed under its own salt. Its expiry is
-        the request's (kept with it), so the token carries no lifetime of its own."""
-        return self._confirm.dumps({"q": request_id})
+    def sign_confirmation(self, request_id: int, recipient_id: str) -> str:
+        """The token of a confirmation link: the pending request's id and its person, signed under a salt of its
+        own. Its expiry is the request's (kept with it), so the token carries no lifetime of its own. The person
+        ties the link to its request for good: SQLite hands the highest id out again once its row is gone (an
+        erasure takes the person's requests), but an erased person's id is never anyone's again."""
+        return self._confirm.dumps({"q": request_id, "r": recipient_id})
 
-    def verify_confirmation(self, token: str) -> int:
-        """The request id a confirmation token names. Raises TokenInvalid."""
+    def verify_confirmation(self, token: str) -> tuple[int, str | None]:
+        """(request id, recipient id) of a confirmation token; the recipient is None in a link mailed before
+        links named it (such a link expires with its request, within CONFIRMATION_DAYS). Raises TokenInvalid."""
         if not isinstance(token, str) or not 0 < len(token) <= 2048 or not _is_canonical(token):
             raise TokenInvalid
         try:
             payload = self._confirm.loads(token)
         except BadSignature:
             raise TokenInvalid from None
-        request_id = payload.get("q") if isinstance(payload, dict) and set(payload) == {"q"} else None
+        if not isinstance(payload, dict) or set(payload) not in ({"q"}, {"q", "r"}):
+            raise TokenInvalid
+        request_id, recipient_id = payload.get("q"), payload.get("r")
         if type(request_id) is not int or not 0 < request_id < 2**63:
             raise TokenInvalid
-        return request_id
+        if "r" in payload and not is_recipient_id(recipient_id):
+            raise TokenInvalid
+        return request_id, recipient_id
 
     def sign(self, purpose: str, target: LinkTarget) -> str:
         payload: dict[str, str | int] = {"r": target.recipient_id, "c": target.channel}

@@ -260,7 +260,7 @@ def _request_confirmation(
         recipient.email or "",
         language,
         {
-            "url": f"{deps.base_url}/c/{deps.signer.sign_confirmation(request.id)}",
+            "url": f"{deps.base_url}/c/{deps.signer.sign_confirmation(request.id, recipient.id)}",
             "topics": [rule.names.get(language, rule.name) for rule in rules],
             "expires_days": CONFIRMATION_DAYS,
         },
@@ -311,8 +311,10 @@ def confirm_subscription(
 
 
 def _request_of(deps: Deps, token: str, lock: bool = False) -> ConsentRequest | None:
-    request_id = deps.signer.verify_confirmation(token)
+    request_id, recipient_id = deps.signer.verify_confirmation(token)
     statement = select(ConsentRequest).where(ConsentRequest.id == request_id)
+    if recipient_id is not None:  # the request the link was mailed for, not a later one given its id (SQLite)
+        statement = statement.where(ConsentRequest.recipient_id == recipient_id)
     if lock:
         statement = statement.with_for_update()
     return db.session.execute(statement).scalar_one_or_none()
