@@ -40,7 +40,9 @@ def render_confirmation(token: str, shown: Confirmation):
     rules = runtime().catalogue.get_many(shown.topics)
     names = [topic_name(rules[key]) if key in rules else key for key in shown.topics]
     preferences_url = None
-    if shown.state == CONFIRMED and shown.recipient_id:
+    # Only the answer to the POST that confirms: a used link, opened again (by a mail scanner too), must not
+    # hand out a fresh preference link for as long as it is kept.
+    if shown.state == CONFIRMED and shown.changed and shown.recipient_id:
         target = LinkTarget(shown.recipient_id, shown.channel)
         preferences_url = f"/p/{runtime().signer.sign(PREFERENCES, target)}?lang={page_language()}"
     page = render_template(
