@@ -32,10 +32,10 @@ class TokenInvalid(Exception):
 
 
 class TokenExpired(Exception):
-    """Genuine but older than the configured lifetime (410). `target` is what the link names, its signature
-    checked: an unsubscribe through an expired link is still honoured (SPEC §16)."""
+    """Genuine but older than the configured lifetime (410). `target` is what the link (or mailto reference)
+    names, its signature checked: an unsubscribe through an expired link is still honoured (SPEC §16)."""
 
-    def __init__(self, target: LinkTarget | None = None) -> None:
+    def __init__(self, target: LinkTarget | MailtoTarget | None = None) -> None:
         super().__init__()
         self.target = target
 
@@ -203,10 +203,11 @@ def read_mailto_reference(
     channel = next((name for name, entry in REGISTRY.items() if entry.mailto_code == channel_code), None)
     if channel is None:
         raise TokenInvalid
+    target = MailtoTarget(recipient_pk, topic_id or None, channel, day)
     today = int((now if now is not None else time.time()) // 86400)
     if today - day > max_age_days:
-        raise TokenExpired
-    return MailtoTarget(recipient_pk, topic_id or None, channel, day)
+        raise TokenExpired(target)
+    return target
 
 
 def _pack(recipient_pk: int, topic_id: int, channel_code: int, day: int) -> bytes:

@@ -236,6 +236,27 @@ def test_mailto_unsubscribe_through_the_inbound_mail_webhook(database_url):
             db.engine.dispose()
 
 
+@pytest.mark.parametrize("settings_override", [{"PREFS_UNSUBSCRIBE_MAILTO": "unsubscribe@mail.example.com"}])
+def test_a_mailto_unsubscribe_past_the_links_lifetime_still_unsubscribes(app, api, client, newsletter, person):
+    """Found by this round's review: an expired reference was ignored, while the one-click POST of the same link
+    unsubscribes (SPEC §16: an unsubscribe is never refused). A forged one is still ignored."""
+    import time
+
+    from prefs.models import Recipient, Topic
+    from prefs.tokens import mailto_reference
+
+    with app.app_context():
+        pk = db.session.scalar(select(Recipient.pk).where(Recipient.id == "cust-1"))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.key == "newsletter"))
+    old = mailto_reference("test-signing-key-1", pk, topic_id, "email", now=time.time() - 400 * 86400)
+    forged = mailto_reference("not-our-key", pk, topic_id, "email")
+    secret = {"X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
+    for reference, reason in ((forged, "default"), (old, "unsubscribed")):
+        answer = client.post("/webhooks/email", json={"to": f"unsubscribe+{reference}@mail.example.com"}, headers=secret)
+        assert answer.status_code == 200
+        assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == reason
+
+
 @pytest.mark.parametrize("settings_override", [PROVIDER_SETTINGS])
 def test_export_says_what_providers_and_browsers_told_about_the_person(api, client, newsletter, person):
     """A dead address reported by a mail provider and a Global Privacy Control signal are data about the person."""

@@ -183,7 +183,7 @@ def verified(purpose: str, token: str, *, expired_too: bool = False) -> LinkTarg
     try:
         target = runtime().signer.verify(purpose, token)
     except TokenExpired as expired:
-        if not expired_too or expired.target is None:
+        if not expired_too or not isinstance(expired.target, LinkTarget):
             raise
         target = expired.target
     if target.topic is not None and runtime().catalogue.get(target.topic) is None:

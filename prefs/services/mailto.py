@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..deps import Deps
 from ..extensions import db
 from ..models import Recipient, Topic
-from ..tokens import LinkTarget, TokenExpired, TokenInvalid, read_mailto_reference
+from ..tokens import LinkTarget, MailtoTarget, TokenExpired, TokenInvalid, read_mailto_reference
 from .events import Actor, ChangeContext
 from .unsubscribe import unsubscribe
 
@@ -26,11 +26,16 @@ def reference_in(to_field: str, mailto_address: str) -> str | None:
 
 
 def target_of(deps: Deps, reference: str) -> LinkTarget | None:
-    """What the reference unsubscribes from; None when it is unknown, forged or expired."""
+    """What the reference unsubscribes from; None when it is unknown or forged. A genuine reference past the
+    links' lifetime still unsubscribes, as its link's one-click POST does (SPEC §16: never refused)."""
     try:
         found = read_mailto_reference(deps.secret_keys, reference, deps.link_max_age_days)
-    except (TokenInvalid, TokenExpired):
+    except TokenInvalid:
         return None
+    except TokenExpired as expired:
+        if not isinstance(expired.target, MailtoTarget):
+            return None
+        found = expired.target
     recipient_id = db.session.execute(select(Recipient.id).where(Recipient.pk == found.recipient_pk)).scalar_one_or_none()
     if recipient_id is None:
         return None
