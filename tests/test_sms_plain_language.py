@@ -33,6 +33,9 @@ CLASSIFIED = [
     ("Why don't you stop texting me", "stop", "en"),
     ("I don't want these texts anymore", "stop", "en"),
     ("Don’t text me again", "stop", "en"),
+    ("Do not send me any more texts", "stop", "en"),  # this and the next two: found by this round's review
+    ("Don't send me texts anymore", "stop", "en"),
+    ("please don't send any more messages", "stop", "en"),
     ("take me off your list", "stop", "en"),
     ("opt me out", "stop", "en"),
     ("wrong number", "stop", "en"),

@@ -158,6 +158,12 @@ STOP_PHRASES: tuple[Phrase, ...] = (
         r"(?:dont|do not|never) (?:ever )?(?:text|txt|message|msg|sms|contact|spam|bother) (?:me|us|this number|my number)",
     ),
     _phrase(
+        "dont-send-texts",
+        "en",
+        rf"(?:dont|do not|never) (?:ever )?send (?:(?:me|us|this number|my number|any|more|these|those|your|ur|the|such|"
+        rf"promotional|marketing|of)\s)*{_TEXTS_EN}",
+    ),
+    _phrase(
         "dont-want-texts",
         "en",
         rf"(?:dont|do not|no longer|never) (?:want|wish|need|like) (?:to (?:receive|get) )?"
