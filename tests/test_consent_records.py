@@ -81,3 +81,55 @@ def test_the_console_shows_each_consents_proof(console, api, newsletter, person)
     # Each event's time as the console writes every time: minutes in UTC, the exact moment in <time datetime>.
     consents = page[page.index('id="consents"') : page.index("</section>", page.index('id="consents"'))]
     assert re.search(r'<td data-label="When"><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time></td>', consents)
+
+
+def states(api, recipient_id: str = "cust-1") -> dict[tuple[str, str], tuple[str, list[str]]]:
+    records = api.get(f"/recipients/{recipient_id}/consents").get_json()["consents"]
+    return {(r["purpose"], r["channel"]): (r["state"], [e["type"] for e in r["events"]]) for r in records}
+
+
+def test_a_stop_withdraws_and_its_lifting_gives_back_what_is_still_stored(api, client, newsletter, person):
+    """Found by this round's review: the records kept saying "withdrawn" after a channel stop was lifted, and an
+    SMS STOP left them "active", though the check said the opposite each time."""
+    from test_sms import text
+
+    opt_in(api)
+    sms_stop = {"changes": [{"channel": "sms", "subscribed": False}]}
+    assert api.patch("/recipients/cust-1/preferences", sms_stop).status_code == 200
+    assert states(api)[("newsletter", "sms")] == ("withdrawn", ["given", "withdrawn"])
+    resume = {"changes": [{"channel": "sms", "subscribed": True}]}
+    assert api.patch("/recipients/cust-1/preferences", resume).status_code == 200
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
+    assert states(api)[("newsletter", "sms")] == ("active", ["given", "withdrawn", "given"])
+
+    assert text(client, "STOP").status_code == 200
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+    assert states(api)[("newsletter", "sms")] == ("withdrawn", ["given", "withdrawn", "given", "withdrawn"])
+    assert text(client, "START").status_code == 200
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
+    assert states(api)[("newsletter", "sms")][0] == "active"
+    # A stop still in force keeps the records withdrawn when another one is lifted.
+    for change in ({"subscribed": False}, {"channel": "sms", "subscribed": False}, {"subscribed": True}):
+        assert api.patch("/recipients/cust-1/preferences", {"changes": [change]}).status_code == 200
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] != "subscribed"
+    assert states(api)[("newsletter", "sms")][0] == "withdrawn"
+
+
+def test_an_imports_yes_and_no_are_records_too(api, runner, newsletter, tmp_path):
+    """Found by this round's review: an import's opt-ins were missing from the records."""
+    from test_import import write_csv
+
+    rows = [{"id": "imp-1", "email": "imp1@example.com", "newsletter:email": "no"}]
+    path = write_csv(tmp_path / "people.csv", rows, header=("id", "email", "newsletter:email"))
+    assert runner.invoke(args=["recipients", "import", path]).exit_code == 0
+    assert api.check("newsletter", "email", recipient_id="imp-1")["reason"] == "unsubscribed"
+    assert states(api, "imp-1") == {("newsletter", "email"): ("withdrawn", ["withdrawn"])}
+    rows[0]["newsletter:email"] = "yes"
+    assert (
+        runner.invoke(
+            args=["recipients", "import", write_csv(tmp_path / "again.csv", rows, header=("id", "email", "newsletter:email"))]
+        ).exit_code
+        == 0
+    )
+    [record] = api.get("/recipients/imp-1/consents").get_json()["consents"]
+    assert (record["state"], record["events"][-1]["method"], record["events"][-1]["source"]) == ("active", "import", "again.csv")

@@ -2,8 +2,9 @@
 opted into or out of, with the notice they saw and every event of that consent.
 
 Read from what is kept already, so there is no second truth to drift: the consent events (an opt-in given,
-a double opt-in requested and confirmed, a withdrawal, a channel or all-marketing stop that withdraws every
-consent on its channels), the unconfirmed requests that expired, and the notices' immutable versions. Erasure
+a double opt-in requested and confirmed, a withdrawal, an import's yes and no cells, a channel or all-marketing
+stop and a number's SMS stop, each of which withdraws every consent on its channels until it is lifted, when the
+opt-ins still stored count again), the unconfirmed requests that expired, and the notices' immutable versions. Erasure
 strips the events and deletes the requests (services/lifecycle.py), so the records of an erased person keep
 no IP, user agent or source.
 """
@@ -27,7 +28,8 @@ from .subscriptions import clock, requests_of
 # ISO/IEC TS 27560 event types.
 GIVEN, CONFIRMED, WITHDRAWN, EXPIRED = "given", "confirmed", "withdrawn", "expired"
 RECORD_NAMESPACE = uuid.UUID("6f1b7a52-3c1e-4d0e-9a57-27560c0a5e7d")  # record ids: uuid5 of (recipient, topic, channel)
-KINDS = ("topic_choice", "channel_stop", "all_marketing", "consent_requested", "consent_confirmed")
+KINDS = ("topic_choice", "channel_stop", "all_marketing", "sms_stop", "imported", "consent_requested", "consent_confirmed")
+SMS_STOP_KEY = "sms_stop"  # in `stops`: the number's STOP, which stops texts whatever the choices
 
 
 def consent_records(deps: Deps, recipient: Recipient, controller: str, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -39,18 +41,46 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
         .order_by(ConsentEvent.id)
     ).scalars()
     records: dict[tuple[str, str], dict[str, Any]] = {}
+    opted_in: dict[tuple[str, str], bool] = {}  # each record's own choice, as its events left it
+    stops: set[str] = set()  # the stops in force: ANY (all marketing), a channel, SMS_STOP_KEY
+
+    def record_of(topic: str, channel: str) -> dict[str, Any]:
+        return records.get((topic, channel)) or records.setdefault(
+            (topic, channel), _record(deps, recipient, controller, topic, channel)
+        )
+
+    def stopped(channel: str) -> bool:
+        return ANY in stops or channel in stops or (channel == "sms" and SMS_STOP_KEY in stops)
+
     for event in events:
-        if event.kind in ("channel_stop", "all_marketing"):
-            if event.after is False:  # a stop withdraws every consent on its channels
+        if event.kind in ("channel_stop", "all_marketing", "sms_stop"):
+            stop = SMS_STOP_KEY if event.kind == "sms_stop" else (event.channel or ANY)
+            in_force = event.after is True if event.kind == "sms_stop" else event.after is False
+            if in_force:  # a stop withdraws every consent on its channels
+                stops.add(stop)
                 for (_topic, channel), record in records.items():
-                    if event.channel in (None, ANY, channel):
+                    if stop in (ANY, channel) or (stop == SMS_STOP_KEY and channel == "sms"):
                         record["events"].append(_event(WITHDRAWN, event))
+            elif stop in stops:  # lifted: the opt-ins still stored count again, unless another stop holds
+                stops.discard(stop)
+                for (topic, channel), record in records.items():
+                    if opted_in.get((topic, channel)) and not stopped(channel):
+                        record["events"].append(_event(GIVEN, event))
+            continue
+        if event.kind == "imported":  # an import's yes and no cells: "topic:channel" -> True or False
+            for cell, value in (event.after or {}).items():
+                topic, colon, channel = cell.partition(":")
+                if colon and type(value) is bool:
+                    opted_in[(topic, channel)] = value
+                    imported = _event(GIVEN if value else WITHDRAWN, event)
+                    imported["source"] = imported["source"] or event.actor_id  # the file's name
+                    record_of(topic, channel)["events"].append(imported)
             continue
         if event.topic is None or event.channel is None:
             continue
-        record = records.get((event.topic, event.channel)) or records.setdefault(
-            (event.topic, event.channel), _record(deps, recipient, controller, event.topic, event.channel)
-        )
+        record = record_of(event.topic, event.channel)
+        if event.kind in ("consent_confirmed", "topic_choice") and event.after is not None:
+            opted_in[(event.topic, event.channel)] = event.kind == "consent_confirmed" or event.after is True
         if event.kind == "consent_requested":
             record["events"].append(_event(GIVEN, event, pending=True))
             _notice(record, event.evidence)
