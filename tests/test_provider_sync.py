@@ -162,6 +162,21 @@ def test_a_suppressed_address_stays_pushed_until_an_opt_in_with_evidence_lifts_i
     assert changes(stand_ins) == {name: [("add", ann), ("remove", ann)] for name in TARGETS}
 
 
+def test_a_suppression_staff_lift_at_the_console_leaves_the_providers_lists_too(app, api, console, runner, stand_ins, tmp_path):
+    """Found by this round's review: the console's lift (an address nobody holds) told the webhooks, never the
+    mail providers, which kept blocking the address; an opt-in's lift takes it off their lists."""
+    listing = tmp_path / "suppress.txt"
+    listing.write_text("gone@example.com\n")
+    assert runner.invoke(args=["suppressions", "import", str(listing)]).exit_code == 0
+    deliver_all(app)
+    assert changes(stand_ins) == {name: [("add", "gone@example.com")] for name in TARGETS}
+    agent = console("agent")
+    form = {"collected_at": "2026-01-05T10:30", "source": "phone call", "reason": "asked to hear from us again"}
+    assert agent.submit_on(agent.search("gone@example.com"), "/console/suppressions/lift", form).status_code == 303
+    deliver_all(app)
+    assert changes(stand_ins) == {name: [("add", "gone@example.com"), ("remove", "gone@example.com")] for name in TARGETS}
+
+
 def test_a_provider_reported_unsubscribe_is_not_pushed_back_to_that_provider(app, api, client, ann, stand_ins):
     assert post_sendgrid(client, [sendgrid_event("unsubscribe", ann)]).get_json()["outcomes"] == {"applied": 1}
     deliver(app)

@@ -71,7 +71,9 @@ def lift_suppression():
         return render_home(result, form), 422
     try:
         lifted = unit_of_work(
-            lambda: lift_address_suppression(address.kind, address.hash, evidence, form.reason.data, current_user.email)
+            lambda: lift_address_suppression(
+                address.kind, address.value, address.hash, evidence, form.reason.data, current_user.email
+            )
         )
     except PrefsError as error:
         return render_home(result, form, error.message), error.status

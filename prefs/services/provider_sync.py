@@ -131,6 +131,17 @@ def suppression_lifted(recipient_id: str, recipient_pk: int, email: str, digest:
         queue(sql, UNSUPPRESS, email, digest, recipient_id)
 
 
+def address_lifted(email: str, digest: str, sql: DriverSql | None = None) -> None:
+    """Staff lifted the suppression of an address no recipient holds, with the person's consent: take it off
+    the targets, as a recipient's own opt-in does (suppression_lifted)."""
+    if not syncing():
+        return
+    sql = sql or DriverSql()
+    holder = sql.rows(EMAIL_HOLDER_STOPPED, (False, email))
+    if not (holder and holder[0][1]):  # a holder who stops marketing by email keeps it on the lists
+        queue(sql, UNSUPPRESS, email, digest, holder[0][0] if holder else None)
+
+
 def address_taken(recipient_id: str, recipient_pk: int, email: str, digest: str, sql: DriverSql | None = None) -> None:
     """A recipient was given this email address: push it when they stop marketing by email (a suppressed
     address was pushed when it was suppressed). The address they had stays on the lists."""

@@ -20,7 +20,7 @@ from ..suppression import AddressHasher
 from .admin_events import record_admin_event
 from .insights import suppression_added
 from .outbox import enqueue
-from .provider_sync import address_suppressed
+from .provider_sync import address_lifted, address_suppressed
 
 SMS_STOP = "sms_stop"  # the source that marks a number's SMS stop
 SMS_STOP_MESSAGE = "This number texted STOP; only a START text from it lifts that."
@@ -113,9 +113,12 @@ def lift_by_start(address_hash: AddressHasher, phone: str) -> str | None:
     return source
 
 
-def lift_address_suppression(kind: str, digest: str, evidence: Mapping[str, str], reason: str, staff_email: str) -> bool:
-    """Staff lift the suppression of an address no recipient holds, with the person's consent evidence, and
-    an admin event records it (the hash's prefix, never the address). Returns whether one was lifted.
+def lift_address_suppression(
+    kind: str, address: str, digest: str, evidence: Mapping[str, str], reason: str, staff_email: str
+) -> bool:
+    """Staff lift the suppression of an address (normalised; `digest` its hash) no recipient holds, with the
+    person's consent evidence, and an admin event records it (the hash's prefix, never the address). The mail
+    providers' lists follow, as they do an opt-in's lift. Returns whether one was lifted.
 
     Raises PrefsError(sms_stop) for a number that texted STOP: carriers require that only START lifts that.
     """
@@ -124,4 +127,6 @@ def lift_address_suppression(kind: str, digest: str, evidence: Mapping[str, str]
     details = {"kind": kind, **evidence, "reason": reason}
     record_admin_event("staff", staff_email, "suppression.lifted", digest[:SUPPRESSION_TARGET_LENGTH], details)
     announce("suppression.removed", digest, kind, None)
+    if kind == "email":
+        address_lifted(address, digest)
     return True
