@@ -7,6 +7,9 @@ gunicorn's access and error logs (gunicorn.conf.py) and werkzeug's request lines
 - no query string is logged, on any path: `?…` stands for it. Searches (`/api/v1/recipients?email=…`,
   `/console/?q=…`) put addresses there, and a path-by-path list would miss the next search or another
   spelling of the path;
+- a path step that holds "@" or "+" (or a blank or a bracket, percent-encoded) becomes "…": no id, route or
+  token has one, so it is an address someone put where an id goes (`/api/v1/recipients/ann@example.com`,
+  `/console/recipients/+14155550123`), refused by the service but written to the log all the same;
 - a request line gunicorn refuses ("Invalid request from ip=…") is named, not quoted.
 Redaction works on the finished line, so a changed log format is redacted too.
 """
@@ -23,6 +26,9 @@ _SLASH = r"(?:/|%(?:25)*2f)"
 _PAGE = r"(?:[upc]|%(?:25)*(?:7[05]|5[05]|63|43))"
 _TOKEN_PATH = re.compile(rf"({_SLASH}{_PAGE}{_SLASH})[^\s/?#]+", re.IGNORECASE)
 _QUERY = re.compile(r"\?\S*")
+# A path step (after "/", up to the next "/", "?", "#", blank or quote) with "@", "+", or their (or a blank's
+# or a bracket's) percent-encoding.
+_ADDRESS_STEP = re.compile(r"(?<=/)[^\s/?#\"']*(?:@|\+|%(?:25)*(?:40|2b|20|28|29))[^\s/?#\"']*", re.IGNORECASE)
 # gunicorn's "Invalid request from ip=…: <what>: <the line, quoted>": keep the what, drop the line.
 _REFUSED_LINE = re.compile(r"^(Invalid request from ip=\S+: [^:'\"]*): .*$", re.DOTALL)
 
@@ -32,7 +38,8 @@ def redact(line: str) -> str:
         line = _REFUSED_LINE.sub(r"\1: (not logged)", line)
     if "?" in line:  # most lines (the API's POSTs) have no query string: skip that pass
         line = _QUERY.sub("?…", line)
-    return _TOKEN_PATH.sub(r"\1…", line)
+    line = _TOKEN_PATH.sub(r"\1…", line)
+    return _ADDRESS_STEP.sub("…", line) if ("@" in line or "+" in line or "%" in line) else line
 
 
 class RedactingFilter(logging.Filter):
