@@ -125,7 +125,24 @@ def test_suppressions_import(api, runner, newsletter, tmp_path):
     assert api.check("newsletter", "sms", phone="+14155550188")["reason"] == "suppressed"
     api.put("/recipients/old", {"email": "old.customer@example.com"})
     assert api.check("newsletter", "email", recipient_id="old")["reason"] == "suppressed"
-    assert runner.invoke(args=["suppressions", "import", str(path)]).output.count("2 addresses") == 1  # idempotent
+    again = runner.invoke(args=["suppressions", "import", str(path)]).output
+    assert again.count("2 addresses") == 1 and "(0 new to the list)" in again  # idempotent
+
+
+def test_a_suppression_import_says_who_imported_which_file(app, runner, tmp_path):
+    """Found by this round's review: it changed what known people get and left no audit event."""
+    from sqlalchemy import select
+
+    from prefs.models import AdminEvent
+
+    path = tmp_path / "old-esp.txt"
+    path.write_text("ann@example.com\nbob@example.com\n")
+    result = runner.invoke(args=["suppressions", "import", str(path), "--source", "old_esp"])
+    assert "2 addresses suppressed (2 new to the list)" in result.output
+    with app.app_context():
+        [event] = db.session.scalars(select(AdminEvent).where(AdminEvent.action == "suppressions.imported")).all()
+        assert (event.actor, event.target, event.details) == ("cli", "old-esp.txt", {"source": "old_esp", "added": 2})
+        assert event.actor_id  # the operating-system account that ran it
 
 
 def test_a_file_that_is_not_utf8_gets_a_clear_error(runner, tmp_path):

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
 from ..runtime import runtime
-from .terminal import CountingReader, progress
+from .terminal import CountingReader, operator_name, progress
 
 suppressions_cli = AppGroup("suppressions", help="The suppression list.")
 
@@ -24,15 +24,17 @@ def suppressions_import(path: str, source: str) -> None:
     Only keyed hashes are stored. Bad lines are reported by number; exit status 1 when any line was bad.
     """
     from ..addresses import normalize_email, normalize_phone
-    from ..services.suppressions import suppress
+    from ..services.suppressions import suppress_imported
 
     rt = runtime()
     bad: list[str] = []
     batch: list[tuple[str, str]] = []  # (kind, normalised address)
-    added = 0
+    added = new = 0
+    file_name, operator = os.path.basename(path), operator_name()
 
     def flush() -> None:
-        unit_of_work(lambda: [suppress(rt.address_hash, kind, address, source[:32]) for kind, address in batch])
+        nonlocal new
+        new += unit_of_work(lambda: suppress_imported(rt.address_hash, batch, source[:32], file_name, operator))
 
     with open(path, encoding="utf-8-sig") as handle, progress("suppressing") as bar:
         task = bar.add_task("suppress", total=os.path.getsize(path))
@@ -56,6 +58,6 @@ def suppressions_import(path: str, source: str) -> None:
             added += len(batch)
     for message in bad:
         click.echo(message, err=True)
-    click.echo(f"{added} addresses suppressed (already suppressed ones included), {len(bad)} bad lines")
+    click.echo(f"{added} addresses suppressed ({new} new to the list), {len(bad)} bad lines")
     if bad:
         raise SystemExit(1)

@@ -31,8 +31,8 @@ def _insert():
     return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, source: str) -> str:
-    """Add the address (a no-op when it is there already: the first source stays); returns its hash."""
+def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, source: str) -> bool:
+    """Add the address (a no-op when it is there already: the first source stays); returns whether it was new."""
     digest = address_hash(kind, normalised_address)
     added = db.session.execute(
         _insert()(Suppression)
@@ -44,7 +44,17 @@ def suppress(address_hash: AddressHasher, kind: str, normalised_address: str, so
         announce("suppression.added", digest, kind, source)
         if kind == "email":
             address_suppressed(normalised_address, digest)  # onto the mail providers' lists too
-    return digest
+    return added is not None
+
+
+def suppress_imported(
+    address_hash: AddressHasher, addresses: Iterable[tuple[str, str]], source: str, file_name: str, operator: str
+) -> int:
+    """A batch of a suppression list file, (kind, normalised address) each, and the admin event that says who
+    imported which file and how many of its addresses were new to the list (never the addresses). Returns that."""
+    added = sum(suppress(address_hash, kind, address, source) for kind, address in addresses)
+    record_admin_event("cli", operator, "suppressions.imported", file_name[:128], {"source": source, "added": added})
+    return added
 
 
 def announce(type_: str, digest: str, kind: str, source: str | None) -> None:
