@@ -105,6 +105,21 @@ def test_an_unsubscribe_is_pushed_once_to_each_target_and_an_opt_in_removes_it(a
     )
 
 
+@pytest.mark.parametrize("through", ["PUT", "import"])
+def test_a_person_who_stopped_takes_the_stop_to_a_new_address(app, api, ann, runner, stand_ins, tmp_path, through):
+    """The stop goes with the person, whichever way their address changes (the import's way was found by this
+    round's review: it never pushed the new address)."""
+    stop_email(api)
+    if through == "PUT":
+        assert api.put("/recipients/cust-1", {"email": "ann2@example.com"}).status_code == 200
+    else:
+        listing = tmp_path / "people.csv"
+        listing.write_text("id,email\ncust-1,ann2@example.com\n")
+        assert runner.invoke(args=["recipients", "import", str(listing), "--processes", "1"]).exit_code == 0
+    deliver_all(app)
+    assert changes(stand_ins) == {name: [("add", ann), ("add", "ann2@example.com")] for name in TARGETS}
+
+
 def test_the_requests_are_the_providers_own_api_calls(app, api, ann, stand_ins):
     stop_email(api)
     deliver(app)

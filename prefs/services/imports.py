@@ -50,7 +50,7 @@ from ..extensions import db
 from ..models import Recipient, utcnow
 from ..suppression import AddressHasher
 from .events import serialise_event_writes
-from .recipients import ContactChange, plan_contact_change
+from .recipients import ContactChange, email_taken, plan_contact_change
 from .suppressions import SMS_STOP
 
 BATCH = 5000
@@ -329,6 +329,7 @@ def _write_sqlite(
             connection.execute(
                 update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
             )
+            email_taken(row.id, current.pk, change, sql)
     sql.many(INSERT_RECIPIENT, inserts)
     pks = dict(sql.select_in(RECIPIENT_PKS_BY_ID, [r.id for r in accepted if r.choices]))
     choice_changes = _choice_changes(sql, accepted, pks)
@@ -413,6 +414,7 @@ class _Plan(NamedTuple):
     choice_changes: dict[str, dict[tuple[str, str], tuple[bool | None, bool]]]
     events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]
     touched: set[str]
+    changes: dict[str, ContactChange]  # the stored recipients' contact changes
 
 
 def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str]) -> _Plan:
@@ -437,7 +439,8 @@ def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str])
     choice_changes = _choice_changes(sql, accepted, pks)
     events = _events(accepted, existing, changes, choice_changes, report)
     released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
-    return _Plan(rows, existing, report, staged, pks, choice_changes, events, {row.id for row in accepted} | released)
+    touched = {row.id for row in accepted} | released
+    return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes)
 
 
 def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name: str) -> ImportReport:
@@ -471,6 +474,8 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
         sql.execute(CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES)
         sql.copy(COPY_IMPORT_RECIPIENTS_POSTGRES, plan.staged)
         pks.update(sql.rows(UPSERT_IMPORT_RECIPIENTS_POSTGRES, (stamp, stamp)))  # id -> pk of the new ones too
+        for recipient_id, change in plan.changes.items():
+            email_taken(recipient_id, plan.pks[recipient_id], change, sql)
     if plan.choice_changes:
         sql.execute(CREATE_IMPORT_CHOICES_STAGE_POSTGRES)
         sql.copy(

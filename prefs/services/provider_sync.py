@@ -10,7 +10,8 @@ address itself (the suppression list keeps only its hash, so the message must ca
 - `email_stop_changed`: services/preferences.write_choices changed a channel or all-marketing choice;
 - `address_suppressed`: services/suppressions.suppress added an email address (erasure goes through it);
 - `suppression_lifted`: an opt-in with evidence lifted the recipient's email suppression;
-- `address_taken`: a recipient who stopped marketing by email was given a new address (PUT, console).
+- `address_taken`: a recipient who stopped marketing by email was given a new address (PUT, console, import:
+  services/recipients.email_taken).
 
 With no target configured nothing is queued, so no address is written anywhere for a feature that is off
 (`configure`, called once by the app factory: the targets are the deployment's, the same for every process).

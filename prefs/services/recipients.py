@@ -167,9 +167,18 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
         kind, before, after = event
         record_event(context, recipient_id, kind, before=before, after=after)
     db.session.flush()
-    if not created and recipient.email and recipient.email_hash and change.after.get("email"):
-        address_taken(recipient.id, recipient.pk, recipient.email, recipient.email_hash)  # their stop goes with them
+    if not created:
+        email_taken(recipient.id, recipient.pk, change)
     return recipient, created
+
+
+def email_taken(recipient_id: str, recipient_pk: int, change: ContactChange, sql: DriverSql | None = None) -> None:
+    """A stored recipient's contact change gave them a new email address: a stop of marketing by email goes
+    with them to it, onto the mail providers' lists (services/provider_sync.py). Every entry point that changes
+    contact data calls this: PUT and the console (upsert_recipient), the import."""
+    email, digest = change.after.get("email"), change.hashes.get("email_hash")
+    if email and digest:
+        address_taken(recipient_id, recipient_pk, email, digest, sql)
 
 
 def _refuse_address_clash(recipient: Recipient, fields: Mapping[str, Any]) -> None:
