@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -388,6 +389,21 @@ def test_saving_changes_exactly_what_the_person_changed(api, client, newsletter,
     assert response.status_code == 200 and b"Nothing changed" in response.data
     assert b'class="notice info"' in response.data  # told, not congratulated
     assert event_count(api) == before + 2
+
+
+def test_a_link_sent_by_text_to_a_number_given_up_cannot_switch_texts_on(api, client, newsletter, person):
+    """Found by this round's review: it opted the new number in, which never showed it reads that link."""
+    url = path_of(links(api, topic="newsletter", channel="sms")["preferences_url"])
+    assert api.put("/recipients/cust-1", {"phone": "+14155550199"}).status_code == 200
+    html = client.get(url).get_data(as_text=True)
+    assert boxes(html)["newsletter:sms"][:2] == (False, True)  # shown locked
+    scripted = {"newsletter:sms": "on", **EVERY_CHANNEL_ON, "shown": re.findall(r'name="shown" value="([^"]+)"', html)}
+    client.post(url, data=scripted)
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "no_consent"
+    time.sleep(1.05)  # link times have whole seconds: one signed in the second of the change cannot tell
+    fresh = path_of(links(api, topic="newsletter", channel="sms")["preferences_url"])  # one sent to the new number may
+    save(client, fresh, client.get(fresh).get_data(as_text=True), **{"newsletter:sms": True})
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "subscribed"
 
 
 @pytest.mark.parametrize("form", [{}, {"newsletter:sms": "on"}, {"shown": "nonsense"}, {"shown": "newsletter:email"}])

@@ -92,7 +92,7 @@ def plan_changes(
             named = change.topic is not None or change.channel is not None
             if change.channel in KEYWORD_STOPPED and number_stopped(recipient):
                 raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
-            if change.channel is not None and link is not None and not link_may_opt_in(link, change.channel):
+            if change.channel is not None and link is not None and not link_may_opt_in(link, change.channel, recipient):
                 raise PrefsError(
                     "forbidden",
                     f"{REGISTRY[change.channel].plural.capitalize()} can be switched on only from a link we sent that way.",
@@ -236,6 +236,14 @@ def link_may_lift(link: LinkTarget, recipient: Recipient | RecipientRow, kind: s
         suppressed_at = suppressed_at.replace(tzinfo=UTC)
     if link.issued_at < int(suppressed_at.timestamp()):  # link times have whole seconds: the same second counts as after
         return False
+    return address_held_since_link(link, recipient, kind)
+
+
+def address_held_since_link(link: LinkTarget, recipient: Recipient | RecipientRow, field: str) -> bool:
+    """Whether the recipient still holds the address (`email` or `phone`) they held when the link was signed:
+    no contact change of it since. A link without its signing time cannot tell, so it does not."""
+    if link.issued_at is None:
+        return False
     since = datetime.fromtimestamp(link.issued_at, UTC)
     contact_changes = db.session.execute(
         select(ConsentEvent.after).where(
@@ -244,13 +252,17 @@ def link_may_lift(link: LinkTarget, recipient: Recipient | RecipientRow, kind: s
             ConsentEvent.at >= since,
         )
     ).scalars()
-    return not any(isinstance(after, dict) and kind in after for after in contact_changes)
+    return not any(isinstance(after, dict) and field in after for after in contact_changes)
 
 
-def link_may_opt_in(link: LinkTarget, channel: str) -> bool:
-    """Texts are switched on through a link only from a link sent by text: it alone shows the holder
-    reads that number (TCPA express consent); other channels from any of the person's links."""
-    return not REGISTRY[channel].opt_in_by_own_link_only or link.channel == channel
+def link_may_opt_in(link: LinkTarget, channel: str, recipient: Recipient | RecipientRow) -> bool:
+    """Texts are switched on through a link only from a link sent by text, to the number the person still
+    holds: it alone shows the holder reads that number (TCPA express consent); a link sent to the number they
+    had says nothing of the new one. Other channels from any of the person's links."""
+    entry = REGISTRY[channel]
+    if not entry.opt_in_by_own_link_only:
+        return True
+    return link.channel == channel and address_held_since_link(link, recipient, entry.address.field)
 
 
 def address_hashes(recipient: Recipient | RecipientRow) -> dict[str, str | None]:
@@ -261,7 +273,7 @@ def address_hashes(recipient: Recipient | RecipientRow) -> dict[str, str | None]
 def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, state: RecipientState) -> dict[str, str]:
     """channel -> LINK_OTHER_CHANNEL, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
     what the preference center locks, from the same rules as plan_changes and _suppressions_to_lift."""
-    limits = {channel: LINK_OTHER_CHANNEL for channel in CHANNELS if not link_may_opt_in(link, channel)}
+    limits = {channel: LINK_OTHER_CHANNEL for channel in CHANNELS if not link_may_opt_in(link, channel, recipient)}
     hashes = address_hashes(recipient)
     sources = suppression_sources(digest for digest in hashes.values() if digest)
     for channel in state.suppressed_channels:
