@@ -56,6 +56,22 @@ def test_a_gpc_signal_records_the_opt_out_once_and_the_audience_check_answers_it
     assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True
 
 
+def test_the_locked_box_of_a_deactivated_account_is_left_as_it_is(api, client, newsletter, person):
+    """Found by this round's review: the box is drawn locked, and a scripted POST still took the opt-out back."""
+    url = preferences_path(api)
+    client.get(url, headers={"Sec-GPC": "1"})
+    assert api.post("/recipients/cust-1/deactivate").status_code in (200, 204)
+    html = client.get(url).get_data(as_text=True)
+    assert " checked" in do_not_sell_box(html) and "disabled" in do_not_sell_box(html)
+    before = len(events(api))
+    from test_pages import boxes
+
+    form = {name: "on" for name, (ticked, locked, _) in boxes(html).items() if ticked and not locked}
+    shown = [*re.findall(r'name="shown" value="([^"]+)"', html), "do_not_sell=1"]  # scripted: "it was shown ticked"
+    client.post(url, data={**form, "shown": shown})  # and unticked
+    assert len(events(api)) == before and " checked" in do_not_sell_box(client.get(url).get_data(as_text=True))
+
+
 def test_the_box_takes_the_opt_out_back_and_gives_it_from_the_page(api, client, newsletter, person):
     url = preferences_path(api)
     html = client.get(url, headers={"Sec-GPC": "1"}).get_data(as_text=True)

@@ -77,8 +77,9 @@ def save_preferences(token: str):
         form = preference_form(target, recipient)
         changes = changes_from_form(form, request.form, shown)
         written = apply_preference_changes(runtime().catalogue, recipient, changes, context) if changes else 0
-        if DO_NOT_SELL_BOX in shown and shown[DO_NOT_SELL_BOX] != (DO_NOT_SELL_BOX in request.form):
-            written += set_do_not_sell(recipient.id, DO_NOT_SELL_BOX in request.form, context)
+        wanted = DO_NOT_SELL_BOX in request.form
+        if DO_NOT_SELL_BOX in shown and shown[DO_NOT_SELL_BOX] != wanted and not do_not_sell_locked(recipient):
+            written += set_do_not_sell(recipient.id, wanted, context)
         return recipient, written
 
     recipient, written = unit_of_work(save)
@@ -87,6 +88,11 @@ def save_preferences(token: str):
     else:
         notice, kind = _("Nothing changed: your choices were already as shown."), "info"
     return render_preferences(target, recipient, token, notice, kind)
+
+
+def do_not_sell_locked(recipient: Recipient | RecipientRow) -> bool:
+    """The "do not sell or share" box is shown locked, and a save leaves it, while the account is deactivated."""
+    return recipient.status != "active"
 
 
 def preference_form(target: LinkTarget, recipient: Recipient | RecipientRow) -> PreferenceForm:
@@ -121,7 +127,7 @@ def render_preferences(
 ):
     form = preference_form(target, recipient)
     addresses = {channel: masked_address(recipient, channel) for channel in form.channels}
-    do_not_sell = Box(DO_NOT_SELL_BOX, "", opted_out_of_sale(recipient.pk), recipient.status != "active", "deactivated")
+    do_not_sell = Box(DO_NOT_SELL_BOX, "", opted_out_of_sale(recipient.pk), do_not_sell_locked(recipient), "deactivated")
     return render_template(
         "pages/preferences.html",
         form=form,
