@@ -180,15 +180,21 @@ def verified(purpose: str, token: str, *, expired_too: bool = False) -> LinkTarg
     """The link's target. Raises TokenInvalid (a topic the catalogue never had means a forged payload) or
     TokenExpired; with `expired_too`, a genuine expired link's target is returned (an unsubscribe is never
     refused, SPEC §16)."""
+    return verified_and_expired(purpose, token, expired_too=expired_too)[0]
+
+
+def verified_and_expired(purpose: str, token: str, *, expired_too: bool = False) -> tuple[LinkTarget, bool]:
+    """verified(), and whether the link is past its lifetime (then it does nothing more than unsubscribe)."""
+    expired = False
     try:
         target = runtime().signer.verify(purpose, token)
-    except TokenExpired as expired:
-        if not expired_too or not isinstance(expired.target, LinkTarget):
+    except TokenExpired as error:
+        if not expired_too or not isinstance(error.target, LinkTarget):
             raise
-        target = expired.target
+        target, expired = error.target, True
     if target.topic is not None and runtime().catalogue.get(target.topic) is None:
         raise TokenInvalid
-    return target
+    return target, expired
 
 
 def evidence(target: LinkTarget, **extra) -> dict:

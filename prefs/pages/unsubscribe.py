@@ -16,7 +16,7 @@ from ..services.states import recipient_state
 from ..services.unsubscribe import stop_in_force, undo_unsubscribe, unsubscribe
 from ..tokens import PREFERENCES, UNSUBSCRIBE, LinkTarget
 from . import bp
-from .common import channel_words, evidence, limited, link_context, masked_address, verified, what_stops
+from .common import channel_words, evidence, limited, link_context, masked_address, verified, verified_and_expired, what_stops
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def do_unsubscribe(token: str):
     refused (SPEC §16). The page's language comes from `?lang=` (the confirmation page's form carries it)
     or the browser: the one-click path reads nothing more than it must.
     """
-    target = verified(UNSUBSCRIBE, token, expired_too=True)
+    target, expired = verified_and_expired(UNSUBSCRIBE, token, expired_too=True)
     via = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     context = link_context(via, target, evidence(target))
     recipient, changed = fast_write(lambda: unsubscribe(runtime().catalogue, target, context))
@@ -66,6 +66,7 @@ def do_unsubscribe(token: str):
         what=what_stops(target),
         address=masked_address(recipient, target.channel),
         token=token,
+        can_undo=not expired,  # undo through an expired link is refused (410): it is not offered
         preferences_url=preferences_url_for(target),
     )
 
