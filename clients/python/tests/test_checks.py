@@ -205,3 +205,31 @@ def test_links_give_urls_and_the_headers_to_paste(client: PrefsClient, newslette
         client.links(person, topic="billing")
     with pytest.raises(NotFound):
         client.links(unique("nobody"), topic="newsletter")
+
+
+def test_a_check_and_a_batch_ask_about_a_scheduled_send(prefs_server: LiveServer, newsletter: Topic) -> None:
+    """`at` could not be sent (found by this round's review): a mailer could ask only about now (SPEC §17)."""
+    from datetime import UTC, datetime
+
+    from support import RecordingTransport
+
+    person = unique()
+    later = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    transport = RecordingTransport()
+    with PrefsClient(prefs_server.url, prefs_server.admin_key, transport=transport) as client:
+        client.put_recipient(person, email=f"{person}@example.com")
+        assert client.check("newsletter", "email", recipient_id=person, at=later).reason == "default"
+        assert client.check("newsletter", "email", recipient_id=person, at="2030-01-02T03:04:05-06:00").allowed
+        [batch] = client.check_batch([{"recipient_id": person}], topic="newsletter", channel="email", at=later)
+        assert batch.reason == "default"
+        with pytest.raises(Invalid):
+            client.check("newsletter", "email", recipient_id=person, at="tomorrow")
+    sent = [
+        json.loads(request.content) for request in transport.requests if request.url.path.endswith(("/check", "/check/batch"))
+    ]
+    assert [body.get("at") for body in sent] == [
+        "2030-01-02T03:04:05+00:00",
+        "2030-01-02T03:04:05-06:00",
+        "2030-01-02T03:04:05+00:00",
+        "tomorrow",
+    ]

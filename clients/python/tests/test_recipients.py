@@ -102,3 +102,14 @@ def test_the_audience_check_undeliverable_clearing_and_sync_receipts(client: Pre
     assert client.sync_receipts(person) == {"recipient_id": person, "targets": {}}
     with pytest.raises(NotFound):
         client.sync_receipts(unique("nobody"))
+
+
+def test_a_recipients_time_zone_is_set_and_cleared(client: PrefsClient) -> None:
+    """The client could not send it (found by this round's review), though PUT takes it (SPEC §17)."""
+    person = unique()
+    assert (
+        client.put_recipient(person, email=f"{person}@example.com", time_zone="America/Chicago")["time_zone"] == "America/Chicago"
+    )
+    assert client.get_recipient(person)["time_zone"] == "America/Chicago"
+    assert client.put_recipient(person, locale="en")["time_zone"] == "America/Chicago"  # left out: it stays
+    assert client.put_recipient(person, time_zone=None)["time_zone"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import quote
@@ -49,6 +49,11 @@ def _segment(value: str | int) -> str:
     """One path segment, escaped; "." and ".." too, which an HTTP client would otherwise resolve away."""
     text = str(value)
     return "%2E" * len(text) if text.strip(".") == "" and text else quote(text, safe="")
+
+
+def _moment(at: datetime | str | None) -> str | None:
+    """A check's `at` as the API reads it: ISO 8601 text."""
+    return at.isoformat() if isinstance(at, datetime) else at
 
 
 def _given(**fields: Any) -> dict[str, Any]:
@@ -106,12 +111,20 @@ class PrefsClient:
 
     # --- asking before a send (scope check) ------------------------------------------------------------------
     def check(
-        self, topic: str, channel: str, *, recipient_id: str | None = None, email: str | None = None, phone: str | None = None
+        self,
+        topic: str,
+        channel: str,
+        *,
+        recipient_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        at: datetime | str | None = None,
     ) -> CheckResult:
         """May `topic` go to this person on `channel`? Name the person by exactly one of recipient_id, email
-        or phone. Raises Invalid (422 invalid) for a malformed check, UnknownTopic for a topic not in the
-        catalogue."""
-        body = {**_given(recipient_id=recipient_id, email=email, phone=phone), "topic": topic, "channel": channel}
+        or phone. `at` (a datetime with its offset, or ISO 8601 text) asks about a scheduled send: texts and
+        calls are judged by the person's local time then (quiet hours); default now. Raises Invalid (422
+        invalid) for a malformed check, UnknownTopic for a topic not in the catalogue."""
+        body = {**_given(recipient_id=recipient_id, email=email, phone=phone, at=_moment(at)), "topic": topic, "channel": channel}
         return CheckResult.from_json(self._json("POST", "/check", idempotent=True, json=body))
 
     def check_audience(
@@ -128,6 +141,7 @@ class PrefsClient:
         *,
         topic: str | None = None,
         channel: str | None = None,
+        at: datetime | str | None = None,
         include_links: bool = False,
         chunk_size: int = MAX_BATCH,
     ) -> list[CheckResult]:
@@ -135,11 +149,12 @@ class PrefsClient:
         `chunk_size` (at most 10,000, the server's limit), and a request the server finds too large is split
         in two. An item is `{recipient_id | email | phone, topic?, channel?, message_id?}`; `topic` and
         `channel` here fill items that lack them. A malformed item (an unknown topic included) is answered
-        `reason="invalid"` with its `error`, as the server answers it; the others are still answered. With
-        `include_links`, allowed non-mandatory email results carry `links`."""
+        `reason="invalid"` with its `error`, as the server answers it; the others are still answered. `at` (as
+        for check) fills items without their own. With `include_links`, allowed non-mandatory email results
+        carry `links`."""
         if not 1 <= chunk_size <= MAX_BATCH:
             raise ValueError(f"chunk_size must be 1 to {MAX_BATCH}.")
-        options: dict[str, Any] = _given(topic=topic, channel=channel)
+        options: dict[str, Any] = _given(topic=topic, channel=channel, at=_moment(at))
         if include_links:
             options["include_links"] = True
         results: list[CheckResult] = []
@@ -196,10 +211,12 @@ class PrefsClient:
         phone: str | None | Unset = UNSET,
         postal_address: PostalAddress | None | Unset = UNSET,
         locale: str | None | Unset = UNSET,
+        time_zone: str | None | Unset = UNSET,
     ) -> Recipient:
         """Create the recipient or merge the fields given; None clears a field, a field left out stays.
+        `time_zone` is an IANA name (America/Chicago): the person's local time for quiet hours.
         Raises AddressInUse when the email or phone belongs to someone else, Erased for an erased id."""
-        fields = {"email": email, "phone": phone, "postal_address": postal_address, "locale": locale}
+        fields = {"email": email, "phone": phone, "postal_address": postal_address, "locale": locale, "time_zone": time_zone}
         body = {name: value for name, value in fields.items() if value is not UNSET}
         return cast(Recipient, self._json("PUT", f"/recipients/{_segment(recipient_id)}", idempotent=True, json=body))
 

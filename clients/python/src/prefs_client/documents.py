@@ -20,6 +20,7 @@ class Recipient(TypedDict):
     phone: str | None
     postal_address: PostalAddress | None
     locale: str | None
+    time_zone: str | None  # IANA name: the person's local time for quiet hours
     status: str  # active, deactivated, erased
     created_at: str
     updated_at: str
