@@ -144,6 +144,21 @@ def test_every_language_on_the_preference_center(api, client, pages):
         assert save in html and (tag == "en" or save != "Save my choices")
 
 
+def test_the_topics_the_service_makes_itself_are_named_in_every_language(api, client, pages):
+    """Found by this round's review: "Billing" and "Service messages" showed in English on every page."""
+    english = re.findall(
+        r'<span class="topic">([^<]*)</span>', visit(client, pages["preferences"], "?lang=en").get_data(as_text=True)
+    )
+    assert {"Billing", "Service messages"} <= set(english)
+    for tag in languages.LANGUAGES:
+        if tag != "en":
+            html = visit(client, pages["preferences"], f"?lang={tag}").get_data(as_text=True)
+            names = set(re.findall(r'<span class="topic">([^<]*)</span>', html))
+            assert not names & {"Billing", "Service messages"}, (tag, names)
+    # An admin's own wording stands: the migration filled only the untouched built-in topics.
+    assert api.get("/topics/billing").get_json()["names"]["de"] == "Abrechnung"
+
+
 @pytest.fixture
 def anonymous_pages(api, client, newsletter, person):
     expired = path_of(expired_links(api, topic="newsletter")["preferences_url"])
