@@ -257,6 +257,25 @@ def test_a_mailto_unsubscribe_past_the_links_lifetime_still_unsubscribes(app, ap
         assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == reason
 
 
+@pytest.mark.parametrize("settings_override", [{"PREFS_UNSUBSCRIBE_MAILTO": "unsubscribe@mail.example.com"}])
+def test_a_mailto_unsubscribe_for_a_topic_since_taken_off_email_keeps_the_no(app, api, client, newsletter, person):
+    """Found by this round's review: ignored, while the one-click POST of the same link keeps it (SPEC §16)."""
+    from prefs.models import Recipient, Topic
+    from prefs.tokens import mailto_reference
+
+    with app.app_context():
+        pk = db.session.scalar(select(Recipient.pk).where(Recipient.id == "cust-1"))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.key == "newsletter"))
+    reference = mailto_reference("test-signing-key-1", pk, topic_id, "email")
+    assert api.patch("/topics/newsletter", {"channels": ["sms"], "default_subscribed": {"sms": False}}).status_code == 200
+    secret = {"X-Prefs-Webhook-Secret": "test-email-webhook-secret"}
+    answer = client.post("/webhooks/email", json={"to": f"unsubscribe+{reference}@mail.example.com"}, headers=secret)
+    assert answer.status_code == 200 and answer.get_json()["status"] == "unsubscribed", answer.get_json()
+    body = {"channels": ["email", "sms"], "default_subscribed": {"email": True, "sms": False}}
+    assert api.patch("/topics/newsletter", body).status_code == 200
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
+
+
 @pytest.mark.parametrize("settings_override", [PROVIDER_SETTINGS])
 def test_export_says_what_providers_and_browsers_told_about_the_person(api, client, newsletter, person):
     """A dead address reported by a mail provider and a Global Privacy Control signal are data about the person."""

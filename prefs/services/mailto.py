@@ -57,5 +57,7 @@ def mailto_unsubscribe(deps: Deps, to_field: str) -> bool:
     target = target_of(deps, reference) if reference else None
     if target is None:
         return False
-    unsubscribe(deps.catalogue, target, ChangeContext(Actor("email", None, "mailto"), None, {"source": "mailto"}))
+    # The reference is its link's, so the change is that link's, as its one-click POST's is (a topic since
+    # taken off the channel keeps the person's no: services/preferences.plan_changes).
+    unsubscribe(deps.catalogue, target, ChangeContext(Actor("email", None, "mailto"), None, {"source": "mailto"}, target))
     return True
