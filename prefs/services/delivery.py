@@ -101,11 +101,12 @@ def fan_out(now: datetime, limit: int = 1000, sync_targets: Sequence[str] = ()) 
     ]
     stamp = sql.time(now)
     rows = []
-    for outbox_id, _kind, type_, event_id, ordering_key, payload, created_at in messages:
+    for _outbox_id, _kind, type_, event_id, ordering_key, payload, created_at in messages:
         written = _aware(sql.read_time(created_at))
+        webhook_id = message_id(event_id)  # the same for every endpoint, and through every retry
         for endpoint_id, events, endpoint_created in endpoints:
             if wants(events, type_) and endpoint_created <= written:
-                rows.append((endpoint_id, message_id(event_id, outbox_id), type_, event_id, ordering_key,
+                rows.append((endpoint_id, webhook_id, type_, event_id, ordering_key,
                              payload if payload is None or isinstance(payload, str) else json.dumps(payload),
                              sql.time(written), stamp, stamp))  # fmt: skip
     sql.many(INSERT_DELIVERY, rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -182,16 +183,19 @@ def replay(endpoint_id: int, after: int, actor: str, actor_id: str | None) -> di
     for event_id, kind, before, after_value, recipient_id, at in events:
         type_ = webhook_type(kind, before, after_value)
         if type_ is not None and ("*" in wanted or type_ in wanted):
-            rows.append((endpoint.id, message_id(event_id, None), type_, event_id, recipient_id, None, sql.time(at), now, now))
+            rows.append((endpoint.id, message_id(event_id), type_, event_id, recipient_id, None, sql.time(at), now, now))
     sql.many(INSERT_DELIVERY, rows)
     last = events[-1][0] if events else after
     record_admin_event(actor, actor_id, "webhook.replayed", str(endpoint.id), {"after": after, "queued": len(rows)})
     return {"queued": len(rows), "last_event_id": last}
 
 
-def message_id(event_id: int | None, outbox_id: int | None) -> str:
-    """webhook-id: one per event (so a replay keeps it), or per outbox message for what is not an event."""
-    return f"evt_{event_id}" if event_id is not None else f"msg_{outbox_id}"
+def message_id(event_id: int | None) -> str:
+    """webhook-id: one per event (so a replay keeps it); for a message that is not an event, a new random one
+    each time it is called, once per outbox message, and kept with its deliveries through every retry. Not the
+    outbox row's id: that row is deleted once fanned out, and SQLite gives the highest id out again, so two
+    messages would share it and a receiver would drop the second as a retry of the first."""
+    return f"evt_{event_id}" if event_id is not None else f"msg_{uuid.uuid4().hex}"
 
 
 def wants(events: Sequence[str], type_: str) -> bool:
