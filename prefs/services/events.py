@@ -18,6 +18,7 @@ from .outbox import webhook_type
 
 # Any constant will do; it names the lock that orders event writes on PostgreSQL.
 EVENT_WRITE_LOCK = 0x70726566
+IMPORT_WRITE_LOCK = 0x70726567  # one import batch written at a time (services/imports.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from functools import partial
 from multiprocessing import get_context
 from typing import Any, NamedTuple, cast
 
-from psycopg.errors import UniqueViolation
+from psycopg.errors import DeadlockDetected, UniqueViolation
 from sqlalchemy import Table, update
 
 from ..addresses import is_recipient_id, normalize_email, normalize_locale, normalize_phone, normalize_time_zone
@@ -34,6 +34,7 @@ from ..db.statements import (
     INSERT_IMPORT_OUTBOX,
     INSERT_RECIPIENT,
     LAST_EVENT_ID,
+    LOCK_EVENT_WRITES,
     LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES,
     RECIPIENT_IDS_BY_EMAIL,
     RECIPIENT_IDS_BY_PHONE,
@@ -49,7 +50,7 @@ from ..errors import PrefsError
 from ..extensions import db
 from ..models import Recipient, utcnow
 from ..suppression import AddressHasher
-from .events import serialise_event_writes
+from .events import IMPORT_WRITE_LOCK, serialise_event_writes
 from .recipients import ContactChange, email_taken, plan_contact_change
 from .suppressions import SMS_STOP
 
@@ -448,6 +449,9 @@ def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name
     if a third recipient took one of its addresses meanwhile: the unique key refuses the write, and it is
     tried once more), write it and commit. Returns the batch's outcome."""
     for attempt in (1, 2):
+        # One import writes at a time: two inserting the same new people in different orders would deadlock
+        # on their unique keys (an import's new rows have nothing to lock beforehand).
+        sql.execute(LOCK_EVENT_WRITES, (IMPORT_WRITE_LOCK,))  # the event lock's statement, a key of its own
         locked = {
             row[1]: _Current(*row) for row in sql.select_in(LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES, [r.id for r in plan.rows])
         }
@@ -456,7 +460,7 @@ def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name
         try:
             _apply_postgres(sql, plan, file_name)
             return plan.report
-        except UniqueViolation:
+        except (UniqueViolation, DeadlockDetected):  # another writer took a key the batch writes: decide again
             sql.rollback()
             if attempt == 2:
                 raise

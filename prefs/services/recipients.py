@@ -162,11 +162,13 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
     change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, deps.address_hash)
     for name, value in {**change.after, **change.hashes}.items():
         setattr(recipient, name, value)
+    # The addresses' unique keys before the event lock, as the id's above: a writer holding the event lock
+    # must never wait on an address key (an import holds new keys while it waits for the event lock).
+    db.session.flush()
     event = contact_event(created, change)
     if event is not None:
         kind, before, after = event
         record_event(context, recipient_id, kind, before=before, after=after)
-    db.session.flush()
     if not created:
         email_taken(recipient.id, recipient.pk, change)
     return recipient, created
