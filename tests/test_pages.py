@@ -218,6 +218,22 @@ def test_a_link_for_a_topic_since_taken_off_its_channel_still_unsubscribes(api, 
     assert api.patch("/recipients/cust-1/preferences", change).status_code == 422
 
 
+def test_undo_leaves_a_cell_an_import_set_since(api, client, runner, newsletter, person, tmp_path):
+    """An import is newer than the unsubscribe it follows (found by this round's review: undo overwrote it)."""
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}]})
+    url = path_of(links(api, topic="newsletter")["unsubscribe_url"])
+    assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    listing = tmp_path / "crm.csv"
+    listing.write_text("id,newsletter:email\ncust-1,yes\n")  # the CRM says yes: the cell changes
+    assert runner.invoke(args=["recipients", "import", str(listing), "--processes", "1"]).exit_code == 0
+    listing.write_text("id,newsletter:email\ncust-1,no\n")  # and then no, as the unsubscribe left it
+    assert runner.invoke(args=["recipients", "import", str(listing), "--processes", "1"]).exit_code == 0
+    before = event_count(api)
+    assert b"Nothing to undo" in client.post(url + "/undo").data
+    assert event_count(api) == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
+
+
 def test_undo_of_a_channel_stop_removes_it(api, client, newsletter, person):
     url = path_of(links(api)["unsubscribe_url"])
     client.post(url, data={"List-Unsubscribe": "One-Click"})

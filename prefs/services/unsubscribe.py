@@ -70,5 +70,17 @@ def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipi
         return recipient, False
     if stored_choices(recipient.pk).get(key, (None, False))[0] is not False:
         return recipient, False
+    if target.topic is not None and _imported_since(recipient.id, latest.id, f"{target.topic}:{target.channel}"):
+        return recipient, False  # an import set the cell since (its events hold the cells it changed)
     written = write_choices(recipient, {key: latest.before}, context, undoing=True)
     return recipient, written > 0
+
+
+def _imported_since(recipient_id: str, event_id: int, cell: str) -> bool:
+    """Whether an import changed this `topic:channel` cell of the person after event `event_id`."""
+    later = db.session.execute(
+        select(ConsentEvent.after).where(
+            ConsentEvent.recipient_id == recipient_id, ConsentEvent.kind == "imported", ConsentEvent.id > event_id
+        )
+    ).scalars()
+    return any(isinstance(after, dict) and cell in after for after in later)
