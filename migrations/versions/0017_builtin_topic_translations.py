@@ -80,6 +80,7 @@ def downgrade():
     connection = op.get_bind()
     for key, (_name, _description, translated) in BUILT_IN.items():
         names = {tag: words[0] for tag, words in translated.items()}
-        row = connection.execute(sa.select(topics.c.names).where(topics.c.key == key)).first()
-        if row is not None and row.names == names:  # still ours
+        descriptions = {tag: words[1] for tag, words in translated.items()}
+        row = connection.execute(sa.select(topics.c.names, topics.c.descriptions).where(topics.c.key == key)).first()
+        if row is not None and (row.names, row.descriptions) == (names, descriptions):  # still ours, both
             connection.execute(topics.update().where(topics.c.key == key).values(names={}, descriptions={}))
