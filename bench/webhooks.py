@@ -160,7 +160,7 @@ class Database:
         from prefs.services.webhook_endpoints import message_id
 
         with self.engine.connect() as connection:
-            return {message_id(row[0], None) for row in connection.execute(text("SELECT id FROM consent_events"))}
+            return {message_id(row[0]) for row in connection.execute(text("SELECT id FROM consent_events"))}
 
     def drained(self) -> bool:
         """Nothing left to send: the outbox fanned out and no delivery pending."""
@@ -566,7 +566,7 @@ def feed(app, events: int, rate: float, recipients: int, batch: int = 10) -> tup
             newest = db.session.execute(text("SELECT max(id) FROM consent_events")).scalar_one()
             db.session.rollback()
             for id_ in range(last_id + 1, newest + 1):  # one feeder: the ids after the last commit are this commit's
-                committed_at[message_id(id_, None)] = now
+                committed_at[message_id(id_)] = now
             last_id = newest
         fed_seconds = time.monotonic() - began
         db.session.remove()
