@@ -78,7 +78,8 @@ def lookup_email(raw: object, field: str = "email") -> str:
     if not isinstance(raw, str):
         raise invalid(field, "Not a valid email address.")
     candidate = raw.strip()
-    if len(candidate) > 320 or not LOOKUP_EMAIL_RE.match(candidate):
+    if len(candidate) > 320 or not LOOKUP_EMAIL_RE.match(candidate) or "\x00" in candidate:
+        # A NUL: a request's text is refused before it gets here, a provider's is read here (request_guards.py)
         raise invalid(field, "Not a valid email address.")
     if candidate.isascii() and "xn--" not in candidate.lower():
         return candidate.lower()  # the common case: lower-case ASCII is canonical already

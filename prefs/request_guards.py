@@ -29,6 +29,11 @@ _ENCODED_SURROGATE = b"\xed"
 # The batch check answers a malformed item in its place (SPEC §4), so its JSON is read first and each string
 # judged where it stands (api/schemas.py LeanSchema, storable_text.py).
 BATCH_PATH = "/api/v1/check/batch"
+# A mail provider's body quotes other people's text (a remote server's bounce reason, a reader's user agent),
+# where an escaped NUL is no reason to refuse the events beside it: the provider would retry the whole batch,
+# failing, and drop its unsubscribes. What prefs keeps of an event is judged where it is stored
+# (services/provider_events.py). Half a surrogate pair stays refused: the SNS signature check encodes the text.
+PROVIDER_EVENTS_PATH = "/webhooks/providers/"
 
 
 def refuse(message: str) -> None:
@@ -58,7 +63,7 @@ def refuse_unstorable_text() -> None:
         return
     if request.path == BATCH_PATH:
         return  # JSON escapes decode to text the batch reads item by item (storable_text.py)
-    if b"\\u0000" in body and _ESCAPED_NUL.search(body) is not None:
+    if b"\\u0000" in body and _ESCAPED_NUL.search(body) is not None and not request.path.startswith(PROVIDER_EVENTS_PATH):
         refuse(NUL)
     if (_ENCODED_SURROGATE in body or (b"\\u" in body and _SURROGATE_ESCAPE.search(body))) and _holds_surrogate(body):
         refuse(SURROGATE)

@@ -186,6 +186,43 @@ def test_percent_zero_zero_in_a_sendgrid_event_is_text_and_holds_back_no_unsubsc
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
 
 
+def test_a_nul_in_a_field_prefs_does_not_read_holds_back_no_event_of_the_batch(api, client, newsletter, person):
+    """Found in session 8's review: an escaped NUL anywhere in a provider's body (a remote server's bounce text,
+    a mail client's user agent) made the whole batch a 400, so SendGrid retried it, failing, until it gave up
+    on the unsubscribe beside it. Each event's own fields are judged where they are stored instead."""
+    events = [
+        sendgrid_event("click", "ann@example.com", useragent="Mozilla/5.0 (evil\x00)"),
+        sendgrid_event("bounce", "ann@example.com", type="blocked", reason="550 mailbox \x00 full"),
+        sendgrid_event("unsubscribe", "ann@example.com"),
+    ]
+    assert b"\\u0000" in sendgrid_request(events)[0]  # as SendGrid's JSON writes a NUL
+    answer = post_sendgrid(client, events)
+    assert answer.status_code == 200 and answer.get_json()["outcomes"] == {"recorded": 1, "applied": 1}
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "channel_unsubscribed"
+
+
+def test_a_nul_in_an_event_s_own_id_code_or_address_is_never_stored(api, client, sns_host, newsletter, person):
+    """The id is kept as its hash (a replay still finds it), the bounce code is dropped, and an address with a
+    NUL is nobody's: each event is answered, none is a 500 (PostgreSQL's text cannot hold a NUL)."""
+    bounce = sendgrid_event("bounce", "ann@example.com", sg_event_id="id\x00one", status="5.1.\x001")
+    nobody = sendgrid_event("spamreport", "ann\x00@example.com")
+    answer = post_sendgrid(client, [bounce, nobody])
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["outcomes"] == {"applied": 1, "ignored": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+    assert post_sendgrid(client, [bounce]).get_json()["outcomes"] == {"duplicate": 1}
+    postmark = postmark_bounce("bob@example.com", record_id="p\x00m")  # type: ignore[arg-type]
+    assert post_postmark(client, postmark) == {"suppressed": 1}  # nobody holds bob's address
+    assert post_postmark(client, postmark) == {"duplicate": 1}
+    # SNS quotes SES's JSON inside its own, where no request check sees the NUL: read it is one all the same.
+    notification = json.loads(ses_bounce("cy@example.com"))
+    notification["bounce"]["feedbackId"] = "feedback\x00id"
+    notification["bounce"]["bouncedRecipients"][0]["status"] = "5.\x00"
+    message = sns_message(sns_host.url(""), "Notification", {"Message": json.dumps(notification)})
+    answer = client.post("/webhooks/providers/ses", data=json.dumps(message), content_type="text/plain; charset=UTF-8")
+    assert answer.status_code == 200 and answer.get_json()["outcomes"] == {"suppressed": 1}, answer.get_data(as_text=True)
+
+
 # --- Mailgun: HMAC of timestamp + token ----------------------------------------------------------------
 def test_a_mailgun_complaint_stops_marketing_by_email_but_not_mandatory_mail(api, client, newsletter, person):
     payload = mailgun_payload(mailgun_event("complained", "ann@example.com"))

@@ -34,6 +34,7 @@ from ..errors import PrefsError
 from ..extensions import db
 from ..models import ProviderEvent as ProviderEventRow
 from ..models import Recipient, UndeliverableAddress, utcnow
+from ..storable_text import problem
 from ..tokens import LinkTarget
 from .events import Actor, ChangeContext, record_event
 from .insights import provider_reported
@@ -85,8 +86,16 @@ class UndeliverableMark:
 
 
 def stored_event_id(event_id: str) -> str:
-    """The provider's id as stored: itself, or its SHA-256 when longer than the column."""
-    return event_id if len(event_id) <= MAX_EVENT_ID else hashlib.sha256(event_id.encode()).hexdigest()
+    """The provider's id as stored: itself, or its SHA-256 when longer than the column or holding text the
+    database cannot store (a NUL; the same id on a retry, so a replay is still found)."""
+    if len(event_id) <= MAX_EVENT_ID and problem(event_id) is None:
+        return event_id
+    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_code(code: str | None) -> str | None:
+    """A bounce's classification as kept with the mark: at most 32 characters, none when it cannot be stored."""
+    return code[:32] if code and problem(code) is None else None
 
 
 def apply_provider_event(deps: Deps, event: ProviderEvent) -> str:
@@ -174,7 +183,7 @@ def _mark(digest: str, event: ProviderEvent) -> bool:
     """Mark the address undeliverable; False when it was already (the first report stays)."""
     added = db.session.execute(
         _insert()(UndeliverableAddress)
-        .values(hash=digest, provider=event.provider, code=(event.code or None) and event.code[:32], reported_at=utcnow())
+        .values(hash=digest, provider=event.provider, code=stored_code(event.code), reported_at=utcnow())
         .on_conflict_do_nothing(index_elements=["hash"])
         .returning(UndeliverableAddress.hash)
     ).first()
