@@ -23,6 +23,7 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa
 
 from . import languages
+from .db.driver import lost_its_place
 from .errors import PrefsError
 from .extensions import db
 from .i18n import lazy_gettext as _l
@@ -40,11 +41,15 @@ UNAVAILABLE = (
     sa.OperationalError,
     sa.InterfaceError,
     sa.TimeoutError,
+    sa.InternalError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+    psycopg.InternalError,
     sqlite3.OperationalError,
 )
 # An OperationalError that is a race between two writers, not an outage: it stays a 500 and is logged as a bug.
+# An InternalError is an outage only when the connection lost its place (db/driver.py, lost_its_place:
+# pgbouncer's word that the server behind it died); one the server sends (SQLSTATE class XX) stays a 500.
 NOT_OUTAGES = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 # SQLite raises OperationalError for bugs too (no such table, a syntax error); only these are the file
 # being out of reach or held too long by another writer.
@@ -102,6 +107,8 @@ def _not_an_outage(error: BaseException) -> bool:
     driver_error = getattr(error, "orig", None) or error
     if isinstance(driver_error, sqlite3.OperationalError):
         return not str(driver_error).startswith(SQLITE_OUTAGES)
+    if isinstance(driver_error, psycopg.InternalError) or isinstance(error, sa.InternalError):
+        return not lost_its_place(error)
     return isinstance(driver_error, NOT_OUTAGES)
 
 

@@ -11,8 +11,11 @@ from urllib.parse import urlparse
 
 import psycopg
 import pytest
-from conftest import TEST_DATABASE_URL, requires_postgres
+from conftest import BASE_SETTINGS, TEST_DATABASE_URL, ApiClient, requires_postgres
+from interrupting_proxy import InterruptingProxy
+from sqlalchemy.engine import make_url
 
+from prefs import create_app
 from prefs.db.driver import DriverSql
 from prefs.extensions import db
 from prefs.services.states import load_states
@@ -117,3 +120,48 @@ def test_a_write_whose_connection_dies_mid_transaction_is_not_retried(app):
                 sql.rows("SELECT 1")
         finally:
             sql.close()
+
+
+@pytest.fixture
+def behind_interrupting_pooler(database_url):
+    """A second app on the same database, through a proxy that can put pgbouncer's "server conn crashed?" error
+    before the server's next answer (tests/interrupting_proxy.py), with PREFS_DATABASE_POOLER=pgbouncer."""
+    url = make_url(database_url)
+    proxy = InterruptingProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": proxied, "PREFS_DATABASE_POOLER": "pgbouncer"})
+    yield app, proxy
+    with app.app_context():
+        db.engine.dispose()
+    proxy.close()
+
+
+def test_an_answer_the_pooler_interrupts_is_a_503_and_its_connection_is_not_used_again(
+    api, make_key, newsletter, person, behind_interrupting_pooler
+):
+    """When PostgreSQL dies behind pgbouncer, pgbouncer may tell a client so just as the client's pooled
+    connection starts its next command, which then reads two answers: psycopg raised InternalError ("received 2
+    results from command 'BEGIN'"), a 500 on the one-click, and the connection stayed in the pool. The kill test
+    through pgbouncer (tests/test_postgres_outage.py) met it on a busy machine. It is the outage's 503 now, and
+    the next request gets a sound connection."""
+    app, proxy = behind_interrupting_pooler
+    client = app.test_client()
+    mailer = ApiClient(client, make_key("mailer", "check"))
+    link = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}).get_json()
+    one_click = urlparse(link["unsubscribe_url"]).path
+    assert mailer.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True  # the pool holds a connection
+
+    proxy.arm()
+    refused = client.post(one_click, data={"List-Unsubscribe": "One-Click"})
+    assert proxy.interrupted == 1
+    assert refused.status_code == 503 and "briefly unavailable" in refused.get_data(as_text=True)
+    assert refused.headers["Retry-After"]
+    assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True  # nothing written
+    assert client.post(one_click, data={"List-Unsubscribe": "One-Click"}).status_code == 200  # as the provider retries
+    assert mailer.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"
+
+    proxy.arm()
+    check = mailer.post("/check", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"})
+    assert proxy.interrupted == 2
+    assert check.status_code == 503 and check.get_json()["error"]["code"] == "unavailable"
+    assert mailer.check("newsletter", "email", recipient_id="cust-1")["reason"] == "unsubscribed"

@@ -75,17 +75,28 @@ class DriverSql:
         (prefs/db/engine.py), so the first use is where a dead connection shows."""
         first, self._used = not self._used, True
         try:
-            self.cursor.execute(text, params)
-        except DEAD_CONNECTION_ERRORS:
-            if not (first and self._autocommit and self._dbapi.driver_connection.closed):
-                raise
-            self._cursor = None
-            self._dbapi.invalidate()
-            # Nothing is held until the new checkout succeeds: if the server is still down it raises (the
-            # caller's 503), and close() must not try to give back the connection just discarded.
-            self._dbapi = None
-            self._checkout()
-            self.cursor.execute(text, params)
+            try:
+                self.cursor.execute(text, params)
+            except DEAD_CONNECTION_ERRORS:
+                if not (first and self._autocommit and self._dbapi.driver_connection.closed):
+                    raise
+                self._cursor = None
+                self._dbapi.invalidate()
+                # Nothing is held until the new checkout succeeds: if the server is still down it raises (the
+                # caller's 503), and close() must not try to give back the connection just discarded.
+                self._dbapi = None
+                self._checkout()
+                self.cursor.execute(text, params)
+        except psycopg.InternalError as error:
+            self._close_if_lost(error)
+            raise
+
+    def _close_if_lost(self, error: psycopg.InternalError) -> None:
+        """A connection that lost its place in the protocol is closed at once: the pool then discards it (this
+        class's close() and SQLAlchemy's reset both see it closed) instead of lending it again."""
+        if lost_its_place(error):
+            with suppress(psycopg.Error):
+                self._dbapi.driver_connection.close()
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
         self._run(self.sql(text), params)
@@ -147,15 +158,27 @@ class DriverSql:
         return True
 
     def commit(self) -> None:
-        self._dbapi.commit()
+        try:
+            self._dbapi.commit()
+        except psycopg.InternalError as error:
+            self._close_if_lost(error)
+            raise
 
     def rollback(self) -> None:
         self._dbapi.rollback()
 
     def pipeline(self) -> AbstractContextManager[Any]:
         """psycopg's pipeline mode on PostgreSQL (statements sent without waiting for the ones before, their
-        errors raised at the next read or the commit); nothing on SQLite, which has no round trips."""
-        if self.postgres and _PIPELINES:
+        errors raised at the next read or the commit); nothing on SQLite, which has no round trips.
+
+        Not behind a transaction pooler (PREFS_DATABASE_POOLER): when the server behind pgbouncer dies,
+        pgbouncer tells the client with an error of its own besides the server's, which a pipeline does not
+        expect. psycopg (3.3) then fails inside its own pipeline code (`IndexError: pop from an empty deque`),
+        which no handler can tell from a bug: a 500 instead of the outage's 503 (the kill test through
+        pgbouncer, tests/test_postgres_outage.py). Outside a pipeline the same error is an InternalError that
+        lost_its_place() recognises. Without a pipeline the one-click takes seven round trips instead of three;
+        a check takes one either way."""
+        if self.postgres and _PIPELINES and not self._dbapi.info.get(NO_PIPELINES):
             return self._dbapi.driver_connection.pipeline()
         return nullcontext()
 
@@ -180,7 +203,22 @@ class DriverSql:
 
 # What a connection that died under us raises (the server restarted, the network dropped it).
 DEAD_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def lost_its_place(error: BaseException) -> bool:
+    """Whether psycopg raised `error` (or the driver error SQLAlchemy wrapped in it) because the connection read
+    answers it did not ask for, not because the server refused a statement: an InternalError of psycopg's own,
+    with no SQLSTATE ("received 2 results from command 'BEGIN'"). pgbouncer causes it when the server behind it
+    dies: its "server conn crashed?" error can reach a pooled connection just as that starts its next command.
+    The connection is unusable, as if the server had closed it; an InternalError the server sends (SQLSTATE
+    class XX, e.g. data corruption) is a bug to look at, not this."""
+    driver_error = getattr(error, "orig", None) or error
+    return isinstance(driver_error, psycopg.InternalError) and driver_error.sqlstate is None
+
+
 _PIPELINES = psycopg.Pipeline.is_supported()  # libpq 14 or later (the psycopg[binary] wheel bundles one)
+# Set in a pooled connection's info by the engine's wiring behind a transaction pooler (db/engine.py).
+NO_PIPELINES = "prefs_no_pipelines"
 
 _standalone: ContextVar[DriverSql | None] = ContextVar("prefs_standalone_transaction", default=None)
 

@@ -10,12 +10,13 @@ from typing import Any
 from flask import Flask
 from psycopg.pq import ConnStatus
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
 from ..extensions import db
 from ..metrics import POOL_CAPACITY, POOL_IN_USE
+from .driver import NO_PIPELINES, lost_its_place
 from .transactions import guard_fast_writes
 
 
@@ -30,6 +31,9 @@ def init_engine(app: Flask) -> None:
         _count_pool_use(db.engine)
         if db.engine.dialect.name == "postgresql":
             event.listen(db.engine, "checkout", _refuse_dead_connections)
+            event.listen(db.engine, "handle_error", _discard_lost_connections)
+            if app.config["PREFS_DATABASE_POOLER"]:
+                event.listen(db.engine, "connect", _no_pipelines)
     guard_fast_writes(db.session)
 
 
@@ -54,6 +58,18 @@ def _refuse_dead_connections(dbapi_connection: Any, _record: Any, _proxy: Any) -
         raise DisconnectionError("the server closed the connection while it was idle in the pool")
 
 
+def _discard_lost_connections(context: ExceptionContext) -> None:
+    """SQLAlchemy's statements: a connection that lost its place in the protocol (db/driver.py, lost_its_place)
+    counts as a disconnect, so the pool discards it; plain SQL on the driver closes it itself."""
+    if lost_its_place(context.original_exception):
+        context.is_disconnect = True
+
+
+def _no_pipelines(_dbapi_connection: Any, record: Any) -> None:
+    """Behind a transaction pooler, the fast paths do not use psycopg's pipeline mode (DriverSql.pipeline)."""
+    record.info[NO_PIPELINES] = True
+
+
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """SQLAlchemy engine options for the configured database, with every wait bounded.
 
@@ -68,7 +84,8 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     after every transaction: psycopg's server-side prepared statements would meet a connection that never
     prepared them (pgbouncer before 1.21), so they are off, and the statement timeout cannot ride on the
     connection's start-up options (pgbouncer refuses them): set it on the database role instead
-    (`ALTER ROLE prefs SET statement_timeout = '15s'`, README).
+    (`ALTER ROLE prefs SET statement_timeout = '15s'`, README). Nor do the fast paths use pipeline mode there
+    (init_engine marks each connection; DriverSql.pipeline says why).
     """
     uri = config["SQLALCHEMY_DATABASE_URI"]
     connect_seconds = config["PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS"]
