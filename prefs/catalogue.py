@@ -41,7 +41,10 @@ class TopicCatalogue:
         self._ttl = ttl_seconds
         self._rules: dict[str, TopicRule] = {}
         self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one reload at a time
+        # Counts invalidations; a reload that saw one during its read does not stamp its copy fresh.
+        self._epoch = 0
+        self._stamp_lock = threading.Lock()
         self._generations = generations or CacheGenerations()
         self._generations.watch(TOPICS, self.invalidate)
 
@@ -65,11 +68,19 @@ class TopicCatalogue:
         return rules
 
     def invalidate(self) -> None:
-        self._loaded_at = float("-inf")
+        with self._stamp_lock:
+            self._epoch += 1
+            self._loaded_at = float("-inf")
 
     def _reload(self) -> dict[str, TopicRule]:
+        """Read the catalogue. On a threaded server another request may see a change and invalidate while this
+        read is under way, and the read may predate that change: the copy is then used but not stamped fresh,
+        so the next request reads again (else it would stand until the TTL, past P7's second)."""
         with self._lock:
+            epoch = self._epoch
             topics = db.session.execute(select(Topic)).scalars().all()
-            self._rules = {topic.key: topic_rule(topic) for topic in topics}
-            self._loaded_at = time.monotonic()
-            return self._rules
+            self._rules = rules = {topic.key: topic_rule(topic) for topic in topics}
+            with self._stamp_lock:
+                if self._epoch == epoch:
+                    self._loaded_at = time.monotonic()
+            return rules

@@ -6,12 +6,17 @@ the test, so the bound is shown without sleeping: before the half second is up B
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from conftest import BASE_SETTINGS, ApiClient
+from flask_migrate import downgrade, upgrade
+from test_operations import empty_database  # noqa: F401  (a fixture: a database of its own to migrate)
 
-from prefs import create_app
+from prefs import catalogue, create_app
 from prefs.db.generations import COHERENCE_SECONDS
 from prefs.extensions import db
+from prefs.services import api_keys
 
 
 class SteppedClock:
@@ -93,3 +98,107 @@ def test_nothing_is_dropped_while_nothing_changes(api, newsletter, person, node_
     clock.now += COHERENCE_SECONDS
     b.post("/check", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}, key=api.key)
     assert dropped == ["topics"]
+
+
+def in_another_request(work) -> None:
+    """Run `work` in a thread of its own, as a threaded server (flask serve, gunicorn --threads) runs another
+    request beside this one, and wait for it."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive() and not errors, errors
+
+
+def test_a_topic_archived_while_the_other_node_reloads_its_catalogue_is_not_lost(
+    api, make_key, newsletter, person, node_b, monkeypatch
+):
+    """Found in review (session 9): a reload that read the topics before the change, and stored them after
+    another request on its node had seen the change and dropped the catalogue, stood fresh until the TTL."""
+    other, clock = node_b
+    b = ApiClient(other.test_client(), make_key("mailer", "check"))
+    admin_b = ApiClient(other.test_client(), make_key("other-admin", "admin"))
+    read_topic = catalogue.topic_rule
+    raced = []
+
+    def meanwhile() -> None:  # between B's read of the topics and its storing them
+        assert api.patch("/topics/newsletter", {"archived": True}).status_code == 200  # on node A
+        clock.now += COHERENCE_SECONDS
+        assert admin_b.get("/topics").status_code == 200  # another request on B: it polls and drops the catalogue
+
+    def topic_rule(topic):
+        if not raced:
+            raced.append(topic.key)
+            in_another_request(meanwhile)
+        return read_topic(topic)
+
+    monkeypatch.setattr(catalogue, "topic_rule", topic_rule)
+    assert b.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"  # read before the change
+    assert raced
+    assert b.check("newsletter", "email", recipient_id="cust-1")["reason"] == "topic_archived"
+
+
+def test_a_key_revoked_while_the_other_node_looks_it_up_is_not_lost(
+    api, runner, make_key, newsletter, person, node_b, monkeypatch
+):
+    """Found in review (session 9): a look-up that read the key before its revocation, and stored it after
+    another request on its node had seen the revocation and cleared the cache, stood until the TTL."""
+    other, clock = node_b
+    b = ApiClient(other.test_client(), make_key("mailer", "check"))
+    admin_b = ApiClient(other.test_client(), make_key("other-admin", "admin"))
+    assert admin_b.get("/topics").status_code == 200  # B has looked once: its generations are known
+    read_scopes = api_keys.granted_scopes
+    raced = []
+
+    def meanwhile() -> None:  # between B's read of the key and its storing the look-up
+        assert runner.invoke(args=["keys", "revoke", "mailer"]).exit_code == 0  # node A's operator
+        clock.now += COHERENCE_SECONDS
+        assert admin_b.get("/topics").status_code == 200  # another request on B: it polls and clears the keys
+
+    def granted_scopes(scopes):
+        if not raced:
+            raced.append(scopes)
+            in_another_request(meanwhile)
+        return read_scopes(scopes)
+
+    monkeypatch.setattr(api_keys, "granted_scopes", granted_scopes)
+    assert b.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True  # read before the revocation
+    assert raced
+    refused = b.post("/check", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"})
+    assert refused.status_code == 401, refused.get_json()
+
+
+def test_a_migration_that_changes_topics_reaches_the_nodes_still_serving(empty_database):  # noqa: F811  (the fixture)
+    """Found in review (session 9): migration 0017 (the built-in topics' translations) changed topic rows without
+    bumping their generation, so a node serving through the deploy kept its copy until the TTL."""
+    migrating = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": empty_database})
+    serving = create_app({**BASE_SETTINGS, "PREFS_CACHE_TTL_SECONDS": 5, "PREFS_DATABASE_URL": empty_database})
+    clock = SteppedClock()
+    serving.extensions["prefs"].generations.clock = clock
+    try:
+        with migrating.app_context():
+            upgrade(revision="0016")
+        with serving.app_context():
+            assert serving.extensions["prefs"].catalogue.get("billing").names == {}  # cached
+        with migrating.app_context():
+            upgrade(revision="0017")
+        clock.now += COHERENCE_SECONDS
+        with serving.app_context():
+            assert serving.extensions["prefs"].catalogue.get("billing").names["es"] == "Facturación"
+        with migrating.app_context():
+            downgrade(revision="0016")
+        clock.now += COHERENCE_SECONDS
+        with serving.app_context():
+            assert serving.extensions["prefs"].catalogue.get("billing").names == {}
+    finally:
+        for app in (migrating, serving):
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

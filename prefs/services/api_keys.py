@@ -93,6 +93,7 @@ class ApiKeyCache:
         self._ttl = ttl_seconds
         self._entries: dict[str, tuple[float, KeyHolder | None]] = {}
         self._lock = threading.Lock()
+        self._epoch = 0  # counts clear()s: a look-up that saw one during its read keeps no entry
         self._generations = generations or CacheGenerations()
         self._generations.watch(API_KEYS, self.clear)
 
@@ -103,14 +104,19 @@ class ApiKeyCache:
         entry = self._entries.get(digest)
         if entry is not None and now - entry[0] <= self._ttl:
             return entry[1]
+        epoch = self._epoch
         row = db.session.execute(select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == digest)).first()
         if row is None:
             return None  # not cached: unknown keys must not fill the memory
         holder = None if row.revoked_at is not None else KeyHolder(row.name, granted_scopes(row.scopes))
         with self._lock:
-            self._entries[digest] = (now, holder)
+            # On a threaded server another request may have seen a revocation and cleared the cache during this
+            # read, which may predate it: kept, this answer would stand until the TTL, past P7's second.
+            if self._epoch == epoch:
+                self._entries[digest] = (now, holder)
         return holder
 
     def clear(self) -> None:
         with self._lock:
+            self._epoch += 1
             self._entries.clear()
