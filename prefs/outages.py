@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30
 LOG_EVERY_SECONDS = 60  # one line per worker per minute of outage, not one per request
+_LOG_EXTENSION = "prefs.outage_log"
 
 # What "the database is unavailable" looks like: refused, timed out, dropped, or too slow. SQLAlchemy wraps
 # the driver's errors; the hot paths' plain SQL (db/driver.py) raises the driver's own.
@@ -69,33 +70,40 @@ PAGE_WORDS = {
 
 
 def register_outage_handlers(app: Flask) -> None:
-    outage_log = _OutageLog()
+    app.extensions[_LOG_EXTENSION] = _OutageLog()
 
     def unavailable(error: Exception):
         if _not_an_outage(error):
             raise error  # Flask's handler of last resort: logged as a bug, answered 500
-        outage_log.note(error)
-        with suppress(*UNAVAILABLE):  # the failed transaction ends here; a dead connection has none to end
-            db.session.rollback()
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        path = request.path
-        if path.startswith("/api/"):
-            return PrefsError("unavailable", MESSAGE).to_dict(), 503, headers
-        if path == "/healthz":
-            return {"status": "unavailable", "database": "down"}, 503, headers
-        if path.startswith("/webhooks/"):
-            return Response(MESSAGE + "\n", 503, headers, mimetype="text/plain")
-        title, message = PAGE_WORDS["console" if path.startswith("/console") else "pages"]
-        # Rendered past the context processors: the console's asks who is signed in, which is a query. The
-        # language needs none (the console's is English).
-        tag = page_language()
-        page = current_app.jinja_env.get_template("errors/unavailable.html").render(
-            title=title, message=message, page_lang=tag, page_dir=languages.direction(tag)
-        )
-        return Response(page, 503, headers, mimetype="text/html")
+        return outage_answer(error)
 
     for error_class in UNAVAILABLE:
         app.register_error_handler(error_class, unavailable)
+
+
+def outage_answer(error: Exception) -> Response | tuple:
+    """The 503 for `error` (an outage: is_outage) in the shape of the request's audience. For the error
+    handlers, and for another error handler whose own page met the outage (an error raised there would be a
+    500: Flask does not hand it to these handlers)."""
+    current_app.extensions[_LOG_EXTENSION].note(error)
+    with suppress(*UNAVAILABLE):  # the failed transaction ends here; a dead connection has none to end
+        db.session.rollback()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    path = request.path
+    if path.startswith("/api/"):
+        return PrefsError("unavailable", MESSAGE).to_dict(), 503, headers
+    if path == "/healthz":
+        return {"status": "unavailable", "database": "down"}, 503, headers
+    if path.startswith("/webhooks/"):
+        return Response(MESSAGE + "\n", 503, headers, mimetype="text/plain")
+    title, message = PAGE_WORDS["console" if path.startswith("/console") else "pages"]
+    # Rendered past the context processors: the console's asks who is signed in, which is a query. The
+    # language needs none (the console's is English).
+    tag = page_language()
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+        title=title, message=message, page_lang=tag, page_dir=languages.direction(tag)
+    )
+    return Response(page, 503, headers, mimetype="text/html")
 
 
 def is_outage(error: BaseException) -> bool:

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from ..channels import CHANNEL_WORDS
 from ..errors import PrefsError
 from ..extensions import db
+from ..outages import is_outage, outage_answer
 from .forms import LoginForm
 from .roles import allows
 from .wording import detail_words
@@ -96,7 +97,20 @@ def utc(moment: datetime) -> datetime:
 
 def error_page(status: int, message: str | None = None):
     title, text = ERROR_PAGES.get(status, ("Something went wrong", "Nothing was changed."))
-    return render_template("console/message.html", title=title, message=message or text), status
+    return page_despite_outage(status, "console/message.html", title=title, message=message or text)
+
+
+def page_despite_outage(status: int, template: str, **context):
+    """A page for an error handler. It names who is signed in (console_globals), a query: reached before any
+    other query (a form's stale CSRF token, a rate limit) while the database is out of reach, the outage's 503
+    is the answer, where an error raised in an error handler would be a 500 (found in review, session 9)."""
+    try:
+        page = render_template(template, **context)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        return outage_answer(error)
+    return page, status
 
 
 @bp.errorhandler(CSRFError)
@@ -118,9 +132,9 @@ def refused(error: PrefsError):
 def http_error(error: HTTPException):
     db.session.rollback()
     if error.code == 429:
-        return render_template(
-            "console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]
-        ), 429
+        return page_despite_outage(
+            429, "console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]
+        )
     if error.code in ERROR_PAGES:
         return error_page(error.code)
     return error
