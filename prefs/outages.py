@@ -106,6 +106,12 @@ def outage_answer(error: Exception) -> Response | tuple:
     return Response(page, 503, headers, mimetype="text/html")
 
 
+def is_write_race(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL ending one of two transactions that got in each other's way (a deadlock,
+    a serialization failure): not an outage, and gone if the work is done again."""
+    return isinstance(getattr(error, "orig", None) or error, NOT_OUTAGES)
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether `error` means the database is out of reach (not a bug and not a race between writers)."""
     return isinstance(error, UNAVAILABLE) and not _not_an_outage(error)

@@ -3,6 +3,8 @@ checked with the `standardwebhooks` package."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 from test_sms import text as send_text
 from webhook_receiver import Received, Receiver
+from worker_thread import worker_running
 
 from prefs.cli.worker import Worker
 from prefs.db.transactions import unit_of_work
@@ -244,6 +247,54 @@ def test_410_gone_disables_the_endpoint_at_once(app, api, receiver):
     deliver(app)
     assert len(receiver.received) == 1  # a disabled endpoint gets nothing more
     assert api.patch(f"/webhooks/{endpoint['id']}", {"enabled": True}).get_json()["disabled_reason"] is None
+
+
+def test_410_gone_disables_the_endpoint_even_when_another_message_of_the_batch_got_through(app, api, receiver):
+    """Found in review (session 9): a 2xx in the same batch cleared the failure clock, and the 410's disabling
+    waited for that clock, so the endpoint stayed enabled."""
+    receiver.answer = lambda request: (410, {}) if request.json["data"]["recipient_id"] == "gone" else (204, {})
+    endpoint = add_endpoint(api, receiver)
+    api.put("/recipients/ok", {"email": "ok@example.com"})
+    api.put("/recipients/gone", {"email": "gone@example.com"})
+    deliver(app)
+    assert sorted(request.json["data"]["recipient_id"] for request in receiver.received) == ["gone", "ok"]  # one batch
+    shown = api.get(f"/webhooks/{endpoint['id']}").get_json()
+    assert shown["enabled"] is False and "410" in shown["disabled_reason"], shown
+
+
+def test_an_endpoint_deleted_while_its_delivery_is_in_flight_leaves_the_worker_running(app, api, receiver):
+    """Found in review (session 9): on SQLite the attempt of a delivery deleted meanwhile broke its foreign key,
+    and on PostgreSQL the deletion and the attempt deadlocked; either way the worker stopped. Now the deletion
+    waits for the batch in flight (PostgreSQL) or the attempt of a delivery that is gone is not kept (SQLite)."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def answer(request):
+        arrived.set()
+        release.wait(10)
+        return 204, {}
+
+    receiver.answer = answer
+    endpoint = add_endpoint(api, receiver)
+    api.put("/recipients/cust-1", {"email": "ann@example.com"})
+    with worker_running(app):
+        assert arrived.wait(10)
+        deleted: list[int] = []
+        deleting = threading.Thread(target=lambda: deleted.append(api.delete(f"/webhooks/{endpoint['id']}").status_code))
+        deleting.start()
+        deleting.join(1.0)  # SQLite: done, the delivery gone under the worker; PostgreSQL: waiting for the batch
+        release.set()
+        deleting.join(10)
+        assert deleted == [204]
+        receiver.answer = lambda request: (204, {})
+        later = add_endpoint(api, receiver)
+        api.put("/recipients/cust-2", {"email": "bo@example.com"})
+        for _ in range(100):  # the worker carries on: the next change reaches the endpoint added since
+            if any(request.json["data"]["recipient_id"] == "cust-2" for request in receiver.received):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the worker delivered nothing after the deletion")
+    assert api.get(f"/webhooks/{later['id']}").get_json()["enabled"] is True
 
 
 def test_an_endpoint_failing_for_five_days_is_disabled(app, api, receiver):

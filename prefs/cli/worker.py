@@ -35,7 +35,7 @@ from ..extensions import db
 from ..logs import describe_error
 from ..metrics import count_deliveries
 from ..models import utcnow
-from ..outages import is_outage
+from ..outages import is_outage, is_write_race
 from ..outbound.http import GuardedHttp
 from ..outbound.mail_providers import REQUESTS_PER_SECOND, client_for
 from ..outbound.smtp import SendResult, SmtpSender
@@ -213,6 +213,12 @@ class Worker:
                 done = self.run_once()
                 backoff = 0.0
             except Exception as error:
+                if is_write_race(error):  # e.g. an endpoint deleted under a delivery in flight: the round again
+                    with suppress(Exception):
+                        db.session.rollback()
+                    log.warning("worker: a concurrent change got in the way, trying again: %s", describe_error(error))
+                    stop.wait(IDLE_SECONDS)
+                    continue
                 if not is_outage(error):
                     raise
                 with suppress(Exception):

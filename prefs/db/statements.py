@@ -262,12 +262,17 @@ ORDER BY d.id LIMIT ?
 # scans quadratically once thousands are pending (measured: 3.3 s for one claim of 128 at 3,488 pending).
 CUSTOM_PLANS_POSTGRES = "SET LOCAL plan_cache_mode = force_custom_plan"
 # PostgreSQL: the same, locked; rows another worker holds are skipped, not waited for.
-DUE_DELIVERIES_POSTGRES = DUE_DELIVERIES.rstrip() + " FOR UPDATE OF d SKIP LOCKED"
+# The endpoint's row is held too (key share: other workers may hold it as well), so that deleting the endpoint
+# waits for the batch in flight instead of deadlocking with its attempts' foreign key; an endpoint being deleted
+# is skipped.
+DUE_DELIVERIES_POSTGRES = DUE_DELIVERIES.rstrip() + " FOR UPDATE OF d SKIP LOCKED FOR KEY SHARE OF w SKIP LOCKED"
 # The URL and secrets of the endpoints of a batch.
 ENDPOINTS_FOR_SENDING = "SELECT id, url, secret, previous_secret, previous_secret_until FROM webhook_endpoints WHERE id {in_list}"
-# An attempt's outcome.
+# An attempt's outcome, unless its delivery went meanwhile (SQLite sends outside a transaction, and deleting an
+# endpoint deletes its deliveries).
 INSERT_ATTEMPT = (
-    "INSERT INTO delivery_attempts (delivery_id, endpoint_id, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO delivery_attempts (delivery_id, endpoint_id, at, status_code, error, duration_ms)"
+    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)"
 )
 # Retention: finished deliveries (and their attempts, by cascade) older than the cut-off, a batch at a time.
 PRUNE_DELIVERIES = (
@@ -283,8 +288,10 @@ GIVE_UP_DELIVERY = "UPDATE deliveries SET status = 'failed', attempts = attempts
 ENDPOINT_SUCCEEDED = "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL"
 # An endpoint failed: remember since when, unless it was failing already.
 ENDPOINT_FAILED = "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL"
-# Disable an endpoint that has failed since before the cut-off (or at once, with a cut-off in the future).
+# Disable an endpoint that has failed since before the cut-off.
 DISABLE_FAILING_ENDPOINT = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ? AND failing_since <= ?"
+# Disable an endpoint at once (it answered 410 Gone), whatever else it answered.
+DISABLE_ENDPOINT = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?"
 # --- the suppression sync to mail providers (services/provider_sync.py)
 # Whether the live holder of an email address has stopped marketing by email (a channel or all-marketing stop).
 EMAIL_HOLDER_STOPPED = """

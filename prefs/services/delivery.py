@@ -25,6 +25,7 @@ from ..db.statements import (
     CUSTOM_PLANS_POSTGRES,
     DELETE_OUTBOX,
     DELIVERED,
+    DISABLE_ENDPOINT,
     DISABLE_FAILING_ENDPOINT,
     DUE_DELIVERIES,
     DUE_DELIVERIES_POSTGRES,
@@ -187,7 +188,9 @@ def record(
     failed_endpoints: set[int] = set()
     gone: set[int] = set()
     for item, result in zip(outgoing, results, strict=True):
-        attempts.append((item.delivery_id, item.endpoint_id, stamp, result.status, result.error, round(result.duration_ms)))
+        attempts.append(
+            (item.delivery_id, item.endpoint_id, stamp, result.status, result.error, round(result.duration_ms), item.delivery_id)
+        )
         if result.ok:
             delivered.append((stamp, item.delivery_id))
             succeeded_endpoints.add(item.endpoint_id)
@@ -214,8 +217,11 @@ def record(
         for endpoint_id in failing
         if endpoint_id not in gone
     ]
-    disable += [(False, "the receiver answered 410 Gone", stamp, endpoint_id, True, stamp) for endpoint_id in sorted(gone)]
     sql.many(DISABLE_FAILING_ENDPOINT, disable)
+    # 410 Gone disables at once, even when another message of the batch got through (SPEC §13).
+    sql.many(
+        DISABLE_ENDPOINT, [(False, "the receiver answered 410 Gone", stamp, endpoint_id, True) for endpoint_id in sorted(gone)]
+    )
     return Recorded(len(delivered), len(retries), len(failed))
 
 
