@@ -248,7 +248,9 @@ def test_serve_stopped_by_sigterm_stops_its_worker_too(database_url, tmp_path):
 
 
 @pytest.mark.slow  # real server and worker processes
-def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_url, tmp_path):
+def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(
+    database_url, tmp_path, app
+):  # app: its teardown empties what the server wrote
     from webhook_receiver import Receiver
 
     receiver = Receiver().start()
@@ -289,7 +291,9 @@ def test_serve_runs_the_web_server_and_a_worker_that_delivers_webhooks(database_
 
 
 @pytest.mark.slow  # real server and worker processes
-def test_serve_on_a_port_of_its_own_links_there_says_what_is_off_and_logs_no_token_or_address(database_url, tmp_path):
+def test_serve_on_a_port_of_its_own_links_there_says_what_is_off_and_logs_no_token_or_address(
+    database_url, tmp_path, app
+):  # app: its teardown empties what the server wrote
     """The README's run command with --port and no PREFS_BASE_URL: links name the port served (development's
     default names 5000), the start says what is off as gunicorn's does, and werkzeug's request lines are
     redacted as gunicorn's are (prefs/log_redaction.py)."""
