@@ -199,8 +199,9 @@ class WebhookEndpoint(Model):
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
     secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))  # still signs until previous_secret_until
-    previous_secret_until: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # The secrets rotated out within the last 24 h, each still signing until its `until` (ISO 8601):
+    # [{"secret": ..., "until": ...}], oldest first (services/webhook_endpoints.py).
+    previous_secrets: Mapped[list[dict[str, str]] | None] = mapped_column(NullableJSON)
     failing_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))  # first failure since the last success
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -314,7 +314,7 @@ def test_viewers_and_agents_get_403_on_every_page_and_post_and_change_nothing(ap
     assert api.get("/webhooks").get_json() == before
     with app.app_context():
         stored = db.session.get(WebhookEndpoint, endpoint["id"])
-        assert stored is not None and stored.previous_secret is None  # never rotated
+        assert stored is not None and stored.previous_secrets is None  # never rotated
         actions = db.session.execute(select(AdminEvent.action).where(AdminEvent.action.like("webhook.%"))).scalars().all()
         assert actions == ["webhook.created"]  # the API's, nothing from the console
 

@@ -8,19 +8,24 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from conftest import BASE_SETTINGS
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import func, select, text
 from standardwebhooks.webhooks import Webhook
+from test_operations import empty_database  # noqa: F401  (a fixture: a database of its own to migrate)
 from test_sms import text as send_text
 from webhook_receiver import Received, Receiver
 from worker_thread import worker_running
 
+from prefs import create_app
 from prefs.cli.worker import Worker
 from prefs.db.transactions import unit_of_work
 from prefs.extensions import db
-from prefs.models import ConsentEvent, OutboxMessage, utcnow
+from prefs.models import ConsentEvent, OutboxMessage, WebhookEndpoint, utcnow
 from prefs.runtime import runtime
 from prefs.services.events import Actor, ChangeContext
 from prefs.services.recipients import upsert_recipient
+from prefs.services.webhook_endpoints import rotate_secret
 
 EVIDENCE = {"collected_at": "2026-11-01T10:00:00Z", "source": "signup form"}
 
@@ -148,6 +153,59 @@ def test_a_rotated_secret_and_the_old_one_both_verify_for_24_hours(app, api, rec
     signed_at = datetime.fromtimestamp(int(later.headers["webhook-timestamp"]), UTC)  # a day ahead: verify() would refuse it
     expected = Webhook(new_secret).sign(later.headers["webhook-id"], signed_at, later.body.decode())
     assert later.headers["webhook-signature"] == expected
+
+
+def test_a_second_rotation_within_24_hours_leaves_the_first_old_secret_its_24_hours(app, api, receiver):
+    """Found in review (session 9): one secret was kept beside the current one, so rotating again within a day
+    cut the first old secret's 24 h short and receivers still holding it refused every message."""
+    endpoint = add_endpoint(api, receiver)
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    with app.app_context():
+        middle = unit_of_work(lambda: rotate_secret(endpoint["id"], "test", None, now=two_hours_ago))
+        newest = unit_of_work(lambda: rotate_secret(endpoint["id"], "test", None, now=two_hours_ago + timedelta(hours=1)))
+    api.put("/recipients/cust-1", {"email": "ann@example.com"})
+    deliver(app)
+    (request,) = receiver.received
+    for secret in (newest, middle, endpoint["secret"]):  # each rotated out within 24 h still signs
+        verified(request, secret)
+    assert len(request.headers["webhook-signature"].split(" ")) == 3
+    # A day after the first rotation the first secret no longer signs; the second still does, an hour more.
+    clock = Clock()
+    clock.now = two_hours_ago + timedelta(hours=24, seconds=1)
+    api.post("/recipients/cust-1/deactivate", {})
+    deliver(app, clock)
+    later = receiver.received[-1]
+    signed_at = datetime.fromtimestamp(int(later.headers["webhook-timestamp"]), UTC)
+    expected = [Webhook(key).sign(later.headers["webhook-id"], signed_at, later.body.decode()) for key in (newest, middle)]
+    assert later.headers["webhook-signature"] == " ".join(expected)
+
+
+def test_migration_0018_keeps_the_secret_rotated_out_both_ways(empty_database):  # noqa: F811  (the fixture)
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": empty_database})
+    until = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    try:
+        with app.app_context():
+            upgrade(revision="0017")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO webhook_endpoints (url, description, events, enabled, secret, previous_secret, "
+                         "previous_secret_until, created_at, updated_at) VALUES ('https://a.example/h', '', '[\"*\"]', "
+                         ":yes, 'whsec_new', 'whsec_old', :until, :until, :until)"),
+                    {"yes": True, "until": until},
+                )  # fmt: skip
+            upgrade(revision="0018")
+            stored = db.session.execute(select(WebhookEndpoint)).scalar_one()
+            assert stored.previous_secrets == [{"secret": "whsec_old", "until": until.isoformat()}]
+            db.session.remove()
+            downgrade(revision="0017")
+            with db.engine.connect() as connection:
+                row = connection.execute(text("SELECT previous_secret, previous_secret_until FROM webhook_endpoints")).one()
+            assert row[0] == "whsec_old" and str(row[1]).startswith("2026-12-01 12:00:00")
+            upgrade()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_an_event_filter_delivers_only_the_types_it_names(app, api, person, receiver):

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
-from ..models import WebhookEndpoint
+from ..models import WebhookEndpoint, utcnow
 from ..runtime import runtime
 from ..services.outbox import EVENT_TYPES
 from ..services.webhook_endpoints import (
@@ -27,6 +27,7 @@ from ..services.webhook_endpoints import (
     delete_endpoint,
     get_endpoint,
     list_endpoints,
+    old_secrets_sign_until,
     recent_attempts,
     replay,
     rotate_secret,
@@ -143,6 +144,7 @@ def render_endpoint(
         error_section=error_section,
         new_secret=new_secret,
         rotated=rotated,
+        old_secrets_until=old_secrets_sign_until(endpoint, utcnow()),
         all_events=ALL_EVENTS,
         replay_limit=REPLAY_LIMIT,
     ), status

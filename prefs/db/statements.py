@@ -267,7 +267,7 @@ CUSTOM_PLANS_POSTGRES = "SET LOCAL plan_cache_mode = force_custom_plan"
 # is skipped.
 DUE_DELIVERIES_POSTGRES = DUE_DELIVERIES.rstrip() + " FOR UPDATE OF d SKIP LOCKED FOR KEY SHARE OF w SKIP LOCKED"
 # The URL and secrets of the endpoints of a batch.
-ENDPOINTS_FOR_SENDING = "SELECT id, url, secret, previous_secret, previous_secret_until FROM webhook_endpoints WHERE id {in_list}"
+ENDPOINTS_FOR_SENDING = "SELECT id, url, secret, previous_secrets FROM webhook_endpoints WHERE id {in_list}"
 # An attempt's outcome, unless its delivery went meanwhile (SQLite sends outside a transaction, and deleting an
 # endpoint deletes its deliveries).
 INSERT_ATTEMPT = (

@@ -138,14 +138,14 @@ def prepare(claimed: Sequence[tuple], now: datetime) -> list[Outgoing]:
     timestamp = str(int(now.timestamp()))
     outgoing = []
     for delivery_id, endpoint_id, msg_id, type_, event_id, payload, occurred_at, attempts in claimed:
-        _, url, secret, previous, previous_until = endpoints[endpoint_id]
+        _, url, secret, previous = endpoints[endpoint_id]
         data = events.get(event_id) if event_id is not None else sql.read_json(payload)
         body = json.dumps(
             {"type": type_, "timestamp": _aware(sql.read_time(occurred_at)).isoformat(), "data": data},
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        secrets = signing_secrets(secret, previous, sql.read_time(previous_until), now)
+        secrets = signing_secrets(secret, sql.read_json(previous), now)
         signatures = " ".join(Webhook(key).sign(msg_id, now, body) for key in secrets)
         headers = {
             "content-type": "application/json",

@@ -28,6 +28,7 @@ from .outbox import EVENT_TYPES, webhook_type
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
 SECRET_BYTES = 32
 ROTATION_OVERLAP = timedelta(hours=24)  # the old secret keeps signing beside the new one this long
+MAX_OLD_SECRETS = 10
 MAX_DESCRIPTION = 500
 REPLAY_LIMIT = 10_000  # events queued by one replay call; call again with the last id for more
 
@@ -36,11 +37,19 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def signing_secrets(secret: str, previous: str | None, previous_until: datetime | None, now: datetime) -> list[str]:
-    """The secrets that sign a message sent at `now`: the current one, and the one rotated out within 24 h."""
-    if previous and previous_until is not None and _aware(previous_until) > now:
-        return [secret, previous]
-    return [secret]
+def signing_secrets(secret: str, previous: Sequence[Mapping[str, str]] | None, now: datetime) -> list[str]:
+    """The secrets that sign a message sent at `now`: the current one, and each one rotated out within 24 h
+    (a second rotation does not cut the first one's 24 h short, SPEC §13)."""
+    return [secret, *(entry["secret"] for entry in previous or () if _signs_until(entry) > now)]
+
+
+def old_secrets_sign_until(endpoint: WebhookEndpoint, now: datetime) -> datetime | None:
+    """Until when a secret rotated out still signs beside the current one (None: none does)."""
+    return max((until for entry in endpoint.previous_secrets or () if (until := _signs_until(entry)) > now), default=None)
+
+
+def _signs_until(entry: Mapping[str, str]) -> datetime:
+    return _aware(datetime.fromisoformat(entry["until"]))
 
 
 def endpoint_to_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -125,7 +134,11 @@ def rotate_secret(endpoint_id: int, actor: str, actor_id: str | None, now: datet
     """A new secret; the old one keeps signing beside it for 24 h. Returns the new secret (shown only now)."""
     endpoint = get_endpoint(endpoint_id)
     now = now or utcnow()
-    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + ROTATION_OVERLAP
+    still_signing = [entry for entry in endpoint.previous_secrets or () if _signs_until(entry) > now]
+    rotated_out = {"secret": endpoint.secret, "until": (now + ROTATION_OVERLAP).isoformat()}
+    # At most MAX_OLD_SECRETS sign beside the current one (every one is a signature on every message): past
+    # that, many rotations within a day end the oldest one's overlap early.
+    endpoint.previous_secrets = [*still_signing, rotated_out][-MAX_OLD_SECRETS:]
     endpoint.secret = new_secret()
     record_admin_event(actor, actor_id, "webhook.secret_rotated", str(endpoint.id), None)
     return endpoint.secret
