@@ -301,3 +301,107 @@ def test_two_imports_of_the_same_new_people_at_once_both_finish(app, tmp_path):
             text("SELECT count(*), count(DISTINCT recipient_id) FROM consent_events WHERE kind = 'imported'")
         ).one()
     assert people == 1000 and tuple(imported) == (1000, 1000)  # each made once, by one of the two
+
+
+# --- found in review (session 9): the import against the API row by row --------------------------------------
+EVIDENCE = {"collected_at": "2024-01-01T00:00:00Z", "source": "signup form"}
+
+
+def run_import(runner, tmp_path, rows, header, name="f.csv"):
+    return runner.invoke(args=["recipients", "import", write_csv(tmp_path / name, rows, header=header), "--processes", "1"])
+
+
+def stored_choice(app, recipient_id, topic, channel) -> tuple:
+    with app.app_context():
+        row = db.session.execute(
+            text("SELECT c.subscribed, c.with_evidence FROM choices c JOIN recipients r ON r.pk = c.recipient_pk"
+                 " WHERE r.id = :id AND c.topic = :topic AND c.channel = :channel"),
+            {"id": recipient_id, "topic": topic, "channel": channel},
+        ).one()  # fmt: skip
+    return bool(row[0]), bool(row[1])
+
+
+@pytest.mark.parametrize("batch", [None, 1])  # one batch for the file, and a batch per row: the same outcome
+def test_an_address_given_up_is_free_for_the_rows_after_it_wherever_a_batch_ends(api, runner, tmp_path, monkeypatch, batch):
+    """PUT ann y@ then PUT bob x@ succeed one by one; the import refused bob when both rows were in one batch
+    (ann's old address stayed hers for the batch)."""
+    from prefs.services import imports
+
+    if batch:
+        monkeypatch.setattr(imports, "BATCH", batch)
+    assert api.put("/recipients/ann", {"email": "x@example.com"}).status_code == 201
+    result = run_import(
+        runner, tmp_path, [{"id": "ann", "email": "y@example.com"}, {"id": "bob", "email": "x@example.com"}], ("id", "email")
+    )
+    assert "1 created, 1 updated, 0 unchanged, 0 bad rows" in result.output, result.output
+    assert api.get("/recipients/ann").get_json()["email"] == "y@example.com"
+    assert api.get("/recipients/bob").get_json()["email"] == "x@example.com"
+
+
+def test_an_address_a_row_of_the_file_gave_up_is_not_claimed_for_the_rest_of_it(api, runner, tmp_path, monkeypatch):
+    """PUT dan w@, PUT dan z@, PUT eve w@ succeed one by one; the import kept w@ claimed by dan for the rest of
+    the file and refused eve."""
+    from prefs.services import imports
+
+    monkeypatch.setattr(imports, "BATCH", 1)  # dan twice: in one batch the second row would be refused as a repeat
+    rows = [
+        {"id": "dan", "email": "w@example.com"},
+        {"id": "dan", "email": "z@example.com"},
+        {"id": "eve", "email": "w@example.com"},
+    ]
+    result = run_import(runner, tmp_path, rows, ("id", "email"))
+    assert "2 created, 1 updated, 0 unchanged, 0 bad rows" in result.output, result.output
+    assert api.get("/recipients/eve").get_json()["email"] == "w@example.com"
+
+
+def test_an_imported_choice_change_reaches_preference_webhooks_as_a_patch_does(api, app, runner, newsletter, person, tmp_path):
+    """An endpoint subscribed to preference.updated never heard of opt-outs that came by import: their message
+    was recipient.updated. A replay gives the same type (services/outbox.py, webhook_type)."""
+
+    def outbox_types() -> list[str]:
+        with app.app_context():
+            return list(db.session.execute(text("SELECT type FROM outbox WHERE ordering_key = 'cust-1' ORDER BY id")).scalars())
+
+    before = len(outbox_types())
+    off = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]}
+    assert api.patch("/recipients/cust-1/preferences", off).status_code == 200
+    via_api = outbox_types()[before:]
+    on = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}]}
+    assert api.patch("/recipients/cust-1/preferences", on).status_code == 200
+    before = len(outbox_types())
+    rows = [{"id": "cust-1", "newsletter:email": "no"}, {"id": "new-1", "newsletter:email": "yes"}]
+    result = run_import(runner, tmp_path, rows, ("id", "newsletter:email"))
+    assert "1 created, 1 updated" in result.output, result.output
+    assert outbox_types()[before:] == via_api == ["preference.updated"]
+    contact_only = run_import(runner, tmp_path, [{"id": "cust-1", "email": "ann.new@example.com"}], ("id", "email"), "g.csv")
+    assert "1 updated" in contact_only.output, contact_only.output
+    assert outbox_types()[-1] == "recipient.updated"
+
+
+def test_an_imported_opt_out_keeps_the_evidence_flag_as_a_patch_does(api, app, runner, newsletter, person, tmp_path):
+    on = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": EVIDENCE}
+    off = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]}
+    assert api.patch("/recipients/cust-1/preferences", on).status_code == 200
+    assert api.patch("/recipients/cust-1/preferences", off).status_code == 200
+    via_api = stored_choice(app, "cust-1", "newsletter", "email")
+    assert api.patch("/recipients/cust-1/preferences", on).status_code == 200
+    result = run_import(runner, tmp_path, [{"id": "cust-1", "newsletter:email": "no"}], ("id", "newsletter:email"))
+    assert "1 updated" in result.output, result.output
+    assert stored_choice(app, "cust-1", "newsletter", "email") == via_api == (False, True)
+
+
+@requires_postgres
+def test_an_evidenced_opt_in_made_while_a_batch_waits_is_not_stripped_of_its_evidence(
+    api, app, runner, newsletter, person, tmp_path, meanwhile
+):
+    """Either order of the PATCH and the import stores (True, True) with no imported event: the import's "yes"
+    finds the opt-in made. The batch decided from the choices read before the PATCH overwrote its evidence."""
+    off = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": False}]}
+    on = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": EVIDENCE}
+    assert api.patch("/recipients/cust-1/preferences", off).status_code == 200
+    meanwhile(lambda: api.patch("/recipients/cust-1/preferences", on))
+    result = run_import(runner, tmp_path, [{"id": "cust-1", "newsletter:email": "yes"}], ("id", "newsletter:email"))
+    assert "0 updated, 1 unchanged" in result.output, result.output
+    assert stored_choice(app, "cust-1", "newsletter", "email") == (True, True)
+    kinds = [event["kind"] for event in api.get("/recipients/cust-1/events").get_json()["events"]]
+    assert "imported" not in kinds, kinds

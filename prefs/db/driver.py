@@ -123,10 +123,12 @@ class DriverSql:
         self._run(*_with_in_list(statement, values, self.postgres))
         return self.cursor.fetchall()
 
-    def execute_in(self, statement: str, values: list) -> None:
-        """Run `statement` (an UPDATE or DELETE) for the rows whose `{in_list}` key is among `values`."""
+    def execute_in(self, statement: str, values: list, more: Sequence[Any] = ()) -> None:
+        """Run `statement` (an UPDATE, DELETE or INSERT ... SELECT) for the rows whose `{in_list}` key is among
+        `values`; `more` are the parameters after the list's."""
         if values:
-            self.cursor.execute(*_with_in_list(statement, values, self.postgres))
+            text, (listed,) = _with_in_list(statement, values, self.postgres)
+            self.cursor.execute(text, (listed, *more))
 
     def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL: `rows` through `statement` (a COPY ... FROM STDIN), the bulk path of the import."""

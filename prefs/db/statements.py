@@ -85,6 +85,8 @@ INSERT_CHOICE = (
 UPDATE_CHOICE = (
     "UPDATE choices SET subscribed = ?, with_evidence = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?"
 )
+# A stored choice turned off by an import, its evidence flag as it was (services/preferences.py, write_choices).
+OPT_OUT_CHOICE = "UPDATE choices SET subscribed = ?, updated_at = ? WHERE recipient_pk = ? AND topic = ? AND channel = ?"
 # A stored choice removed (the cell goes back to its default).
 DELETE_CHOICE = "DELETE FROM choices WHERE recipient_pk = ? AND topic = ? AND channel = ?"
 
@@ -202,7 +204,9 @@ UPSERT_IMPORT_CHOICES_POSTGRES = """
 INSERT INTO choices AS c (recipient_pk, topic, channel, subscribed, with_evidence, updated_at)
 SELECT recipient_pk, topic, channel, subscribed, ?, ? FROM import_choices_stage
 ON CONFLICT (recipient_pk, topic, channel) DO UPDATE SET
-  subscribed = EXCLUDED.subscribed, with_evidence = EXCLUDED.with_evidence, updated_at = EXCLUDED.updated_at
+  subscribed = EXCLUDED.subscribed, updated_at = EXCLUDED.updated_at,
+  -- an opt-out keeps the stored evidence flag, as write_choices does (services/preferences.py)
+  with_evidence = CASE WHEN EXCLUDED.subscribed THEN EXCLUDED.with_evidence ELSE c.with_evidence END
 """
 
 # --- the outbox (services/outbox.py) and the delivery worker (services/delivery.py)
@@ -225,7 +229,8 @@ LAST_EVENT_ID = "SELECT coalesce(max(id), 0) FROM consent_events"
 # Import: the outbox messages of the batch's `imported` events, those after LAST_EVENT_ID.
 INSERT_IMPORT_OUTBOX = """
 INSERT INTO outbox (kind, type, event_id, ordering_key, created_at)
-SELECT 'event', CASE WHEN before IS NULL THEN 'recipient.created' ELSE 'recipient.updated' END, id, recipient_id, at
+SELECT 'event', CASE WHEN before IS NULL THEN 'recipient.created' WHEN recipient_id {in_list} THEN 'preference.updated'
+                     ELSE 'recipient.updated' END, id, recipient_id, at
 FROM consent_events WHERE id > ? ORDER BY id
 """
 # PostgreSQL: only one worker fans out at a time, so deliveries keep the outbox's (commit) order.

@@ -36,6 +36,7 @@ from ..db.statements import (
     LAST_EVENT_ID,
     LOCK_EVENT_WRITES,
     LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES,
+    OPT_OUT_CHOICE,
     RECIPIENT_IDS_BY_EMAIL,
     RECIPIENT_IDS_BY_PHONE,
     RECIPIENT_PKS_BY_ID,
@@ -51,6 +52,7 @@ from ..extensions import db
 from ..models import Recipient, utcnow
 from ..suppression import AddressHasher
 from .events import IMPORT_WRITE_LOCK, serialise_event_writes
+from .outbox import webhook_type
 from .recipients import ContactChange, email_taken, plan_contact_change
 from .suppressions import SMS_STOP
 
@@ -302,8 +304,22 @@ def _decide(
         accepted.append(row)
         if current is not None:  # (a new recipient simply gets the row's fields)
             # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
-            changes[row.id] = plan_contact_change(current._asdict(), row.contact, partial(_validated_hash, row))
+            change = changes[row.id] = plan_contact_change(current._asdict(), row.contact, partial(_validated_hash, row))
+            _release(change, row.id, owners, claimed)
     return accepted, existing, changes
+
+
+def _release(change: ContactChange, recipient_id: str, owners: dict[str, str], claimed: dict[str, str]) -> None:
+    """An address the row gives up is free for the rows after it, as it is for the next PUT (found in review:
+    it stayed taken for the rest of the batch, or of the file, so the outcome hung on where a batch ended)."""
+    for name in ("email", "phone"):
+        given_up = change.before.get(name)
+        if given_up is None or name not in change.after:
+            continue
+        if owners.get(given_up) == recipient_id:
+            del owners[given_up]
+        if claimed.get(given_up) == recipient_id:
+            del claimed[given_up]
 
 
 def _write_sqlite(
@@ -336,21 +352,29 @@ def _write_sqlite(
     choice_changes = _choice_changes(sql, accepted, pks)
     choice_inserts: list[tuple[bool, bool, Any, int, str, str]] = []
     choice_updates: list[tuple[bool, bool, Any, int, str, str]] = []
+    choice_opt_outs: list[tuple[bool, Any, int, str, str]] = []
     for recipient_id, cells in choice_changes.items():
         for (topic, channel), (old, new) in cells.items():
-            # An import carries no evidence of consent: its opt-ins are not the express consent of SPEC §17.
-            (choice_inserts if old is None else choice_updates).append((new, False, stamp, pks[recipient_id], topic, channel))
+            key = (pks[recipient_id], topic, channel)
+            if old is None:  # an import carries no evidence of consent: its opt-ins are not SPEC §17's express consent
+                choice_inserts.append((new, False, stamp, *key))
+            elif new:
+                choice_updates.append((new, False, stamp, *key))
+            else:  # an opt-out keeps the stored flag, as write_choices does (services/preferences.py)
+                choice_opt_outs.append((new, stamp, *key))
     sql.many(UPDATE_CHOICE, choice_updates)
+    sql.many(OPT_OUT_CHOICE, choice_opt_outs)
     sql.many(INSERT_CHOICE, choice_inserts)
+    plan_events = _events(accepted, existing, changes, choice_changes, report)
     events = [
         (stamp, recipient_id, "import", file_name, "import", "imported", sql.json(before), sql.json(after))
-        for recipient_id, before, after in _events(accepted, existing, changes, choice_changes, report)
+        for recipient_id, before, after in plan_events
     ]
     if events:
         serialise_event_writes(sql)
         (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.many(INSERT_IMPORT_EVENT, events)
-        sql.execute(INSERT_IMPORT_OUTBOX, (last_event,))  # their webhook messages (services/outbox.py)
+        _queue_messages(sql, plan_events, last_event)
 
 
 class _PostgresWriter:
@@ -416,6 +440,7 @@ class _Plan(NamedTuple):
     events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]
     touched: set[str]
     changes: dict[str, ContactChange]  # the stored recipients' contact changes
+    accepted: list[GoodRow]  # the rows it writes (the others are bad rows)
 
 
 def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str]) -> _Plan:
@@ -441,7 +466,7 @@ def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str])
     events = _events(accepted, existing, changes, choice_changes, report)
     released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
     touched = {row.id for row in accepted} | released
-    return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes)
+    return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes, accepted)
 
 
 def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name: str) -> ImportReport:
@@ -455,7 +480,9 @@ def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name
         locked = {
             row[1]: _Current(*row) for row in sql.select_in(LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES, [r.id for r in plan.rows])
         }
-        if attempt == 2 or locked != plan.existing:
+        # The choices too were read before the lock, on the reading connection: a PATCH since (it locks the
+        # recipient first, as every writer does) would be overwritten (found in review: its evidence lost).
+        if attempt == 2 or locked != plan.existing or _choice_changes(sql, plan.accepted, plan.pks) != plan.choice_changes:
             plan = _plan_postgres(sql, plan.rows, claimed)  # on this connection: what it reads stays locked
         try:
             _apply_postgres(sql, plan, file_name)
@@ -494,8 +521,17 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
         serialise_event_writes(sql)
         (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.copy(COPY_IMPORT_EVENTS_POSTGRES, rows)  # straight into the table: ids in file order
-        sql.execute(INSERT_IMPORT_OUTBOX, (last_event,))  # their webhook messages (services/outbox.py)
+        _queue_messages(sql, plan.events, last_event)
     sql.commit()
+
+
+def _queue_messages(sql: DriverSql, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]], last_event: int) -> None:
+    """The webhook message of each event just written (those with ids above `last_event`), its type as
+    services/outbox.py's webhook_type gives it (a replay gives the same): one INSERT ... SELECT, told which
+    recipients' events are preference changes."""
+    preference_changes = [rid for rid, before, after in events if webhook_type("imported", before, after) == "preference.updated"]
+    # "" is no recipient's id: it keeps the list a list of text when no event is a preference change
+    sql.execute_in(INSERT_IMPORT_OUTBOX, preference_changes or [""], (last_event,))
 
 
 def _events(

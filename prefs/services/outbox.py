@@ -51,7 +51,11 @@ def webhook_type(kind: str, before: Any, after: Any) -> str | None:
     if kind in _BY_KIND:
         return _BY_KIND[kind]
     if kind == "imported":
-        return "recipient.created" if before is None else "recipient.updated"
+        if before is None:
+            return "recipient.created"
+        # A row that changed choices ("topic:channel" keys; contact fields have no colon) is a preference change,
+        # even with contact changes beside them: an opt-out by import must reach preference.updated's subscribers.
+        return "preference.updated" if any(":" in key for key in after or ()) else "recipient.updated"
     if kind == "status_changed":
         return {"deactivated": "recipient.deactivated", "active": "recipient.reactivated"}.get(after)
     if kind == "sms_stop":
