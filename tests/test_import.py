@@ -338,12 +338,14 @@ def test_an_address_given_up_is_free_for_the_rows_after_it_wherever_a_batch_ends
     assert api.get("/recipients/bob").get_json()["email"] == "x@example.com"
 
 
-def test_an_address_a_row_of_the_file_gave_up_is_not_claimed_for_the_rest_of_it(api, runner, tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [None, 1])
+def test_an_address_a_row_of_the_file_gave_up_is_not_claimed_for_the_rest_of_it(api, runner, tmp_path, monkeypatch, batch):
     """PUT dan w@, PUT dan z@, PUT eve w@ succeed one by one; the import kept w@ claimed by dan for the rest of
     the file and refused eve."""
     from prefs.services import imports
 
-    monkeypatch.setattr(imports, "BATCH", 1)  # dan twice: in one batch the second row would be refused as a repeat
+    if batch:
+        monkeypatch.setattr(imports, "BATCH", batch)
     rows = [
         {"id": "dan", "email": "w@example.com"},
         {"id": "dan", "email": "z@example.com"},
@@ -352,6 +354,22 @@ def test_an_address_a_row_of_the_file_gave_up_is_not_claimed_for_the_rest_of_it(
     result = run_import(runner, tmp_path, rows, ("id", "email"))
     assert "2 created, 1 updated, 0 unchanged, 0 bad rows" in result.output, result.output
     assert api.get("/recipients/eve").get_json()["email"] == "w@example.com"
+
+
+@pytest.mark.parametrize("batch", [None, 1])
+def test_the_same_person_twice_in_a_file_is_written_twice_wherever_a_batch_ends(api, runner, tmp_path, monkeypatch, batch):
+    """As PUT twice: the second row sees the first. It was refused when both rows were in one batch."""
+    from prefs.services import imports
+
+    if batch:
+        monkeypatch.setattr(imports, "BATCH", batch)
+    rows = [{"id": "cat", "email": "c@example.com", "locale": ""}, {"id": "cat", "email": "", "locale": "fr-FR"}]
+    result = run_import(runner, tmp_path, rows, ("id", "email", "locale"))
+    assert "1 created, 1 updated, 0 unchanged, 0 bad rows" in result.output, result.output
+    person = api.get("/recipients/cat").get_json()
+    assert (person["email"], person["locale"]) == ("c@example.com", "fr-FR")
+    events = api.get("/recipients/cat/events").get_json()["events"]
+    assert [event["kind"] for event in events] == ["imported", "imported"]
 
 
 def test_an_imported_choice_change_reaches_preference_webhooks_as_a_patch_does(api, app, runner, newsletter, person, tmp_path):

@@ -242,12 +242,12 @@ def import_recipients(
     writer = _PostgresWriter(file_name, report) if db.engine.dialect.name == "postgresql" else None
     try:
         for shipped, bad in validated:
-            good = [unship(row) for row in shipped]
             report.bad += bad
-            if writer is None:
-                write_batch(partial(_write, good, file_name, claimed, report))
-            else:
-                writer.write(good, claimed)
+            for part in _without_repeated_ids([unship(row) for row in shipped]):
+                if writer is None:
+                    write_batch(partial(_write, part, file_name, claimed, report))
+                else:
+                    writer.write(part, claimed)
             progress(len(shipped) + len(bad))
         if writer is not None:
             writer.wait()
@@ -268,7 +268,6 @@ def _chain(first, rest):
 def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report: ImportReport) -> None:
     """Upsert one batch. Rows whose address another recipient holds (or another row claimed) are bad, and
     so are rows that opt a number that texted STOP in to texts (only START from it lifts that)."""
-    rows = _unique_ids(rows, report)
     sql = DriverSql()
     if sql.connection is None:  # write_batch runs this in the session's transaction, which it commits
         raise RuntimeError("an import batch is written in the session's transaction")
@@ -400,7 +399,6 @@ class _PostgresWriter:
         self.touched: set[str] = set()  # ids and released addresses of the batch being written
 
     def write(self, rows: list[GoodRow], claimed: dict[str, str]) -> None:
-        rows = _unique_ids(rows, self.report)
         if self.pending is not None and any(_touches(row, self.touched) for row in rows):
             self.wait()
         plan = _plan_postgres(self.reads, rows, claimed)
@@ -592,16 +590,20 @@ class _Current(NamedTuple):
     phone_hash: str | None
 
 
-def _unique_ids(rows: list[GoodRow], report: ImportReport) -> list[GoodRow]:
-    seen: set[str] = set()
-    unique = []
+def _without_repeated_ids(rows: list[GoodRow]) -> Iterator[list[GoodRow]]:
+    """The batch cut before each row whose id an earlier row of the part already has: a batch is decided from
+    what is stored before it, so the second row of a person is written after the first, as the next batch's
+    would be (found in review: it was refused, and the outcome hung on where a batch ended)."""
+    part: list[GoodRow] = []
+    ids: set[str] = set()
     for row in rows:
-        if row.id in seen:
-            report.bad.append(BadRow(row.line, "id: appears twice in the same batch of the file"))
-        else:
-            seen.add(row.id)
-            unique.append(row)
-    return unique
+        if row.id in ids:
+            yield part
+            part, ids = [], set()
+        part.append(row)
+        ids.add(row.id)
+    if part:
+        yield part
 
 
 def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, str]:
