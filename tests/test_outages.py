@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
+import psycopg
 import pytest
 from conftest import BASE_SETTINGS
 from console_client import PASSWORD, Console
@@ -27,6 +28,7 @@ from twilio.request_validator import RequestValidator
 from prefs import create_app
 from prefs.config import ConfigError
 from prefs.extensions import db, limiter
+from prefs.outages import is_outage
 
 pytest_plugins = ["console_fixtures"]
 
@@ -322,3 +324,18 @@ def test_engine_options_behind_a_transaction_pooler():
     pooled = engine_options({**base, "PREFS_DATABASE_POOLER": "pgbouncer"})["connect_args"]
     assert direct == {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
     assert pooled == {"connect_timeout": 3, "prepare_threshold": None}
+
+
+@pytest.mark.parametrize(
+    "error, outage",
+    [
+        (psycopg.InternalError("received 2 results from command 'BEGIN'"), True),  # pgbouncer's word on a dead server
+        (psycopg.InternalError("unexpected result status from query: PIPELINE_SYNC"), True),
+        (psycopg.InternalError("trying to dump a range element without information"), False),  # psycopg's own bug
+        (psycopg.errors.DataCorrupted("invalid page in block 7"), False),  # the server's XX001: a bug to look at
+        (psycopg.errors.DeadlockDetected("deadlock detected"), False),
+        (psycopg.OperationalError("connection failed"), True),
+    ],
+)
+def test_which_driver_errors_are_outages(error, outage):
+    assert is_outage(error) is outage

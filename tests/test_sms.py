@@ -107,11 +107,34 @@ def test_stop_is_audited_once_and_start_restores(api, client, person):
 
 
 def test_no_api_call_lifts_an_sms_stop(api, client, newsletter, person):
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": False}]})
     text(client, "STOP")
-    for change in ({"channel": "sms", "subscribed": True}, {"topic": "newsletter", "channel": "sms", "subscribed": True}):
+    # The topic on all its channels too (found in review, session 9: it stored the opt-in to texts, which the
+    # person then got after START although they had turned them off).
+    for change in (
+        {"channel": "sms", "subscribed": True},
+        {"topic": "newsletter", "channel": "sms", "subscribed": True},
+        {"topic": "newsletter", "subscribed": True},
+    ):
         response = api.patch("/recipients/cust-1/preferences", {"changes": [change]})
-        assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop"
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "sms_stop", change
     assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+    text(client, "START")
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "unsubscribed"
+
+
+def test_undoing_a_text_links_unsubscribe_does_not_opt_a_stopped_number_back_in(app, api, client, newsletter, person):
+    """Found in review (session 9): undo restored the opt-in to texts under the number's STOP."""
+    api.patch("/recipients/cust-1/preferences", {"changes": [{"topic": "newsletter", "channel": "sms", "subscribed": True}]})
+    link = api.post("/links", {"recipient_id": "cust-1", "channel": "sms", "topic": "newsletter"}).get_json()["unsubscribe_url"]
+    path = link.removeprefix("https://prefs.example.com")
+    browser = app.test_client()
+    assert browser.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    text(client, "STOP")
+    refused = browser.post(path + "/undo")
+    assert refused.status_code == 422 and "START" in refused.get_data(as_text=True)
+    text(client, "START")
+    assert api.check("newsletter", "sms", recipient_id="cust-1")["reason"] == "unsubscribed"
 
 
 def test_a_new_number_starts_without_the_stop_and_the_old_one_keeps_it(api, client, newsletter, person):

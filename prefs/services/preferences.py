@@ -90,7 +90,10 @@ def plan_changes(
             targets[(ANY, change.channel or ANY)] = None if change.subscribed else False
         if change.subscribed:
             named = change.topic is not None or change.channel is not None
-            if change.channel in KEYWORD_STOPPED and number_stopped(recipient):
+            # A topic's opt-in on all its channels opts in to texts too (found in review: only a change naming
+            # the channel was refused); lifting the all-marketing stop opts in to nothing.
+            to_texts = any(c in KEYWORD_STOPPED for c in channels) if change.topic else change.channel in KEYWORD_STOPPED
+            if to_texts and number_stopped(recipient):
                 raise PrefsError("sms_stop", SMS_STOP_MESSAGE, _at(index, "channel", "SMS stop in force."))
             if change.channel is not None and link is not None and not link_may_opt_in(link, change.channel, recipient):
                 raise PrefsError(

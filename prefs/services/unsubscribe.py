@@ -7,13 +7,16 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..catalogue import TopicCatalogue
+from ..channels import KEYWORD_STOPPED
 from ..decision import ANY, RecipientState, decide
+from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent
 from ..tokens import LinkTarget
 from .events import ChangeContext
-from .preferences import PreferenceChange, apply_preference_changes, stored_choices, write_choices
+from .preferences import PreferenceChange, apply_preference_changes, number_stopped, stored_choices, write_choices
 from .recipients import RecipientRow, writable_recipient
+from .suppressions import SMS_STOP_MESSAGE
 
 # The ways a link unsubscribes; undo looks for the latest of these for the link's cell.
 LINK_VIAS = ("one_click", "confirm_page", "mailto")
@@ -72,6 +75,9 @@ def undo_unsubscribe(target: LinkTarget, context: ChangeContext) -> tuple[Recipi
         return recipient, False
     if target.topic is not None and _imported_since(recipient.id, latest.id, f"{target.topic}:{target.channel}"):
         return recipient, False  # an import set the cell since (its events hold the cells it changed)
+    if latest.before is True and target.channel in KEYWORD_STOPPED and number_stopped(recipient):
+        # Undo restores an opt-in to texts; the number's STOP since stands until a START (found in review).
+        raise PrefsError("sms_stop", SMS_STOP_MESSAGE)
     written = write_choices(recipient, {key: latest.before}, context, undoing=True)
     return recipient, written > 0
 
