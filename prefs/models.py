@@ -294,6 +294,17 @@ class UndeliverableAddress(Model):
     reported_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
+class InboundText(Model):
+    """A text the SMS provider delivered, by its MessageSid: a keyword is acted on and answered once, however
+    often the same signed request comes (Twilio's retries; a replay of a START must not lift a later STOP)."""
+
+    __tablename__ = "inbound_texts"
+    __table_args__ = (Index("ix_inbound_texts_received_at", "received_at"),)
+
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
 class ProviderEvent(Model):
     """An event a mail provider reported (bounce, complaint, unsubscribe), by its own id: each is applied
     once, however often the provider sends it. `address_hash` and `provider` say who reported what about

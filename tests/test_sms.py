@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from prefs.extensions import db
 from prefs.services.sms import START_WORDS, STOP_WORDS
 
 URL = "https://prefs.example.com/webhooks/sms"
 PHONE = "+14155550123"
 
 
-def text(client, body: str, sender: str = PHONE, token: str = "test-twilio-token", signature: str | None = None):
-    form = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": "SM123"}
+def text(
+    client, body: str, sender: str = PHONE, token: str = "test-twilio-token", signature: str | None = None, sid: str | None = None
+):
+    """A text as Twilio delivers it, each with a MessageSid of its own unless `sid` repeats one."""
+    form = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": sid or "SM" + uuid.uuid4().hex}
     signature = signature if signature is not None else RequestValidator(token).compute_signature(URL, form)
     return client.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": signature})
 
@@ -188,3 +195,28 @@ def test_the_webhook_is_off_without_its_token(database_url):
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_replayed_start_does_not_lift_a_later_stop(api, client, person):
+    """Found in review (session 9): the same signed request acted again, however late."""
+    text(client, "STOP", sid="SM1")
+    text(client, "START", sid="SM2")
+    text(client, "STOP", sid="SM3")
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+    assert replies(text(client, "START", sid="SM2")) == []  # Twilio's retry, or the request sent again
+    assert api.check("billing", "sms", recipient_id="cust-1")["reason"] == "sms_stop"
+
+
+def test_a_retried_stop_is_confirmed_once_and_its_id_is_forgotten_after_30_days(app, api, client, person):
+    assert len(replies(text(client, "STOP", sid="SM1"))) == 1
+    assert replies(text(client, "STOP", sid="SM1")) == []  # SPEC §6: exactly one reply per keyword
+    assert [e["kind"] for e in api.get("/recipients/cust-1/events").get_json()["events"]].count("sms_stop") == 1
+    from prefs.db.transactions import unit_of_work
+    from prefs.models import InboundText, utcnow
+    from prefs.services.delivery import prune
+
+    with app.app_context():
+        unit_of_work(lambda: prune(utcnow() + timedelta(days=29)))
+        assert db.session.execute(select(func.count()).select_from(InboundText)).scalar_one() == 1
+        unit_of_work(lambda: prune(utcnow() + timedelta(days=31)))
+        assert db.session.execute(select(func.count()).select_from(InboundText)).scalar_one() == 0

@@ -375,6 +375,10 @@ OUTBOUND_MAIL_FAILED = (
     " updated_at = ? WHERE id = ?"
 )
 # Retention: finished messages (receipts without address or message) older than the cut-off, a batch at a time.
+# Retention: the ids of inbound texts (services/sms.py) older than the cut-off, a batch at a time.
+PRUNE_INBOUND_TEXTS = (
+    "DELETE FROM inbound_texts WHERE message_sid IN (SELECT message_sid FROM inbound_texts WHERE received_at < ? LIMIT ?)"
+)
 PRUNE_OUTBOUND_MAILS = (
     "DELETE FROM outbound_mails WHERE id IN (SELECT id FROM outbound_mails WHERE status <> 'pending' AND updated_at < ? LIMIT ?)"
 )

@@ -38,6 +38,7 @@ from ..db.statements import (
     INSERT_DELIVERY,
     OUTBOX_BATCH,
     PRUNE_DELIVERIES,
+    PRUNE_INBOUND_TEXTS,
     PRUNE_OUTBOUND_MAILS,
     PRUNE_PROVIDER_SYNCS,
     RETRY_DELIVERY,
@@ -227,11 +228,13 @@ def record(
 
 def prune(now: datetime, limit: int = 10_000) -> None:
     """Forget delivered and failed deliveries older than RETENTION, with their attempts, the mail
-    providers' finished pushes (their receipts) and the sent or failed emails' receipts as old."""
+    providers' finished pushes (their receipts), the sent or failed emails' receipts and the inbound texts' ids
+    as old."""
     sql = DriverSql()
     sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_PROVIDER_SYNCS, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_OUTBOUND_MAILS, (sql.time(now - RETENTION), limit))
+    sql.execute(PRUNE_INBOUND_TEXTS, (sql.time(now - RETENTION), limit))
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:

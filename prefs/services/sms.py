@@ -12,10 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..languages import DEFAULT, match, translations
-from ..models import Recipient
+from ..models import InboundText, Recipient, utcnow
 from ..suppression import AddressHasher
 from . import sms_phrases
 from .events import Actor, ChangeContext, record_event
@@ -146,13 +148,18 @@ def reply_language(locale: str | None, written_in: str) -> str:
     return written_in
 
 
-def respond(address_hash: AddressHasher, keyword: Keyword, phone: str, program: str, support: str | None) -> str | None:
+def respond(
+    address_hash: AddressHasher, keyword: Keyword, phone: str, program: str, support: str | None, message_sid: str | None = None
+) -> str | None:
     """Act on a text from `phone` (E.164) and return the one reply to send, or None for none.
 
     An unclear text from a number that has already stopped gets no reply: after a stop the number hears
     from us only when it texts a keyword. The reply's language follows reply_language, with the locale of
-    the number's holder.
+    the number's holder. A text whose `message_sid` came before is neither acted on nor answered again (found
+    in review: a START replayed after a later STOP lifted it; a STOP retried was confirmed twice).
     """
+    if message_sid is not None and not first_arrival(message_sid):
+        return None
     if keyword.action == "unclear":
         digest = address_hash("phone", phone)
         if suppression_sources([digest]).get(digest, (None,))[0] == SMS_STOP:
@@ -161,6 +168,19 @@ def respond(address_hash: AddressHasher, keyword: Keyword, phone: str, program: 
         apply_keyword(address_hash, keyword, phone)
     locale = db.session.execute(select(Recipient.locale).where(Recipient.phone == phone)).scalar_one_or_none()
     return reply_text(keyword.action, program, support, reply_language(locale, keyword.language))
+
+
+def first_arrival(message_sid: str) -> bool:
+    """Remember the provider's id of a text; False when it was remembered already. In the transaction of what
+    the text does: a concurrent copy waits for it on the key and then finds it."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = db.session.execute(
+        insert(InboundText)
+        .values(message_sid=message_sid, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(InboundText.message_sid)
+    ).first()
+    return added is not None
 
 
 def apply_keyword(address_hash: AddressHasher, keyword: Keyword, phone: str) -> None:

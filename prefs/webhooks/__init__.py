@@ -23,6 +23,7 @@ from ..services.mailto import mailto_unsubscribe
 from ..services.sms import classify, respond
 
 log = logging.getLogger(__name__)
+MAX_MESSAGE_SID = 64  # inbound_texts.message_sid
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
@@ -53,7 +54,9 @@ def sms():
         log.warning("sms webhook: a text from a number that is not a valid phone number")
         return twiml(None)
     program, support = current_app.config["PREFS_SMS_PROGRAM_NAME"], current_app.config["PREFS_SUPPORT_CONTACT"]
-    reply = unit_of_work(lambda: respond(runtime().address_hash, keyword, phone, program, support))
+    sid = request.form.get("MessageSid", "")
+    message_sid = sid if 0 < len(sid) <= MAX_MESSAGE_SID else None  # Twilio's are 34 characters; none: not deduplicated
+    reply = unit_of_work(lambda: respond(runtime().address_hash, keyword, phone, program, support, message_sid))
     log.info("sms %s applied (%s)", keyword.action, keyword.via)
     return twiml(reply)
 
