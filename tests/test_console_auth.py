@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from conftest import BASE_SETTINGS
 from console_client import ORIGIN, PASSWORD, Console
@@ -78,6 +79,33 @@ def test_the_eleventh_failed_attempt_in_a_minute_gets_429_and_only_failures_coun
     assert browser.login("agent@example.com").status_code == 429  # the address waits, even with the password
     elsewhere = Console(app).login("agent@example.com", environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert elsewhere.status_code == 303  # counted per client address
+
+
+def test_failed_sign_ins_made_at_the_same_time_are_held_to_the_limit_too(app, make_staff):
+    """Found in review (session 9): counted only after the password check, 30 guesses sent at once were all
+    checked (SPEC §7: failed logins rate-limited per address)."""
+    make_staff("agent@example.com", "agent")
+    browsers = [Console(app) for _ in range(30)]
+    tokens = [browser.token() for browser in browsers]  # each browser's CSRF token, fetched before the burst
+    statuses: list[int] = []
+    start = threading.Barrier(len(browsers))
+
+    def attempt(browser: Console, token: str) -> None:
+        start.wait()
+        response = browser.client.post(
+            "/console/login",
+            base_url="https://localhost",
+            data={"email": "agent@example.com", "password": "wrong password 123", "csrf_token": token},
+            headers={"Referer": "https://localhost/console/login"},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(browsers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 10 + [429] * 20
 
 
 def test_session_cookie_flags_outside_and_in_development(app, database_url, make_staff):

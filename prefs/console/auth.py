@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import suppress
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from limits import parse
 
 from ..db.transactions import unit_of_work
 from ..extensions import limiter, login_manager
@@ -23,6 +25,7 @@ FAILED_SIGN_IN = "Wrong email or password."
 # Failed attempts per client address (SPEC §7); successful sign-ins do not count. Exact across workers
 # when PREFS_RATELIMIT_STORAGE_URL points at Redis.
 FAILED_SIGN_IN_LIMIT = "10 per minute"
+SIGN_IN_ITEM = parse(FAILED_SIGN_IN_LIMIT)
 
 login_manager.login_view = "console.login"
 login_manager.login_message = "Sign in to use the console."
@@ -71,12 +74,22 @@ def safe_next(target: str | None) -> str:
     return url_for("console.home")
 
 
-def failed_sign_in(_response) -> bool:
-    return bool(g.get("failed_sign_in"))
+def refund_sign_in_attempt() -> None:
+    """Give back the attempt a successful sign-in was counted as: only failures count (SPEC §7).
+
+    Every attempt is counted before its password is checked, by Flask-Limiter's own check-and-add, which is
+    atomic in its storage (Redis across workers). Counting only after the check, as `deduct_when` does, let
+    attempts made at the same time all be checked (found in review: 30 parallel guesses, none refused). The
+    refund is a hit of cost -1 on the same fixed window (RATELIMIT_STRATEGY's default); a storage that fails
+    here leaves the attempt counted, which costs the address one try, never opens it."""
+    for applied in limiter.current_limits:
+        if str(applied.limit) == str(SIGN_IN_ITEM):
+            with suppress(Exception):
+                applied.limiter.hit(applied.limit, *applied.request_args, cost=-1)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(FAILED_SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in)
+@limiter.limit(FAILED_SIGN_IN_LIMIT, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
@@ -86,8 +99,8 @@ def login():
     hasher = runtime().password_hasher
     staff = authenticate(form.email.data, form.password.data, hasher=hasher) if form.validate() else None
     if staff is None:
-        g.failed_sign_in = True
         return render_template("console/login.html", form=form, error=FAILED_SIGN_IN), 401
+    refund_sign_in_attempt()
     unit_of_work(lambda: record_sign_in(staff))
     session.clear()  # nothing from before sign-in carries over
     login_user(staff)
