@@ -100,7 +100,7 @@ def MessageId(**kwargs) -> fields.String:  # noqa: N802
 SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # A look-up (the check, GET /recipients) needs only an address shaped like one: prefs/addresses.py's
 # LOOKUP_EMAIL_RE, after trimming, so white space around it is allowed too.
-LOOKUP_EMAIL = re.compile(rf"^[{SPACE}]*[^@{SPACE}]{{1,64}}@[^@{SPACE}]+\.[^@{SPACE}]+[{SPACE}]*$")
+LOOKUP_EMAIL = re.compile(rf"^[{SPACE}]*[^@{SPACE}\x00]{{1,64}}@[^@{SPACE}\x00]+\.[^@{SPACE}\x00]+[{SPACE}]*$")
 
 
 def LookupEmail(**kwargs) -> fields.String:  # noqa: N802

@@ -374,11 +374,11 @@ OUTBOUND_MAIL_FAILED = (
     "UPDATE outbound_mails SET status = 'failed', attempts = attempts + 1, payload = NULL, last_code = ?, last_error = ?,"
     " updated_at = ? WHERE id = ?"
 )
-# Retention: finished messages (receipts without address or message) older than the cut-off, a batch at a time.
 # Retention: the ids of inbound texts (services/sms.py) older than the cut-off, a batch at a time.
 PRUNE_INBOUND_TEXTS = (
     "DELETE FROM inbound_texts WHERE message_sid IN (SELECT message_sid FROM inbound_texts WHERE received_at < ? LIMIT ?)"
 )
+# Retention: finished messages (receipts without address or message) older than the cut-off, a batch at a time.
 PRUNE_OUTBOUND_MAILS = (
     "DELETE FROM outbound_mails WHERE id IN (SELECT id FROM outbound_mails WHERE status <> 'pending' AND updated_at < ? LIMIT ?)"
 )
