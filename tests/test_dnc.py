@@ -3,6 +3,7 @@ consent with evidence as the exception, a load replacing the list whole, and the
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -141,6 +142,33 @@ def test_undoing_a_links_unsubscribe_restores_the_opt_in_with_its_evidence(app, 
     plain = {"changes": [{"topic": "deals", "channel": "phone", "subscribed": True}]}
     assert api.patch("/recipients/ann/preferences", plain).status_code == 200
     assert check(api, "ann", "phone") == "do_not_call"
+
+
+def test_a_page_reached_from_an_email_link_is_no_express_consent_to_calls(app, runner, tmp_path, api, callers):
+    """Found in review (session 9): ticking calls on the preference center of a link sent by email stored the
+    page's evidence with the opt-in, and a number on the list became callable. The page shows the visitor reads
+    that email address, nothing about the number; a link sent to the number still counts."""
+    load(runner, tmp_path, ["2125550101"])
+    off = {"changes": [{"topic": "deals", "channel": "phone", "subscribed": False}]}
+    for channel in ("email", "phone"):
+        assert api.patch("/recipients/ann/preferences", off).status_code == 200
+        url = api.post("/links", {"recipient_id": "ann", "channel": channel, "topic": "deals"}).get_json()["preferences_url"]
+        path = url.removeprefix("https://prefs.example.com").split("?")[0]
+        browser = app.test_client()
+        page = browser.get(path).get_data(as_text=True)
+        shown = re.findall(r'name="shown" value="([^"]+)"', page)
+        assert "deals:phone=0" in shown
+        form = {
+            "shown": shown,
+            "deals:email": "on",
+            "deals:sms": "on",
+            "deals:phone": "on",
+            "*:email": "on",
+            "*:sms": "on",
+            "*:phone": "on",
+        }
+        assert browser.post(path, data=form).status_code == 200
+        assert check(api, "ann", "phone") == ("do_not_call" if channel == "email" else "subscribed"), channel
 
 
 def test_evidence_needs_both_when_and_how(runner, tmp_path, api, callers):

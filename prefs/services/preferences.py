@@ -160,7 +160,9 @@ def write_choices(
     for (topic, channel), after in targets.items():
         before, before_evidenced = stored.get((topic, channel), (None, False))
         if after is True and topic != ANY:
-            with_evidence = evidenced or (before_evidenced and (before is True or undoing))
+            with_evidence = (evidenced and link_evidence_covers(context.link, channel)) or (
+                before_evidenced and (before is True or undoing)
+            )
         else:
             with_evidence = after is False and before_evidenced
         if before == after and with_evidence == before_evidenced:
@@ -256,6 +258,14 @@ def address_held_since_link(link: LinkTarget, recipient: Recipient | RecipientRo
         )
     ).scalars()
     return not any(isinstance(after, dict) and field in after for after in contact_changes)
+
+
+def link_evidence_covers(link: LinkTarget | None, channel: str) -> bool:
+    """Whether a change's evidence is express consent on `channel` (what the do-not-call list yields to, SPEC
+    §17): any evidence the API or staff give; a page's only for the channels reaching the address its link was
+    sent to, the one address the visitor showed they read (found in review: an email link's page opted a number
+    on the do-not-call list in to calls, past the list)."""
+    return link is None or REGISTRY[channel].address == REGISTRY[link.channel].address
 
 
 def link_may_opt_in(link: LinkTarget, channel: str, recipient: Recipient | RecipientRow) -> bool:
