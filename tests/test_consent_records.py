@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -133,3 +134,19 @@ def test_an_imports_yes_and_no_are_records_too(api, runner, newsletter, tmp_path
     )
     [record] = api.get("/recipients/imp-1/consents").get_json()["consents"]
     assert (record["state"], record["events"][-1]["method"], record["events"][-1]["source"]) == ("active", "import", "again.csv")
+
+
+def test_the_state_follows_the_latest_change_not_an_earlier_collected_at(api, client, newsletter, person):
+    """Found in review (session 9): an opt-in recorded after a one-click, with evidence collected the day before,
+    sorted before the withdrawal by its `at`, and the record said withdrawn while the opt-in stood."""
+    url = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}).get_json()["unsubscribe_url"]
+    assert client.post(url.removeprefix("https://prefs.example.com"), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    opt_in = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}],
+              "evidence": {"source": "crm sync", "collected_at": yesterday}}  # fmt: skip
+    assert api.patch("/recipients/cust-1/preferences", opt_in).status_code == 200
+    assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True
+    [record] = [r for r in api.get("/recipients/cust-1/consents").get_json()["consents"] if r["channel"] == "email"]
+    assert [e["type"] for e in record["events"]] == ["withdrawn", "given"]  # in the order they happened
+    assert record["events"][-1]["at"] < record["events"][0]["at"]  # each `at` as collected
+    assert record["state"] == "active"

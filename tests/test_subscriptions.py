@@ -171,6 +171,20 @@ def test_an_expired_link_cannot_confirm_and_leaves_no_consent(api, app, client, 
     assert record["state"] == "expired" and [e["type"] for e in record["events"]] == ["given", "expired"]
 
 
+def test_an_unconfirmed_request_the_cell_moved_on_from_expires_unseen(api, app, letters, smtp_server, monkeypatch):  # noqa: F811
+    """Found in review (session 9): an opt-in made another way after the request left the record `expired` once
+    the request ran out, while the check allowed."""
+    recipient_id = subscribe(api).get_json()["recipient_id"]
+    opt_in = {"changes": [{"topic": "letters", "channel": "email", "subscribed": True}],
+              "evidence": {"source": "phone call with support", "collected_at": utcnow().isoformat()}}  # fmt: skip
+    assert api.patch(f"/recipients/{recipient_id}/preferences", opt_in).status_code == 200
+    later = utcnow() + timedelta(days=8)
+    monkeypatch.setattr(subscriptions, "utcnow", lambda: later)
+    assert api.check("letters", "email", recipient_id=recipient_id)["allowed"] is True
+    [record] = api.get(f"/recipients/{recipient_id}/consents").get_json()["consents"]
+    assert record["state"] == "active" and [e["type"] for e in record["events"]] == ["given", "given"], record
+
+
 def test_a_link_not_yet_expired_still_confirms(api, app, client, letters, smtp_server, monkeypatch):  # noqa: F811
     subscribe(api)
     token = mailed_token(app, smtp_server)

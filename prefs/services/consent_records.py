@@ -99,17 +99,27 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
         if request.confirmed_at is None and expires_at <= moment:
             for topic in request.topics:
                 expired = records.get((topic, request.channel))
-                if expired is not None:
+                # A request the cell has moved on from since (an opt-in or out another way) expires unseen: its
+                # expiry would else stand as the record's last word (found in review).
+                if expired is not None and not _changed_since(expired["events"], _aware(request.requested_at)):
                     expired["events"].append(_expired(expires_at, request.evidence))
     finished = []
     for key in sorted(records):
         record = records[key]
-        record["events"].sort(key=lambda item: datetime.fromisoformat(item["at"]))
+        # In the order they happened here, the state from the last: an opt-in's `at` is when the consent was
+        # collected, which may be earlier than a withdrawal recorded before it (found in review: the record
+        # said withdrawn while the opt-in stood).
+        record["events"].sort(key=lambda item: item["recorded"])
         record["state"] = _state(record["events"])
         for item in record["events"]:
             item.pop("pending", None)
+            item.pop("recorded")
         finished.append(record)
     return finished
+
+
+def _changed_since(events: list[dict[str, Any]], moment: datetime) -> bool:
+    return any(item["recorded"][0] > moment and not item.get("pending") for item in events)
 
 
 def _record(deps: Deps, recipient: Recipient, controller: str, topic: str, channel: str) -> dict[str, Any]:
@@ -164,13 +174,14 @@ def _event(type_: str, event: ConsentEvent, pending: bool = False) -> dict[str, 
         "actor": event.actor,
         "event_id": event.id,
         "pending": pending,
+        "recorded": (_aware(event.at), event.id),  # the order of the record (not shown)
     }
 
 
 def _expired(expires_at: datetime, evidence: Mapping[str, Any] | None) -> dict[str, Any]:
     source = (evidence or {}).get("source")
     return {"at": expires_at.isoformat(), "type": EXPIRED, "method": "not_confirmed", "source": source, "ip": None,
-            "user_agent": None, "actor": "system", "event_id": None}  # fmt: skip
+            "user_agent": None, "actor": "system", "event_id": None, "recorded": (expires_at, 0)}  # fmt: skip
 
 
 def _state(events: list[dict[str, Any]]) -> str:
