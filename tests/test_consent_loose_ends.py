@@ -5,9 +5,11 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from conftest import requires_postgres
 from smtp_server import smtp_server  # noqa: F401  (a fixture)
 from sqlalchemy import func, select
 from test_webhooks import deliver
@@ -104,3 +106,33 @@ def test_email_me_my_link_sends_nothing_to_an_address_reported_undeliverable(api
     assert dead.status_code == live.status_code == 200 and dead.data == live.data  # the page never tells
     deliver(app)
     assert [envelope.rcpt_tos for envelope in smtp_server.envelopes] == [("bob@example.com",)]
+
+
+@requires_postgres
+def test_a_mail_fanned_out_while_its_person_is_erased_is_cancelled(api, app, letters, smtp_server, monkeypatch):  # noqa: F811
+    """Found in review (session 9): the worker read the outbox unlocked; the erasure deleted the mail's outbox
+    row and found no mail to cancel yet; the worker then made the mail from what it had read and sent it to the
+    erased address. The fan-out now holds the rows it reads: the erasure waits for it, then cancels the mail."""
+    from prefs.services import delivery
+
+    lena = request_letters(api, "lena@example.com")
+    fan_out_mails = delivery.fan_out_mails
+    erasing: list[threading.Thread] = []
+
+    def erased_meanwhile(*args):
+        if not erasing:  # from another connection, while the fan-out's transaction is open
+            erasing.append(threading.Thread(target=lambda: api.delete(f"/recipients/{lena}")))
+            erasing[0].start()
+            erasing[0].join(1.0)  # before the fix it commits at once; after, it waits for this fan-out
+        return fan_out_mails(*args)
+
+    monkeypatch.setattr(delivery, "fan_out_mails", erased_meanwhile)
+    deliver(app)
+    erasing[0].join(10)
+    assert api.get(f"/recipients/{lena}").status_code == 404
+    monkeypatch.setattr(delivery, "fan_out_mails", fan_out_mails)
+    deliver(app)
+    assert [envelope.rcpt_tos for envelope in smtp_server.envelopes] == []
+    with app.app_context():
+        mails = db.session.execute(select(OutboundMail.status, OutboundMail.payload)).all()
+    assert [(status, payload) for status, payload in mails] == [("cancelled", None)]

@@ -423,3 +423,32 @@ def test_an_evidenced_opt_in_made_while_a_batch_waits_is_not_stripped_of_its_evi
     assert stored_choice(app, "cust-1", "newsletter", "email") == (True, True)
     kinds = [event["kind"] for event in api.get("/recipients/cust-1/events").get_json()["events"]]
     assert "imported" not in kinds, kinds
+
+
+@requires_postgres
+def test_an_id_made_and_erased_while_its_batch_is_written_stays_erased(api, app, runner, newsletter, tmp_path, monkeypatch):
+    """Found in review (session 9): an id new when the batch was decided has no row to lock; made and erased by
+    others between the batch's locks and its upsert, it got the import's address and locale on its tombstone."""
+    from prefs.services import imports
+
+    apply = imports._apply_postgres
+    done: list[bool] = []
+
+    def someone_else_first(*args):
+        if not done:
+            done.append(True)
+            assert api.put("/recipients/dora", {"email": "dora@example.com"}).status_code == 201
+            assert api.delete("/recipients/dora").status_code == 204
+        return apply(*args)
+
+    monkeypatch.setattr(imports, "_apply_postgres", someone_else_first)
+    rows = [
+        {"id": "dora", "email": "dora.new@example.com", "locale": "fr-FR"},
+        {"id": "eli", "email": "eli@example.com", "locale": ""},
+    ]
+    result = run_import(runner, tmp_path, rows, ("id", "email", "locale"))
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 2: id: this recipient was erased" in result.output
+    with app.app_context():
+        stored = db.session.execute(text("SELECT status, email, locale FROM recipients WHERE id = 'dora'")).one()
+    assert tuple(stored) == ("erased", None, None)

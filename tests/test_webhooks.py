@@ -545,3 +545,22 @@ def test_a_start_from_the_holder_tells_webhooks_once(app, api, client, receiver)
     send_text(client, "START", sender="+14155550189")
     deliver(app)
     assert sorted(receiver.types()) == ["sms.started", "sms.stopped", "suppression.added", "suppression.removed"]
+
+
+def test_a_replay_after_an_erasure_sends_an_imported_update_as_the_type_it_had(app, api, runner, receiver, tmp_path):
+    """Found in review (session 9): erasure stripped an imported update's `before` to None, which says
+    "created", and a replay re-derives the type from it: the same webhook-id came as another type."""
+    from test_import import run_import
+
+    endpoint = add_endpoint(api, receiver)
+    assert api.put("/recipients/ann", {"email": "ann@example.com"}).status_code == 201
+    result = run_import(runner, tmp_path, [{"id": "ann", "email": "ann.new@example.com"}], ("id", "email"))
+    assert "0 created, 1 updated" in result.output, result.output
+    deliver(app)
+    first = {request.headers["webhook-id"]: request.json["type"] for request in receiver.received}
+    assert api.delete("/recipients/ann").status_code == 204
+    receiver.received.clear()
+    assert api.post(f"/webhooks/{endpoint['id']}/replay", {"after": 0}).status_code == 202
+    deliver(app)
+    again = {request.headers["webhook-id"]: request.json["type"] for request in receiver.received}
+    assert {key: again[key] for key in first} == first  # every message replayed with the type it had

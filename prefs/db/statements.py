@@ -197,6 +197,7 @@ ON CONFLICT (id) DO UPDATE SET
   locale = coalesce(EXCLUDED.locale, r.locale), time_zone = coalesce(EXCLUDED.time_zone, r.time_zone),
   email_hash = coalesce(EXCLUDED.email_hash, r.email_hash), phone_hash = coalesce(EXCLUDED.phone_hash, r.phone_hash),
   updated_at = EXCLUDED.updated_at
+WHERE r.status <> 'erased'
 RETURNING id, pk
 """
 # The upsert of the changed choices (an import carries no evidence of consent: with_evidence is false).
@@ -237,6 +238,9 @@ FROM consent_events WHERE id > ? ORDER BY id
 TRY_LOCK_FAN_OUT = "SELECT pg_try_advisory_xact_lock(?)"
 # The oldest outbox messages, to fan out.
 OUTBOX_BATCH = "SELECT id, kind, type, event_id, ordering_key, payload, created_at FROM outbox ORDER BY id LIMIT ?"
+# PostgreSQL: the same, locked until fanned out, so that an erasure deleting a person's mail waits for the fan-out
+# and then cancels the mail it made (services/mail.py, cancel_mail_to) rather than miss it.
+OUTBOX_BATCH_POSTGRES = OUTBOX_BATCH + " FOR UPDATE"
 # The metrics scrape: how many messages wait to be fanned out, and since when.
 OUTBOX_BACKLOG = "SELECT count(*), min(created_at) FROM outbox"
 # The metrics scrape: deliveries waiting for the worker (a delivery to a disabled endpoint is not), and since when.

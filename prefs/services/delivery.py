@@ -37,6 +37,7 @@ from ..db.statements import (
     INSERT_ATTEMPT,
     INSERT_DELIVERY,
     OUTBOX_BATCH,
+    OUTBOX_BATCH_POSTGRES,
     PRUNE_DELIVERIES,
     PRUNE_INBOUND_TEXTS,
     PRUNE_OUTBOUND_MAILS,
@@ -87,7 +88,7 @@ def fan_out(now: datetime, limit: int = 1000, sync_targets: Sequence[str] = ()) 
     sql = DriverSql()
     if sql.postgres and not sql.rows(TRY_LOCK_FAN_OUT, (FAN_OUT_LOCK,))[0][0]:
         return 0
-    everything = sql.rows(OUTBOX_BATCH, (limit,))
+    everything = sql.rows(OUTBOX_BATCH_POSTGRES if sql.postgres else OUTBOX_BATCH, (limit,))
     if not everything:
         return 0
     messages = [row for row in everything if row[1] not in (SYNC_KIND, MAIL_KIND)]

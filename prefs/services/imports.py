@@ -485,11 +485,15 @@ def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name
         try:
             _apply_postgres(sql, plan, file_name)
             return plan.report
-        except (UniqueViolation, DeadlockDetected):  # another writer took a key the batch writes: decide again
+        except (UniqueViolation, DeadlockDetected, _DecideAgain):  # another writer got there first: decide again
             sql.rollback()
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+class _DecideAgain(Exception):
+    """What the batch was decided from changed in a way its locks could not hold back."""
 
 
 def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
@@ -502,7 +506,12 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
     if plan.staged:
         sql.execute(CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES)
         sql.copy(COPY_IMPORT_RECIPIENTS_POSTGRES, plan.staged)
-        pks.update(sql.rows(UPSERT_IMPORT_RECIPIENTS_POSTGRES, (stamp, stamp)))  # id -> pk of the new ones too
+        upserted = dict(sql.rows(UPSERT_IMPORT_RECIPIENTS_POSTGRES, (stamp, stamp)))  # id -> pk of the new ones too
+        if len(upserted) != len(plan.staged):
+            # An id new when the batch was decided was made and erased since (it had no row to lock): the upsert
+            # leaves the tombstone alone, and the batch is decided again (found in review).
+            raise _DecideAgain
+        pks.update(upserted)
         for recipient_id, change in plan.changes.items():
             email_taken(recipient_id, plan.pks[recipient_id], change, sql)
     if plan.choice_changes:

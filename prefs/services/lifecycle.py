@@ -138,7 +138,9 @@ def _strip_events(recipient_id: str) -> None:
     for event_id, kind, actor, actor_id, reason, evidence, before, after in events:
         values: dict[str, Any] = {}
         if kind in CONTACT_KINDS:
-            values["before"] = _choice_cells(before)
+            # An update keeps an empty `before` (not None, which says "created"): a replay re-derives the
+            # webhook type from it (found in review: an imported update was replayed as recipient.created).
+            values["before"] = None if before is None else (_choice_cells(before) or {})
             values["after"] = _choice_cells(after)
         if reason is not None:
             values["reason"] = None
