@@ -257,6 +257,8 @@ def test_the_search_text_is_kept_in_no_cookie_and_no_url(console, api, app, pers
         response = agent.submit("/console/", "/console/", {"q": query})
         assert response.status_code == 200 and found in response.get_data(as_text=True)  # the answer is the results
         contents = session_contents(app, agent)
-        for part in (query, "ann", "555", "gone"):
+        # Long enough never to turn up by chance in the cookie's random parts (a session id or CSRF token in hex
+        # held "555" once in CI): "@" is in no base64 or hex, seven digits hardly ever in 40 hex characters.
+        for part in (query, "ann@", "5550123", "gone@"):
             assert part not in contents, part
     assert "Results for" not in agent.text("/console/")  # nothing remembered between requests
