@@ -79,6 +79,28 @@ def register_outage_handlers(app: Flask) -> None:
 
     for error_class in UNAVAILABLE:
         app.register_error_handler(error_class, unavailable)
+    # Flask runs teardowns last registered first: this one before Flask-SQLAlchemy's (registered by
+    # db.init_app, earlier), which then finds no session left to remove.
+    app.teardown_appcontext(end_session_despite_outage)
+
+
+def end_session_despite_outage(_error: BaseException | None) -> None:
+    """End the request's session when the request ends, even if its connection died since it was last used.
+
+    By then the answer is made, and anything it acknowledges is committed: what is left is a read's transaction
+    (the catalogue's poll runs on the session). Its rollback failing on a dead connection escaped Flask, after
+    the answer, and gunicorn replaced a committed one-click's 200 with a bare 500 of its own (the kill test
+    through pgbouncer met it in CI), leaving the thread a session half closed. Instead the session's
+    connections are discarded and the session dropped; the next request starts clean."""
+    try:
+        db.session.remove()
+    except UNAVAILABLE as error:
+        if _not_an_outage(error):
+            raise
+        log.warning("the database went away before a session ended (its answer, if any, stands): %s", describe_error(error))
+        with suppress(*UNAVAILABLE):
+            db.session().invalidate()  # closes without a round trip: the pool discards its connections
+        db.session.registry.clear()
 
 
 def outage_answer(error: Exception) -> Response | tuple:
