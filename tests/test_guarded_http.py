@@ -173,6 +173,16 @@ def test_an_error_status_is_a_failure_with_that_status(receiver, client, status)
     assert not result.ok and result.status == status and str(status) in result.error
 
 
+@pytest.mark.parametrize("host", ["a..example.com", "x" * 64 + ".example.com"])
+def test_a_host_no_name_lookup_takes_is_an_error_not_an_exception(client, host):
+    """The name lookup's IDNA raises UnicodeError for an empty label or one over 63 characters (found in review:
+    an SNS certificate URL reached it)."""
+    guarded = client(allow_hosts=frozenset({host}))
+    for result in (guarded.post(f"https://{host}/hook", BODY, HEADERS), guarded.get(f"https://{host}/cert.pem")):
+        assert result.status is None and not result.ok
+        assert result.error == "the host is not a name that can be looked up"
+
+
 def test_a_refused_connection_is_an_error_not_an_exception(client):
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

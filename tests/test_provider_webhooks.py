@@ -370,6 +370,18 @@ def test_an_sns_message_that_fails_its_check_is_refused_and_changes_nothing(api,
         assert sns_host.received == []
 
 
+@pytest.mark.parametrize("host", ["sns..amazonaws.com", "sns." + "a" * 64 + ".amazonaws.com", "sns.-x.amazonaws.com"])
+@pytest.mark.parametrize("settings_override", [{**PROVIDER_SETTINGS, "PREFS_SNS_CERT_HOSTS": "sns.*.amazonaws.com"}])
+def test_a_certificate_host_that_is_no_host_name_is_refused_not_fetched(api, client, person, host):
+    """Unsigned, with only the topic known: `*` matched an empty label (or one too long for DNS), the fetch's
+    name lookup raised UnicodeError, and the webhook answered 500 (found in review). `*` is one DNS label now."""
+    message = sns_message(f"https://{host}", "Notification", {"Message": ses_bounce("ann@example.com")})
+    client.application.config["PROPAGATE_EXCEPTIONS"] = False  # the answer gunicorn would send
+    response = client.post("/webhooks/providers/ses", data=json.dumps(message))
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "mandatory"
+
+
 def test_an_sns_subscription_to_an_accepted_topic_is_confirmed(client, sns_host):
     base = sns_host.url("")
     confirmation = sns_message(

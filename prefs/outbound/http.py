@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) this much of an answer; a longer one costs its connection
 DESTINATIONS_KEPT_OPEN = 100  # receivers whose connection pools are kept (least recently used dropped first)
+NOT_A_HOST_NAME = "the host is not a name that can be looked up"
 
 # A worker sends to the same few URLs again and again: parse each once (a refusal raises, and is not kept).
 _parse_destination = lru_cache(maxsize=4096)(parse_destination)
@@ -234,6 +235,8 @@ class GuardedHttp:
             status, error = None, f"refused: {refusal}"
         except (HTTPError, OSError, HTTPException) as failure:
             status, error = None, self._describe(failure)
+        except UnicodeError:  # the name lookup's IDNA refused the host (an empty label, one over 63 characters)
+            status, error = None, NOT_A_HOST_NAME
         finally:
             _deadline.reset(token)
         return GetResult(status, body if error is None else b"", error)
@@ -260,6 +263,8 @@ class GuardedHttp:
             return None, f"refused: {refusal}"
         except (HTTPError, OSError, HTTPException) as failure:
             return None, self._describe(failure)
+        except UnicodeError:
+            return None, NOT_A_HOST_NAME
         try:
             _discard_answer(response)
         except (HTTPError, OSError, HTTPException) as failure:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -113,9 +114,16 @@ def sns_timestamp(message: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# One DNS label (RFC 1123): what `*` in PREFS_SNS_CERT_HOSTS stands for. Not an empty label, nor one longer
+# than 63 characters: such a host cannot be looked up (IDNA refuses it), and a message naming one is forged.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 def host_matches(host: str, globs: tuple[str, ...]) -> bool:
     """Whether a host name matches one of PREFS_SNS_CERT_HOSTS, where `*` stands for exactly one label."""
     labels = host.lower().rstrip(".").split(".")
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        return False
     for glob in globs:
         pattern = glob.split(".")
         if len(pattern) == len(labels) and all(fnmatchcase(label, part) for label, part in zip(labels, pattern, strict=True)):
