@@ -45,6 +45,13 @@ def redact(line: str) -> str:
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and record.exc_info[1] is not None:
+            # gunicorn's "Error handling request" comes with the exception, whose further lines may quote data
+            # (psycopg's DETAIL: Key (email)=(…)): its frames, and each error's first line only, as the app's own.
+            from .logs import scrubbed_traceback  # prefs.logs imports this module
+
+            record.msg = f"{record.msg}\n{redact(scrubbed_traceback(record.exc_info[1]))}"
+            record.exc_info, record.exc_text = None, None
         return True
 
 

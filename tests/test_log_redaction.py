@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -56,3 +57,30 @@ def test_werkzeug_request_lines_are_redacted_once_however_many_apps_are_made(app
     caplog.set_level(logging.INFO, logger="werkzeug")
     werkzeug.info('%s - - [%s] "%s" %s -', "127.0.0.1", "30/Nov/2026", f"GET /c/{TOKEN} HTTP/1.1", "200")
     assert TOKEN not in caplog.text and '"GET /c/… HTTP/1.1" 200' in caplog.text
+
+
+def test_an_exception_logged_through_the_filter_keeps_its_frames_and_loses_its_data():
+    """gunicorn logs "Error handling request <uri>" with the exception (an error that escaped Flask): the filter
+    redacted the line and left the traceback, whose error text may quote a row (found in review)."""
+    stream = io.StringIO()
+    logger = logging.getLogger("test.gunicorn.error")  # as gunicorn.conf.py sets up gunicorn's error log
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.addFilter(RedactingFilter())
+    logger.propagate = False
+
+    detail = "DETAIL:  Key (email)=(ann@example.com) already exists."  # not on the raising line: frames quote their source
+
+    def the_failing_step() -> None:
+        raise ValueError(f'duplicate key value violates unique constraint "uq_recipients_email"\n{detail}')
+
+    try:
+        the_failing_step()
+    except ValueError:
+        logger.exception("Error handling request %s", f"/u/{TOKEN}?email=ann@example.com")
+    finally:
+        logger.removeHandler(handler)
+    logged = stream.getvalue()
+    assert "ann@example.com" not in logged and TOKEN not in logged
+    assert "Error handling request /u/…?…" in logged
+    assert "in the_failing_step" in logged and "ValueError: duplicate key value violates unique constraint" in logged

@@ -3,6 +3,7 @@ checked with the `standardwebhooks` package."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -564,3 +565,22 @@ def test_a_replay_after_an_erasure_sends_an_imported_update_as_the_type_it_had(a
     deliver(app)
     again = {request.headers["webhook-id"]: request.json["type"] for request in receiver.received}
     assert {key: again[key] for key in first} == first  # every message replayed with the type it had
+
+
+def test_a_worker_stopped_by_a_bug_logs_its_frames_without_the_error_s_data(runner, monkeypatch, caplog):
+    """A bug (not an outage) stops the worker. Python's own traceback printed the whole error, whose further lines
+    may quote a row, as a database error's DETAIL does (found in review): it is logged scrubbed, and the worker
+    exits 1 for its supervisor."""
+    worker_module = importlib.import_module("prefs.cli.worker")  # the package's `worker` is the click command
+
+    detail = "DETAIL:  Key (email)=(ann@example.com) already exists."  # not on the raising line: frames quote it
+
+    def a_bug(_self) -> int:
+        raise RuntimeError(f"duplicate key value violates unique constraint\n{detail}")
+
+    monkeypatch.setattr(worker_module.Worker, "drain", a_bug)
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    stopped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("worker: stopped by an unexpected error")]
+    assert len(stopped) == 1 and "in a_bug" in stopped[0] and "duplicate key value violates unique constraint" in stopped[0]
+    assert "ann@example.com" not in result.output + caplog.text

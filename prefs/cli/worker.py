@@ -32,7 +32,7 @@ from flask.cli import with_appcontext
 from ..db.transactions import unit_of_work
 from ..deps import Deps
 from ..extensions import db
-from ..logs import describe_error
+from ..logs import describe_error, scrubbed_traceback
 from ..metrics import count_deliveries
 from ..models import utcnow
 from ..outages import is_outage, is_write_race
@@ -329,5 +329,11 @@ def worker(once: bool) -> None:
                 signal.signal(signum, lambda *_: stop.set())
             say("worker: delivering; SIGTERM finishes the batch in hand and stops")
             running.run_until(stop)
+        except Exception as error:
+            # A bug (run_until waits out an outage): the worker stops, for its supervisor to start again. Its
+            # frames are logged with each error's first line only: the rest may quote a row's data, as a
+            # database error's DETAIL does, which Python's own traceback would print.
+            log.error("worker: stopped by an unexpected error\n%s", scrubbed_traceback(error))
+            raise SystemExit(1) from None
         finally:
             running.close()
