@@ -321,6 +321,19 @@ class ProviderEvent(Model):
     received_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
+class MailgunToken(Model):
+    """A Mailgun webhook signature's token, with a digest of the event it came with. Mailgun signs a timestamp and
+    a token, not the event: a captured signature could vouch for any other event while fresh. A token is good
+    for the event it first came with (a retry of that event), for no other (Mailgun's advice: remember tokens)."""
+
+    __tablename__ = "mailgun_tokens"
+    __table_args__ = (Index("ix_mailgun_tokens_seen_at", "seen_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token, hex
+    event_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the event as JSON with sorted keys, hex
+    seen_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
 class CacheGeneration(Model):
     """A cached table's change counter (db/generations.py): bumped with every change, read by every process."""
 

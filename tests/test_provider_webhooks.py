@@ -270,6 +270,44 @@ def test_a_mailgun_request_that_fails_its_check_is_refused_and_changes_nothing(a
     assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
 
 
+def test_a_mailgun_signature_vouches_for_the_event_it_first_came_with_only(api, client, newsletter, person):
+    """Mailgun signs its timestamp and token, not the event: a signature seen once (a delivered event, by any
+    receiver of the account's webhooks) came again with a complaint for another address, and was applied (found
+    in review). The token is remembered with its event: the same event again is a retry, another is refused."""
+    genuine = mailgun_payload(mailgun_event("delivered", "someone@example.com"))
+    assert client.post("/webhooks/providers/mailgun", json=genuine).get_json() == {"received": 0, "outcomes": {}}
+    forged = {"signature": genuine["signature"], "event-data": mailgun_event("complained", "ann@example.com")}
+    before = events_of(api)
+    response = client.post("/webhooks/providers/mailgun", json=forged)
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "forbidden"
+    assert events_of(api) == before
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "default"
+
+    complaint = mailgun_payload(mailgun_event("complained", "ann@example.com"))
+    assert client.post("/webhooks/providers/mailgun", json=complaint).get_json()["outcomes"] == {"applied": 1}
+    retried = json.loads(json.dumps(complaint["event-data"]))  # the same event, its keys in another order
+    again = {"event-data": dict(reversed(list(retried.items()))), "signature": complaint["signature"]}
+    assert client.post("/webhooks/providers/mailgun", json=again).get_json()["outcomes"] == {"duplicate": 1}
+
+
+def test_mailgun_tokens_are_forgotten_after_a_day(app, client, person):
+    from prefs.models import MailgunToken
+    from prefs.services.delivery import prune
+
+    assert (
+        client.post("/webhooks/providers/mailgun", json=mailgun_payload(mailgun_event("delivered", "x@example.com"))).status_code
+        == 200
+    )
+    with app.app_context():
+        count = lambda: db.session.query(MailgunToken).count()  # noqa: E731
+        prune(datetime.now(UTC) + timedelta(hours=23))
+        db.session.commit()
+        assert count() == 1
+        prune(datetime.now(UTC) + timedelta(hours=25))
+        db.session.commit()
+        assert count() == 0
+
+
 # --- Postmark: HTTP Basic --------------------------------------------------------------------------------
 def test_a_postmark_subscription_change_by_the_recipient_is_an_unsubscribe(api, client, newsletter, person):
     assert post_postmark(client, postmark_subscription_change("ann@example.com")) == {"applied": 1}

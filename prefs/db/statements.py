@@ -382,6 +382,9 @@ OUTBOUND_MAIL_FAILED = (
 PRUNE_INBOUND_TEXTS = (
     "DELETE FROM inbound_texts WHERE message_sid IN (SELECT message_sid FROM inbound_texts WHERE received_at < ? LIMIT ?)"
 )
+PRUNE_MAILGUN_TOKENS = (
+    "DELETE FROM mailgun_tokens WHERE token_hash IN (SELECT token_hash FROM mailgun_tokens WHERE seen_at < ? LIMIT ?)"
+)
 # Retention: finished messages (receipts without address or message) older than the cut-off, a batch at a time.
 PRUNE_OUTBOUND_MAILS = (
     "DELETE FROM outbound_mails WHERE id IN (SELECT id FROM outbound_mails WHERE status <> 'pending' AND updated_at < ? LIMIT ?)"

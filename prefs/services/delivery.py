@@ -40,6 +40,7 @@ from ..db.statements import (
     OUTBOX_BATCH_POSTGRES,
     PRUNE_DELIVERIES,
     PRUNE_INBOUND_TEXTS,
+    PRUNE_MAILGUN_TOKENS,
     PRUNE_OUTBOUND_MAILS,
     PRUNE_PROVIDER_SYNCS,
     RETRY_DELIVERY,
@@ -51,6 +52,7 @@ from ..outbound.http import PostResult
 from ..outbound.mail_providers import TargetSettings
 from .lifecycle import event_to_dict
 from .mail import MAIL_KIND, fan_out_mails
+from .provider_events import MAILGUN_TOKENS_KEPT
 from .provider_sync import SYNC_KIND, fan_out_syncs
 from .webhook_endpoints import message_id, signing_secrets, wants
 
@@ -230,12 +232,13 @@ def record(
 def prune(now: datetime, limit: int = 10_000) -> None:
     """Forget delivered and failed deliveries older than RETENTION, with their attempts, the mail
     providers' finished pushes (their receipts), the sent or failed emails' receipts and the inbound texts' ids
-    as old."""
+    as old, and Mailgun's signature tokens older than a day (each is good for five minutes)."""
     sql = DriverSql()
     sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_PROVIDER_SYNCS, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_OUTBOUND_MAILS, (sql.time(now - RETENTION), limit))
     sql.execute(PRUNE_INBOUND_TEXTS, (sql.time(now - RETENTION), limit))
+    sql.execute(PRUNE_MAILGUN_TOKENS, (sql.time(now - MAILGUN_TOKENS_KEPT), limit))
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:

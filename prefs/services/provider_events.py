@@ -21,8 +21,10 @@ about which address hash, for the outbound sync, which must never push a report 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,8 +34,8 @@ from ..addresses import lookup_email
 from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
+from ..models import MailgunToken, Recipient, UndeliverableAddress, utcnow
 from ..models import ProviderEvent as ProviderEventRow
-from ..models import Recipient, UndeliverableAddress, utcnow
 from ..storable_text import problem
 from ..tokens import LinkTarget
 from .events import Actor, ChangeContext, record_event
@@ -63,6 +65,7 @@ IGNORED = "ignored"  # not an email address, or a recipient erased meanwhile
 DUPLICATE = "duplicate"  # applied before: nothing done (not stored again)
 OUTCOMES = (APPLIED, UNCHANGED, SUPPRESSED, RECORDED, IGNORED, DUPLICATE)
 
+MAILGUN_TOKENS_KEPT = timedelta(days=1)  # a signature is good for 5 minutes (MAILGUN_MAX_AGE_SECONDS) either way
 MAX_EVENT_ID = 128  # longer provider ids are stored as their SHA-256
 UNDELIVERABLE_KIND = "undeliverable"  # the consent event kind of the mark being set (after True) or cleared
 
@@ -96,6 +99,26 @@ def stored_event_id(event_id: str) -> str:
 def stored_code(code: str | None) -> str | None:
     """A bounce's classification as kept with the mark: at most 32 characters, none when it cannot be stored."""
     return code[:32] if code and problem(code) is None else None
+
+
+def mailgun_signature_vouches(token: str, event_data: Any) -> bool:
+    """Whether a Mailgun signature (already checked: fresh, and made with the signing key) may vouch for this
+    event. Mailgun signs its timestamp and token, never the event, so anyone who saw one signed request (another
+    receiver of the account's webhooks, a log) could send any other event with it while it is fresh. The first
+    use of a token is remembered with its event; the same event again is a retry (good), another one is not.
+    In a transaction of its own: a concurrent first use waits for the other on the key, then reads it."""
+    token_hash = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(json.dumps(event_data, sort_keys=True).encode()).hexdigest()
+    added = db.session.execute(
+        _insert()(MailgunToken)
+        .values(token_hash=token_hash, event_digest=digest, seen_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["token_hash"])
+        .returning(MailgunToken.token_hash)
+    ).first()
+    if added is not None:
+        return True
+    first = db.session.execute(select(MailgunToken.event_digest).where(MailgunToken.token_hash == token_hash)).scalar_one()
+    return first == digest
 
 
 def apply_provider_event(deps: Deps, event: ProviderEvent) -> str:

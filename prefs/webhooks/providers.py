@@ -24,7 +24,7 @@ from ..errors import PrefsError
 from ..models import utcnow
 from ..outbound.http import GuardedHttp
 from ..runtime import runtime
-from ..services.provider_events import IGNORED, ProviderEvent, apply_provider_event
+from ..services.provider_events import IGNORED, ProviderEvent, apply_provider_event, mailgun_signature_vouches
 from . import bp, feature_off
 from .provider_checks import (
     MAILGUN_MAX_AGE_SECONDS,
@@ -121,6 +121,8 @@ def mailgun():
         events = mailgun_events(payload.get("event-data"))
     except BadPayload as error:
         return bad_payload(str(error))
+    if not unit_of_work(partial(mailgun_signature_vouches, token, payload.get("event-data"))):
+        return refused("This Mailgun signature came with another event.")
     return apply_all("mailgun", events)
 
 
