@@ -21,6 +21,8 @@ from contextlib import suppress
 import psycopg
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from . import languages
 from .db.driver import lost_its_place
@@ -28,7 +30,7 @@ from .errors import PrefsError
 from .extensions import db
 from .i18n import lazy_gettext as _l
 from .i18n import page_language
-from .logs import describe_error
+from .logs import describe_error, scrubbed_traceback
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,14 @@ UNAVAILABLE = (
 )
 # An OperationalError that is a race between two writers, not an outage: it stays a 500 and is logged as a bug.
 # An InternalError is an outage only when the connection lost its place (db/driver.py, lost_its_place:
-# pgbouncer's word that the server behind it died); one the server sends (SQLSTATE class XX) stays a 500.
+# pgbouncer's word that the server behind it died), or when the server ended the connection or may not write
+# (below); others it sends (class XX, data corruption; class 25 for a transaction misused) stay 500s.
 NOT_OUTAGES = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+# psycopg maps all of SQLSTATE class 25 to InternalError. Of those, these are the server's state, not a bug:
+# idle_in_transaction_session_timeout and transaction_timeout (the server closes the connection: a DBA's
+# limit, met by a request's read transaction left idle while it works elsewhere), and read_only_sql_transaction
+# (a standby answering writes after a failover; prefs never opens read-only transactions itself).
+SERVER_UNAVAILABLE_STATES = frozenset({"25P03", "25P04", "25006"})
 # SQLite raises OperationalError for bugs too (no such table, a syntax error); only these are the file
 # being out of reach or held too long by another writer.
 SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk I/O error")
@@ -85,22 +93,47 @@ def register_outage_handlers(app: Flask) -> None:
 
 
 def end_session_despite_outage(_error: BaseException | None) -> None:
-    """End the request's session when the request ends, even if its connection died since it was last used.
+    """End the request's session when the request ends, whatever its connection's fate.
 
     By then the answer is made, and anything it acknowledges is committed: what is left is a read's transaction
     (the catalogue's poll runs on the session). Its rollback failing on a dead connection escaped Flask, after
     the answer, and gunicorn replaced a committed one-click's 200 with a bare 500 of its own (the kill test
-    through pgbouncer met it in CI), leaving the thread a session half closed. Instead the session's
-    connections are discarded and the session dropped; the next request starts clean."""
+    through pgbouncer met it in CI), leaving the thread a session half closed. Now nothing escapes: the failure
+    is logged (as a bug when it is not an outage), the connection discarded without a round trip, the session
+    dropped, and the next request starts clean."""
+    if not db.session.registry.has():
+        return
+    held = _connection_of(db.session())
     try:
         db.session.remove()
-    except UNAVAILABLE as error:
-        if _not_an_outage(error):
-            raise
-        log.warning("the database went away before a session ended (its answer, if any, stands): %s", describe_error(error))
-        with suppress(*UNAVAILABLE):
-            db.session().invalidate()  # closes without a round trip: the pool discards its connections
+    except Exception as error:
+        if is_outage(error):
+            log.warning("the database went away before a session ended (its answer stands): %s", describe_error(error))
+        else:
+            log.error("ending a session failed (its answer stands)\n%s", scrubbed_traceback(error))
+        if held is not None:
+            with suppress(Exception):
+                held.invalidate()  # the pool discards it (a failed close leaves it checked out otherwise)
         db.session.registry.clear()
+
+
+def _connection_of(session: Session) -> Connection | None:
+    """The connection the session's transaction holds, if it has one (no round trip)."""
+    if not session.in_transaction():
+        return None
+    try:
+        return session.connection()
+    except Exception:  # a transaction that failed a flush refuses even this; remove() still ends it
+        return None
+
+
+def end_failed_transaction() -> None:
+    """For the error handlers: roll back the request's transaction, if it has one. A connection that died
+    meanwhile has nothing left to roll back, and the answer stands (a refusal wrote nothing): a rollback that
+    raised there made the refusal a 500 (found in review)."""
+    if db.session.registry.has():
+        with suppress(*UNAVAILABLE):
+            db.session.rollback()
 
 
 def outage_answer(error: Exception) -> Response | tuple:
@@ -108,8 +141,7 @@ def outage_answer(error: Exception) -> Response | tuple:
     handlers, and for another error handler whose own page met the outage (an error raised there would be a
     500: Flask does not hand it to these handlers)."""
     current_app.extensions[_LOG_EXTENSION].note(error)
-    with suppress(*UNAVAILABLE):  # the failed transaction ends here; a dead connection has none to end
-        db.session.rollback()
+    end_failed_transaction()  # a dead connection has none to end
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     path = request.path
     if path.startswith("/api/"):
@@ -140,11 +172,13 @@ def is_outage(error: BaseException) -> bool:
 
 
 def _not_an_outage(error: BaseException) -> bool:
+    if getattr(error, "connection_invalidated", False):
+        return False  # SQLAlchemy found the connection gone, whatever the error's class
     driver_error = getattr(error, "orig", None) or error
     if isinstance(driver_error, sqlite3.OperationalError):
         return not str(driver_error).startswith(SQLITE_OUTAGES)
     if isinstance(driver_error, psycopg.InternalError) or isinstance(error, sa.InternalError):
-        return not lost_its_place(error)
+        return not (lost_its_place(error) or getattr(driver_error, "sqlstate", None) in SERVER_UNAVAILABLE_STATES)
     return isinstance(driver_error, NOT_OUTAGES)
 
 

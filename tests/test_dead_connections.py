@@ -7,6 +7,7 @@ kind of request must still be answered as if nothing happened."""
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlparse
 
 import psycopg
@@ -203,3 +204,59 @@ def test_a_connection_that_dies_after_the_answer_is_made_leaves_the_answer_and_t
     assert len(ended) == 1
     app.after_request_funcs[None].pop(0)
     assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is (kind == "check")
+
+
+@pytest.mark.parametrize("kind", ["one_click", "check"])
+def test_a_connection_the_server_ends_for_idling_in_a_transaction_leaves_the_answer(app, api, client, newsletter, person, kind):
+    """A DBA's idle_in_transaction_session_timeout ends the connection of a request's read transaction left idle
+    while the request works elsewhere: the error (SQLSTATE 25P03) is an InternalError to psycopg, which the end of
+    the request re-raised as a bug, and gunicorn answered 500 (found in review)."""
+    link = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}).get_json()
+
+    def read_then_idle(response):
+        db.session.execute(text("SET idle_in_transaction_session_timeout = '100ms'"))  # as a DBA's setting would be
+        time.sleep(0.5)
+        return response
+
+    app.after_request_funcs.setdefault(None, []).insert(0, read_then_idle)
+    try:
+        if kind == "one_click":
+            answer = client.post(urlparse(link["unsubscribe_url"]).path, data={"List-Unsubscribe": "One-Click"})
+        else:
+            answer = api.post("/check", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"})
+    finally:
+        app.after_request_funcs[None].pop(0)
+    assert answer.status_code == 200
+    assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is (kind == "check")
+
+
+def test_a_refusal_whose_connection_died_stays_the_refusal(app, api, client, newsletter, person, monkeypatch):
+    """The error handlers roll back the request's transaction; on a connection that died after the request's
+    reads that rollback raised, and a 401 or a 404 page became a 500 (found in review)."""
+    from prefs.pages import unsubscribe as unsubscribe_pages
+    from prefs.runtime import runtime
+
+    def and_then_the_connection_dies(read):
+        def reading(*args, **kwargs):
+            pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            try:
+                return read(*args, **kwargs)  # it may refuse (raise): the connection dies all the same
+            finally:
+                end_server_side([pid])
+
+        return reading
+
+    with app.app_context():
+        keys = runtime().api_keys
+    monkeypatch.setattr(keys, "holder", and_then_the_connection_dies(keys.holder))
+    unknown_key = client.post("/api/v1/check", json={"recipient_id": "cust-1"}, headers={"Authorization": "Bearer not-a-key"})
+    assert unknown_key.status_code == 401 and unknown_key.get_json()["error"]["code"] == "unauthorized"
+    monkeypatch.undo()
+
+    link = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter", "channel": "email"}).get_json()
+    assert api.delete("/recipients/cust-1").status_code == 204  # erased: the link's page is a 404
+    monkeypatch.setattr(
+        unsubscribe_pages, "readable_recipient", and_then_the_connection_dies(unsubscribe_pages.readable_recipient)
+    )
+    page = client.get(urlparse(link["unsubscribe_url"]).path)
+    assert page.status_code == 404 and "text/html" in page.content_type

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ import pytest
 from conftest import BASE_SETTINGS
 from console_client import PASSWORD, Console
 from sqlalchemy import create_engine, text
+from sqlalchemy import exc as sa
 from twilio.request_validator import RequestValidator
 
 from prefs import create_app
@@ -335,7 +337,39 @@ def test_engine_options_behind_a_transaction_pooler():
         (psycopg.errors.DataCorrupted("invalid page in block 7"), False),  # the server's XX001: a bug to look at
         (psycopg.errors.DeadlockDetected("deadlock detected"), False),
         (psycopg.OperationalError("connection failed"), True),
+        # SQLSTATE class 25 is all InternalError to psycopg (found in review): the server ending an idle transaction's
+        # connection (a DBA's limit), or a standby refusing writes after a failover, is the database unavailable...
+        (psycopg.errors.IdleInTransactionSessionTimeout("terminating connection due to idle-in-transaction timeout"), True),
+        (psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE in a read-only transaction"), True),
+        (psycopg.errors.InFailedSqlTransaction("current transaction is aborted"), False),  # ...a transaction misused is not
+        (sa.InternalError("ROLLBACK", None, psycopg.errors.InFailedSqlTransaction("aborted"), connection_invalidated=True), True),
+        (sa.InternalError("ROLLBACK", None, psycopg.errors.InFailedSqlTransaction("aborted")), False),
     ],
 )
 def test_which_driver_errors_are_outages(error, outage):
     assert is_outage(error) is outage
+
+
+def test_a_session_whose_end_fails_gives_back_its_connection_and_leaves_the_thread_a_clean_session(app, monkeypatch, caplog):
+    """The request's answer is made when its session ends; a rollback failing then (here a bug, not a
+    disconnect) escaped Flask, and the failed close left the connection checked out until the garbage collector
+    ran (found in review). Now it is logged, the connection discarded, and the next session works."""
+    gc.disable()  # the pool must have it back without a collection
+    try:
+        with app.app_context():
+            db.session.execute(text("SELECT 1"))
+            assert db.engine.pool.checkedout() == 1
+
+            def failing_rollback(_dbapi_connection):
+                raise RuntimeError("the rollback failed")
+
+            monkeypatch.setattr(db.engine.dialect, "do_rollback", failing_rollback)
+        monkeypatch.undo()  # the app context's end ran the teardown, which logged and discarded
+        with app.app_context():
+            assert db.engine.pool.checkedout() == 0
+            assert db.session.execute(text("SELECT 2")).scalar_one() == 2
+    finally:
+        gc.enable()
+    assert [
+        r for r in caplog.records if r.getMessage().startswith("ending a session failed") and "RuntimeError" in r.getMessage()
+    ]

@@ -361,10 +361,12 @@ def wait_until_serving(server: Server, log_path) -> None:
 
 
 def unhandled_exceptions(logged: str) -> list[dict]:
-    """The log records of requests that ended in a 500, with their tracebacks: Flask logs "Exception on <path>";
-    gunicorn logs "Error handling request <path>" for an exception that escaped Flask (and answers its own page)."""
+    """The log records of requests that ended in a 500, with their tracebacks: the app logs "unhandled error on
+    <route>" (prefs/logs.py, PrefsFlask.log_exception); gunicorn logs "Error handling request <path>" for an
+    exception that escaped Flask (and answers its own page); "ending a session failed" is one the end of a
+    request caught (prefs/outages.py)."""
     records = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
-    unhandled = ("Exception on", "Error handling request")
+    unhandled = ("unhandled error on", "Exception on", "Error handling request", "ending a session failed")
     return [r for r in records if r.get("status") == 500 or r.get("message", "").startswith(unhandled)]
 
 

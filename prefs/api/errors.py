@@ -10,8 +10,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..error_pages import html_error_page
 from ..errors import PrefsError
-from ..extensions import db
 from ..logs import route_of_request
+from ..outages import end_failed_transaction
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def is_api_request() -> bool:
 
 
 def api_error_response(error: PrefsError):
-    if db.session.registry.has():  # a refusal before any query (a 404, a bad key) has no session to roll back
-        db.session.rollback()
+    end_failed_transaction()  # none before any query (a 404, a bad key); none left on a dead connection
     return error.to_dict(), error.status
 
 
@@ -63,7 +62,7 @@ def handle_unexpected(error: Exception):
     already (PrefsFlask.log_exception, without request data); a bare abort(500) is logged here."""
     if getattr(error, "original_exception", None) is None:
         log.error("internal error on %s", route_of_request())
-    db.session.rollback()
+    end_failed_transaction()
     if not is_api_request():
         return InternalServerError()
     return PrefsError("internal_error", "Something went wrong on our side; nothing was changed.").to_dict(), 500

@@ -17,8 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..channels import CHANNEL_WORDS
 from ..errors import PrefsError
-from ..extensions import db
-from ..outages import is_outage, outage_answer
+from ..outages import end_failed_transaction, is_outage, outage_answer
 from .forms import LoginForm
 from .roles import allows
 from .wording import detail_words
@@ -115,14 +114,14 @@ def page_despite_outage(status: int, template: str, **context):
 
 @bp.errorhandler(CSRFError)
 def csrf_refused(_error: CSRFError):
-    db.session.rollback()
+    end_failed_transaction()
     return error_page(400)
 
 
 @bp.errorhandler(PrefsError)
 def refused(error: PrefsError):
     """A refusal no view caught: its message on a page, never a 500."""
-    db.session.rollback()
+    end_failed_transaction()
     if error.code in ("not_found", "erased"):
         return error_page(404, error.message)
     return error_page(error.status, error.message)
@@ -130,7 +129,7 @@ def refused(error: PrefsError):
 
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    db.session.rollback()
+    end_failed_transaction()
     if error.code == 429:
         return page_despite_outage(
             429, "console/login.html", form=LoginForm(formdata=None), error=ERROR_PAGES[429][1], title=ERROR_PAGES[429][0]

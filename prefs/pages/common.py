@@ -13,11 +13,12 @@ from ..brand import Brand
 from ..channels import REGISTRY
 from ..decision import TopicRule
 from ..errors import PrefsError
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..i18n import page_language
 from ..models import Recipient
+from ..outages import end_failed_transaction
 from ..runtime import runtime
 from ..services.events import Actor, ChangeContext
 from ..services.mail import mail_enabled
@@ -134,7 +135,7 @@ def too_many(_error):
 
 @bp.errorhandler(PrefsError)
 def refused(error: PrefsError):
-    db.session.rollback()
+    end_failed_transaction()
     if error.code in ("not_found", "erased"):
         return error_page(404)
     # The service's message is written for the API, in English; other languages get the gist.
