@@ -1,7 +1,8 @@
 """The database down or hung: every surface answers 503 with `Retry-After` within seconds, never a 500 or a hang.
 
-The engine options (prefs/db/engine.py) bound every wait (connect, a pooled connection, a statement), so an
-unreachable or silent server turns into an error in seconds. The error handlers here turn that error into each
+The engine options (prefs/db/engine.py) bound the waits (connect, a pooled connection, a statement, a server
+gone from the network), so an unreachable or silent server turns into an error in seconds; a server process
+that hangs while its host still answers TCP is the one wait they cannot bound (README). The error handlers here turn that error into each
 audience's answer: the API's JSON shape (`unavailable`), a friendly page on /u, /p and the console, a plain
 503 on the webhooks (the SMS provider counts it a failure and may retry). Handlers cost nothing until one
 fires; nothing here runs on a request that reaches the database.

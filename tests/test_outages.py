@@ -324,8 +324,13 @@ def test_engine_options_behind_a_transaction_pooler():
     }
     direct = engine_options({**base, "PREFS_DATABASE_POOLER": ""})["connect_args"]
     pooled = engine_options({**base, "PREFS_DATABASE_POOLER": "pgbouncer"})["connect_args"]
-    assert direct == {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
-    assert pooled == {"connect_timeout": 3, "prepare_threshold": None}
+    # A server gone from the network: found after 3 s of silence and 3 probes a second apart, not hours.
+    dead_peer = {"keepalives": 1, "keepalives_idle": 3, "keepalives_interval": 1, "keepalives_count": 3, "tcp_user_timeout": 6000}
+    assert direct == {"connect_timeout": 3, **dead_peer, "options": "-c statement_timeout=15000"}
+    assert pooled == {"connect_timeout": 3, **dead_peer, "prepare_threshold": None}
+    # A value in the URL wins, as for the others.
+    given = engine_options({**base, "SQLALCHEMY_DATABASE_URI": base["SQLALCHEMY_DATABASE_URI"] + "?keepalives_idle=60"})
+    assert "keepalives_idle" not in given["connect_args"] and given["connect_args"]["keepalives_count"] == 3
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,8 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """SQLAlchemy engine options for the configured database, with every wait bounded.
 
     PostgreSQL: `connect_timeout` (a server that accepts and never answers fails in that many seconds),
-    `statement_timeout` (set once per connection at connect time, not per request). SQLite: its busy
+    `statement_timeout` (set once per connection at connect time, not per request), TCP keepalives for a
+    server gone from the network (dead_peer_options). SQLite: its busy
     timeout (how long a statement waits for another writer's lock). A server database also bounds how
     long a request waits for a pooled connection (SQLite's in-memory pools take no such option).
     `hide_parameters`: an error never carries a statement's values into a log. Values already in the
@@ -96,6 +97,9 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in given:
         connect_args["connect_timeout"] = connect_seconds
+    for name, value in dead_peer_options(connect_seconds).items():
+        if name not in given:
+            connect_args[name] = value
     if config.get("PREFS_DATABASE_POOLER") == "pgbouncer":
         connect_args["prepare_threshold"] = None
     elif "options" not in given:
@@ -103,6 +107,23 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     # No pool_pre_ping: it costs a round trip on every checkout. A dead connection is caught at checkout
     # without one (_refuse_dead_connections) or at its first use (db/driver.py retries a read once).
     return {"hide_parameters": True, "pool_timeout": connect_seconds, "connect_args": connect_args}
+
+
+def dead_peer_options(connect_seconds: int) -> dict[str, int]:
+    """libpq's TCP settings that find a server gone from the network (a partition, a dead host) on a connection
+    already open: after `connect_seconds` of silence the kernel probes every second, and three probes unanswered
+    (or data unacknowledged as long) end the connection, an outage's 503, well within gunicorn's 30 s. The
+    defaults would wait for hours. Client-side only, so pgbouncer takes them too. They cannot see a server
+    process that hangs while its host's kernel still answers (SIGSTOP, a stuck disk): statement_timeout bounds
+    the server's work, nothing here bounds that wait (README, "When the database fails")."""
+    probes, every = 3, 1
+    return {
+        "keepalives": 1,
+        "keepalives_idle": connect_seconds,
+        "keepalives_interval": every,
+        "keepalives_count": probes,
+        "tcp_user_timeout": (connect_seconds + probes * every) * 1000,
+    }
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
