@@ -330,6 +330,19 @@ def test_postmark_bounces_and_complaints(api, client, newsletter, person):
     assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
 
 
+def test_guessing_postmark_s_credentials_is_limited_and_postmark_itself_never_is(api, client, person):
+    """Wrong Basic credentials could be tried without limit (found in review): 20 a minute from one address, as
+    for /webhooks/email's secret. Postmark's own requests are exempt, even from that address after the limit."""
+    bounce = postmark_bounce("ann@example.com")
+    guesses = [
+        client.post("/webhooks/providers/postmark", json=bounce, headers=postmark_auth(password=f"guess-{n}")).status_code
+        for n in range(21)
+    ]
+    assert guesses == [403] * 20 + [429]
+    assert post_postmark(client, bounce) == {"applied": 1}
+    assert api.check("billing", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+
+
 @pytest.mark.parametrize("credentials", [None, ("postmark", "wrong"), ("someone", "a-long-webhook-password")])
 def test_postmark_without_its_credentials_is_refused(api, client, person, credentials):
     headers = postmark_auth(*credentials) if credentials else {}

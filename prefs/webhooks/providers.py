@@ -3,8 +3,9 @@
 Each view checks the request the provider's own way (provider_checks.py), reads the payload into
 provider-neutral events (provider_payloads.py) and hands each to services/provider_events.py, one
 transaction per event, so the meaning of a bounce or complaint lives in one place. A failed check answers
-403 and changes nothing; a provider whose setting is unset is off (503 naming the setting). Not
-rate-limited: the providers retry, and a 429 would only delay an unsubscribe.
+403 and changes nothing; a provider whose setting is unset is off (503 naming the setting). A provider's own
+requests are never rate-limited (they retry, and a 429 would only delay an unsubscribe); only guessing
+Postmark's credentials is, as guessing /webhooks/email's secret is: the other checks are signatures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import current_app, request
 
 from ..db.transactions import unit_of_work
 from ..errors import PrefsError
+from ..extensions import limiter
 from ..models import utcnow
 from ..outbound.http import GuardedHttp
 from ..runtime import runtime
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 SNS_FETCH_TIMEOUT_SECONDS = 10.0
 SUBSCRIBE_ANSWER_BYTES = 64 * 1024  # SNS answers a confirmation with a short XML document
 _SNS_EXTENSION = "prefs.sns_certificates"
+GUESSES_PER_ADDRESS = "20 per minute"  # wrong Postmark credentials from one address, as for /webhooks/email's secret
 
 
 def refused(message: str) -> tuple[dict[str, Any], int]:
@@ -126,14 +129,24 @@ def mailgun():
     return apply_all("mailgun", events)
 
 
+def _postmark_credentials_given() -> bool:
+    user, password = current_app.config["PREFS_POSTMARK_WEBHOOK_USER"], current_app.config["PREFS_POSTMARK_WEBHOOK_PASSWORD"]
+    given = request.authorization
+    return bool(user and password) and (
+        given is not None and given.type == "basic" and basic_auth_matches(given.username, given.password, user, password)
+    )
+
+
 @bp.post("/providers/postmark")
+@limiter.limit(
+    GUESSES_PER_ADDRESS, deduct_when=lambda response: response.status_code == 403, exempt_when=_postmark_credentials_given
+)
 def postmark():
     """Postmark's Bounce, SpamComplaint and SubscriptionChange webhooks, with HTTP Basic credentials."""
     user, password = current_app.config["PREFS_POSTMARK_WEBHOOK_USER"], current_app.config["PREFS_POSTMARK_WEBHOOK_PASSWORD"]
     if not user or not password:
         return feature_off("PREFS_POSTMARK_WEBHOOK_USER and PREFS_POSTMARK_WEBHOOK_PASSWORD")
-    given = request.authorization
-    if given is None or given.type != "basic" or not basic_auth_matches(given.username, given.password, user, password):
+    if not _postmark_credentials_given():
         return refused("Wrong or missing HTTP Basic credentials.")
     try:
         events = postmark_events(_json_body())
