@@ -82,6 +82,21 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    # aiosmtpd: a handler's EHLO and HELO hooks must set session.host_name themselves when they accept.
+    async def handle_EHLO(self, _server: Any, session: Any, _envelope: Any, hostname: str, responses: list[str]) -> list[str]:  # noqa: N802
+        code = self.server.refusing_session
+        if code is not None:
+            return [f"{code} your host is blocked for now, try later"]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, _server: Any, session: Any, _envelope: Any, hostname: str) -> str:  # noqa: N802
+        code = self.server.refusing_session
+        if code is not None:
+            return f"{code} your host is blocked for now, try later"
+        session.host_name = hostname
+        return f"250 {hostname}"
+
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)  # noqa: S101
@@ -98,6 +113,7 @@ class SmtpServer:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
         self.refusing: int | None = None
+        self.refusing_session: int | None = None  # refuse_session(): the answer to EHLO and HELO
         self.lock = threading.Lock()
         self.port = _free_port()
         self.host = "127.0.0.1"
@@ -142,6 +158,10 @@ class SmtpServer:
 
     def refuse(self, code: int | None) -> None:
         self.refusing = code
+
+    def refuse_session(self, code: int | None) -> None:
+        """Answer `code` to EHLO and HELO (a relay blocking this client for now) until refuse_session(None)."""
+        self.refusing_session = code
 
     def clear(self) -> None:
         with self.lock:

@@ -236,6 +236,23 @@ def test_a_4xx_is_retried_until_the_schedule_ends_and_a_5xx_fails_at_once(app, s
     assert counted("failed") - failed == 2 and smtp_server.messages == []
 
 
+def test_a_relay_refusing_the_session_with_a_5xx_is_retried_not_given_up(app, smtp_server):  # noqa: F811
+    """A 5xx to EHLO and HELO (or at the greeting) is the relay blocking us for now, not this message: it failed
+    the message permanently, so a relay's block dropped every queued mail at once (found in review)."""
+    clock = Clock()
+    smtp_server.refuse_session(554)
+    queue(app)
+    deliver(app, clock)
+    [row] = rows(app)
+    assert (row.status, row.attempts, row.last_code, row.payload is not None) == ("pending", 1, None, True)
+    assert row.last_error == "the relay refused the session (554)"
+    smtp_server.refuse_session(None)
+    clock.advance(6.1)
+    deliver(app, clock)
+    assert len(smtp_server.wait_for(1)) == 1
+    assert rows(app)[0].status == "sent"
+
+
 def which(message) -> str:
     text = message.get_body(("plain",)).get_content()
     return next(url for url in ("first", "second", "other") if f"\n{url}\n" in text.replace("\r\n", "\n"))

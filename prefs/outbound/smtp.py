@@ -97,6 +97,10 @@ class SendResult:
     duration_ms: float = 0.0
 
 
+class SessionRefused(smtplib.SMTPResponseException):
+    """The relay refused STARTTLS: the session, not a message."""
+
+
 class SmtpSender:
     """Sends messages to the relay `settings` name; one connection per call (the worker's sends are few and
     far between, and a fresh connection never carries a broken session over)."""
@@ -119,6 +123,10 @@ class SmtpSender:
             return self._failed(started, None, f"the relay refused the credentials ({error.smtp_code})")
         except smtplib.SMTPSenderRefused as error:  # PREFS_MAIL_FROM, not this message: retried
             return self._failed(started, None, f"the relay refused the sender address ({error.smtp_code})")
+        except (smtplib.SMTPConnectError, smtplib.SMTPHeloError, SessionRefused) as error:
+            # At the greeting, EHLO/HELO or STARTTLS: the relay refuses us for now (a 554 there is often a
+            # temporary block of our address), not this message: retried, never a permanent failure.
+            return self._failed(started, None, f"the relay refused the session ({error.smtp_code})")
         except smtplib.SMTPResponseException as error:  # the message itself refused (DATA), with a code
             return self._failed(started, error.smtp_code, f"the relay answered {error.smtp_code}")
         except smtplib.SMTPServerDisconnected:
@@ -139,10 +147,15 @@ class SmtpSender:
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
         with client:
-            client.ehlo()
+            client.ehlo_or_helo_if_needed()  # raises SMTPHeloError when the relay refuses both
             if s.security == "starttls":
-                client.starttls(context=self._tls())
-                client.ehlo()
+                try:
+                    client.starttls(context=self._tls())
+                except smtplib.SMTPNotSupportedError:
+                    raise
+                except smtplib.SMTPResponseException as error:
+                    raise SessionRefused(error.smtp_code, error.smtp_error) from error
+                client.ehlo_or_helo_if_needed()
             if s.username:
                 client.login(s.username, s.password or "")
             client.send_message(message, from_addr=sender, to_addrs=[recipient])
