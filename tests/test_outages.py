@@ -328,9 +328,9 @@ def test_engine_options_behind_a_transaction_pooler():
     dead_peer = {"keepalives": 1, "keepalives_idle": 3, "keepalives_interval": 1, "keepalives_count": 3, "tcp_user_timeout": 6000}
     assert direct == {"connect_timeout": 3, **dead_peer, "options": "-c statement_timeout=15000"}
     assert pooled == {"connect_timeout": 3, **dead_peer, "prepare_threshold": None}
-    # A value in the URL wins, as for the others.
+    # TCP settings of the URL's own stand whole (found in review: its keepalives_idle=60 met our 6 s tcp_user_timeout).
     given = engine_options({**base, "SQLALCHEMY_DATABASE_URI": base["SQLALCHEMY_DATABASE_URI"] + "?keepalives_idle=60"})
-    assert "keepalives_idle" not in given["connect_args"] and given["connect_args"]["keepalives_count"] == 3
+    assert not set(dead_peer) & set(given["connect_args"])
 
 
 @pytest.mark.parametrize(

@@ -298,12 +298,20 @@ def test_mailgun_tokens_are_forgotten_after_a_day(app, client, person):
         client.post("/webhooks/providers/mailgun", json=mailgun_payload(mailgun_event("delivered", "x@example.com"))).status_code
         == 200
     )
+    assert (
+        client.post("/webhooks/providers/mailgun", json=mailgun_payload(mailgun_event("delivered", "y@example.com"))).status_code
+        == 200
+    )
     with app.app_context():
         count = lambda: db.session.query(MailgunToken).count()  # noqa: E731
-        prune(datetime.now(UTC) + timedelta(hours=23))
+        assert prune(datetime.now(UTC) + timedelta(hours=23)) is False
+        db.session.commit()
+        assert count() == 2
+        # A batch at a time; a full batch says more may be left, so the worker prunes again next round.
+        assert prune(datetime.now(UTC) + timedelta(hours=25), limit=1) is True
         db.session.commit()
         assert count() == 1
-        prune(datetime.now(UTC) + timedelta(hours=25))
+        assert prune(datetime.now(UTC) + timedelta(hours=25), limit=2) is False
         db.session.commit()
         assert count() == 0
 

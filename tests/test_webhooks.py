@@ -567,6 +567,25 @@ def test_a_replay_after_an_erasure_sends_an_imported_update_as_the_type_it_had(a
     assert {key: again[key] for key in first} == first  # every message replayed with the type it had
 
 
+def test_worker_once_during_an_outage_says_so_and_exits_1(caplog):
+    """`flask worker --once` (cron) meets the outage in drain(), which does not wait it out: a warning that
+    names it, not "an unexpected error" with a traceback (found in review)."""
+    from prefs import create_app
+
+    down = create_app(
+        {
+            **BASE_SETTINGS,
+            "PREFS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+            "PREFS_DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+        }
+    )
+    result = down.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("worker: database unavailable, stopping") for m in messages)
+    assert not any("unexpected error" in m for m in messages)
+
+
 def test_a_worker_stopped_by_a_bug_logs_its_frames_without_the_error_s_data(runner, monkeypatch, caplog):
     """A bug (not an outage) stops the worker. Python's own traceback printed the whole error, whose further lines
     may quote a row, as a database error's DETAIL does (found in review): it is logged scrubbed, and the worker

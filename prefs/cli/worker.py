@@ -208,8 +208,9 @@ class Worker:
                     folded = self.keep_insights(INSIGHTS_BUDGET_SECONDS, count_active=False)
                     insights_due = time.monotonic() + (0.0 if folded else INSIGHTS_EVERY_SECONDS)
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                    unit_of_work(lambda: prune(self.clock()))
-                    pruned_at = time.monotonic()
+                    behind = unit_of_work(lambda: prune(self.clock()))
+                    # A table with more to forget than one batch is pruned again next round, not next hour.
+                    pruned_at = float("-inf") if behind else time.monotonic()
                 done = self.run_once()
                 backoff = 0.0
             except Exception as error:
@@ -330,9 +331,12 @@ def worker(once: bool) -> None:
             say("worker: delivering; SIGTERM finishes the batch in hand and stops")
             running.run_until(stop)
         except Exception as error:
-            # A bug (run_until waits out an outage): the worker stops, for its supervisor to start again. Its
-            # frames are logged with each error's first line only: the rest may quote a row's data, as a
-            # database error's DETAIL does, which Python's own traceback would print.
+            if is_outage(error):  # --once (run_until waits an outage out): cron tries again at its next run
+                log.warning("worker: database unavailable, stopping: %s", describe_error(error))
+                raise SystemExit(1) from None
+            # A bug: the worker stops, for its supervisor to start again. Its frames are logged with each
+            # error's first line only: the rest may quote a row's data, as a database error's DETAIL does,
+            # which Python's own traceback would print.
             log.error("worker: stopped by an unexpected error\n%s", scrubbed_traceback(error))
             raise SystemExit(1) from None
         finally:

@@ -97,9 +97,9 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in given:
         connect_args["connect_timeout"] = connect_seconds
-    for name, value in dead_peer_options(connect_seconds).items():
-        if name not in given:
-            connect_args[name] = value
+    dead_peer = dead_peer_options(connect_seconds)
+    if not any(name in given for name in dead_peer):  # the URL's own TCP settings, if any, stand whole
+        connect_args.update(dead_peer)
     if config.get("PREFS_DATABASE_POOLER") == "pgbouncer":
         connect_args["prepare_threshold"] = None
     elif "options" not in given:
@@ -112,8 +112,9 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
 def dead_peer_options(connect_seconds: int) -> dict[str, int]:
     """libpq's TCP settings that find a server gone from the network (a partition, a dead host) on a connection
     already open: after `connect_seconds` of silence the kernel probes every second, and three probes unanswered
-    (or data unacknowledged as long) end the connection, an outage's 503, well within gunicorn's 30 s. The
-    defaults would wait for hours. Client-side only, so pgbouncer takes them too. They cannot see a server
+    (or data unacknowledged as long) end the connection, an outage's 503: 6 s with the default 3, within
+    gunicorn's 30 s for up to 26. The OS defaults would wait for hours. Any of them in the database URL turns
+    these off, as they work together (tcp_user_timeout also bounds the probes). Client-side only, so pgbouncer takes them too. They cannot see a server
     process that hangs while its host's kernel still answers (SIGSTOP, a stuck disk): statement_timeout bounds
     the server's work, nothing here bounds that wait (README, "When the database fails")."""
     probes, every = 3, 1

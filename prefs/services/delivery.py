@@ -229,16 +229,24 @@ def record(
     return Recorded(len(delivered), len(retries), len(failed))
 
 
-def prune(now: datetime, limit: int = 10_000) -> None:
+def prune(now: datetime, limit: int = 10_000) -> bool:
     """Forget delivered and failed deliveries older than RETENTION, with their attempts, the mail
     providers' finished pushes (their receipts), the sent or failed emails' receipts and the inbound texts' ids
-    as old, and Mailgun's signature tokens older than a day (each is good for five minutes)."""
+    as old, and Mailgun's signature tokens older than a day (each is good for five minutes). At most `limit`
+    rows of each table; returns whether a table had that many (more may be left: prune again soon)."""
     sql = DriverSql()
-    sql.execute(PRUNE_DELIVERIES, (sql.time(now - RETENTION), limit))
-    sql.execute(PRUNE_PROVIDER_SYNCS, (sql.time(now - RETENTION), limit))
-    sql.execute(PRUNE_OUTBOUND_MAILS, (sql.time(now - RETENTION), limit))
-    sql.execute(PRUNE_INBOUND_TEXTS, (sql.time(now - RETENTION), limit))
-    sql.execute(PRUNE_MAILGUN_TOKENS, (sql.time(now - MAILGUN_TOKENS_KEPT), limit))
+    cut = sql.time(now - RETENTION)
+    full = False
+    for statement, cutoff in (
+        (PRUNE_DELIVERIES, cut),
+        (PRUNE_PROVIDER_SYNCS, cut),
+        (PRUNE_OUTBOUND_MAILS, cut),
+        (PRUNE_INBOUND_TEXTS, cut),
+        (PRUNE_MAILGUN_TOKENS, sql.time(now - MAILGUN_TOKENS_KEPT)),
+    ):
+        sql.execute(statement, (cutoff, limit))
+        full = full or sql.cursor.rowcount >= limit
+    return full
 
 
 def retry_delay(attempts_made: int, schedule: Sequence[float], rng: random.Random) -> float | None:
