@@ -34,9 +34,11 @@ from .lookup import live_recipients, lookup_address
 from .mail import mail_enabled, mail_off, queue_mail
 from .notices import made_by, notice_at, notice_version
 from .preferences import PreferenceChange, apply_preference_changes
+from .provider_events import undeliverable_mark
 from .recipients import RecipientRow, upsert_recipient, writable_recipient
 
 CONFIRMATION_DAYS = 7  # an unconfirmed double opt-in expires after this (SPEC §14)
+RESEND_AFTER = timedelta(hours=1)  # the same request again within this sends no second confirmation mail
 CONFIRM_TEMPLATE = "confirm_subscription"
 # Refusals of a topic that depend on the catalogue as stored, not on the request's shape.
 NOT_ON_CHANNEL, MANDATORY = "Not on this channel.", "Mandatory topic."
@@ -140,10 +142,28 @@ def subscribe(
         apply_preference_changes(deps.catalogue, recipient, changes, context)
     expires_at = None
     if double:
-        expires_at = _request_confirmation(
+        expires_at = _pending_request(recipient, channel, double, moment) or _request_confirmation(
             deps, recipient, [r for r in rules if r.key in double], channel, proof, who, context, moment
         )
     return Subscription(recipient.id, channel, created, single, double, expires_at)
+
+
+def _pending_request(recipient: RecipientRow, channel: str, topics: list[str], now: datetime) -> datetime | None:
+    """The expiry of a request for these topics (or more) mailed to this address within RESEND_AFTER and still
+    pending: asking again then sends no second mail (found in review: anyone could have us mail one address
+    again and again, a form being open to all), and the person still has the first link."""
+    pending = db.session.execute(
+        select(ConsentRequest.topics, ConsentRequest.expires_at).where(
+            ConsentRequest.recipient_id == recipient.id,
+            ConsentRequest.channel == channel,
+            ConsentRequest.address_hash == (recipient.email_hash or ""),
+            ConsentRequest.confirmed_at.is_(None),
+            ConsentRequest.requested_at > now - RESEND_AFTER,
+            ConsentRequest.expires_at > now,
+        )
+    ).all()
+    expiries = [_aware(expires_at) for requested, expires_at in pending if set(topics) <= set(requested)]
+    return max(expiries, default=None)
 
 
 def needs_confirmation(rule: TopicRule, channel: str) -> bool:
@@ -254,6 +274,10 @@ def _request_confirmation(
     after = {"request": request.id, "expires_at": expires_at.isoformat()}
     for rule in rules:
         record_event(context, recipient.id, "consent_requested", topic=rule.key, channel=channel, before=None, after=after)
+    if undeliverable_mark(recipient.email_hash) is not None:
+        # Rule 6a: a provider reported the address dead; a mail would only bounce again (as "email me my link"
+        # sends none, services/link_requests.py). The request stands, unconfirmable, and expires.
+        return expires_at
     queue_mail(
         deps,
         CONFIRM_TEMPLATE,
