@@ -357,3 +357,31 @@ def test_without_mail_settings_the_page_says_signups_are_unavailable(database_ur
             db.session.remove()
             _reset(seeded_rows)
             db.engine.dispose()
+
+
+def test_a_form_request_for_a_consent_that_stands_leaves_its_record_as_it_was(api, app, form, smtp_server, monkeypatch):  # noqa: F811
+    """Ann opted in with her evidence; a stranger types her address on a form and nobody confirms. The record said
+    "pending" at once, named the form's notice, and said "expired" a week later while the opt-in stood (found in
+    review). A request for a consent that stands changes nothing in the record."""
+    import prefs.services.subscriptions as subscriptions
+
+    assert api.put("/recipients/cust-1", {"email": "ann@example.com"}).status_code == 201
+    given = api.post(
+        "/subscriptions",
+        {
+            "recipient_id": "cust-1",
+            "topics": ["offers"],
+            "channel": "email",
+            "evidence": {"source": "checkout", "ip": "203.0.113.9"},
+        },
+    )
+    assert given.status_code == 200, given.get_json()
+    [before] = api.get("/recipients/cust-1/consents").get_json()["consents"]
+    assert before["state"] == "active"
+    Visitor(app).submit("ann@example.com", ip="192.0.2.66")
+    assert count(app, ConsentRequest) == 1  # the request is kept (its link still works), only the record ignores it
+    assert api.get("/recipients/cust-1/consents").get_json()["consents"] == [before]
+    later = subscriptions.clock() + timedelta(days=8)
+    monkeypatch.setattr(subscriptions, "utcnow", lambda: later)  # the request's clock (subscriptions.clock)
+    assert api.get("/recipients/cust-1/consents").get_json()["consents"] == [before]
+    assert api.check("offers", "email", recipient_id="cust-1")["reason"] == "subscribed"

@@ -43,6 +43,7 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
     records: dict[tuple[str, str], dict[str, Any]] = {}
     opted_in: dict[tuple[str, str], bool] = {}  # each record's own choice, as its events left it
     stops: set[str] = set()  # the stops in force: ANY (all marketing), a channel, SMS_STOP_KEY
+    moot: set[tuple[int | None, str, str]] = set()  # (request, topic, channel) asked while that consent stood
 
     def record_of(topic: str, channel: str) -> dict[str, Any]:
         return records.get((topic, channel)) or records.setdefault(
@@ -82,6 +83,11 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
         if event.kind in ("consent_confirmed", "topic_choice") and event.after is not None:
             opted_in[(event.topic, event.channel)] = event.kind == "consent_confirmed" or event.after is True
         if event.kind == "consent_requested":
+            if opted_in.get((event.topic, event.channel)) and not stopped(event.channel):
+                # The person's consent stands already: a request (anyone may type an address on a form) neither
+                # makes it pending nor, unconfirmed, expires it, nor names its notice (found in review).
+                moot.add((_request_id(event), event.topic, event.channel))
+                continue
             record["events"].append(_event(GIVEN, event, pending=True))
             _notice(record, event.evidence)
         elif event.kind == "consent_confirmed":
@@ -98,6 +104,8 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
         expires_at = _aware(request.expires_at)
         if request.confirmed_at is None and expires_at <= moment:
             for topic in request.topics:
+                if (request.id, topic, request.channel) in moot:
+                    continue
                 expired = records.get((topic, request.channel))
                 # A request the cell has moved on from since (an opt-in or out another way) expires unseen: its
                 # expiry would else stand as the record's last word (found in review).
@@ -116,6 +124,11 @@ def consent_records(deps: Deps, recipient: Recipient, controller: str, now: date
             item.pop("recorded")
         finished.append(record)
     return finished
+
+
+def _request_id(event: ConsentEvent) -> int | None:
+    request = event.after.get("request") if isinstance(event.after, dict) else None
+    return request if type(request) is int else None
 
 
 def _changed_since(events: list[dict[str, Any]], moment: datetime) -> bool:
