@@ -382,6 +382,7 @@ OUTBOUND_MAIL_FAILED = (
 PRUNE_INBOUND_TEXTS = (
     "DELETE FROM inbound_texts WHERE message_sid IN (SELECT message_sid FROM inbound_texts WHERE received_at < ? LIMIT ?)"
 )
+# Retention: Mailgun signature tokens older than the cut-off (each vouches for one event, for five minutes).
 PRUNE_MAILGUN_TOKENS = (
     "DELETE FROM mailgun_tokens WHERE token_hash IN (SELECT token_hash FROM mailgun_tokens WHERE seen_at < ? LIMIT ?)"
 )
