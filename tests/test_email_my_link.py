@@ -67,6 +67,15 @@ def test_without_a_stored_locale_the_mail_speaks_the_pages_language(api, app, cl
     assert message["Subject"] == "Su enlace a sus preferencias en Acme"
 
 
+def test_a_stored_locale_without_mails_in_its_language_gets_the_pages_language(api, app, client, smtp_server):  # noqa: F811
+    """A stored "ja" (no catalogue) won over the page's Spanish and fell back to English (found in review)."""
+    api.put("/recipients/cust-1", {"email": "ann@example.com", "locale": "ja"})
+    ask(client, "ann@example.com", "198.51.100.1", lang="es")
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    assert message["Subject"] == "Su enlace a sus preferencias en Acme"
+
+
 def test_only_a_known_active_unsuppressed_address_is_mailed_and_the_page_never_tells(
     api,
     app,

@@ -215,3 +215,14 @@ def test_the_rate_limited_page_speaks_the_visitors_language(client):
     arabic = client.post("/p", data={"email": "same@example.com"}, headers={"Accept-Language": "ar"})
     assert arabic.status_code == 429
     assert_language(arabic, "ar", "محاولات كثيرة جدًا")
+
+
+@pytest.mark.parametrize("path", ["/%5Cevil.example/x", "/%2F%2Fevil.example/x", "/u/%5Cevil.example"])
+def test_the_language_links_stay_on_this_page_whatever_its_path(client, path):
+    """The links were the typed path plus `?lang=`: on the 404 page for `/%5Cevil.example/x` that is
+    `/\\evil.example/x`, which browsers read as `//evil.example/x`, another site (found in review). They are
+    relative to the page now: its own path, another language."""
+    response = client.get(path)
+    assert response.status_code in (400, 404)  # no such page; a token that is none
+    links = re.findall(r'<a href="([^"]*)" lang="[^"]+" hreflang=', response.get_data(as_text=True))
+    assert links and all(re.fullmatch(r"\?lang=[\w-]+", link) for link in links), links

@@ -18,7 +18,7 @@ from ..addresses import lookup_email
 from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
-from ..languages import DEFAULT
+from ..languages import DEFAULT, match
 from ..models import Recipient
 from ..tokens import PREFERENCES, LinkTarget
 from .mail import mail_enabled, queue_mail
@@ -68,4 +68,5 @@ def request_preference_link(deps: Deps, mailer: LinkMailer | None, typed: str, l
     if undeliverable_mark(recipient.email_hash) is not None:  # rule 6a: a provider reported it dead
         return
     token = deps.signer.sign(PREFERENCES, LinkTarget(recipient.id, "email", minted_by="email-me-my-link"))
-    mailer.send_preference_link(recipient.id, email, f"{deps.base_url}/p/{token}", recipient.locale or language)
+    # The stored locale when there are pages and mails in it, else the page's (a stored "ja" made it English).
+    mailer.send_preference_link(recipient.id, email, f"{deps.base_url}/p/{token}", match(recipient.locale) or language)
