@@ -233,3 +233,24 @@ def test_a_check_and_a_batch_ask_about_a_scheduled_send(prefs_server: LiveServer
         "2030-01-02T03:04:05+00:00",
         "tomorrow",
     ]
+
+
+def test_a_batch_item_s_own_at_goes_as_text_and_a_naive_one_names_no_moment(prefs_server: LiveServer, newsletter: Topic) -> None:
+    """An item's own datetime `at` could not be encoded, and the item was refused locally (a billing message
+    included: found in review). It is sent as ISO text now; a datetime without a time zone names no moment."""
+    from datetime import UTC, datetime
+
+    person = unique()
+    with PrefsClient(prefs_server.url, prefs_server.admin_key) as client:
+        client.put_recipient(person, email=f"{person}@example.com")
+        aware, naive = client.check_batch(
+            [
+                {"recipient_id": person, "topic": "billing", "at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)},
+                {"recipient_id": person, "topic": "billing", "at": datetime(2030, 1, 2, 3, 4, 5)},
+            ],
+            channel="email",
+        )
+        assert aware.allowed and aware.reason == "mandatory"
+        assert naive.reason == "invalid" and "time zone" in str(naive.error)
+        with pytest.raises(ValueError, match="time zone"):
+            client.check("billing", "email", recipient_id=person, at=datetime(2030, 1, 2))

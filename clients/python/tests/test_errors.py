@@ -61,3 +61,28 @@ def test_answers_outside_the_error_shape_are_classed_by_status() -> None:
     assert (bad_gateway.value.status, bad_gateway.value.code, bad_gateway.value.message) == (502, "server_error", "Bad Gateway")
     assert unknown_code.value.code == "consent_required"
     assert type(teapot.value) is PrefsError and teapot.value.request_id == "req-7"
+
+
+def test_errors_survive_pickling_as_a_process_pool_carries_them(client: PrefsClient) -> None:
+    """Exception's own pickling called the class with the formatted text alone: unpickling failed, and a process
+    pool that met one was broken for every task in it (found in review)."""
+    import pickle
+
+    with pytest.raises(NotFound) as raised:
+        client.get_recipient(unique("nobody"))
+    copy = pickle.loads(pickle.dumps(raised.value))  # noqa: S301  (our own bytes, as a process pool sends them)
+    assert type(copy) is NotFound and str(copy) == str(raised.value)
+    assert (copy.code, copy.message, copy.status, copy.details, copy.request_id) == (
+        raised.value.code, raised.value.message, 404, raised.value.details, raised.value.request_id,
+    )  # fmt: skip
+
+
+def test_a_key_read_with_its_newline_works_and_a_key_that_cannot_be_sent_is_refused_unquoted(prefs_server: LiveServer) -> None:
+    """A key read from a file kept its newline: httpx refused the header, quoting it, key and all, in the
+    ConnectionFailed text (found in review)."""
+    with PrefsClient(prefs_server.url, prefs_server.admin_key + "\n") as client:
+        assert client.topics()
+    bad = prefs_server.admin_key[:8] + "\n" + prefs_server.admin_key[8:]
+    with pytest.raises(ValueError) as refused:
+        PrefsClient(prefs_server.url, bad)
+    assert prefs_server.admin_key[:8] not in str(refused.value)

@@ -90,3 +90,23 @@ def test_endpoints_are_managed_and_their_messages_verify(
     client.delete_webhook(endpoint_id)
     with pytest.raises(NotFound):
         client.get_webhook(endpoint_id)
+
+
+def test_a_retried_delete_that_finds_the_endpoint_gone_is_done_and_a_first_404_is_not(
+    prefs_server: LiveServer, receiver: ScriptedServer
+) -> None:
+    """The first DELETE's answer lost, the retry's 404 raised NotFound although the endpoint was gone (found in
+    review). The endpoint is deleted first here, then the proxy drops the first try and passes on the retry."""
+    from support import DROP
+
+    with PrefsClient(prefs_server.url, prefs_server.admin_key) as direct:
+        endpoint = direct.create_webhook(receiver.url + "/hook")
+        direct.delete_webhook(endpoint["id"])  # done: its answer is what the client below never sees
+        with (
+            scripted_server(prefs_server.url, DROP) as proxy,
+            PrefsClient(proxy.url, prefs_server.admin_key, backoff=0) as client,
+        ):
+            client.delete_webhook(endpoint["id"])
+            assert [request.method for request in proxy.received] == ["DELETE", "DELETE"]
+        with pytest.raises(NotFound):
+            direct.delete_webhook(endpoint["id"])

@@ -52,8 +52,12 @@ def _segment(value: str | int) -> str:
 
 
 def _moment(at: datetime | str | None) -> str | None:
-    """A check's `at` as the API reads it: ISO 8601 text."""
-    return at.isoformat() if isinstance(at, datetime) else at
+    """A check's `at` as the API reads it: ISO 8601 text. A datetime without a time zone names no moment."""
+    if isinstance(at, datetime):
+        if at.tzinfo is None:
+            raise ValueError("at: a datetime with a time zone (e.g. datetime.now(UTC)).")
+        return at.isoformat()
+    return at
 
 
 def _given(**fields: Any) -> dict[str, Any]:
@@ -85,6 +89,9 @@ class PrefsClient:
     ) -> None:
         if retries < 0 or backoff < 0 or max_retry_after < 0:
             raise ValueError("retries, backoff and max_retry_after must be 0 or more.")
+        api_key = api_key.strip()  # a key read from a file or a mounted secret ends in a newline
+        if not api_key or not api_key.isprintable() or not api_key.isascii():
+            raise ValueError("api_key must be the key as printed, one line of ASCII.")  # never the key itself
         policy = RetryPolicy(retries=retries, backoff=backoff, max_retry_after=max_retry_after)
         self._session = ApiSession(base_url, api_key, timeout, policy, transport)
 
@@ -167,6 +174,8 @@ class PrefsClient:
         positions, encoded = [], []
         for position, item in enumerate(chunk):
             try:
+                if isinstance(item, Mapping) and isinstance(item.get("at"), datetime):
+                    item = {**item, "at": _moment(item["at"])}
                 encoded.append(encode_json(item))
                 positions.append(position)
             except (TypeError, ValueError) as error:  # JSON cannot carry it: as malformed as an item can be
@@ -417,7 +426,9 @@ class PrefsClient:
         return cast(Webhook, self._json("PATCH", f"/webhooks/{_segment(endpoint_id)}", idempotent=False, json=body))
 
     def delete_webhook(self, endpoint_id: int) -> None:
-        self._session.call("DELETE", f"/webhooks/{_segment(endpoint_id)}", idempotent=True)
+        """Delete an endpoint. Retried like every DELETE: a 404 to a retry means the first try did it (its
+        answer was lost), so it is success; a 404 to the first try is raised."""
+        self._session.call("DELETE", f"/webhooks/{_segment(endpoint_id)}", idempotent=True, gone_on_retry_is_done=True)
 
     def rotate_webhook_secret(self, endpoint_id: int) -> str:
         """A new secret; the old one keeps signing beside it for 24 hours."""

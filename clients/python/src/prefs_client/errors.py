@@ -34,6 +34,15 @@ class PrefsError(Exception):
         self.retry_after = retry_after  # seconds, from Retry-After (429, 503)
         self.request_id = request_id  # the answer's X-Request-Id, for the operator's logs
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a process pool or a task queue carries errors back): Exception's own would call the class
+        with the formatted text alone."""
+        return (
+            type(self),
+            (self.code, self.message, self.details, self.status),
+            {"retry_after": self.retry_after, "request_id": self.request_id},
+        )
+
 
 class BadRequest(PrefsError):
     """400 `bad_request`: the body was not JSON."""

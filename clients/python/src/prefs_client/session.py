@@ -53,22 +53,29 @@ class ApiSession:
         json: Any = None,
         content: bytes | None = None,
         params: Mapping[str, str | int] | None = None,
+        gone_on_retry_is_done: bool = False,
     ) -> httpx.Response:
         """The 2xx answer to one call. Raises PrefsError (a subclass per error code; ConnectionFailed when no
-        answer came). Only an `idempotent` call is retried."""
+        answer came). Only an `idempotent` call is retried. With `gone_on_retry_is_done` (a DELETE whose
+        second try finds nothing), a 404 to a retry is returned, not raised: the first try, whose answer was
+        lost, did it."""
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
         while True:
             try:
                 response = self.http.request(method, path, json=json, content=content, params=params, headers=headers)
             except httpx.TransportError as error:
-                hopeless = isinstance(error, httpx.UnsupportedProtocol)  # a base URL that is not http(s): no retry helps
+                # A base URL that is not http(s), or a request httpx cannot write (its text would quote the
+                # header it refused, the key included): no retry helps.
+                hopeless = isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError)
                 if not idempotent or hopeless or attempt >= self.policy.retries:
                     raise _connection_failed(method, path, error, idempotent) from error
                 self.sleep(self.policy.backoff_delay(attempt))
                 attempt += 1
                 continue
             if response.is_success:
+                return response
+            if gone_on_retry_is_done and attempt > 0 and response.status_code == 404:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if idempotent and response.status_code in RETRY_STATUSES and attempt < self.policy.retries:
@@ -83,4 +90,6 @@ class ApiSession:
 
 def _connection_failed(method: str, path: str, error: httpx.TransportError, idempotent: bool) -> PrefsError:
     outcome = "" if idempotent else " The change may or may not have been made."
-    return ConnectionFailed("connection_failed", f"{method} {path}: {type(error).__name__}: {error}.{outcome}")
+    # httpx's text of a request it could not write quotes the header it refused: never repeated here.
+    text = "the request could not be written" if isinstance(error, httpx.LocalProtocolError) else str(error)
+    return ConnectionFailed("connection_failed", f"{method} {path}: {type(error).__name__}: {text}.{outcome}")
