@@ -66,6 +66,7 @@ class RecipientState(NamedTuple):
     dnc_list_as_of: date | None = None  # the as-of date of the do-not-call list in force; None: no list loaded
     opted_in_with_evidence: frozenset[tuple[str, str]] = frozenset()  # (topic, channel) opt-ins stored with evidence of consent
     undeliverable_channels: frozenset[str] = frozenset()  # channels whose address a mail provider reported dead (rule 6a)
+    awaiting_confirmation: bool = False  # made by prefs for a double opt-in not yet confirmed: no defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,4 +205,11 @@ def decide(
         choice = choices.get((topic.key, channel))
         if choice is not None:
             return D["subscribed"] if choice else D["unsubscribed"]
-    return D["default"] if channel in topic.default_on else D["no_consent"]
+    return D["default"] if gets_default(topic, channel, recipient) else D["no_consent"]
+
+
+def gets_default(topic: TopicRule, channel: str, recipient: RecipientState) -> bool:
+    """Rule 13: without a choice, the topic's default, which is for the people the client's system gave us. A
+    recipient prefs made for a double opt-in nobody confirmed yet (anyone can type an address on a form) gets
+    none: `no_consent` while the request is pending (SPEC §14), until the person confirms."""
+    return channel in topic.default_on and not recipient.awaiting_confirmation

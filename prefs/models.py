@@ -40,6 +40,9 @@ class Recipient(Model):
     # Control or the preference center, SPEC §16); None: not opted out. The audience check reads it.
     do_not_sell_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     # An SMS stop is not kept here: it belongs to the number, as a suppression of source `sms_stop`.
+    # Made by prefs for a double opt-in nobody has confirmed yet (anyone can type an address on a form): no
+    # topic's default applies to it until the person confirms (decision.gets_default).
+    awaiting_confirmation: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

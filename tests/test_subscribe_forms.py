@@ -385,3 +385,29 @@ def test_a_form_request_for_a_consent_that_stands_leaves_its_record_as_it_was(ap
     monkeypatch.setattr(subscriptions, "utcnow", lambda: later)  # the request's clock (subscriptions.clock)
     assert api.get("/recipients/cust-1/consents").get_json()["consents"] == [before]
     assert api.check("offers", "email", recipient_id="cust-1")["reason"] == "subscribed"
+
+
+def test_an_address_typed_on_a_form_gets_no_topic_s_default_until_it_is_confirmed(
+    api, app, client, form, newsletter, smtp_server
+):  # noqa: F811
+    """Anyone can type an address on a form: the recipient it made got every email topic's default at once, so
+    an address nobody confirmed was mailable for topics on by default (found in review). No defaults apply to
+    it until the person confirms; a recipient the client's system gave us keeps its defaults whatever is typed."""
+    assert api.put("/recipients/cust-1", {"email": "ann@example.com"}).status_code == 201
+    visitor = Visitor(app)
+    visitor.submit("lena@example.com")
+    visitor.submit("ann@example.com", ip="198.51.100.8")
+
+    def reasons(email: str) -> tuple[str, str]:
+        return tuple(api.check(topic, "email", email=email)["reason"] for topic in ("newsletter", "offers"))
+
+    assert reasons("lena@example.com") == ("no_consent", "no_consent")
+    assert reasons("ann@example.com") == ("default", "no_consent")
+    [lena] = api.get("/recipients?email=lena@example.com").get_json()["recipients"]
+    batch = api.post("/check/batch", {"topic": "newsletter", "channel": "email", "checks": [{"recipient_id": lena["id"]}]})
+    assert batch.get_json()["results"][0]["reason"] == "no_consent"  # the batch reads it as the check does
+    deliver(app)
+    [mail] = [m for m in smtp_server.wait_for(2) if m["To"] == "lena@example.com"]
+    path = CONFIRM_LINK.search(mail.get_body(("plain",)).get_content()).group(1)
+    assert client.post(path, data={"confirm": "yes"}).status_code == 200
+    assert reasons("lena@example.com") == ("default", "subscribed")

@@ -61,7 +61,7 @@ INSERT_RECIPIENT = (
 STATE_BY_KEYS = """
 SELECT r.{column}, r.id, r.status, r.email IS NOT NULL, r.phone IS NOT NULL, r.postal_address IS NOT NULL,
        sp.source = 'sms_stop', se.hash IS NOT NULL, sp.hash IS NOT NULL, c.topic, c.channel, c.subscribed, r.pk,
-       r.time_zone, r.phone, dn.hash IS NOT NULL, dl.as_of, c.with_evidence, ua.hash IS NOT NULL
+       r.time_zone, r.phone, dn.hash IS NOT NULL, dl.as_of, c.with_evidence, ua.hash IS NOT NULL, r.awaiting_confirmation
 FROM recipients r
 LEFT JOIN suppressions se ON se.hash = r.email_hash
 LEFT JOIN undeliverable_addresses ua ON ua.hash = r.email_hash

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..channels import CHANNEL_WORDS, CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, channels_reaching
-from ..decision import ANY, RecipientState, TopicRule, decide
+from ..decision import ANY, RecipientState, TopicRule, decide, gets_default
 from ..errors import PrefsError
 from .preferences import PreferenceChange
 
@@ -146,7 +146,7 @@ def build_form(
                 row.cells[channel] = Box(name, label, True, True, rule.key)
             else:
                 choice = choices.get((rule.key, channel))
-                wanted = choice if choice is not None else channel in rule.default_on
+                wanted = choice if choice is not None else gets_default(rule, channel, state)
                 # A suppressed address gets no marketing: show it unticked, so ticking it is the opt-in that lifts it.
                 wanted = wanted and channel not in state.suppressed_channels
                 row.cells[channel] = box(name, label, wanted, channel)

@@ -92,6 +92,7 @@ def load_states(by: str, keys: Collection[str], sql: DriverSql | None = None) ->
                     as_of,
                     frozenset(opted_in) if opted_in else _NONE,
                     _UNDELIVERABLE if first[18] else _NO_CHANNELS,
+                    bool(first[19]),
                 )
     finally:
         if own:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from secrets import token_hex
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..addresses import is_recipient_id
 from ..catalogue import TopicCatalogue
@@ -131,6 +131,8 @@ def subscribe(
     if double and not mail_enabled(deps):
         raise mail_off()
     recipient, created = _subscriber(deps, who, channel, actor)
+    if created and not single:  # nobody has vouched for this address yet: no defaults until it is confirmed
+        db.session.execute(update(Recipient).where(Recipient.pk == recipient.pk).values(awaiting_confirmation=True))
     address = getattr(recipient, REGISTRY[channel].address.field)
     if not address:
         raise invalid("channel", NO_ADDRESS)
@@ -328,6 +330,8 @@ def confirm_subscription(
     for key in live:
         record_event(context, recipient.id, "consent_confirmed", topic=key, channel=request.channel, before=None, after=after)
     request.confirmed_at = moment
+    # The person has answered from the address: the topics' defaults apply to them from now on.
+    db.session.execute(update(Recipient).where(Recipient.pk == recipient.pk).values(awaiting_confirmation=False))
     db.session.flush()
     return Confirmation(
         CONFIRMED, request.recipient_id, request.channel, live, shown.language, shown.address, shown.expires_at, True
