@@ -585,6 +585,22 @@ def test_the_unsubscribe_page_says_so_when_a_stop_is_already_in_force(api, clien
     assert "You stopped all marketing by email" not in page
 
 
+def test_a_stop_in_force_is_said_even_when_a_provider_reported_the_address_dead(api, app, client, newsletter, person):
+    """The page read the decision's first reason; an address reported dead (rule 6a) comes before the person's
+    own unsubscribe, and the page asked "Unsubscribe from Newsletter by email?" again (found in review)."""
+    from prefs.models import UndeliverableAddress
+    from prefs.runtime import runtime
+
+    newsletter_link = path_of(links(api, topic="newsletter")["unsubscribe_url"])
+    client.post(newsletter_link, data={"List-Unsubscribe": "One-Click"})
+    with app.app_context():
+        db.session.add(UndeliverableAddress(hash=runtime().address_hash("email", "ann@example.com"), provider="sendgrid"))
+        db.session.commit()
+    assert api.check("newsletter", "email", recipient_id="cust-1")["reason"] == "undeliverable"
+    page = client.get(newsletter_link).get_data(as_text=True)
+    assert "already unsubscribed" in page and 'value="yes"' not in page
+
+
 # --- "email me my link" (SPEC §14) ----------------------------------------------------------------------
 def test_email_me_my_link_answers_the_same_whatever_is_typed(api, client, newsletter, person):
     form = client.get("/p")  # email sending off: the page says so, and asks for nothing

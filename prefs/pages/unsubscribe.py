@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from flask import render_template, request
 
@@ -32,7 +31,7 @@ def confirm_unsubscribe(token: str):
     target = verified(UNSUBSCRIBE, token)
     recipient = readable_recipient(target.recipient_id)
     use_recipient_locale(recipient.locale)
-    already = stop_in_force(runtime().catalogue, target, recipient_state(recipient.id), datetime.now(UTC))
+    already = stop_in_force(runtime().catalogue, target, recipient_state(recipient.id))
     return render_template(
         "pages/unsubscribe.html",
         what=what_stops(target),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 
 from ..catalogue import TopicCatalogue
 from ..channels import KEYWORD_STOPPED
-from ..decision import ANY, RecipientState, decide
+from ..decision import ANY, RecipientState
 from ..errors import PrefsError
 from ..extensions import db
 from ..models import ConsentEvent
@@ -20,26 +18,24 @@ from .suppressions import SMS_STOP_MESSAGE
 
 # The ways a link unsubscribes; undo looks for the latest of these for the link's cell.
 LINK_VIAS = ("one_click", "confirm_page", "mailto")
-# What already keeps a link's marketing away, so its page says so instead of asking again (SPEC §16).
-STOPPING_REASONS = frozenset({"unsubscribed", "channel_unsubscribed", "all_marketing_unsubscribed", "suppressed"})
 
 
-def stop_in_force(catalogue: TopicCatalogue, target: LinkTarget, state: RecipientState, at: datetime) -> str | None:
-    """The decision reason that already stops what the link would stop, or None when the link's page
-    should ask. A topic link asks the decision rule about its cell; a channel link is stopped by its own
-    channel stop, the all-marketing stop or its address's suppression."""
-    if target.topic is not None:
-        rule = catalogue.get(target.topic)
-        if rule is None:
-            return None
-        reason = decide(rule, target.channel, state, at=at, quiet_hours=None).reason
-        return reason if reason in STOPPING_REASONS else None
+def stop_in_force(catalogue: TopicCatalogue, target: LinkTarget, state: RecipientState) -> str | None:
+    """The stop already in force that keeps away what the link would stop, or None when the link's page should
+    ask: the all-marketing stop, the channel's stop, its address's suppression (an SMS STOP included), then, for
+    a topic link, the topic's own. Read from the stored stops, not from the decision's first reason: a reason
+    the rule gives earlier (an address reported dead, a do-not-call list) hid a stop that stands, and the page
+    asked again (found in review)."""
+    if target.topic is not None and catalogue.get(target.topic) is None:
+        return None
     if state.choices.get((ANY, ANY)) is False:
         return "all_marketing_unsubscribed"
     if state.choices.get((ANY, target.channel)) is False:
         return "channel_unsubscribed"
     if target.channel in state.suppressed_channels:
         return "suppressed"
+    if target.topic is not None and state.choices.get((target.topic, target.channel)) is False:
+        return "unsubscribed"
     return None
 
 
