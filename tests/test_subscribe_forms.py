@@ -388,8 +388,13 @@ def test_a_form_request_for_a_consent_that_stands_leaves_its_record_as_it_was(ap
 
 
 def test_an_address_typed_on_a_form_gets_no_topic_s_default_until_it_is_confirmed(
-    api, app, client, form, newsletter, smtp_server
-):  # noqa: F811
+    api,
+    app,
+    client,
+    form,
+    newsletter,
+    smtp_server,  # noqa: F811
+):
     """Anyone can type an address on a form: the recipient it made got every email topic's default at once, so
     an address nobody confirmed was mailable for topics on by default (found in review). No defaults apply to
     it until the person confirms; a recipient the client's system gave us keeps its defaults whatever is typed."""
