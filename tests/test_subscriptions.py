@@ -286,3 +286,25 @@ def _key(app) -> str:
     result = app.test_cli_runner().invoke(args=["keys", "create", "no-mail", "--scope", "admin"])
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1]
+
+
+def test_the_confirm_page_says_what_the_person_gets_now(api, app, client, letters, smtp_server):  # noqa: F811
+    """Truthful (SPEC §16): confirmed under an all-marketing stop, or opened again after an unsubscribe, the page
+    said "you get these by email" while the check said otherwise (found in review)."""
+    assert api.put("/recipients/cust-9", {"email": "lena@example.com", "locale": "en"}).status_code == 201
+    stop_all = {"changes": [{"subscribed": False}], "reason": "asked by phone"}
+    assert api.patch("/recipients/cust-9/preferences", stop_all).status_code == 200
+    assert subscribe(api, recipient_id="cust-9").status_code == 200
+    path = f"/c/{mailed_token(app, smtp_server)}"
+    page = client.post(path, data={"confirm": "yes"}).get_data(as_text=True)
+    assert api.check("letters", "email", recipient_id="cust-9")["reason"] == "all_marketing_unsubscribed"
+    assert "You will get these by email" not in page and "Thank you for confirming." in page
+    assert "You do not get these by email now" in page and "<li>Letters</li>" in page
+
+    lift = {"changes": [{"subscribed": True}], "reason": "asked by phone", "evidence": {"source": "phone call"}}
+    assert api.patch("/recipients/cust-9/preferences", lift).status_code == 200
+    assert "You get these by email:" in client.get(path).get_data(as_text=True)
+    off = {"changes": [{"topic": "letters", "channel": "email", "subscribed": False}], "reason": "asked by phone"}
+    assert api.patch("/recipients/cust-9/preferences", off).status_code == 200
+    again = client.get(path).get_data(as_text=True)
+    assert "You get these by email" not in again and "You do not get these by email now" in again

@@ -5,11 +5,15 @@ page's `confirm` field. An expired, used or no longer valid link gets a friendly
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import abort, render_template, request
 
 from ..db.transactions import unit_of_work
+from ..decision import decide
 from ..i18n import page_language, use_recipient_locale
 from ..runtime import runtime
+from ..services.states import recipient_state
 from ..services.subscriptions import CONFIRMATION_DAYS, CONFIRMED, PENDING, Confirmation, confirm_subscription, read_confirmation
 from ..tokens import PREFERENCES, LinkTarget
 from . import bp
@@ -39,6 +43,18 @@ def render_confirmation(token: str, shown: Confirmation):
     use_recipient_locale(shown.language)
     rules = runtime().catalogue.get_many(shown.topics)
     names = [topic_name(rules[key]) if key in rules else key for key in shown.topics]
+    held_back: list[str] = []
+    if shown.state == CONFIRMED and shown.recipient_id:
+        # Truthful (SPEC §16): a topic confirmed under a stop in force (all marketing, the channel, the address),
+        # or unsubscribed since, is not what the person gets now: the page says so instead of "you get these".
+        state = recipient_state(shown.recipient_id)
+        now = datetime.now(UTC)
+        allowed = {
+            key: key in rules and decide(rules[key], shown.channel, state, at=now, quiet_hours=None).allowed
+            for key in shown.topics
+        }
+        held_back = [name for key, name in zip(shown.topics, names, strict=True) if not allowed[key]]
+        names = [name for key, name in zip(shown.topics, names, strict=True) if allowed[key]]
     preferences_url = None
     # Only the answer to the POST that confirms: a used link, opened again (by a mail scanner too), must not
     # hand out a fresh preference link for as long as it is kept.
@@ -50,6 +66,7 @@ def render_confirmation(token: str, shown: Confirmation):
         state=shown.state,
         changed=shown.changed,
         topics=names,
+        held_back=held_back,
         address=shown.address,
         token=token,
         days=CONFIRMATION_DAYS,
