@@ -416,3 +416,32 @@ def test_an_address_typed_on_a_form_gets_no_topic_s_default_until_it_is_confirme
     path = CONFIRM_LINK.search(mail.get_body(("plain",)).get_content()).group(1)
     assert client.post(path, data={"confirm": "yes"}).status_code == 200
     assert reasons("lena@example.com") == ("default", "subscribed")
+
+
+@pytest.mark.parametrize("vouch", ["put", "single_opt_in", "import"])
+def test_the_client_s_system_vouching_for_a_form_address_brings_the_defaults(
+    api,
+    app,
+    runner,
+    form,
+    newsletter,
+    smtp_server,  # noqa: F811
+    tmp_path,
+    vouch,
+):
+    """Only the person's confirmation gave the defaults back, so a form address the client's system then took
+    on (PUT, import, a single opt-in with its evidence) stayed `no_consent` for ever (found in review)."""
+    Visitor(app).submit("lena@example.com")
+    [lena] = api.get("/recipients?email=lena@example.com").get_json()["recipients"]
+    assert api.check("newsletter", "email", recipient_id=lena["id"])["reason"] == "no_consent"
+    if vouch == "put":
+        assert api.put(f"/recipients/{lena['id']}", {"locale": "de"}).status_code == 200
+    elif vouch == "import":
+        (tmp_path / "people.csv").write_text(f"id,email,locale\n{lena['id']},lena@example.com,de\n")
+        result = runner.invoke(args=["recipients", "import", str(tmp_path / "people.csv"), "--processes", "1"])
+        assert result.exit_code == 0, result.output
+    else:
+        body = {"email": "lena@example.com", "topics": ["tips"], "channel": "email", "evidence": {"source": "checkout"}}
+        assert api.post("/topics", {"key": "tips", "name": "Tips", "channels": ["email"]}).status_code == 201
+        assert api.post("/subscriptions", body).status_code == 200
+    assert api.check("newsletter", "email", recipient_id=lena["id"])["reason"] == "default"

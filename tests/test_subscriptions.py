@@ -308,3 +308,12 @@ def test_the_confirm_page_says_what_the_person_gets_now(api, app, client, letter
     assert api.patch("/recipients/cust-9/preferences", off).status_code == 200
     again = client.get(path).get_data(as_text=True)
     assert "You get these by email" not in again and "You do not get these by email now" in again
+
+
+def test_a_topic_archived_since_is_gone_from_the_confirm_page_not_blamed_on_the_person(api, app, client, letters, smtp_server):  # noqa: F811
+    assert subscribe(api).status_code == 200
+    path = f"/c/{mailed_token(app, smtp_server)}"
+    assert "<li>Briefe</li>" in client.post(path, data={"confirm": "yes"}).get_data(as_text=True)
+    assert api.delete("/topics/letters").status_code in (200, 204)  # archived
+    page = client.get(path).get_data(as_text=True)
+    assert "Briefe" not in page and "Letters" not in page

@@ -20,7 +20,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "subscribed": ("Opted in", "The person chose to get this topic on this channel."),
     "default": ("On by default", "Sent until the person says no (allowed without express consent on this channel)."),
     "unsubscribed": ("Opted out", "The person chose not to get this topic on this channel."),
-    "no_consent": ("Needs opt-in", "Not sent until the person opts in: this channel needs express consent."),
+    "no_consent": (
+        "Needs opt-in",
+        "Not sent until the person opts in: this channel needs express consent, or (a form signup) the address is not confirmed yet.",
+    ),
     "all_marketing_unsubscribed": ("All marketing stopped", "The person stopped all marketing on every channel."),
     "channel_unsubscribed": ("Channel stopped", "The person stopped all marketing on this channel."),
     "suppressed": (

@@ -188,7 +188,8 @@ COPY_IMPORT_RECIPIENTS_POSTGRES = (
 COPY_IMPORT_CHOICES_POSTGRES = "COPY import_choices_stage (recipient_pk, topic, channel, subscribed) FROM STDIN"
 # The batch's `imported` events, COPYed straight into their table (under the event write lock; INSERT_IMPORT_OUTBOX follows).
 COPY_IMPORT_EVENTS_POSTGRES = "COPY consent_events (at, recipient_id, actor, actor_id, via, kind, before, after) FROM STDIN"
-# The upsert: new recipients in file order (their pk follows it), changed fields of existing ones; (id, pk) of each.
+# The upsert: new recipients in file order (their pk follows it), changed fields of existing ones (which the client
+# vouches for: no longer awaiting a confirmation); (id, pk) of each.
 UPSERT_IMPORT_RECIPIENTS_POSTGRES = """
 INSERT INTO recipients AS r (id, status, email, phone, locale, time_zone, email_hash, phone_hash, created_at, updated_at)
 SELECT id, 'active', email, phone, locale, time_zone, email_hash, phone_hash, ?, ? FROM import_recipients_stage ORDER BY n
@@ -196,7 +197,7 @@ ON CONFLICT (id) DO UPDATE SET
   email = coalesce(EXCLUDED.email, r.email), phone = coalesce(EXCLUDED.phone, r.phone),
   locale = coalesce(EXCLUDED.locale, r.locale), time_zone = coalesce(EXCLUDED.time_zone, r.time_zone),
   email_hash = coalesce(EXCLUDED.email_hash, r.email_hash), phone_hash = coalesce(EXCLUDED.phone_hash, r.phone_hash),
-  updated_at = EXCLUDED.updated_at
+  updated_at = EXCLUDED.updated_at, awaiting_confirmation = false
 WHERE r.status <> 'erased'
 RETURNING id, pk
 """

@@ -42,19 +42,19 @@ def confirm(token: str):
 def render_confirmation(token: str, shown: Confirmation):
     use_recipient_locale(shown.language)
     rules = runtime().catalogue.get_many(shown.topics)
-    names = [topic_name(rules[key]) if key in rules else key for key in shown.topics]
+    keys = list(shown.topics)
     held_back: list[str] = []
     if shown.state == CONFIRMED and shown.recipient_id:
-        # Truthful (SPEC §16): a topic confirmed under a stop in force (all marketing, the channel, the address),
-        # or unsubscribed since, is not what the person gets now: the page says so instead of "you get these".
+        # Truthful (SPEC §16): what the person gets now. A topic archived since is gone from the page (as from
+        # the confirmation itself); one a stop holds back (all marketing, the channel, the address, or an
+        # unsubscribe since) is listed apart, not under "you get these".
+        keys = [key for key in keys if key in rules and not rules[key].archived and shown.channel in rules[key].channels]
         state = recipient_state(shown.recipient_id)
         now = datetime.now(UTC)
-        allowed = {
-            key: key in rules and decide(rules[key], shown.channel, state, at=now, quiet_hours=None).allowed
-            for key in shown.topics
-        }
-        held_back = [name for key, name in zip(shown.topics, names, strict=True) if not allowed[key]]
-        names = [name for key, name in zip(shown.topics, names, strict=True) if allowed[key]]
+        held = {key for key in keys if not decide(rules[key], shown.channel, state, at=now, quiet_hours=None).allowed}
+        held_back = [topic_name(rules[key]) for key in keys if key in held]
+        keys = [key for key in keys if key not in held]
+    names = [topic_name(rules[key]) if key in rules else key for key in keys]
     preferences_url = None
     # Only the answer to the POST that confirms: a used link, opened again (by a mail scanner too), must not
     # hand out a fresh preference link for as long as it is kept.

@@ -343,7 +343,9 @@ def _write_sqlite(
                             contact.get("time_zone"), hashes.get("email_hash"), hashes.get("phone_hash"), stamp, stamp))  # fmt: skip
         elif (change := changes[row.id]).after:  # few on a re-run, so one statement each is fine
             connection.execute(
-                update(_recipients).where(_recipients.c.pk == current.pk).values(**change.after, **change.hashes, updated_at=now)
+                update(_recipients)
+                .where(_recipients.c.pk == current.pk)
+                .values(**change.after, **change.hashes, updated_at=now, awaiting_confirmation=False)  # the client vouches
             )
             email_taken(row.id, current.pk, change, sql)
     sql.many(INSERT_RECIPIENT, inserts)

@@ -157,6 +157,9 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
         raise PrefsError("erased", "This recipient was erased; the id cannot be used again.")
     else:
         recipient = db.session.get_one(Recipient, locked.pk, populate_existing=True)
+        # The client's system (or staff) writes this person: it vouches for them, so the topics' defaults apply
+        # even if prefs made them for a double opt-in nobody confirmed (decision.gets_default).
+        recipient.awaiting_confirmation = False
     _refuse_address_clash(recipient, fields)
 
     change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, deps.address_hash)

@@ -133,6 +133,12 @@ def subscribe(
     recipient, created = _subscriber(deps, who, channel, actor)
     if created and not single:  # nobody has vouched for this address yet: no defaults until it is confirmed
         db.session.execute(update(Recipient).where(Recipient.pk == recipient.pk).values(awaiting_confirmation=True))
+    elif single:  # an opt-in stored at once, with its evidence: the person's consent, so the defaults apply
+        db.session.execute(
+            update(Recipient)
+            .where(Recipient.pk == recipient.pk, Recipient.awaiting_confirmation)
+            .values(awaiting_confirmation=False)
+        )
     address = getattr(recipient, REGISTRY[channel].address.field)
     if not address:
         raise invalid("channel", NO_ADDRESS)
