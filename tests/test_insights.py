@@ -317,7 +317,11 @@ def test_the_worker_counts_new_recipients_within_seconds_when_counting_is_cheap(
         api.put("/recipients/cust-2", {"email": "bo@example.com"})
         assert email_count_becomes(2, stop) == 2  # counted again, not 5 minutes later
         with app.app_context():
-            assert insights.recount_active(every_seconds=0) is False  # nothing changed since: nothing to count
+            # The worker may fold cust-2's event just after the count that saw it (its count thread and its
+            # folds run side by side: CI met it once on a loaded machine), which makes one more count due;
+            # after that, nothing changed since: nothing to count.
+            insights.recount_active(every_seconds=0)
+            assert insights.recount_active(every_seconds=0) is False
 
 
 # --- the rules, one by one ------------------------------------------------------------------------------
