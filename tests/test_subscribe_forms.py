@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
-from conftest import BASE_SETTINGS, _reset
+from conftest import BASE_SETTINGS, _reset, requires_postgres
 from smtp_server import smtp_server  # noqa: F401  (a fixture)
 from sqlalchemy import func, select
+from test_import import meanwhile  # noqa: F401  (a fixture)
 from test_webhooks import deliver
 
 from prefs import create_app
@@ -454,3 +455,124 @@ def test_the_client_s_system_vouching_for_a_form_address_brings_the_defaults(
         assert api.post("/topics", {"key": "tips", "name": "Tips", "channels": ["email"]}).status_code == 201
         assert api.post("/subscriptions", body).status_code == 200
     assert api.check("newsletter", "email", recipient_id=lena["id"])["reason"] == "default"
+
+
+# --- an address typed on a form, never confirmed, and the client's own system ---------------------------------
+FORM_ADDRESS = "ann@example.com"
+
+
+def holder_of(app, email: str) -> str:
+    with app.app_context():
+        return db.session.execute(select(Recipient.id).where(Recipient.email == email)).scalar_one()
+
+
+@pytest.fixture(params=["put", "console", "import"])
+def give(request, api, console, runner, tmp_path):
+    """`give(email)`: the client's system gives its stored customer cust-1 that address through one entry
+    point; returns whether it was given."""
+
+    def through_entry_point(email: str) -> bool:
+        if request.param == "put":
+            answer = api.put("/recipients/cust-1", {"email": email})
+            assert answer.status_code in (200, 409), answer.get_json()
+            return answer.status_code == 200
+        if request.param == "console":
+            answer = console("agent").submit("/console/recipients/cust-1", "/console/recipients/cust-1/contact",
+                                             {"email": email, "reason": "the customer's new address"})  # fmt: skip
+            assert answer.status_code in (303, 409), answer.status_code
+            return answer.status_code == 303
+        (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{email}\n")
+        result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
+        assert result.exit_code in (0, 1) and "0 created" in result.output, result.output
+        return "1 updated" in result.output
+
+    through_entry_point.entry_point = request.param
+    return through_entry_point
+
+
+def test_the_client_s_system_takes_an_address_a_stranger_typed_on_a_form(api, app, client, form, smtp_server, give):  # noqa: F811
+    """A stranger typed Ann's address on the form and nobody confirmed: the recipient prefs made to mail the
+    confirmation held the address, and the client's own system could not give it to its customer (409, a bad
+    row: found in review). PUT, the console and the import take it from that holder, which keeps its history
+    and an event saying who took it; the link it was mailed no longer subscribes anyone."""
+    assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+
+    assert give(FORM_ADDRESS)
+    assert api.get("/recipients/cust-1").get_json()["email"] == FORM_ADDRESS
+    assert api.get(f"/recipients/{holder}").get_json()["email"] is None
+    released = [e for e in api.get(f"/recipients/{holder}/events").get_json()["events"] if e["kind"] == "contact_changed"]
+    assert [(e["before"], e["after"], e["reason"]) for e in released] == [
+        ({"email": FORM_ADDRESS}, {"email": None}, "email taken by cust-1: this sign-up was never confirmed")
+    ]
+    assert released[0]["actor"] == {"put": "api", "console": "staff", "import": "import"}[give.entry_point]
+    assert "no longer" in client.post(link, data={"confirm": "yes"}).get_data(as_text=True).lower()
+    assert api.check("offers", "email", recipient_id="cust-1")["reason"] == "no_consent"
+    assert api.check("offers", "email", recipient_id=holder)["reason"] == "no_address"
+
+
+@pytest.mark.parametrize("spoke", ["confirmed", "made_a_choice"])
+def test_an_address_whose_holder_confirmed_or_spoke_stays_theirs(api, app, client, form, smtp_server, give, spoke):  # noqa: F811
+    assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    if spoke == "confirmed":
+        deliver(app)
+        [message] = smtp_server.wait_for(1)
+        link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+        assert client.post(link, data={"confirm": "yes"}).status_code == 200
+    else:  # a choice stored for them: what was said about an address stays with it
+        patched = api.patch(
+            f"/recipients/{holder}/preferences", {"changes": [{"topic": "offers", "channel": "email", "subscribed": False}]}
+        )
+        assert patched.status_code == 200, patched.get_json()
+    before = api.get(f"/recipients/{holder}/events").get_json()["events"]
+
+    assert not give(FORM_ADDRESS)
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
+    assert api.get("/recipients/cust-1").get_json()["email"] == "ann.old@example.com"
+    assert api.get(f"/recipients/{holder}/events").get_json()["events"] == before
+
+
+def test_an_import_gives_a_form_address_to_its_first_row_only(api, app, runner, form, smtp_server, tmp_path):  # noqa: F811
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,{FORM_ADDRESS}\n")
+    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 3: email: already belongs to another recipient" in result.output
+    assert api.get("/recipients/cust-1").get_json()["email"] == FORM_ADDRESS
+    assert api.get(f"/recipients/{holder}").get_json()["email"] is None
+    assert api.get("/recipients/cust-2").status_code == 404
+
+
+@requires_postgres
+def test_a_form_address_confirmed_while_an_import_batch_waits_stays_with_its_holder(
+    api,
+    app,
+    client,
+    runner,
+    form,
+    smtp_server,  # noqa: F811
+    tmp_path,
+    meanwhile,  # noqa: F811
+):
+    """The batch was decided when the holder was unvouched; the person confirms before it is written: the
+    write takes nothing, the row is bad, the rest of the file goes in."""
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    meanwhile(lambda: client.post(link, data={"confirm": "yes"}))
+    (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,bob@example.com\n")
+    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 2: email: already belongs to another recipient" in result.output
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
+    assert api.check("offers", "email", recipient_id=holder)["reason"] == "subscribed"
+    assert api.get("/recipients/cust-1").status_code == 404

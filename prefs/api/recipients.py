@@ -68,7 +68,9 @@ def put_recipient(fields, recipient_id):
     existed. Fields given are stored (email and phone in one canonical spelling); `null` clears a field;
     fields left out stay as they are. Send it whenever an address changes in your systems: checks by
     `recipient_id` then reach the current address. An email address or number belongs to one recipient at a
-    time (409 `address_in_use`). A number that texted STOP stays stopped whoever holds it next.
+    time (409 `address_in_use`), with one exception: an address typed on a hosted form that nobody has
+    confirmed, whose recipient has made no choice, is taken from that recipient (its event says by whom).
+    A number that texted STOP stays stopped whoever holds it next.
     """
     recipient, created = unit_of_work(lambda: upsert_recipient(runtime(), recipient_id, fields, api_context()))
     return recipient_body(recipient), 201 if created else 200

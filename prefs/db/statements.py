@@ -43,10 +43,29 @@ IMPORT_RECIPIENTS_BY_ID = "SELECT pk, id, email, phone, locale, time_zone, statu
 LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES = IMPORT_RECIPIENTS_BY_ID + " ORDER BY pk FOR UPDATE"
 # Import: the pk of each recipient id, for the batch's choices.
 RECIPIENT_PKS_BY_ID = "SELECT id, pk FROM recipients WHERE id {in_list}"
-# Import: who holds each of these email addresses.
-RECIPIENT_IDS_BY_EMAIL = "SELECT email, id FROM recipients WHERE email {in_list}"
-# Import: who holds each of these phone numbers.
-RECIPIENT_IDS_BY_PHONE = "SELECT phone, id FROM recipients WHERE phone {in_list}"
+# A recipient prefs made for a double opt-in nobody has confirmed, who has said nothing since (no choice, no
+# opt-out of sale): it holds its address only for the confirmation mail, so a writer who vouches for the
+# person (PUT, the console, an import) may take the address from it (services/recipients.py, take_addresses).
+_UNVOUCHED = (
+    "r.awaiting_confirmation AND r.status = 'active' AND r.do_not_sell_at IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM choices c WHERE c.recipient_pk = r.pk)"
+)
+# Who holds each of these email addresses, and whether that holder is unvouched (above; the f-strings here put
+# in that fixed text, nothing else).
+RECIPIENT_IDS_BY_EMAIL = f"SELECT r.email, r.id, {_UNVOUCHED} FROM recipients r WHERE r.email {{in_list}}"  # noqa: S608
+# The same for phone numbers.
+RECIPIENT_IDS_BY_PHONE = f"SELECT r.phone, r.id, {_UNVOUCHED} FROM recipients r WHERE r.phone {{in_list}}"  # noqa: S608
+# Take an email address from its unvouched holder: (updated_at, holder id, address). Nothing when the holder
+# has been vouched for or has spoken since it was read (the row lock makes PostgreSQL read the holder again).
+RELEASE_UNVOUCHED_EMAIL = (
+    f"UPDATE recipients AS r SET email = NULL, email_hash = NULL, updated_at = ? WHERE r.id = ? AND r.email = ? AND {_UNVOUCHED}"  # noqa: S608
+    " RETURNING pk"
+)
+# The same for a phone number.
+RELEASE_UNVOUCHED_PHONE = (
+    f"UPDATE recipients AS r SET phone = NULL, phone_hash = NULL, updated_at = ? WHERE r.id = ? AND r.phone = ? AND {_UNVOUCHED}"  # noqa: S608
+    " RETURNING pk"
+)
 # Import: a new recipient.
 INSERT_RECIPIENT = (
     "INSERT INTO recipients (id, status, email, phone, locale, time_zone, email_hash, phone_hash, created_at, updated_at)"

@@ -37,8 +37,6 @@ from ..db.statements import (
     LOCK_EVENT_WRITES,
     LOCK_IMPORT_RECIPIENTS_BY_ID_POSTGRES,
     OPT_OUT_CHOICE,
-    RECIPIENT_IDS_BY_EMAIL,
-    RECIPIENT_IDS_BY_PHONE,
     RECIPIENT_PKS_BY_ID,
     STORED_CHOICES_OF,
     SUPPRESSION_SOURCES,
@@ -51,9 +49,9 @@ from ..errors import PrefsError
 from ..extensions import db
 from ..models import Recipient, utcnow
 from ..suppression import AddressHasher
-from .events import IMPORT_WRITE_LOCK, serialise_event_writes
+from .events import IMPORT_WRITE_LOCK, Actor, ChangeContext, serialise_event_writes
 from .outbox import webhook_type
-from .recipients import ContactChange, email_taken, plan_contact_change
+from .recipients import HOLDERS, ContactChange, Release, email_taken, plan_contact_change, record_release, release_address
 from .suppressions import SMS_STOP
 
 BATCH = 5000
@@ -271,26 +269,34 @@ def _write(rows: list[GoodRow], file_name: str, claimed: dict[str, str], report:
     sql = DriverSql()
     if sql.connection is None:  # write_batch runs this in the session's transaction, which it commits
         raise RuntimeError("an import batch is written in the session's transaction")
-    accepted, existing, changes = _decide(sql, rows, claimed, report)
-    _write_sqlite(sql, accepted, existing, changes, file_name, report)
+    # The write lock before the reads the batch is decided from, so they are current when it is written
+    # (pysqlite would begin the transaction only at the first write).
+    sql.begin_immediate()
+    decided = _decide(sql, rows, claimed, report)
+    _write_sqlite(sql, decided, file_name, report)
 
 
-def _decide(
-    sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport
-) -> tuple[list[GoodRow], dict[str, _Current], dict[str, ContactChange]]:
-    """The rules, the same on both databases: the rows accepted (the others reported bad), the stored
-    recipients among them, and the contact change each of those makes."""
+class _Decided(NamedTuple):
+    accepted: list[GoodRow]  # the rows written (the others are reported bad)
+    existing: dict[str, _Current]  # the stored recipients among them
+    changes: dict[str, ContactChange]  # the contact change each of those makes
+    releases: list[tuple[Release, str]]  # addresses taken from unvouched holders, with the id taking each
+
+
+def _decide(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report: ImportReport) -> _Decided:
+    """The rules, the same on both databases."""
     existing = {row[1]: _Current(*row) for row in sql.select_in(IMPORT_RECIPIENTS_BY_ID, [r.id for r in rows])}
     owners = _address_owners(sql, rows)
     stopped = _stopped_numbers(sql, rows, existing)
     accepted: list[GoodRow] = []
     changes: dict[str, ContactChange] = {}
+    releases: list[tuple[Release, str]] = []
     for row in rows:
         current = existing.get(row.id)
         if current is not None and current.status == "erased":
             report.bad.append(BadRow(row.line, "id: this recipient was erased; the id cannot be used again"))
             continue
-        clash = _clash(row, owners, claimed)
+        clash, taken = _clash(row, owners, claimed)
         if clash:
             report.bad.append(BadRow(row.line, clash))
             continue
@@ -300,40 +306,40 @@ def _decide(
         for name in ("email", "phone"):
             if name in row.contact:
                 claimed[row.contact[name]] = row.id
+        for release in taken:
+            del owners[release.address]  # the row's now: `claimed` says so to the rows after it
+            releases.append((release, row.id))
         accepted.append(row)
         if current is not None:  # (a new recipient simply gets the row's fields)
             # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
             change = changes[row.id] = plan_contact_change(current._asdict(), row.contact, partial(_validated_hash, row))
             _release(change, row.id, owners, claimed)
-    return accepted, existing, changes
+    return _Decided(accepted, existing, changes, releases)
 
 
-def _release(change: ContactChange, recipient_id: str, owners: dict[str, str], claimed: dict[str, str]) -> None:
+def _release(change: ContactChange, recipient_id: str, owners: dict[str, tuple[str, bool]], claimed: dict[str, str]) -> None:
     """An address the row gives up is free for the rows after it, as it is for the next PUT (found in review:
     it stayed taken for the rest of the batch, or of the file, so the outcome hung on where a batch ended)."""
     for name in ("email", "phone"):
         given_up = change.before.get(name)
         if given_up is None or name not in change.after:
             continue
-        if owners.get(given_up) == recipient_id:
+        if owners.get(given_up, ("",))[0] == recipient_id:
             del owners[given_up]
         if claimed.get(given_up) == recipient_id:
             del claimed[given_up]
 
 
-def _write_sqlite(
-    sql: DriverSql,
-    accepted: list[GoodRow],
-    existing: dict[str, _Current],
-    changes: dict[str, ContactChange],
-    file_name: str,
-    report: ImportReport,
-) -> None:
+def _write_sqlite(sql: DriverSql, decided: _Decided, file_name: str, report: ImportReport) -> None:
     """SQLite: the batch's statements through executemany (one writer, no round trips to save)."""
     connection = sql.connection
     assert connection is not None  # noqa: S101 (checked by _write)
+    accepted, existing, changes, releases = decided
     now = utcnow()
     stamp = sql.time(now)
+    for release, _ in releases:
+        if not release_address(sql, release, now):  # decided under the write lock: nothing could change it
+            raise RuntimeError("an address's holder changed under the import's write lock")
     inserts = []
     for row in accepted:
         current = existing.get(row.id)
@@ -373,6 +379,7 @@ def _write_sqlite(
     ]
     if events:
         serialise_event_writes(sql)
+        _record_releases(sql, releases, file_name)
         (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.many(INSERT_IMPORT_EVENT, events)
         _queue_messages(sql, plan_events, last_event)
@@ -441,12 +448,13 @@ class _Plan(NamedTuple):
     touched: set[str]
     changes: dict[str, ContactChange]  # the stored recipients' contact changes
     accepted: list[GoodRow]  # the rows it writes (the others are bad rows)
+    releases: list[tuple[Release, str]]  # addresses it takes from unvouched holders, with the id taking each
 
 
 def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str]) -> _Plan:
     """What a batch writes, decided from what is stored (the reads of the batch)."""
     report = ImportReport()
-    accepted, existing, changes = _decide(sql, rows, claimed, report)
+    accepted, existing, changes, releases = _decide(sql, rows, claimed, report)
     staged = []
     contact: Mapping[str, Any]
     hashes: Mapping[str, str | None]
@@ -465,8 +473,9 @@ def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str])
     choice_changes = _choice_changes(sql, accepted, pks)
     events = _events(accepted, existing, changes, choice_changes, report)
     released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
+    released |= {part for release, _ in releases for part in (release.address, release.holder_id)}
     touched = {row.id for row in accepted} | released
-    return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes, accepted)
+    return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes, accepted, releases)
 
 
 def _write_batch(sql: DriverSql, plan: _Plan, claimed: dict[str, str], file_name: str) -> ImportReport:
@@ -503,8 +512,12 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
     staging tables, then one set-based upsert per table; the events COPYed straight into their table and their
     outbox messages made with one INSERT ... SELECT. Per-row INSERTs cost the server a statement each
     (docs/performance.md, P4)."""
-    stamp = sql.time(utcnow())
+    now = utcnow()
+    stamp = sql.time(now)
     pks = dict(plan.pks)
+    for release, _ in plan.releases:  # before the upsert claims the addresses
+        if not release_address(sql, release, now):  # its holder was confirmed or said something since
+            raise _DecideAgain
     if plan.staged:
         sql.execute(CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES)
         sql.copy(COPY_IMPORT_RECIPIENTS_POSTGRES, plan.staged)
@@ -528,10 +541,18 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
         rows = [(stamp, recipient_id, "import", file_name, "import", "imported", sql.json(before), sql.json(after))
                 for recipient_id, before, after in plan.events]  # fmt: skip
         serialise_event_writes(sql)
+        _record_releases(sql, plan.releases, file_name)
         (last_event,) = sql.rows(LAST_EVENT_ID)[0]
         sql.copy(COPY_IMPORT_EVENTS_POSTGRES, rows)  # straight into the table: ids in file order
         _queue_messages(sql, plan.events, last_event)
     sql.commit()
+
+
+def _record_releases(sql: DriverSql, releases: list[tuple[Release, str]], file_name: str) -> None:
+    """The holders' events of the batch's releases (a release comes with the taker's row, so with its event)."""
+    context = ChangeContext(Actor("import", file_name, "import"))
+    for release, taker_id in releases:
+        record_release(context, release, taker_id, sql)
 
 
 def _queue_messages(sql: DriverSql, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]], last_event: int) -> None:
@@ -617,23 +638,30 @@ def _without_repeated_ids(rows: list[GoodRow]) -> Iterator[list[GoodRow]]:
         yield part
 
 
-def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, str]:
+def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, tuple[str, bool]]:
+    """address -> (the id holding it, whether that holder is unvouched: its address can be taken)."""
     owners = {}
-    for name, statement in (("email", RECIPIENT_IDS_BY_EMAIL), ("phone", RECIPIENT_IDS_BY_PHONE)):
+    for name, statement in HOLDERS.items():
         values = [row.contact[name] for row in rows if name in row.contact]
-        owners.update(dict(sql.select_in(statement, values)))
+        owners.update({address: (holder, bool(unvouched)) for address, holder, unvouched in sql.select_in(statement, values)})
     return owners
 
 
-def _clash(row: GoodRow, owners: dict[str, str], claimed: dict[str, str]) -> str | None:
+def _clash(row: GoodRow, owners: dict[str, tuple[str, bool]], claimed: dict[str, str]) -> tuple[str | None, list[Release]]:
+    """Why the row cannot have its addresses (None when it can), and those it takes from unvouched holders."""
+    taken = []
     for name in ("email", "phone"):
         value = row.contact.get(name)
         if value is None:
             continue
-        owner = owners.get(value, claimed.get(value))
-        if owner is not None and owner != row.id:
-            return f"{name}: already belongs to another recipient"
-    return None
+        # Its stored holder, else the earlier row of the file that claimed it (which the file vouches for).
+        holder, unvouched = owners.get(value) or (claimed.get(value), False)
+        if holder is None or holder == row.id:
+            continue
+        if not unvouched or claimed.get(value, row.id) != row.id:
+            return f"{name}: already belongs to another recipient", []
+        taken.append(Release(holder, name, value))
+    return None, taken
 
 
 def _choice_changes(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -16,7 +18,15 @@ from ..addresses import (
     normalize_time_zone,
 )
 from ..db.driver import DriverSql
-from ..db.statements import LOCK_RECIPIENT_POSTGRES, LOCK_RECIPIENT_SQLITE, READ_RECIPIENT_SQLITE
+from ..db.statements import (
+    LOCK_RECIPIENT_POSTGRES,
+    LOCK_RECIPIENT_SQLITE,
+    READ_RECIPIENT_SQLITE,
+    RECIPIENT_IDS_BY_EMAIL,
+    RECIPIENT_IDS_BY_PHONE,
+    RELEASE_UNVOUCHED_EMAIL,
+    RELEASE_UNVOUCHED_PHONE,
+)
 from ..deps import Deps
 from ..errors import PrefsError, invalid
 from ..extensions import db
@@ -160,7 +170,7 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
         # The client's system (or staff) writes this person: it vouches for them, so the topics' defaults apply
         # even if prefs made them for a double opt-in nobody confirmed (decision.gets_default).
         recipient.awaiting_confirmation = False
-    _refuse_address_clash(recipient, fields)
+    releases = _take_addresses(recipient, fields)
 
     change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, deps.address_hash)
     for name, value in {**change.after, **change.hashes}.items():
@@ -172,6 +182,8 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
     if event is not None:
         kind, before, after = event
         record_event(context, recipient_id, kind, before=before, after=after)
+    for release in releases:
+        record_release(context, release, recipient_id)
     if not created:
         email_taken(recipient.id, recipient.pk, change)
     return recipient, created
@@ -186,15 +198,53 @@ def email_taken(recipient_id: str, recipient_pk: int, change: ContactChange, sql
         address_taken(recipient_id, recipient_pk, email, digest, sql)
 
 
-def _refuse_address_clash(recipient: Recipient, fields: Mapping[str, Any]) -> None:
+class Release(NamedTuple):
+    """An address taken from the unvouched recipient holding it (db/statements.py, _UNVOUCHED)."""
+
+    holder_id: str
+    name: str  # email or phone
+    address: str
+
+
+_RELEASE = {"email": RELEASE_UNVOUCHED_EMAIL, "phone": RELEASE_UNVOUCHED_PHONE}
+HOLDERS = {"email": RECIPIENT_IDS_BY_EMAIL, "phone": RECIPIENT_IDS_BY_PHONE}
+
+
+def release_address(sql: DriverSql, release: Release, now: datetime) -> bool:
+    """Take the address from its unvouched holder, before the new holder's write claims it. False when the
+    holder was vouched for or said something since it was read: the address stays theirs.
+
+    Why: anyone can type anyone's address on a hosted form, and prefs makes a recipient for it to mail the
+    confirmation. Without this, a stranger's sign-up would keep the client's own system (PUT, the console, an
+    import) from giving its customer that address (found in review). The holder keeps its history; its
+    pending confirmation link stops working, as for any address its recipient no longer holds."""
+    return bool(sql.rows(_RELEASE[release.name], (sql.time(now), release.holder_id, release.address)))
+
+
+def record_release(context: ChangeContext, release: Release, taker_id: str, sql: DriverSql | None = None) -> None:
+    """The holder's event for a release, written by the writer who took the address, saying who took it."""
+    why = f"{release.name} taken by {taker_id}: this sign-up was never confirmed"
+    before, after = {release.name: release.address}, {release.name: None}
+    record_event(replace(context, reason=why), release.holder_id, "contact_changed", before=before, after=after, sql=sql)
+
+
+def _take_addresses(recipient: Recipient, fields: Mapping[str, Any]) -> list[Release]:
+    """The addresses the write gives `recipient` that another recipient holds: taken from an unvouched holder
+    (released here, its event written by the caller after the write), refused (409) from any other."""
+    sql, releases = DriverSql(), []
     for name in ("email", "phone"):
         value = fields.get(name)
         if value is None:
             continue
-        column = getattr(Recipient, name)
-        owner = db.session.execute(select(Recipient.pk).where(column == value)).scalar_one_or_none()
-        if owner is not None and owner != recipient.pk:
+        holders = sql.select_in(HOLDERS[name], [value])
+        if not holders or holders[0][1] == recipient.id:
+            continue
+        _, holder_id, unvouched = holders[0]
+        release = Release(holder_id, name, value)
+        if not (unvouched and release_address(sql, release, utcnow())):
             raise PrefsError("address_in_use", f"This {name} belongs to another recipient.", {name: ["Already in use."]})
+        releases.append(release)
+    return releases
 
 
 def set_status(recipient: RecipientRow, status: str, context: ChangeContext) -> bool:
