@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .rate_keys import client_place
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,4 +38,4 @@ migrate = Migrate()
 login_manager = LoginManager()  # staff sessions in the console
 csrf = CSRFProtect()  # every console form; the API, recipient pages and webhooks are exempt (no cookies there)
 # No default limits: each limit is declared where it protects something (login, webhooks, public pages).
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=client_place, default_limits=[])

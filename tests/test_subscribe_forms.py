@@ -259,6 +259,14 @@ def test_one_place_gets_the_429_page_after_twenty_signups_an_hour(app, form, smt
     assert Visitor(app, ip="192.0.2.51").submit("other@example.com").status_code == 200  # another place is not held back
 
 
+def test_one_ipv6_network_is_one_place_for_the_limit(app, form, smtp_server):  # noqa: F811
+    """A /64 is one home or server: a fresh address from it for every signup got around the limit."""
+    statuses = [Visitor(app, ip=f"2001:db8:7:7::{n:x}").submit(f"p{n}@example.com").status_code for n in range(1, 21)]
+    refused = Visitor(app, ip="2001:db8:7:7:abcd::1").submit("one-more@example.com")
+    assert statuses == [200] * 20 and refused.status_code == 429
+    assert Visitor(app, ip="2001:db8:7:8::1").submit("other@example.com").status_code == 200  # the next /64 is not held back
+
+
 def test_a_post_without_the_pages_csrf_token_changes_nothing(app, form, smtp_server):  # noqa: F811
     visitor = Visitor(app)
     forged = visitor.client.post("/s/news", data={"email": "victim@example.com"}, base_url=ORIGIN)
