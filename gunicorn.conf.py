@@ -24,7 +24,7 @@ if os.environ.get("PREFS_METRICS_TOKEN"):
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prefs-metrics-")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'  # no client IP (prefs/log_redaction.py)
 
 # After the metrics directory is set: importing prefs imports the app's modules.
 from prefs.log_redaction import RedactingFilter  # noqa: E402

@@ -10,7 +10,10 @@ gunicorn's access and error logs (gunicorn.conf.py) and werkzeug's request lines
 - a path step that holds "@" or "+" (or a blank or a bracket, percent-encoded) becomes "…": no id, route or
   token has one, so it is an address someone put where an id goes (`/api/v1/recipients/ann@example.com`,
   `/console/recipients/+14155550123`), refused by the service but written to the log all the same;
-- a request line gunicorn refuses ("Invalid request from ip=…") is named, not quoted.
+- a request line gunicorn refuses ("Invalid request from ip=…") is named, not quoted;
+- the client's IP address, personal data of a person on the pages, is not logged either: the address that
+  starts a request line (werkzeug's, or a gunicorn format that puts `%(h)s` first) and the `ip=` of a refused
+  line become "-". The rate limits keep their counts in their own storage, for an hour at most.
 Redaction works on the finished line, so a changed log format is redacted too.
 """
 
@@ -29,13 +32,19 @@ _QUERY = re.compile(r"\?\S*")
 # A path step (after "/", up to the next "/", "?", "#", blank or quote) with "@", "+", or their (or a blank's
 # or a bracket's) percent-encoding.
 _ADDRESS_STEP = re.compile(r"(?<=/)[^\s/?#\"']*(?:@|\+|%(?:25)*(?:40|2b|20|28|29))[^\s/?#\"']*", re.IGNORECASE)
-# gunicorn's "Invalid request from ip=…: <what>: <the line, quoted>": keep the what, drop the line.
-_REFUSED_LINE = re.compile(r"^(Invalid request from ip=\S+: [^:'\"]*): .*$", re.DOTALL)
+# gunicorn's "Invalid request from ip=…: <what>: <the line, quoted>": keep the what, drop the ip and the line.
+_REFUSED_LINE = re.compile(r"^Invalid request from ip=\S+: ([^:'\"]*): .*$", re.DOTALL)
+# An IPv4 or IPv6 address (two colons at least, so that no word such as "Bad:" is taken for one) that starts
+# a line, before a blank.
+_LEADING_IP = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f.]{0,15}){2,8}(?:%\w+)?)(?= )")
+_HEX_OR_COLON = frozenset("0123456789abcdefABCDEF:")
 
 
 def redact(line: str) -> str:
     if line.startswith("Invalid request from"):
-        line = _REFUSED_LINE.sub(r"\1: (not logged)", line)
+        line = _REFUSED_LINE.sub(r"Invalid request from ip=-: \1: (not logged)", line)
+    elif line[:1] in _HEX_OR_COLON:
+        line = _LEADING_IP.sub("-", line)
     if "?" in line:  # most lines (the API's POSTs) have no query string: skip that pass
         line = _QUERY.sub("?…", line)
     line = _TOKEN_PATH.sub(r"\1…", line)

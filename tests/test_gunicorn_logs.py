@@ -147,5 +147,7 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
     # The scenario is in the log, redacted: the scan reads real lines.
     for line in ['"GET /api/v1/recipients?… HTTP/1.1" 200', '"GET /u/… HTTP/1.1" 200', '"GET /%75/… HTTP/1.1" 200',
                  '"POST /%75/…/undo HTTP/1.1" 200', '"GET /console/?… HTTP/1.1" 200', '"GET /c/… HTTP/1.1"', '"GET /%63/… HTTP/1.1"',
-                 "Invalid request from ip=127.0.0.1: Invalid HTTP request line: (not logged)"]:  # fmt: skip
+                 "Invalid request from ip=-: Invalid HTTP request line: (not logged)"]:  # fmt: skip
         assert line in logged, line
+    # Nor the client's IP address (the server's own, in "Listening at", is no one's).
+    assert not [line for line in logged.splitlines() if "127.0.0.1" in line and "Listening at" not in line]
