@@ -211,6 +211,18 @@ def test_one_address_asking_again_is_mailed_once_and_the_page_does_not_say(app, 
     assert count(app, ConsentRequest) == 2
 
 
+def test_the_form_and_email_me_my_link_share_one_budget_of_mails_to_an_address(api, app, client, form, smtp_server):  # noqa: F811
+    """Each page counted its own three mails an hour to an address, so strangers typing it on both sent six."""
+    assert api.put("/recipients/cust-1", {"email": "ann@example.com"}).status_code == 201
+    assert Visitor(app, ip="198.51.100.20").submit("ann@example.com").status_code == 200
+    for n in range(3):
+        assert (
+            client.post("/p", data={"email": "ann@example.com"}, environ_base={"REMOTE_ADDR": f"198.51.100.{30 + n}"}).status_code
+            == 200
+        )
+    assert mailed_to(app, smtp_server) == ["ann@example.com"] * 3
+
+
 def test_the_same_request_after_an_hour_or_for_more_topics_is_mailed_again(app, api, form, smtp_server):  # noqa: F811
     from prefs.runtime import runtime
     from prefs.services.events import Actor

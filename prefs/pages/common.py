@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Response, current_app, render_template, request
-from limits import RateLimitItem
+from limits import parse as parse_limit
 
 from ..addresses import lookup_email
 from ..brand import Brand
@@ -161,13 +161,19 @@ def _address_key(typed: str) -> str:
     return runtime().address_hash("email", canonical)
 
 
-def address_may_ask(limit: RateLimitItem, namespace: str, typed: str) -> bool:
-    """Counts one request for this address under `namespace`; False past `limit`. The page must not tell: a 429
-    here would say "someone asked for this address lately", so the caller answers as ever and sends nothing."""
+# The mails anyone typing an address on a public page ("email me my link", a hosted form) may have sent to it:
+# one budget for both pages, or each page would add its own mails to a stranger's inbox.
+MAILS_PER_ADDRESS = "3 per hour"
+_MAILS_PER_ADDRESS = parse_limit(MAILS_PER_ADDRESS)
+
+
+def address_may_ask(typed: str) -> bool:
+    """Counts one request for a mail to this address; False past MAILS_PER_ADDRESS. The page must not tell: a
+    429 here would say "someone asked for this address lately", so the caller answers as ever and sends nothing."""
     if not limiter.enabled:
         return True
     try:
-        return limiter.limiter.hit(limit, namespace, _address_key(typed))
+        return limiter.limiter.hit(_MAILS_PER_ADDRESS, "mail-to-address", _address_key(typed))
     except Exception:  # the limiter's storage failing lets a request through, as RATELIMIT_SWALLOW_ERRORS does
         return True
 

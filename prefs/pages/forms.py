@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from limits import parse as parse_limit
 from wtforms import ValidationError
 
 from ..db.transactions import unit_of_work
@@ -26,8 +25,6 @@ from .common import address_may_ask, topic_name
 
 FORM_VIEWS_PER_IP = "120 per minute"
 FORM_POSTS_PER_IP = "20 per hour"  # over it: the 429 page (one place signing up many addresses)
-FORM_POSTS_PER_ADDRESS = "3 per hour"  # over it: the same page as ever, and no mail
-_PER_ADDRESS = parse_limit(FORM_POSTS_PER_ADDRESS)
 HONEYPOT = "website"  # hidden from people (and from screen readers); a bot that fills it is ignored
 
 
@@ -55,7 +52,7 @@ def submit_subscribe_form(key: str):
     except ValidationError:
         return render_subscribe(form, expired=True), 400
     typed = request.form.get("email", "")[:320]
-    if not request.form.get(HONEYPOT) and address_may_ask(_PER_ADDRESS, "subscribe-form", typed):
+    if not request.form.get(HONEYPOT) and address_may_ask(typed):
         agent = request.user_agent.string[:512] or None
         try:
             shown = shown_version(request.form.get("notice_version"))
