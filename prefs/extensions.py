@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -12,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from .rate_keys import client_place
+from .rate_keys import place_of
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,4 +39,11 @@ migrate = Migrate()
 login_manager = LoginManager()  # staff sessions in the console
 csrf = CSRFProtect()  # every console form; the API, recipient pages and webhooks are exempt (no cookies there)
 # No default limits: each limit is declared where it protects something (login, webhooks, public pages).
+
+
+def client_place() -> str:
+    """The key of every per-place limit: the client's address as the proxy settings give it, or its /64."""
+    return place_of(get_remote_address())
+
+
 limiter = Limiter(key_func=client_place, default_limits=[])

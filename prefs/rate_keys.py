@@ -1,10 +1,8 @@
-"""The place a per-address rate limit counts a request against (flask-limiter's key)."""
+"""The place a per-address rate limit counts a request against (the limiter's key, prefs/extensions.py)."""
 
 from __future__ import annotations
 
 import ipaddress
-
-from flask import request
 
 # An IPv6 network hands one home, phone or server a /64 at least, and any machine there can use as many of
 # its 2**64 addresses as it likes: counted by address, a limit "per place" would hold back nobody.
@@ -23,8 +21,3 @@ def place_of(ip: str | None) -> str:
         host_bits = 128 - IPV6_PLACE_PREFIX
         return str(ipaddress.IPv6Network((int(address) >> host_bits << host_bits, IPV6_PLACE_PREFIX)))
     return str(address)
-
-
-def client_place() -> str:
-    """The key of every per-place limit: the client's address as the proxy settings give it, or its /64."""
-    return place_of(request.remote_addr)
