@@ -157,7 +157,13 @@ def test_a_page_reached_from_an_email_link_is_no_express_consent_to_calls(app, r
         browser = app.test_client()
         page = browser.get(path).get_data(as_text=True)
         shown = re.findall(r'name="shown" value="([^"]+)"', page)
-        assert "deals:phone=0" in shown
+        assert ("deals:phone=0" in shown) == (channel == "phone")  # a locked box is not the page's to change
+        # Ticking it here would be saved and come back unticked, saying nothing (found in review): it is locked, saying why.
+        box = re.search(r'<input type="checkbox" name="deals:phone"[^>]*>', page).group(0)
+        locked = "disabled" in box and 'aria-describedby="why-limit-phone"' in box
+        assert locked == (channel == "email"), box
+        assert ("This number is on the do-not-call list" in page) == (channel == "email")
+        seen = {e["id"] for e in api.get("/recipients/ann/events").get_json()["events"]}
         form = {
             "shown": shown,
             "deals:email": "on",
@@ -169,6 +175,9 @@ def test_a_page_reached_from_an_email_link_is_no_express_consent_to_calls(app, r
         }
         assert browser.post(path, data=form).status_code == 200
         assert check(api, "ann", "phone") == ("do_not_call" if channel == "email" else "subscribed"), channel
+        phone_events = [e for e in api.get("/recipients/ann/events").get_json()["events"]
+                        if e["id"] not in seen and e.get("channel") == "phone"]  # fmt: skip
+        assert bool(phone_events) == (channel == "phone"), phone_events  # the locked box's tick was not taken
 
 
 def test_evidence_needs_both_when_and_how(runner, tmp_path, api, callers):

@@ -16,7 +16,13 @@ from ..services.audience import opted_out_of_sale, set_do_not_sell
 from ..services.link_requests import link_mailer, request_preference_link
 from ..services.mail import mail_enabled
 from ..services.preference_form import Box, PreferenceForm, build_form, changes_from_form, parse_shown
-from ..services.preferences import LINK_CANNOT_LIFT, LINK_OTHER_CHANNEL, apply_preference_changes, link_opt_in_limits
+from ..services.preferences import (
+    LINK_CANNOT_LIFT,
+    LINK_NO_EXPRESS_CONSENT,
+    LINK_OTHER_CHANNEL,
+    apply_preference_changes,
+    link_opt_in_limits,
+)
 from ..services.recipients import RecipientRow, readable_recipient, writable_recipient
 from ..services.states import recipient_state
 from ..services.suppressions import SMS_STOP
@@ -115,6 +121,11 @@ def limit_sentence(reason: str, channel: str, address: str | None) -> str:
             "To hear from us by %(channel)s again, use the link in the newest message we sent to %(address)s.",
             channel=words,
             address=address or "",
+        )
+    if reason == LINK_NO_EXPRESS_CONSENT:
+        return _(
+            "This number is on the do-not-call list: %(channels)s can be switched on only from a link we sent to this number.",
+            channels=channel_title(channel),
         )
     if reason == SMS_STOP:
         return _("This number replied STOP to our texts. Text START to it to hear from us by %(channel)s again.", channel=words)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..catalogue import TopicCatalogue
-from ..channels import CHANNELS, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppression_kind
+from ..channels import CHANNELS, DO_NOT_CALL, KEYWORD_STOPPED, REGISTRY, SUPPRESSIBLE, suppression_kind
 from ..db.driver import DriverSql
 from ..db.statements import DELETE_CHOICE, INSERT_CHOICE, STORED_CHOICES, UPDATE_CHOICE
 from ..decision import ANY, RecipientState, decide
@@ -30,6 +30,8 @@ CONSENT_EVIDENCE_FIELDS = ("collected_at", "source")
 # Why an opt-in through a link is refused on a channel (the preference center locks those boxes).
 LINK_OTHER_CHANNEL = "link_other_channel"  # e.g. only a link sent by text may switch texts on
 LINK_CANNOT_LIFT = "link_cannot_lift"  # the address is suppressed and this link may not lift it
+# The number is on the do-not-call list, which yields only to express consent, and this link cannot give it.
+LINK_NO_EXPRESS_CONSENT = "link_no_express_consent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,9 +286,16 @@ def address_hashes(recipient: Recipient | RecipientRow) -> dict[str, str | None]
 
 
 def link_opt_in_limits(link: LinkTarget, recipient: Recipient | RecipientRow, state: RecipientState) -> dict[str, str]:
-    """channel -> LINK_OTHER_CHANNEL, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused:
-    what the preference center locks, from the same rules as plan_changes and _suppressions_to_lift."""
+    """channel -> LINK_OTHER_CHANNEL, LINK_CANNOT_LIFT or SMS_STOP where an opt-in through this link is refused,
+    or LINK_NO_EXPRESS_CONSENT where it would change nothing: what the preference center locks, from the same
+    rules as plan_changes, _suppressions_to_lift and link_evidence_covers."""
     limits = {channel: LINK_OTHER_CHANNEL for channel in CHANNELS if not link_may_opt_in(link, channel, recipient)}
+    if state.on_do_not_call_list:
+        # An opt-in through this link is stored without evidence, which the list does not yield to: the box
+        # would be saved and come back unticked, saying nothing (found in review).
+        for channel in DO_NOT_CALL - limits.keys():
+            if not link_evidence_covers(link, channel):
+                limits[channel] = LINK_NO_EXPRESS_CONSENT
     hashes = address_hashes(recipient)
     sources = suppression_sources(digest for digest in hashes.values() if digest)
     for channel in state.suppressed_channels:
