@@ -32,8 +32,10 @@ _QUERY = re.compile(r"\?\S*")
 # A path step (after "/", up to the next "/", "?", "#", blank or quote) with "@", "+", or their (or a blank's
 # or a bracket's) percent-encoding.
 _ADDRESS_STEP = re.compile(r"(?<=/)[^\s/?#\"']*(?:@|\+|%(?:25)*(?:40|2b|20|28|29))[^\s/?#\"']*", re.IGNORECASE)
-# gunicorn's "Invalid request from ip=…: <what>: <the line, quoted>": keep the what, drop the ip and the line.
-_REFUSED_LINE = re.compile(r"^Invalid request from ip=\S+: ([^:'\"]*): .*$", re.DOTALL)
+# gunicorn's "Invalid request from ip=<ip>: <error>" (the ip ends at the first ": "; an IPv6 one has colons but
+# no blank): the error's words up to a colon or a quote are kept, what follows them (the line, a header, a
+# proxy's address: "Proxy request from '…' not allowed") is not.
+_REFUSED_LINE = re.compile(r"^Invalid request from ip=.*?: ([^:'\"]*)(.*)$", re.DOTALL)
 # An IPv4 or IPv6 address (two colons at least, so that no word such as "Bad:" is taken for one) that starts
 # a line, before a blank.
 _LEADING_IP = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f.]{0,15}){2,8}(?:%\w+)?)(?= )")
@@ -42,7 +44,11 @@ _HEX_OR_COLON = frozenset("0123456789abcdefABCDEF:")
 
 def redact(line: str) -> str:
     if line.startswith("Invalid request from"):
-        line = _REFUSED_LINE.sub(r"Invalid request from ip=-: \1: (not logged)", line)
+        refused = _REFUSED_LINE.match(line)
+        if refused is None:
+            return "Invalid request from ip=-: (not logged)"
+        what, rest = refused.groups()
+        return f"Invalid request from ip=-: {what.strip()}" + (": (not logged)" if rest else "")
     elif line[:1] in _HEX_OR_COLON:
         line = _LEADING_IP.sub("-", line)
     if "?" in line:  # most lines (the API's POSTs) have no query string: skip that pass

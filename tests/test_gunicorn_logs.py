@@ -127,6 +127,7 @@ def test_a_full_scenario_logs_no_token_email_or_phone_in_the_access_or_error_log
         # Request lines gunicorn refuses; its error log used to quote them.
         assert server.raw(f"GET {unsubscribe} {EMAIL} HTTP/1.1").startswith(b"HTTP/1.1 400")
         assert server.raw(f"GET /console/?q={PHONE}&{tokens[1]}").startswith(b"HTTP/1.1 400")  # no HTTP version
+        assert server.raw("GET /" + "a" * 5000 + " HTTP/1.1").startswith(b"HTTP/1.1 414")  # its refusal quotes nothing
     finally:
         logged = server.stop()
 

@@ -50,6 +50,20 @@ TOKEN = "eyJyIjoiY3VzdC0xIn0.aw1NPw.00CMzARQxFVdZrnGlfNBHZhOrso"
             "Invalid request from ip=127.0.0.1: Invalid HTTP request line: 'GET /u/x ann@example.com'",
             "Invalid request from ip=-: Invalid HTTP request line: (not logged)",
         ),
+        # The refusals that quote nothing after their words (found in review: their ip stayed).
+        (
+            "Invalid request from ip=192.0.2.1: Request Line is too large (5014 > 4094)",
+            "Invalid request from ip=-: Request Line is too large (5014 > 4094)",
+        ),
+        (
+            "Invalid request from ip=2001:db8::1: Contradictory scheme headers",
+            "Invalid request from ip=-: Contradictory scheme headers",
+        ),
+        (
+            "Invalid request from ip=192.0.2.1: Proxy request from '192.0.2.1' not allowed",
+            "Invalid request from ip=-: Proxy request from: (not logged)",
+        ),
+        ("Invalid request from ip=192.0.2.1", "Invalid request from ip=-: (not logged)"),
     ],
 )
 def test_redact(line, logged):

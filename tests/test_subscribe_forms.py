@@ -9,13 +9,15 @@ page says signups are unavailable. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
 from conftest import BASE_SETTINGS, _reset, requires_postgres
 from smtp_server import smtp_server  # noqa: F401  (a fixture)
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from test_import import meanwhile  # noqa: F401  (a fixture)
 from test_webhooks import deliver
 
@@ -596,3 +598,142 @@ def test_a_form_address_confirmed_while_an_import_batch_waits_stays_with_its_hol
     assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
     assert api.check("offers", "email", recipient_id=holder)["reason"] == "subscribed"
     assert api.get("/recipients/cust-1").status_code == 404
+
+
+@requires_postgres
+def test_a_complaint_committed_while_a_put_waits_on_the_holder_keeps_the_address(api, app, form, smtp_server):  # noqa: F811
+    """The person reports the confirmation mail as spam (the provider's webhook locks the holder and stores an
+    email stop) while the client's PUT gives the address to its customer. The release waited on the holder's
+    lock and then read the holder as it was before the wait: it took the address from a recipient who had just
+    spoken (found in review). It looks again once the lock is its own."""
+    from prefs.services.provider_events import COMPLAINT, ProviderEvent, apply_provider_event
+
+    assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    locked, go, outcome = threading.Event(), threading.Event(), {}
+
+    def complaint():
+        with app.app_context():
+            deps = app.extensions["prefs"]
+
+            def operation():
+                result = apply_provider_event(deps, ProviderEvent("sendgrid", "ev-1", COMPLAINT, FORM_ADDRESS))
+                locked.set()
+                assert go.wait(10)
+                return result
+
+            outcome["complaint"] = unit_of_work(operation)
+
+    def put():
+        outcome["put"] = api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code
+
+    first = threading.Thread(target=complaint)
+    first.start()
+    assert locked.wait(10)
+    second = threading.Thread(target=put)
+    second.start()
+    wait_until_blocked_on_a_lock(app)
+    go.set()
+    first.join(10)
+    second.join(10)
+    assert outcome == {"complaint": "applied", "put": 409}, outcome
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
+    assert api.get("/recipients/cust-1").get_json()["email"] == "ann.old@example.com"
+
+
+def wait_until_blocked_on_a_lock(app, timeout: float = 10.0) -> None:
+    """Until some session of this database waits on a lock (the PUT, behind the complaint's)."""
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while time.monotonic() < deadline:
+            waiting = db.session.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            ).scalar_one()
+            db.session.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("nobody waited on a lock")
+
+
+@pytest.mark.parametrize("batch", [None, 1])  # one batch for the file, and a batch per row: the same outcome
+def test_an_import_that_speaks_for_the_holder_first_leaves_it_the_address(
+    api,
+    app,
+    runner,
+    form,
+    smtp_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    batch,
+):
+    """A row writes the holder (an opt-out: a choice), a later row gives its address to cust-1. Two PUTs in that
+    order give 409 to the second; the import took the address when both rows were in one batch, decided from
+    what was stored before it (found in review)."""
+    from prefs.services import imports
+
+    if batch:
+        monkeypatch.setattr(imports, "BATCH", batch)
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    (tmp_path / "crm.csv").write_text(f"id,email,offers:email\n{holder},,no\ncust-1,{FORM_ADDRESS},\n")
+    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
+    assert "0 created, 1 updated, 0 unchanged, 1 bad rows" in result.output, result.output
+    assert "line 3: email: already belongs to another recipient" in result.output
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
+
+
+def test_a_signup_never_takes_an_address_from_another_unconfirmed_signup(app, form, smtp_server):  # noqa: F811
+    """Two signups of one new address at once: the second makes its recipient while the first's is committed
+    (the race the form's look-up cannot close). Only a writer who vouches for the person takes an address."""
+    from prefs.errors import PrefsError
+    from prefs.runtime import runtime
+    from prefs.services.events import Actor, ChangeContext
+    from prefs.services.recipients import upsert_recipient
+
+    Visitor(app).submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    with app.app_context():
+        context = ChangeContext(Actor("recipient", None, "hosted_form"))
+        with pytest.raises(PrefsError) as refused:
+            unit_of_work(lambda: upsert_recipient(runtime(), "sub-second", {"email": FORM_ADDRESS}, context, vouched=False))
+        assert refused.value.code == "address_in_use"
+    assert holder_of(app, FORM_ADDRESS) == holder
+
+
+@requires_postgres
+def test_two_puts_swapping_form_addresses_at_once_both_succeed(api, app, form, smtp_server, monkeypatch):  # noqa: F811
+    """Each PUT locks its own recipient, then the other's to take its address: opposite orders, a deadlock,
+    and PostgreSQL rolls one back. That one was a 500 (found in review); it runs again, and both succeed."""
+    import prefs.services.recipients as recipients
+
+    for email, ip in (("one@example.com", "192.0.2.81"), ("two@example.com", "192.0.2.82")):
+        Visitor(app, ip=ip).submit(email)
+    one, two = holder_of(app, "one@example.com"), holder_of(app, "two@example.com")
+    both_hold_their_own = threading.Barrier(2, timeout=10)
+    waited = threading.local()
+    release_address = recipients.release_address
+
+    def after_both_locked_their_own(*args):
+        if not getattr(waited, "once", False):  # the first attempt only: a retry runs alone
+            waited.once = True
+            both_hold_their_own.wait()
+        return release_address(*args)
+
+    monkeypatch.setattr(recipients, "release_address", after_both_locked_their_own)
+    statuses = {}
+
+    def put(recipient_id: str, email: str) -> None:
+        statuses[recipient_id] = api.put(f"/recipients/{recipient_id}", {"email": email}).status_code
+
+    threads = [
+        threading.Thread(target=put, args=(one, "two@example.com")),
+        threading.Thread(target=put, args=(two, "one@example.com")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == {one: 200, two: 200}, statuses
+    assert holder_of(app, "two@example.com") == one and holder_of(app, "one@example.com") == two

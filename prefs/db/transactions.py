@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, scoped_session
@@ -25,10 +26,12 @@ T = TypeVar("T")
 
 
 def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
-    """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race.
+    """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race, or when
+    PostgreSQL ended a deadlock by rolling this transaction back (two writers locking the same two people in
+    opposite orders: a PUT taking an address from another recipient, an import): nothing of it was written.
 
-    The retry reads the winner's row and so takes the ordinary path (an update, or a clean 409); should
-    it lose again, PrefsError(`conflict`) is raised. Raises PrefsError from the operation, rolled back.
+    The retry reads the winner's rows and so takes the ordinary path (an update, or a clean 409); should
+    it lose a key race again, PrefsError(`conflict`) is raised. Raises PrefsError from the operation, rolled back.
     """
     for attempt in (1, 2):
         try:
@@ -40,10 +43,16 @@ def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use") -
             db.session.rollback()
             if attempt == 2:
                 raise PrefsError(conflict, "A concurrent change got there first; try again.") from None
-        except BaseException:
+        except BaseException as error:
             db.session.rollback()
-            raise
+            if attempt == 2 or not _deadlock_victim(error):
+                raise
     raise AssertionError("unreachable")
+
+
+def _deadlock_victim(error: BaseException) -> bool:
+    # SQLAlchemy wraps the driver's error; plain SQL on the session's connection (db/driver.py) raises it bare.
+    return isinstance(error, DeadlockDetected) or isinstance(getattr(error, "orig", None), DeadlockDetected)
 
 
 def fast_write(operation: Callable[[], T]) -> T:

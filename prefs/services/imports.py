@@ -291,12 +291,13 @@ def _decide(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report
     accepted: list[GoodRow] = []
     changes: dict[str, ContactChange] = {}
     releases: list[tuple[Release, str]] = []
+    vouched: set[str] = set()  # stored recipients an earlier row of the batch wrote: theirs is no address to take
     for row in rows:
         current = existing.get(row.id)
         if current is not None and current.status == "erased":
             report.bad.append(BadRow(row.line, "id: this recipient was erased; the id cannot be used again"))
             continue
-        clash, taken = _clash(row, owners, claimed)
+        clash, taken = _clash(row, owners, claimed, vouched)
         if clash:
             report.bad.append(BadRow(row.line, clash))
             continue
@@ -314,6 +315,8 @@ def _decide(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str], report
             # The same rule as PUT (services/recipients.py), with the hashes the validating process made.
             change = changes[row.id] = plan_contact_change(current._asdict(), row.contact, partial(_validated_hash, row))
             _release(change, row.id, owners, claimed)
+            if change.after or row.choices:  # as two PUTs in file order: the first vouches, the second gets a 409
+                vouched.add(row.id)
     return _Decided(accepted, existing, changes, releases)
 
 
@@ -474,6 +477,9 @@ def _plan_postgres(sql: DriverSql, rows: list[GoodRow], claimed: dict[str, str])
     events = _events(accepted, existing, changes, choice_changes, report)
     released = {address for change in changes.values() for name in ("email", "phone") if (address := change.before.get(name))}
     released |= {part for release, _ in releases for part in (release.address, release.holder_id)}
+    # A row of the next batch taking an address this batch's recipients hold waits for this one's commit: the
+    # holder may be vouched for here (as a row whose id this batch writes waits).
+    released |= {address for current in existing.values() for address in (current.email, current.phone) if address}
     touched = {row.id for row in accepted} | released
     return _Plan(rows, existing, report, staged, pks, choice_changes, events, touched, changes, accepted, releases)
 
@@ -647,7 +653,9 @@ def _address_owners(sql: DriverSql, rows: list[GoodRow]) -> dict[str, tuple[str,
     return owners
 
 
-def _clash(row: GoodRow, owners: dict[str, tuple[str, bool]], claimed: dict[str, str]) -> tuple[str | None, list[Release]]:
+def _clash(
+    row: GoodRow, owners: dict[str, tuple[str, bool]], claimed: dict[str, str], vouched: set[str]
+) -> tuple[str | None, list[Release]]:
     """Why the row cannot have its addresses (None when it can), and those it takes from unvouched holders."""
     taken = []
     for name in ("email", "phone"):
@@ -658,7 +666,7 @@ def _clash(row: GoodRow, owners: dict[str, tuple[str, bool]], claimed: dict[str,
         holder, unvouched = owners.get(value) or (claimed.get(value), False)
         if holder is None or holder == row.id:
             continue
-        if not unvouched or claimed.get(value, row.id) != row.id:
+        if not unvouched or holder in vouched or claimed.get(value, row.id) != row.id:
             return f"{name}: already belongs to another recipient", []
         taken.append(Release(holder, name, value))
     return None, taken

@@ -146,8 +146,13 @@ def contact_event(created: bool, change: ContactChange) -> tuple[str, dict | Non
     return None
 
 
-def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], context: ChangeContext) -> tuple[Recipient, bool]:
+def upsert_recipient(
+    deps: Deps, recipient_id: str, given: Mapping[str, Any], context: ChangeContext, *, vouched: bool = True
+) -> tuple[Recipient, bool]:
     """Create the recipient or merge the given fields into it. Returns (recipient, created).
+
+    `vouched`: the writer speaks for the person (PUT, the console): the topics' defaults apply to them, and an
+    address held by an unvouched recipient is theirs to take. False for the recipient a signup makes.
 
     Raises PrefsError: invalid, erased, address_in_use.
     """
@@ -169,8 +174,8 @@ def upsert_recipient(deps: Deps, recipient_id: str, given: Mapping[str, Any], co
         recipient = db.session.get_one(Recipient, locked.pk, populate_existing=True)
         # The client's system (or staff) writes this person: it vouches for them, so the topics' defaults apply
         # even if prefs made them for a double opt-in nobody confirmed (decision.gets_default).
-        recipient.awaiting_confirmation = False
-    releases = _take_addresses(recipient, fields)
+        recipient.awaiting_confirmation = recipient.awaiting_confirmation and not vouched
+    releases = _take_addresses(recipient, fields, vouched)
 
     change = plan_contact_change({name: getattr(recipient, name) for name in fields}, fields, deps.address_hash)
     for name, value in {**change.after, **change.hashes}.items():
@@ -218,6 +223,12 @@ def release_address(sql: DriverSql, release: Release, now: datetime) -> bool:
     confirmation. Without this, a stranger's sign-up would keep the client's own system (PUT, the console, an
     import) from giving its customer that address (found in review). The holder keeps its history; its
     pending confirmation link stops working, as for any address its recipient no longer holds."""
+    if sql.postgres:
+        # First wait for whoever holds the holder: a PATCH, a one-click or a provider's complaint locks it and
+        # writes a choice without touching its row, and the UPDATE's NOT EXISTS would read the snapshot it
+        # began with, before that wait (found in review). A statement after the lock sees their commit.
+        # (SQLite: the caller holds the write lock since before it read the holder.)
+        sql.rows(LOCK_RECIPIENT_POSTGRES, (release.holder_id,))
     return bool(sql.rows(_RELEASE[release.name], (sql.time(now), release.holder_id, release.address)))
 
 
@@ -228,9 +239,9 @@ def record_release(context: ChangeContext, release: Release, taker_id: str, sql:
     record_event(replace(context, reason=why), release.holder_id, "contact_changed", before=before, after=after, sql=sql)
 
 
-def _take_addresses(recipient: Recipient, fields: Mapping[str, Any]) -> list[Release]:
+def _take_addresses(recipient: Recipient, fields: Mapping[str, Any], vouched: bool) -> list[Release]:
     """The addresses the write gives `recipient` that another recipient holds: taken from an unvouched holder
-    (released here, its event written by the caller after the write), refused (409) from any other."""
+    by a vouched writer (released here, its event written by the caller after the write), else refused (409)."""
     sql, releases = DriverSql(), []
     for name in ("email", "phone"):
         value = fields.get(name)
@@ -241,7 +252,7 @@ def _take_addresses(recipient: Recipient, fields: Mapping[str, Any]) -> list[Rel
             continue
         _, holder_id, unvouched = holders[0]
         release = Release(holder_id, name, value)
-        if not (unvouched and release_address(sql, release, utcnow())):
+        if not (vouched and unvouched and release_address(sql, release, utcnow())):
             raise PrefsError("address_in_use", f"This {name} belongs to another recipient.", {name: ["Already in use."]})
         releases.append(release)
     return releases

@@ -249,7 +249,9 @@ def _subscriber(deps: Deps, who: Subscriber, channel: str, actor: Actor) -> tupl
     fields: dict[str, Any] = {kind: text}
     if who.locale:
         fields["locale"] = who.locale
-    recipient, _created = upsert_recipient(deps, NEW_ID_PREFIX + token_hex(12), fields, ChangeContext(actor, None, None))
+    # Not vouched: a signup racing another for the same new address must not take it from the first.
+    context = ChangeContext(actor, None, None)
+    recipient, _created = upsert_recipient(deps, NEW_ID_PREFIX + token_hex(12), fields, context, vouched=False)
     return writable_recipient(recipient.id), True
 
 
