@@ -483,6 +483,13 @@ def test_the_client_s_system_vouching_for_a_form_address_brings_the_defaults(
 FORM_ADDRESS = "ann@example.com"
 
 
+def mailed_confirmation_link(app, smtp_server) -> str:  # noqa: F811
+    """The path of the /c/ link in the one confirmation mail sent."""
+    deliver(app)
+    [message] = smtp_server.wait_for(1)
+    return CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+
+
 def holder_of(app, email: str) -> str:
     with app.app_context():
         return db.session.execute(select(Recipient.id).where(Recipient.email == email)).scalar_one()
@@ -520,9 +527,7 @@ def test_the_client_s_system_takes_an_address_a_stranger_typed_on_a_form(api, ap
     assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
     Visitor(app).submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
-    deliver(app)
-    [message] = smtp_server.wait_for(1)
-    link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    link = mailed_confirmation_link(app, smtp_server)
 
     assert give(FORM_ADDRESS)
     assert api.get("/recipients/cust-1").get_json()["email"] == FORM_ADDRESS
@@ -543,9 +548,7 @@ def test_an_address_whose_holder_confirmed_or_spoke_stays_theirs(api, app, clien
     Visitor(app).submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
     if spoke == "confirmed":
-        deliver(app)
-        [message] = smtp_server.wait_for(1)
-        link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+        link = mailed_confirmation_link(app, smtp_server)
         assert client.post(link, data={"confirm": "yes"}).status_code == 200
     else:  # a choice stored for them: what was said about an address stays with it
         patched = api.patch(
@@ -587,9 +590,7 @@ def test_a_form_address_confirmed_while_an_import_batch_waits_stays_with_its_hol
     write takes nothing, the row is bad, the rest of the file goes in."""
     Visitor(app).submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
-    deliver(app)
-    [message] = smtp_server.wait_for(1)
-    link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
+    link = mailed_confirmation_link(app, smtp_server)
     meanwhile(lambda: client.post(link, data={"confirm": "yes"}))
     (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,bob@example.com\n")
     result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
