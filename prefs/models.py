@@ -23,6 +23,14 @@ def utcnow() -> datetime:
 
 class Recipient(Model):
     __tablename__ = "recipients"
+    __table_args__ = (
+        Index(
+            "ix_recipients_address_taken_by",
+            "address_taken_by",
+            postgresql_where=text("address_taken_by IS NOT NULL"),
+            sqlite_where=text("address_taken_by IS NOT NULL"),
+        ),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     id: Mapped[str] = mapped_column(String(128), unique=True)  # the client system's own id
@@ -43,6 +51,9 @@ class Recipient(Model):
     # Made by prefs for a double opt-in nobody has confirmed yet (anyone can type an address on a form): no
     # topic's default applies to it until the person confirms (decision.gets_default).
     awaiting_confirmation: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The recipient that took this one's address while it awaited confirmation (services/recipients.py,
+    # release_address): that recipient's erasure forgets this one's history too, which held the address.
+    address_taken_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

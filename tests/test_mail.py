@@ -27,7 +27,9 @@ from prefs.models import OutboundMail, OutboxMessage
 from prefs.outbound.smtp import parse_smtp_url
 from prefs.runtime import runtime
 from prefs.services.delivery import prune
+from prefs.services.events import Actor, ChangeContext
 from prefs.services.mail import mail_enabled, queue_mail
+from prefs.services.recipients import upsert_recipient
 
 SETTINGS = {**BASE_SETTINGS, "PREFS_DATABASE_URL": "sqlite:///unused.sqlite3"}  # build_config only reads it
 
@@ -45,9 +47,15 @@ def settings_override(smtp_server):  # noqa: F811
 
 
 def queue(app, template="preference_link", to=ADDRESS, language="en", context=None, key="cust-1") -> None:
+    """A message to `to` for recipient `key`, who holds that address (the worker mails no one else)."""
     context = context if context is not None else {"url": "https://prefs.example.com/p/TOKEN"}
+
+    def the_recipient_and_the_message() -> None:
+        upsert_recipient(runtime(), key, {"email": to}, ChangeContext(Actor("api", "test", "api")))
+        queue_mail(runtime(), template, to, language, context, ordering_key=key)
+
     with app.app_context():
-        unit_of_work(lambda: queue_mail(runtime(), template, to, language, context, ordering_key=key))
+        unit_of_work(the_recipient_and_the_message)
 
 
 def rows(app) -> list[OutboundMail]:
@@ -133,7 +141,7 @@ def test_queue_mail_writes_one_outbox_message_in_the_callers_transaction(app):
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     queue(app)
     with app.app_context():
-        [message] = db.session.execute(select(OutboxMessage)).scalars()
+        [message] = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "email")).scalars()
         assert (message.kind, message.type, message.ordering_key) == ("email", "preference_link", "cust-1")
 
 
@@ -230,7 +238,7 @@ def test_a_4xx_is_retried_until_the_schedule_ends_and_a_5xx_fails_at_once(app, s
     [row] = rows(app)
     assert (row.status, row.attempts, row.last_code, row.payload) == ("failed", 3, 451, None)
     smtp_server.refuse(550)  # no such mailbox: asking again would get the same answer
-    queue(app, key="cust-2")
+    queue(app, key="cust-2", to="bob@example.com")
     deliver(app, clock)
     assert [(r.status, r.attempts, r.last_code, r.payload) for r in rows(app)][1] == ("failed", 1, 550, None)
     assert counted("failed") - failed == 2 and smtp_server.messages == []
@@ -286,7 +294,7 @@ def test_sent_receipts_are_pruned_with_the_deliveries(app, smtp_server):  # noqa
 def test_the_outbox_payload_holds_the_rendered_message_until_sent(app):
     queue(app, language="hi")
     with app.app_context():
-        [message] = db.session.execute(select(OutboxMessage)).scalars()
+        [message] = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "email")).scalars()
         payload = message.payload if isinstance(message.payload, dict) else json.loads(message.payload)
     assert payload["to"] == ADDRESS and payload["language"] == "hi" and "नमस्ते," in payload["text"]
 
@@ -324,3 +332,32 @@ def test_a_wrong_password_is_retried_not_given_up(database_url, seeded_rows):
             [row] = rows(app)
             assert (row.status, row.last_error) == ("pending", "the relay refused the credentials (535)")
             assert server.messages == []
+
+
+@pytest.mark.parametrize("change", ["new_address", "deactivated", "erased_before_it_was_queued"])
+def test_a_message_goes_only_to_an_address_its_recipient_still_holds(app, api, smtp_server, change):  # noqa: F811
+    """A preference link or a confirmation queued for an address its recipient gave up, or for a recipient
+    closed or erased since, is cancelled, not sent. An "email me my link" request reads the recipient without
+    a lock, so an erasure can commit between its look-up and its message (found in review: it was mailed)."""
+    if change == "erased_before_it_was_queued":
+        assert api.put("/recipients/cust-1", {"email": ADDRESS}).status_code == 201
+        assert api.delete("/recipients/cust-1").status_code == 204
+        with app.app_context():  # the link request's message, written after the erasure's commit
+            unit_of_work(lambda: queue_mail(runtime(), "preference_link", ADDRESS, "en", {"url": "u"}, ordering_key="cust-1"))
+    else:
+        queue(app)
+        if change == "new_address":
+            assert api.put("/recipients/cust-1", {"email": "ann.new@example.com"}).status_code == 200
+        else:
+            assert api.post("/recipients/cust-1/deactivate", {"reason": "account closed"}).status_code == 200
+    deliver(app)
+    assert smtp_server.messages == []
+    [row] = rows(app)
+    assert (row.status, row.payload, row.last_error) == (
+        "cancelled",
+        None,
+        "the recipient no longer holds the address, or is no longer active",
+    )
+    queue(app, key="cust-2", to="bob@example.com")  # the next message is sent as ever
+    deliver(app)
+    assert [message["To"] for message in smtp_server.messages] == ["bob@example.com"]

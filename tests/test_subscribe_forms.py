@@ -738,3 +738,29 @@ def test_two_puts_swapping_form_addresses_at_once_both_succeed(api, app, form, s
         thread.join(30)
     assert statuses == {one: 200, two: 200}, statuses
     assert holder_of(app, "two@example.com") == one and holder_of(app, "one@example.com") == two
+
+
+def test_erasing_the_customer_forgets_the_signup_whose_address_it_took(api, app, form, smtp_server):  # noqa: F811
+    """The signup's history held the address (its creation, the released address) and the typer's IP and user
+    agent (its request): the customer's erasure left them all there, and its queued confirmation still went to
+    the erased address (found in review)."""
+    assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
+    Visitor(app, ip="198.51.100.61").submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    assert api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code == 200
+    assert FORM_ADDRESS in str(api.get(f"/recipients/{holder}/events").get_json())  # until the customer's erasure
+
+    assert api.delete("/recipients/cust-1").status_code == 204
+    history = str(api.get(f"/recipients/{holder}/events").get_json())
+    assert FORM_ADDRESS not in history and "198.51.100.61" not in history and BROWSER not in history, history
+    assert [e["kind"] for e in api.get(f"/recipients/{holder}/events").get_json()["events"]].count("consent_requested") == 1
+    assert count(app, ConsentRequest, ConsentRequest.recipient_id == holder) == 0
+    assert mailed_to(app, smtp_server) == []  # the confirmation queued for the signup is cancelled with it
+
+
+def test_a_confirmation_still_queued_when_its_address_is_taken_is_not_sent(api, app, form, smtp_server):  # noqa: F811
+    """It would reach the customer, about a signup that no longer stands, with a link that says so."""
+    assert api.put("/recipients/cust-1", {"email": "ann.old@example.com"}).status_code == 201
+    Visitor(app).submit(FORM_ADDRESS)
+    assert api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code == 200
+    assert mailed_to(app, smtp_server) == []

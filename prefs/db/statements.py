@@ -55,15 +55,17 @@ _UNVOUCHED = (
 RECIPIENT_IDS_BY_EMAIL = f"SELECT r.email, r.id, {_UNVOUCHED} FROM recipients r WHERE r.email {{in_list}}"  # noqa: S608
 # The same for phone numbers.
 RECIPIENT_IDS_BY_PHONE = f"SELECT r.phone, r.id, {_UNVOUCHED} FROM recipients r WHERE r.phone {{in_list}}"  # noqa: S608
-# Take an email address from its unvouched holder: (updated_at, holder id, address). Nothing when the holder
-# has been vouched for or has spoken since it was read (the row lock makes PostgreSQL read the holder again).
+# Take an email address from its unvouched holder: (updated_at, taker id, holder id, address). Nothing when the
+# holder has been vouched for or has spoken since it was read.
 RELEASE_UNVOUCHED_EMAIL = (
-    f"UPDATE recipients AS r SET email = NULL, email_hash = NULL, updated_at = ? WHERE r.id = ? AND r.email = ? AND {_UNVOUCHED}"  # noqa: S608
+    "UPDATE recipients AS r SET email = NULL, email_hash = NULL, updated_at = ?, address_taken_by = ?"  # noqa: S608
+    f" WHERE r.id = ? AND r.email = ? AND {_UNVOUCHED}"
     " RETURNING pk"
 )
 # The same for a phone number.
 RELEASE_UNVOUCHED_PHONE = (
-    f"UPDATE recipients AS r SET phone = NULL, phone_hash = NULL, updated_at = ? WHERE r.id = ? AND r.phone = ? AND {_UNVOUCHED}"  # noqa: S608
+    "UPDATE recipients AS r SET phone = NULL, phone_hash = NULL, updated_at = ?, address_taken_by = ?"  # noqa: S608
+    f" WHERE r.id = ? AND r.phone = ? AND {_UNVOUCHED}"
     " RETURNING pk"
 )
 # Import: a new recipient.
@@ -373,9 +375,11 @@ INSERT_OUTBOUND_MAIL = (
     "INSERT INTO outbound_mails (template, ordering_key, payload, status, attempts, last_code, last_error,"
     " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, ?)"
 )
-# Due messages, each the oldest pending one of its ordering key (one person's messages leave in commit order).
+# Due messages, each the oldest pending one of its ordering key (one person's messages leave in commit order),
+# with the status and address of the recipient the key names (services/mail_delivery.py sends only to them).
 DUE_OUTBOUND_MAILS = """
-SELECT m.id, m.payload, m.attempts FROM outbound_mails m
+SELECT m.id, m.payload, m.attempts, r.status, r.email FROM outbound_mails m
+LEFT JOIN recipients r ON r.id = m.ordering_key
 WHERE m.status = 'pending' AND m.next_attempt_at <= ?
   AND NOT EXISTS (SELECT 1 FROM outbound_mails p WHERE p.ordering_key = m.ordering_key
                   AND p.status = 'pending' AND p.id < m.id)
@@ -387,6 +391,10 @@ DUE_OUTBOUND_MAILS_POSTGRES = DUE_OUTBOUND_MAILS.rstrip() + " FOR UPDATE OF m SK
 OUTBOUND_MAIL_SENT = (
     "UPDATE outbound_mails SET status = 'sent', attempts = attempts + 1, payload = NULL, last_code = ?, last_error = NULL,"
     " updated_at = ? WHERE id = ?"
+)
+# A message not sent, and never to be: (last_error, updated_at, id). Neither address nor message is kept.
+OUTBOUND_MAIL_CANCELLED = (
+    "UPDATE outbound_mails SET status = 'cancelled', payload = NULL, last_error = ?, updated_at = ? WHERE id = ?"
 )
 # A message failed and is tried again later.
 OUTBOUND_MAIL_RETRY = (

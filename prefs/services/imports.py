@@ -340,8 +340,8 @@ def _write_sqlite(sql: DriverSql, decided: _Decided, file_name: str, report: Imp
     accepted, existing, changes, releases = decided
     now = utcnow()
     stamp = sql.time(now)
-    for release, _ in releases:
-        if not release_address(sql, release, now):  # decided under the write lock: nothing could change it
+    for release, taker_id in releases:
+        if not release_address(sql, release, taker_id, now):  # decided under the write lock: nothing could change it
             raise RuntimeError("an address's holder changed under the import's write lock")
     inserts = []
     for row in accepted:
@@ -521,8 +521,8 @@ def _apply_postgres(sql: DriverSql, plan: _Plan, file_name: str) -> None:
     now = utcnow()
     stamp = sql.time(now)
     pks = dict(plan.pks)
-    for release, _ in plan.releases:  # before the upsert claims the addresses
-        if not release_address(sql, release, now):  # its holder was confirmed or said something since
+    for release, taker_id in plan.releases:  # before the upsert claims the addresses
+        if not release_address(sql, release, taker_id, now):  # its holder was confirmed or said something since
             raise _DecideAgain
     if plan.staged:
         sql.execute(CREATE_IMPORT_RECIPIENTS_STAGE_POSTGRES)

@@ -14,24 +14,11 @@ from ..models import Choice, ConsentEvent, Recipient, utcnow
 from ..suppression import AddressHasher
 from .consent_records import consent_records
 from .events import ChangeContext, record_event
-from .insights import forget_message_ids
-from .mail import cancel_mail_to
+from .forgetting import forget_personal_data
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
 from .recipients import lock_recipient, readable_recipient
-from .subscriptions import forget_requests
 from .suppressions import SMS_STOP, suppress, suppression_sources
-
-# Erasure keeps the fact of each event (kind, time, actor type, topic, channel, the choice's before and
-# after) and nothing typed by a person: reasons, evidence wording and sources, message ids and import file
-# names are free text that can name the person ("Margaret called from 415-555-0779"). Only these evidence
-# keys, which hold machine-made values, stay.
-IMPERSONAL_EVIDENCE = ("collected_at",)
-# Whose actor_id names the one who acted for the business (a staff member, an API key), not the person.
-ACCOUNTABLE_ACTORS = ("staff", "api", "system")
-# Event kinds whose before/after hold contact data. An import's also hold the choices it changed ("topic:channel"
-# cells), which are kept like every other choice's before and after: the insights count them (services/insights.py).
-CONTACT_KINDS = ("recipient_created", "contact_changed", "imported")
 
 
 def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dict[str, Any]:
@@ -111,56 +98,14 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
             updated_at=utcnow(),
         )  # fmt: skip
     )
-    forget_message_ids(locked.id)  # the insights' counts by message id must not keep what stripping removes
-    _strip_events(locked.id)
-    forget_requests(locked.id)  # pending double opt-ins: their evidence holds IP and user agent
-    cancel_mail_to(locked.id)  # queued mail (a confirmation, a preference link) must not reach an erased person
+    forget_personal_data(locked.id, "the recipient was erased")
+    # Unconfirmed signups whose address this person's record took (services/recipients.py, release_address):
+    # their history holds that address, and the IP of whoever typed it.
+    for signup in db.session.execute(select(Recipient.id).where(Recipient.address_taken_by == locked.id)).scalars():
+        forget_personal_data(signup, "its address went to a recipient since erased")
     # Who erased is kept; the reason is not: it is free text about the erased person like any other.
     record_event(ChangeContext(context.actor), locked.id, "erased", before=locked.status, after="erased")
     return True
-
-
-def _strip_events(recipient_id: str) -> None:
-    """Keep the history's shape (when, what kind, which actor type, which topic) but none of the person's
-    data and no free text."""
-    events = db.session.execute(
-        select(
-            ConsentEvent.id,
-            ConsentEvent.kind,
-            ConsentEvent.actor,
-            ConsentEvent.actor_id,
-            ConsentEvent.reason,
-            ConsentEvent.evidence,
-            ConsentEvent.before,
-            ConsentEvent.after,
-        ).where(ConsentEvent.recipient_id == recipient_id)
-    ).all()
-    for event_id, kind, actor, actor_id, reason, evidence, before, after in events:
-        values: dict[str, Any] = {}
-        if kind in CONTACT_KINDS:
-            # An update keeps an empty `before` (not None, which says "created"): a replay re-derives the
-            # webhook type from it (found in review: an imported update was replayed as recipient.created).
-            values["before"] = None if before is None else (_choice_cells(before) or {})
-            values["after"] = _choice_cells(after)
-        if reason is not None:
-            values["reason"] = None
-        if actor_id is not None and actor not in ACCOUNTABLE_ACTORS:
-            values["actor_id"] = None
-        if evidence:
-            kept = {k: v for k, v in evidence.items() if k in IMPERSONAL_EVIDENCE}
-            if kept != evidence:
-                values["evidence"] = kept or None
-        if values:
-            db.session.execute(update(ConsentEvent).where(ConsentEvent.id == event_id).values(**values))
-
-
-def _choice_cells(value: Any) -> dict[str, Any] | None:
-    """Of a contact event's before or after, only the choices it records ("topic:channel" cells, an import's),
-    or None: the contact data goes."""
-    if not isinstance(value, dict):
-        return None
-    cells = {key: cell for key, cell in value.items() if ":" in key}
-    return cells or None
 
 
 def event_to_dict(event: ConsentEvent) -> dict[str, Any]:

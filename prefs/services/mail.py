@@ -182,8 +182,9 @@ def _environment(tag: str) -> Environment:
     return environment
 
 
-def cancel_mail_to(ordering_key: str) -> int:
-    """Erasure: nothing more is mailed to the person whose messages carry `ordering_key` (their recipient id).
+def cancel_mail_to(ordering_key: str, why: str) -> int:
+    """Nothing more is mailed to the person whose messages carry `ordering_key` (their recipient id): erased, or
+    no longer holding the address (services/forgetting.py).
     Messages still in the outbox are deleted; those the worker took but has not sent yet become `cancelled`,
     keeping neither address nor message (like a sent or failed one, and pruned like them). A message the
     worker is sending at this very moment is not stopped: on PostgreSQL this waits for its row lock, and it
@@ -194,6 +195,6 @@ def cancel_mail_to(ordering_key: str) -> int:
     cancelled = db.session.execute(
         update(OutboundMail)
         .where(OutboundMail.ordering_key == ordering_key, OutboundMail.status == "pending")
-        .values(status="cancelled", payload=None, last_error="the recipient was erased", updated_at=utcnow())
+        .values(status="cancelled", payload=None, last_error=why, updated_at=utcnow())
     )
     return int(getattr(dropped, "rowcount", 0) or 0) + int(getattr(cancelled, "rowcount", 0) or 0)

@@ -22,6 +22,7 @@ from ..db.statements import (
     CUSTOM_PLANS_POSTGRES,
     DUE_OUTBOUND_MAILS,
     DUE_OUTBOUND_MAILS_POSTGRES,
+    OUTBOUND_MAIL_CANCELLED,
     OUTBOUND_MAIL_FAILED,
     OUTBOUND_MAIL_RETRY,
     OUTBOUND_MAIL_SENT,
@@ -42,19 +43,32 @@ class Mail:
     mail_id: int
     payload: dict[str, Any] | None
     attempts_before: int
+    not_theirs: bool = False  # its recipient no longer holds the address, or is no longer active: never sent
+
+
+# Why a due message is cancelled instead of sent.
+NOT_THEIRS = "the recipient no longer holds the address, or is no longer active"
 
 
 def claim_due_mails(now: datetime, limit: int) -> list[Mail]:
     """Up to `limit` due messages, oldest first; on PostgreSQL locked until the transaction ends, skipping
-    those another worker holds."""
+    those another worker holds.
+
+    A message goes only to an address its recipient (the ordering key) still holds, while active: one queued
+    before an erasure, a change of address, or a signup's address taken by the client's customer is cancelled
+    by record_mails. The queueing transaction may have read the recipient without a lock (email me my link),
+    so this is where it is decided (found in review: a link request racing an erasure mailed the erased
+    address)."""
     sql = DriverSql()
     if sql.postgres:
         sql.execute(CUSTOM_PLANS_POSTGRES)
     statement = DUE_OUTBOUND_MAILS_POSTGRES if sql.postgres else DUE_OUTBOUND_MAILS
-    return [
-        Mail(mail_id, sql.read_json(payload), attempts)
-        for mail_id, payload, attempts in sql.rows(statement, (sql.time(now), limit))
-    ]
+    mails = []
+    for mail_id, payload, attempts, status, email in sql.rows(statement, (sql.time(now), limit)):
+        message = sql.read_json(payload)
+        not_theirs = isinstance(message, dict) and (status != "active" or email != message.get("to"))
+        mails.append(Mail(mail_id, message, attempts, not_theirs))
+    return mails
 
 
 def send_mails(mails: Sequence[Mail], sender: Sender, pool: Executor) -> list[SendResult]:
@@ -63,6 +77,8 @@ def send_mails(mails: Sequence[Mail], sender: Sender, pool: Executor) -> list[Se
 
 
 def _send(mail: Mail, sender: Sender) -> SendResult:
+    if mail.not_theirs:
+        return SendResult(False, permanent=True, error=NOT_THEIRS)  # not sent; record_mails cancels it
     if not mail.payload:  # cannot happen for a pending message; a failure, not a crash, if it ever does
         return SendResult(False, permanent=True, error="the message is no longer kept")
     try:
@@ -79,8 +95,11 @@ def record_mails(
     refusal (dropped too: there is nothing to reconcile, and the message holds a signed link)."""
     sql = DriverSql()
     stamp = sql.time(now)
-    sent, retries, failed = [], [], []
+    sent, retries, failed, cancelled = [], [], [], []
     for mail, result in zip(mails, results, strict=True):
+        if mail.not_theirs:
+            cancelled.append((NOT_THEIRS, stamp, mail.mail_id))
+            continue
         if result.ok:
             sent.append((result.code, stamp, mail.mail_id))
             continue
@@ -93,4 +112,5 @@ def record_mails(
     sql.many(OUTBOUND_MAIL_SENT, sent)
     sql.many(OUTBOUND_MAIL_RETRY, retries)
     sql.many(OUTBOUND_MAIL_FAILED, failed)
+    sql.many(OUTBOUND_MAIL_CANCELLED, cancelled)
     return Recorded(len(sent), len(retries), len(failed))

@@ -215,21 +215,22 @@ _RELEASE = {"email": RELEASE_UNVOUCHED_EMAIL, "phone": RELEASE_UNVOUCHED_PHONE}
 HOLDERS = {"email": RECIPIENT_IDS_BY_EMAIL, "phone": RECIPIENT_IDS_BY_PHONE}
 
 
-def release_address(sql: DriverSql, release: Release, now: datetime) -> bool:
+def release_address(sql: DriverSql, release: Release, taker_id: str, now: datetime) -> bool:
     """Take the address from its unvouched holder, before the new holder's write claims it. False when the
     holder was vouched for or said something since it was read: the address stays theirs.
 
     Why: anyone can type anyone's address on a hosted form, and prefs makes a recipient for it to mail the
     confirmation. Without this, a stranger's sign-up would keep the client's own system (PUT, the console, an
     import) from giving its customer that address (found in review). The holder keeps its history; its
-    pending confirmation link stops working, as for any address its recipient no longer holds."""
+    pending confirmation link stops working, as for any address its recipient no longer holds, and it remembers
+    `taker_id`, whose erasure forgets its history too (services/lifecycle.py): that history holds the address."""
     if sql.postgres:
         # First wait for whoever holds the holder: a PATCH, a one-click or a provider's complaint locks it and
         # writes a choice without touching its row, and the UPDATE's NOT EXISTS would read the snapshot it
         # began with, before that wait (found in review). A statement after the lock sees their commit.
         # (SQLite: the caller holds the write lock since before it read the holder.)
         sql.rows(LOCK_RECIPIENT_POSTGRES, (release.holder_id,))
-    return bool(sql.rows(_RELEASE[release.name], (sql.time(now), release.holder_id, release.address)))
+    return bool(sql.rows(_RELEASE[release.name], (sql.time(now), taker_id, release.holder_id, release.address)))
 
 
 def record_release(context: ChangeContext, release: Release, taker_id: str, sql: DriverSql | None = None) -> None:
@@ -252,7 +253,7 @@ def _take_addresses(recipient: Recipient, fields: Mapping[str, Any], vouched: bo
             continue
         _, holder_id, unvouched = holders[0]
         release = Release(holder_id, name, value)
-        if not (vouched and unvouched and release_address(sql, release, utcnow())):
+        if not (vouched and unvouched and release_address(sql, release, recipient.id, utcnow())):
             raise PrefsError("address_in_use", f"This {name} belongs to another recipient.", {name: ["Already in use."]})
         releases.append(release)
     return releases

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from secrets import token_hex
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from ..addresses import is_recipient_id
 from ..catalogue import TopicCatalogue
@@ -372,11 +372,6 @@ def _confirmation(deps: Deps, request: ConsentRequest | None, now: datetime) -> 
     else:
         state = PENDING
     return Confirmation(state, request.recipient_id, request.channel, list(request.topics), language, address, expires_at)
-
-
-def forget_requests(recipient_id: str) -> None:
-    """Erasure: the person's pending and past requests (their evidence holds IP and user agent) go."""
-    db.session.execute(delete(ConsentRequest).where(ConsentRequest.recipient_id == recipient_id))
 
 
 def requests_of(recipient_id: str) -> list[ConsentRequest]:
