@@ -490,6 +490,14 @@ def mailed_confirmation_link(app, smtp_server) -> str:  # noqa: F811
     return CONFIRM_LINK.search(message.get_body(("plain",)).get_content()).group(1)
 
 
+def crm_import(runner, tmp_path, csv_text: str) -> str:
+    """The output of `recipients import` of this file (exit 0, or 1 with bad rows)."""
+    (tmp_path / "crm.csv").write_text(csv_text)
+    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
+    assert result.exit_code in (0, 1), result.output
+    return result.output
+
+
 def holder_of(app, email: str) -> str:
     with app.app_context():
         return db.session.execute(select(Recipient.id).where(Recipient.email == email)).scalar_one()
@@ -510,10 +518,9 @@ def give(request, api, console, runner, tmp_path):
                                              {"email": email, "reason": "the customer's new address"})  # fmt: skip
             assert answer.status_code in (303, 409), answer.status_code
             return answer.status_code == 303
-        (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{email}\n")
-        result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
-        assert result.exit_code in (0, 1) and "0 created" in result.output, result.output
-        return "1 updated" in result.output
+        output = crm_import(runner, tmp_path, f"id,email\ncust-1,{email}\n")
+        assert "0 created" in output, output
+        return "1 updated" in output
 
     through_entry_point.entry_point = request.param
     return through_entry_point
@@ -566,10 +573,9 @@ def test_an_address_whose_holder_confirmed_or_spoke_stays_theirs(api, app, clien
 def test_an_import_gives_a_form_address_to_its_first_row_only(api, app, runner, form, smtp_server, tmp_path):  # noqa: F811
     Visitor(app).submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
-    (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,{FORM_ADDRESS}\n")
-    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
-    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
-    assert "line 3: email: already belongs to another recipient" in result.output
+    output = crm_import(runner, tmp_path, f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,{FORM_ADDRESS}\n")
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in output, output
+    assert "line 3: email: already belongs to another recipient" in output
     assert api.get("/recipients/cust-1").get_json()["email"] == FORM_ADDRESS
     assert api.get(f"/recipients/{holder}").get_json()["email"] is None
     assert api.get("/recipients/cust-2").status_code == 404
@@ -592,10 +598,9 @@ def test_a_form_address_confirmed_while_an_import_batch_waits_stays_with_its_hol
     holder = holder_of(app, FORM_ADDRESS)
     link = mailed_confirmation_link(app, smtp_server)
     meanwhile(lambda: client.post(link, data={"confirm": "yes"}))
-    (tmp_path / "crm.csv").write_text(f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,bob@example.com\n")
-    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
-    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in result.output, result.output
-    assert "line 2: email: already belongs to another recipient" in result.output
+    output = crm_import(runner, tmp_path, f"id,email\ncust-1,{FORM_ADDRESS}\ncust-2,bob@example.com\n")
+    assert "1 created, 0 updated, 0 unchanged, 1 bad rows" in output, output
+    assert "line 2: email: already belongs to another recipient" in output
     assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
     assert api.check("offers", "email", recipient_id=holder)["reason"] == "subscribed"
     assert api.get("/recipients/cust-1").status_code == 404
@@ -678,10 +683,9 @@ def test_an_import_that_speaks_for_the_holder_first_leaves_it_the_address(
         monkeypatch.setattr(imports, "BATCH", batch)
     Visitor(app).submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
-    (tmp_path / "crm.csv").write_text(f"id,email,offers:email\n{holder},,no\ncust-1,{FORM_ADDRESS},\n")
-    result = runner.invoke(args=["recipients", "import", str(tmp_path / "crm.csv"), "--processes", "1"])
-    assert "0 created, 1 updated, 0 unchanged, 1 bad rows" in result.output, result.output
-    assert "line 3: email: already belongs to another recipient" in result.output
+    output = crm_import(runner, tmp_path, f"id,email,offers:email\n{holder},,no\ncust-1,{FORM_ADDRESS},\n")
+    assert "0 created, 1 updated, 0 unchanged, 1 bad rows" in output, output
+    assert "line 3: email: already belongs to another recipient" in output
     assert api.get(f"/recipients/{holder}").get_json()["email"] == FORM_ADDRESS
 
 
