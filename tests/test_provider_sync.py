@@ -430,3 +430,28 @@ def test_migration_0009_goes_up_and_down(empty_database):  # noqa: F811  (the fi
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_an_erasure_forgets_the_address_of_every_failed_push_reconcile_does_not_read(app, api, ann, stand_ins):  # noqa: F811
+    """Ann stopped email (pushed), opted in again, and SES refused the removal for good; then she was erased.
+    The failed removal kept her address for 30 days, read by nothing (found in review). The newest failed
+    suppression of an address is what `providers reconcile` pushes again: that one keeps it."""
+    stop_email(api)
+    deliver_all(app)
+    stand_ins["ses"].fail_next = 3
+    clock = Clock()
+    stop_email(api, subscribed=True, evidence=EVIDENCE)  # the removal, which SES fails three times
+    deliver(app, clock)
+    for delay in (5, 300):
+        clock.advance(delay * 1.3)
+        deliver(app, clock)
+    assert receipts(api)["ses"]["state"] == "failed"
+    assert api.delete("/recipients/cust-1").status_code == 204
+    for _ in range(3):
+        clock.advance(2)
+        deliver(app, clock)
+    with app.app_context():
+        kept = db.session.execute(text("SELECT target, action, status FROM provider_syncs WHERE email IS NOT NULL")).all()
+    assert kept == []
+    for name in TARGETS:  # the erasure's own push went to every target and keeps nothing either
+        assert stand_ins[name].changes()[-1] == ("add", ann)

@@ -17,6 +17,7 @@ from .events import ChangeContext, record_event
 from .forgetting import forget_personal_data
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
+from .provider_sync import forget_unneeded_failed_pushes
 from .recipients import lock_recipient, readable_recipient
 from .suppressions import SMS_STOP, suppress, suppression_sources
 
@@ -80,6 +81,8 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
     # texted STOP keeps that source (suppress never replaces one), so its next holder gets no texts either.
     if locked.email:
         suppress(address_hash, "email", locked.email, "erasure")
+    if locked.email_hash:
+        forget_unneeded_failed_pushes(locked.email_hash)
     if locked.phone:
         suppress(address_hash, "phone", locked.phone, "erasure")
     db.session.execute(delete(Choice).where(Choice.recipient_pk == locked.pk))

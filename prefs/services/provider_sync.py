@@ -17,7 +17,8 @@ With no target configured nothing is queued, so no address is written anywhere f
 (`configure`, called once by the app factory: the targets are the deployment's, the same for every process).
 With targets, an address waits in the outbox and then in its `provider_syncs` rows until pushed (an
 erasure's too: the push is what keeps the erased person from being mailed), and is cleared once done; a
-push that failed for good keeps it for `providers reconcile` until the row is pruned after 30 days.
+push that failed for good keeps it for `providers reconcile` until the row is pruned after 30 days (after an
+erasure only the newest failed suppression per target, which reconcile reads: forget_unneeded_failed_pushes).
 
 The worker fans each message out to one `provider_syncs` row per target (`fan_out_syncs`), except a target
 that reported something about the address itself (provider_events: a bounce, complaint or unsubscribe of
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 
 from ..addresses import lookup_email, mask_email
 from ..db.driver import DriverSql
@@ -225,6 +226,25 @@ def sync_receipts(recipient_id: str) -> dict[str, Receipt]:
     )
     rows = db.session.execute(select(ProviderSync).where(ProviderSync.id.in_(latest)).order_by(ProviderSync.target)).scalars()
     return {row.target: _receipt(row) for row in rows}
+
+
+def forget_unneeded_failed_pushes(digest: str) -> None:
+    """Erasure: a push that failed for good keeps its address only where `providers reconcile` reads it, the
+    newest push of the address to a target when it is a suppression (it keeps the erased person off that
+    list, _known_addresses_to_list). Every other failed push of the address forgets it (found in review: a
+    failed removal from a list kept the erased person's address for 30 days, read by nothing)."""
+    newest = select(func.max(ProviderSync.id)).where(ProviderSync.address_hash == digest).group_by(ProviderSync.target)
+    read_by_reconcile = select(ProviderSync.id).where(ProviderSync.id.in_(newest), ProviderSync.action == SUPPRESS)
+    db.session.execute(
+        update(ProviderSync)
+        .where(
+            ProviderSync.address_hash == digest,
+            ProviderSync.status == "failed",
+            ProviderSync.email.is_not(None),
+            ProviderSync.id.not_in(read_by_reconcile),
+        )
+        .values(email=None)
+    )
 
 
 # --- providers reconcile
