@@ -286,6 +286,10 @@ def test_export_says_what_providers_and_browsers_told_about_the_person(api, clie
     preferences = api.post("/links", {"recipient_id": "cust-1", "topic": "newsletter"}).get_json()["preferences_url"]
     assert client.get(preferences.removeprefix("https://prefs.example.com"), headers={"Sec-GPC": "1"}).status_code == 200
 
-    after = api.get("/recipients/cust-1/export").get_json()["recipient"]
+    exported = api.get("/recipients/cust-1/export").get_json()
+    after = exported["recipient"]
+    assert [(r["provider"], r["kind"], r["outcome"]) for r in exported["provider_reports"]] == [
+        ("postmark", "hard_bounce", "applied")
+    ]
     assert after["email_undeliverable"]["provider"] == "postmark"
     assert after["email_undeliverable"]["reported_at"] and after["do_not_sell_or_share_at"]

@@ -361,3 +361,11 @@ def test_a_message_goes_only_to_an_address_its_recipient_still_holds(app, api, s
     queue(app, key="cust-2", to="bob@example.com")  # the next message is sent as ever
     deliver(app)
     assert [message["To"] for message in smtp_server.messages] == ["bob@example.com"]
+
+
+def test_the_export_lists_the_mails_sent_to_the_person_without_their_text(app, api, smtp_server):  # noqa: F811
+    queue(app)
+    deliver(app)
+    exported = api.get("/recipients/cust-1/export").get_json()
+    assert [(m["template"], m["state"], m["attempts"]) for m in exported["mails"]] == [("preference_link", "sent", 1)]
+    assert "TOKEN" not in str(exported["mails"])

@@ -455,3 +455,12 @@ def test_an_erasure_forgets_the_address_of_every_failed_push_reconcile_does_not_
     assert kept == []
     for name in TARGETS:  # the erasure's own push went to every target and keeps nothing either
         assert stand_ins[name].changes()[-1] == ("add", ann)
+
+
+def test_the_export_lists_the_pushes_of_the_person_s_address(app, api, ann, stand_ins):  # noqa: F811
+    stop_email(api)
+    deliver_all(app)
+    pushes = api.get("/recipients/cust-1/export").get_json()["provider_pushes"]
+    assert sorted((p["target"], p["action"], p["state"]) for p in pushes) == [
+        (name, "suppress", "done") for name in sorted(TARGETS)
+    ]

@@ -466,6 +466,7 @@ def test_the_client_s_system_vouching_for_a_form_address_brings_the_defaults(
     Visitor(app).submit("lena@example.com")
     [lena] = api.get("/recipients?email=lena@example.com").get_json()["recipients"]
     assert api.check("newsletter", "email", recipient_id=lena["id"])["reason"] == "no_consent"
+    assert api.get(f"/recipients/{lena['id']}/export").get_json()["recipient"]["awaiting_confirmation"] is True
     if vouch == "put":
         assert api.put(f"/recipients/{lena['id']}", {"locale": "de"}).status_code == 200
     elif vouch == "import":
@@ -477,6 +478,7 @@ def test_the_client_s_system_vouching_for_a_form_address_brings_the_defaults(
         assert api.post("/topics", {"key": "tips", "name": "Tips", "channels": ["email"]}).status_code == 201
         assert api.post("/subscriptions", body).status_code == 200
     assert api.check("newsletter", "email", recipient_id=lena["id"])["reason"] == "default"
+    assert api.get(f"/recipients/{lena['id']}/export").get_json()["recipient"]["awaiting_confirmation"] is False
 
 
 # --- an address typed on a form, never confirmed, and the client's own system ---------------------------------

@@ -174,6 +174,17 @@ EXPORT = {
     "suppressed": {"email": False, "phone": False},
     "events": [CREATED_EVENT, UNSUBSCRIBED_EVENT],
     "consents": [],  # CONSENTS["consents"] below, for a person who opted in
+    "provider_reports": [],
+    "provider_pushes": [],
+    "mails": [
+        {
+            "template": "preference_link",
+            "state": "sent",
+            "attempts": 1,
+            "created_at": "2026-11-30T09:12:03.118201+00:00",
+            "updated_at": "2026-11-30T09:12:04.002613+00:00",
+        }
+    ],
 }
 
 # --- topics ---------------------------------------------------------------------------------------------

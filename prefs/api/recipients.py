@@ -226,7 +226,8 @@ def export(recipient_id):
 
     Everything held about the person, machine-readable, for a data-portability or access request (GDPR
     Art. 15 and 20): contact details, preferences, stored choices, whether their addresses are suppressed,
-    every consent event, and the consent records (as `GET …/consents` gives them).
+    every consent event, the consent records (as `GET …/consents` gives them), what mail providers reported
+    about their email address, the pushes of it to the providers' lists, and the mails prefs sent them.
     """
     return export_recipient(runtime(), recipient_id, current_app.config["PREFS_BRAND"].name)
 

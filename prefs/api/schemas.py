@@ -715,6 +715,19 @@ class ExportSchema(Schema):
     suppressed = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
     events = fields.List(fields.Nested(EventSchema), required=True)
     consents = fields.List(fields.Dict(), required=True, metadata={"description": "The consent records (as `…/consents`)."})
+    provider_reports = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "What mail providers reported about the email address (bounces, complaints, unsubscribes)."},
+    )
+    provider_pushes = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "Each push of the address to a mail provider's list, or its removal."},
+    )
+    mails = fields.List(
+        fields.Dict(), required=True, metadata={"description": "The mails prefs sent or queued to the person (no message kept)."}
+    )
 
 
 class EventPageQuerySchema(StrictSchema):

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from ..deps import Deps
 from ..errors import PrefsError
 from ..extensions import db
-from ..models import Choice, ConsentEvent, Recipient, utcnow
+from ..models import Choice, ConsentEvent, OutboundMail, ProviderEvent, ProviderSync, Recipient, utcnow
 from ..suppression import AddressHasher
 from .consent_records import consent_records
 from .events import ChangeContext, record_event
@@ -52,6 +52,8 @@ def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dic
             if dead is None
             else {"provider": dead.provider, "code": dead.code, "reported_at": _iso(dead.reported_at)},
             "do_not_sell_or_share_at": _iso(recipient.do_not_sell_at),
+            # Made by a signup nobody has confirmed yet: no topic's default applies (decision.gets_default).
+            "awaiting_confirmation": recipient.awaiting_confirmation,
             "created_at": _iso(recipient.created_at),
             "updated_at": _iso(recipient.updated_at),
         },
@@ -63,6 +65,53 @@ def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dic
         "suppressed": {kind: digest in suppressed for kind, digest in hashes.items()},
         "events": [event_to_dict(event) for event in events],
         "consents": consent_records(deps, recipient, controller),
+        **_what_prefs_exchanged(recipient),
+    }
+
+
+def _what_prefs_exchanged(recipient: Recipient) -> dict[str, list[dict[str, Any]]]:
+    """What mail providers reported about the person's email address, what prefs pushed to their lists, and
+    the mails prefs sent them (found in review: "everything held" left these out)."""
+    reports: list[ProviderEvent] = []
+    if recipient.email_hash:
+        reports = list(
+            db.session.execute(
+                select(ProviderEvent)
+                .where(ProviderEvent.address_hash == recipient.email_hash)
+                .order_by(ProviderEvent.received_at)
+            ).scalars()
+        )
+    pushes = db.session.execute(
+        select(ProviderSync).where(ProviderSync.recipient_id == recipient.id).order_by(ProviderSync.id)
+    ).scalars()
+    mails = db.session.execute(
+        select(OutboundMail).where(OutboundMail.ordering_key == recipient.id).order_by(OutboundMail.id)
+    ).scalars()
+    return {
+        "provider_reports": [
+            {"provider": r.provider, "kind": r.kind, "outcome": r.outcome, "received_at": _iso(r.received_at)} for r in reports
+        ],
+        "provider_pushes": [
+            {
+                "target": p.target,
+                "action": p.action,
+                "state": p.status,
+                "attempts": p.attempts,
+                "created_at": _iso(p.created_at),
+                "updated_at": _iso(p.updated_at),
+            }
+            for p in pushes
+        ],  # fmt: skip
+        "mails": [
+            {
+                "template": m.template,
+                "state": m.status,
+                "attempts": m.attempts,
+                "created_at": _iso(m.created_at),
+                "updated_at": _iso(m.updated_at),
+            }
+            for m in mails
+        ],  # fmt: skip
     }
 
 
