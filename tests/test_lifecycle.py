@@ -293,3 +293,15 @@ def test_export_says_what_providers_and_browsers_told_about_the_person(api, clie
     ]
     assert after["email_undeliverable"]["provider"] == "postmark"
     assert after["email_undeliverable"]["reported_at"] and after["do_not_sell_or_share_at"]
+
+
+@pytest.mark.parametrize("settings_override", [PROVIDER_SETTINGS])
+def test_the_export_holds_no_report_about_the_address_from_before_its_holder_had_it(api, client, newsletter, person):
+    """A provider's report is about an address: the one made while Ann held it is not Bob's, who holds it now
+    (found in review: his export listed it)."""
+    bounced = client.post("/webhooks/providers/postmark", json=postmark_bounce("ann@example.com"), headers=postmark_auth())
+    assert bounced.status_code == 200, bounced.data
+    assert len(api.get("/recipients/cust-1/export").get_json()["provider_reports"]) == 1
+    assert api.put("/recipients/cust-1", {"email": "ann.new@example.com"}).status_code == 200
+    assert api.put("/recipients/bob", {"email": "ann@example.com"}).status_code == 201
+    assert api.get("/recipients/bob/export").get_json()["provider_reports"] == []

@@ -194,6 +194,36 @@ def test_the_staff_sessions_migration_goes_up_and_down_keeping_accounts(empty_da
             db.engine.dispose()
 
 
+def test_the_migrations_that_rebuild_recipients_keep_every_choice_going_down_and_up(empty_database):
+    """On SQLite a batch migration rebuilds `recipients`, and with foreign keys on, dropping the old table
+    deleted every choice (ON DELETE CASCADE: found in review, going down past 0021)."""
+    app = create_app({**BASE_SETTINGS, "PREFS_DATABASE_URL": empty_database})
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO recipients (id, status, awaiting_confirmation, created_at, updated_at)"
+                        " VALUES ('ann', 'active', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+                connection.execute(text("INSERT INTO choices (recipient_pk, topic, channel, subscribed, with_evidence, updated_at)"
+                                        " SELECT pk, '*', 'email', false, false, CURRENT_TIMESTAMP FROM recipients"))  # fmt: skip
+            downgrade(revision="0020")
+            upgrade()
+            with db.engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM choices")).scalar_one() == 1
+                foreign_keys = (
+                    connection.exec_driver_sql("PRAGMA foreign_keys").scalar() if db.engine.dialect.name == "sqlite" else 1
+                )
+            assert foreign_keys == 1  # on again for the app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def api_call(site: str, key: str, method: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(site + path, method=method, data=json.dumps(body).encode() if body else None,
                                      headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip

@@ -770,3 +770,22 @@ def test_a_confirmation_still_queued_when_its_address_is_taken_is_not_sent(api, 
     Visitor(app).submit(FORM_ADDRESS)
     assert api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code == 200
     assert mailed_to(app, smtp_server) == []
+
+
+def test_erasing_the_customer_leaves_what_the_signup_s_record_held_after_the_release(api, app, newsletter, form, smtp_server):  # noqa: F811
+    """The client wrote the signup's record afterwards (another person's address, an opt-in with evidence):
+    the customer's erasure stripped all of it (found in review). It forgets what the record held until the
+    release only."""
+    Visitor(app, ip="198.51.100.62").submit(FORM_ADDRESS)
+    holder = holder_of(app, FORM_ADDRESS)
+    assert api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code == 201
+    assert api.put(f"/recipients/{holder}", {"email": "bob@example.com"}).status_code == 200
+    evidence = {"collected_at": "2026-11-30T10:00:00Z", "source": "Bob phoned us"}
+    change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": evidence}
+    assert api.patch(f"/recipients/{holder}/preferences", change).status_code == 200
+
+    assert api.delete("/recipients/cust-1").status_code == 204
+    history = str(api.get(f"/recipients/{holder}/events").get_json())
+    assert FORM_ADDRESS not in history and "198.51.100.62" not in history
+    assert "bob@example.com" in history and "Bob phoned us" in history
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == "bob@example.com"

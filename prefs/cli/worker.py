@@ -78,26 +78,30 @@ class Worker:
     def run_once(self) -> int:
         """One round; returns how much it did (messages fanned out + attempts made)."""
         fanned = unit_of_work(lambda: fan_out(self.clock(), sync_targets=tuple(self.sync_clients)))
-        recorded = unit_of_work(self._deliver_in_one_transaction) if self.postgres else self._deliver_outside_the_write_lock()
+        recorded = (
+            unit_of_work(self._deliver_in_one_transaction, sends=True)
+            if self.postgres
+            else self._deliver_outside_the_write_lock()
+        )
         done = fanned
         if recorded is not None:
             count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
-            done += recorded.delivered + recorded.retried + recorded.failed
+            done += recorded.done
         mailed = self._mail_round() if self.smtp is not None else None
         if mailed is not None:
             count_deliveries("email", mailed.delivered, mailed.retried, mailed.failed)
-            done += mailed.delivered + mailed.retried + mailed.failed
+            done += mailed.done  # a round that only cancelled mail did something: --once goes on
         synced = self._sync_round() if self.sync_clients else None
         if synced is not None:
             count_deliveries("sync", synced.delivered, synced.retried, synced.failed)
-            done += synced.delivered + synced.retried + synced.failed
+            done += synced.done
         return done
 
     def _mail_round(self) -> Recorded | None:
         """The due emails, sent and recorded: on PostgreSQL in one transaction holding their row locks; on
         SQLite the claim is a plain read and only the record takes the write lock."""
         if self.postgres:
-            return unit_of_work(self._mail_in_one_transaction)
+            return unit_of_work(self._mail_in_one_transaction, sends=True)
         now = self.clock()
         try:
             mails = claim_due_mails(now, self.batch)
@@ -127,7 +131,7 @@ class Worker:
         if not limits:
             return None
         if self.postgres:
-            pushes, recorded = unit_of_work(lambda: self._push_in_one_transaction(now, limits))
+            pushes, recorded = unit_of_work(lambda: self._push_in_one_transaction(now, limits), sends=True)
         else:
             try:
                 pushes = claim_due_pushes(now, limits)

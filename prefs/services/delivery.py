@@ -172,11 +172,17 @@ def send_all(
 @dataclass(frozen=True)
 class Recorded:
     """How a batch of attempts ended: delivered, to be retried, or failed for good (the worker counts them
-    once the record is committed)."""
+    once the record is committed); and the messages cancelled unsent (mail to an address its recipient gave
+    up, services/mail_delivery.py), work done all the same."""
 
     delivered: int
     retried: int
     failed: int
+    cancelled: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.delivered + self.retried + self.failed + self.cancelled
 
 
 def record(

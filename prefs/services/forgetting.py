@@ -1,6 +1,6 @@
 """What prefs forgets of a recipient whose personal data must go (services/lifecycle.py): the erased person's,
-and that of every unconfirmed signup whose address their record took (services/recipients.py,
-release_address), whose history holds that address and the IP of whoever typed it."""
+and what every unconfirmed signup whose address their record took (services/recipients.py, release_address)
+held until then: that address, and the IP of whoever typed it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
-from ..models import ConsentEvent, ConsentRequest
+from ..models import ConsentEvent, ConsentRequest, Recipient
 from .insights import forget_message_ids
 from .mail import cancel_mail_to
+from .recipients import release_reason
 
 # Erasure keeps the fact of each event (kind, time, actor type, topic, channel, the choice's before and
 # after) and nothing typed by a person: reasons, evidence wording and sources, message ids and import file
@@ -34,14 +35,37 @@ def forget_personal_data(recipient_id: str, why: str) -> None:
     cancel_mail_to(recipient_id, why)  # queued mail (a confirmation, a preference link) must not reach them
 
 
+def forget_taken_signups(taker_id: str) -> None:
+    """The taker is erased: each signup whose address its record took forgets what it held until that release,
+    its events up to the release's and its consent requests made before it. What that record holds since is
+    someone else's (the client may have written it since: found in review, all of it went). Mail it had
+    queued is never sent: its recipient no longer holds the address (services/mail_delivery.py)."""
+    reasons = [release_reason(name, taker_id) for name in ("email", "phone")]
+    signups = db.session.execute(select(Recipient.id).where(Recipient.address_taken_by == taker_id)).scalars().all()
+    for signup in signups:
+        release = db.session.execute(
+            select(ConsentEvent.id, ConsentEvent.at)
+            .where(ConsentEvent.recipient_id == signup, ConsentEvent.kind == "contact_changed", ConsentEvent.reason.in_(reasons))
+            .order_by(ConsentEvent.id.desc())
+            .limit(1)
+        ).first()
+        if release is None:  # the signup was erased itself since: nothing of it is left to forget
+            continue
+        strip_events(signup, through=release.id)
+        db.session.execute(
+            delete(ConsentRequest).where(ConsentRequest.recipient_id == signup, ConsentRequest.requested_at <= release.at)
+        )
+
+
 def forget_requests(recipient_id: str) -> None:
     """The recipient's pending and past consent requests (their evidence holds IP and user agent) go."""
     db.session.execute(delete(ConsentRequest).where(ConsentRequest.recipient_id == recipient_id))
 
 
-def strip_events(recipient_id: str) -> None:
+def strip_events(recipient_id: str, through: int | None = None) -> None:
     """Keep the history's shape (when, what kind, which actor type, which topic) but none of the person's
-    data and no free text."""
+    data and no free text; with `through`, of the events up to that id only."""
+    up_to = [] if through is None else [ConsentEvent.id <= through]
     events = db.session.execute(
         select(
             ConsentEvent.id,
@@ -52,7 +76,7 @@ def strip_events(recipient_id: str) -> None:
             ConsentEvent.evidence,
             ConsentEvent.before,
             ConsentEvent.after,
-        ).where(ConsentEvent.recipient_id == recipient_id)
+        ).where(ConsentEvent.recipient_id == recipient_id, *up_to)
     ).all()
     for event_id, kind, actor, actor_id, reason, evidence, before, after in events:
         values: dict[str, Any] = {}

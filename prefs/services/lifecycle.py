@@ -14,7 +14,7 @@ from ..models import Choice, ConsentEvent, OutboundMail, ProviderEvent, Provider
 from ..suppression import AddressHasher
 from .consent_records import consent_records
 from .events import ChangeContext, record_event
-from .forgetting import forget_personal_data
+from .forgetting import CONTACT_KINDS, forget_personal_data, forget_taken_signups
 from .preferences import preference_matrix
 from .provider_events import undeliverable_mark
 from .provider_sync import forget_unneeded_failed_pushes
@@ -26,9 +26,11 @@ def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dic
     """Everything held about the person, as JSON-ready data, their consent records (SPEC §14) included;
     `controller` is the brand's name. Raises PrefsError(not_found)."""
     recipient = readable_recipient(recipient_id)
-    events = db.session.execute(
-        select(ConsentEvent).where(ConsentEvent.recipient_id == recipient.id).order_by(ConsentEvent.id)
-    ).scalars()
+    events = list(
+        db.session.execute(
+            select(ConsentEvent).where(ConsentEvent.recipient_id == recipient.id).order_by(ConsentEvent.id)
+        ).scalars()
+    )
     choices = db.session.execute(
         select(Choice).where(Choice.recipient_pk == recipient.pk).order_by(Choice.topic, Choice.channel)
     ).scalars()
@@ -65,19 +67,28 @@ def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dic
         "suppressed": {kind: digest in suppressed for kind, digest in hashes.items()},
         "events": [event_to_dict(event) for event in events],
         "consents": consent_records(deps, recipient, controller),
-        **_what_prefs_exchanged(recipient),
+        **_what_prefs_exchanged(recipient, _email_held_since(recipient, events)),
     }
 
 
-def _what_prefs_exchanged(recipient: Recipient) -> dict[str, list[dict[str, Any]]]:
-    """What mail providers reported about the person's email address, what prefs pushed to their lists, and
-    the mails prefs sent them (found in review: "everything held" left these out)."""
+def _email_held_since(recipient: Recipient, events: list[ConsentEvent]) -> datetime:
+    """When the recipient got the email address it holds: the last contact event that gave it."""
+    for event in reversed(events):
+        if event.kind in CONTACT_KINDS and isinstance(event.after, dict) and event.after.get("email") == recipient.email:
+            return event.at
+    return recipient.created_at
+
+
+def _what_prefs_exchanged(recipient: Recipient, email_since: datetime) -> dict[str, list[dict[str, Any]]]:
+    """What mail providers reported about the person's email address while they held it (reports about it
+    before belong to its earlier holder: found in review), what prefs pushed to their lists, and the mails
+    prefs sent them (found in review: "everything held" left these out)."""
     reports: list[ProviderEvent] = []
     if recipient.email_hash:
         reports = list(
             db.session.execute(
                 select(ProviderEvent)
-                .where(ProviderEvent.address_hash == recipient.email_hash)
+                .where(ProviderEvent.address_hash == recipient.email_hash, ProviderEvent.received_at >= email_since)
                 .order_by(ProviderEvent.received_at)
             ).scalars()
         )
@@ -130,8 +141,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
     # texted STOP keeps that source (suppress never replaces one), so its next holder gets no texts either.
     if locked.email:
         suppress(address_hash, "email", locked.email, "erasure")
-    if locked.email_hash:
-        forget_unneeded_failed_pushes(locked.email_hash)
+    forget_unneeded_failed_pushes(locked.id, locked.email_hash)
     if locked.phone:
         suppress(address_hash, "phone", locked.phone, "erasure")
     db.session.execute(delete(Choice).where(Choice.recipient_pk == locked.pk))
@@ -151,10 +161,7 @@ def erase_recipient(address_hash: AddressHasher, recipient_id: str, context: Cha
         )  # fmt: skip
     )
     forget_personal_data(locked.id, "the recipient was erased")
-    # Unconfirmed signups whose address this person's record took (services/recipients.py, release_address):
-    # their history holds that address, and the IP of whoever typed it.
-    for signup in db.session.execute(select(Recipient.id).where(Recipient.address_taken_by == locked.id)).scalars():
-        forget_personal_data(signup, "its address went to a recipient since erased")
+    forget_taken_signups(locked.id)  # their history held this person's address until it was taken
     # Who erased is kept; the reason is not: it is free text about the erased person like any other.
     record_event(ChangeContext(context.actor), locked.id, "erased", before=locked.status, after="erased")
     return True

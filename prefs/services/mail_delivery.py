@@ -113,4 +113,4 @@ def record_mails(
     sql.many(OUTBOUND_MAIL_RETRY, retries)
     sql.many(OUTBOUND_MAIL_FAILED, failed)
     sql.many(OUTBOUND_MAIL_CANCELLED, cancelled)
-    return Recorded(len(sent), len(retries), len(failed))
+    return Recorded(len(sent), len(retries), len(failed), len(cancelled))

@@ -228,23 +228,26 @@ def sync_receipts(recipient_id: str) -> dict[str, Receipt]:
     return {row.target: _receipt(row) for row in rows}
 
 
-def forget_unneeded_failed_pushes(digest: str) -> None:
-    """Erasure: a push that failed for good keeps its address only where `providers reconcile` reads it, the
-    newest push of the address to a target when it is a suppression (it keeps the erased person off that
-    list, _known_addresses_to_list). Every other failed push of the address forgets it (found in review: a
-    failed removal from a list kept the erased person's address for 30 days, read by nothing)."""
-    newest = select(func.max(ProviderSync.id)).where(ProviderSync.address_hash == digest).group_by(ProviderSync.target)
-    read_by_reconcile = select(ProviderSync.id).where(ProviderSync.id.in_(newest), ProviderSync.action == SUPPRESS)
-    db.session.execute(
-        update(ProviderSync)
-        .where(
-            ProviderSync.address_hash == digest,
-            ProviderSync.status == "failed",
-            ProviderSync.email.is_not(None),
-            ProviderSync.id.not_in(read_by_reconcile),
+def forget_unneeded_failed_pushes(recipient_id: str, digest: str | None) -> None:
+    """Erasure of the recipient whose email address has hash `digest`: a push that failed for good keeps its
+    address only where `providers reconcile` reads it, the newest push of the address to a target when it is
+    a suppression (it keeps the erased person off that list, _known_addresses_to_list). Every other failed
+    push of that address, or of an address the recipient held before, forgets it (found in review: a failed
+    removal from a list kept the erased person's address for 30 days, read by nothing)."""
+    former = select(ProviderSync.address_hash).where(ProviderSync.recipient_id == recipient_id).distinct()
+    for address_hash in {*db.session.execute(former).scalars(), digest} - {None}:
+        newest = select(func.max(ProviderSync.id)).where(ProviderSync.address_hash == address_hash).group_by(ProviderSync.target)
+        read_by_reconcile = select(ProviderSync.id).where(ProviderSync.id.in_(newest), ProviderSync.action == SUPPRESS)
+        db.session.execute(
+            update(ProviderSync)
+            .where(
+                ProviderSync.address_hash == address_hash,
+                ProviderSync.status == "failed",
+                ProviderSync.email.is_not(None),
+                ProviderSync.id.not_in(read_by_reconcile),
+            )
+            .values(email=None)
         )
-        .values(email=None)
-    )
 
 
 # --- providers reconcile

@@ -233,9 +233,14 @@ def release_address(sql: DriverSql, release: Release, taker_id: str, now: dateti
     return bool(sql.rows(_RELEASE[release.name], (sql.time(now), taker_id, release.holder_id, release.address)))
 
 
+def release_reason(name: str, taker_id: str) -> str:
+    """The reason of a release's event, by which the taker's erasure finds it (services/forgetting.py)."""
+    return f"{name} taken by {taker_id}: this sign-up was never confirmed"
+
+
 def record_release(context: ChangeContext, release: Release, taker_id: str, sql: DriverSql | None = None) -> None:
     """The holder's event for a release, written by the writer who took the address, saying who took it."""
-    why = f"{release.name} taken by {taker_id}: this sign-up was never confirmed"
+    why = release_reason(release.name, taker_id)
     before, after = {release.name: release.address}, {release.name: None}
     record_event(replace(context, reason=why), release.holder_id, "contact_changed", before=before, after=after, sql=sql)
 
