@@ -52,8 +52,10 @@ class Recipient(Model):
     # topic's default applies to it until the person confirms (decision.gets_default).
     awaiting_confirmation: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The recipient that took this one's address while it awaited confirmation (services/recipients.py,
-    # release_address): that recipient's erasure forgets this one's history too, which held the address.
+    # release_address), and the event that says so: that recipient's erasure forgets what this one held up
+    # to that event, the address among it (services/forgetting.py).
     address_taken_by: Mapped[str | None] = mapped_column(String(128))
+    address_taken_at_event: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

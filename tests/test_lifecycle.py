@@ -305,3 +305,7 @@ def test_the_export_holds_no_report_about_the_address_from_before_its_holder_had
     assert api.put("/recipients/cust-1", {"email": "ann.new@example.com"}).status_code == 200
     assert api.put("/recipients/bob", {"email": "ann@example.com"}).status_code == 201
     assert api.get("/recipients/bob/export").get_json()["provider_reports"] == []
+    # Ann takes it back: the report made while she held it before is hers again (found in review: it went).
+    assert api.put("/recipients/bob", {"email": "bob@example.com"}).status_code == 200
+    assert api.put("/recipients/cust-1", {"email": "ann@example.com"}).status_code == 200
+    assert len(api.get("/recipients/cust-1/export").get_json()["provider_reports"]) == 1

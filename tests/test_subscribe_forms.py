@@ -761,7 +761,8 @@ def test_erasing_the_customer_forgets_the_signup_whose_address_it_took(api, app,
     assert FORM_ADDRESS not in history and "198.51.100.61" not in history and BROWSER not in history, history
     assert [e["kind"] for e in api.get(f"/recipients/{holder}/events").get_json()["events"]].count("consent_requested") == 1
     assert count(app, ConsentRequest, ConsentRequest.recipient_id == holder) == 0
-    assert mailed_to(app, smtp_server) == []  # the confirmation queued for the signup is cancelled with it
+    assert count(app, OutboxMessage, OutboxMessage.kind == "email") == 0  # its queued confirmation, the address in it
+    assert mailed_to(app, smtp_server) == []
 
 
 def test_a_confirmation_still_queued_when_its_address_is_taken_is_not_sent(api, app, form, smtp_server):  # noqa: F811
@@ -772,10 +773,17 @@ def test_a_confirmation_still_queued_when_its_address_is_taken_is_not_sent(api, 
     assert mailed_to(app, smtp_server) == []
 
 
-def test_erasing_the_customer_leaves_what_the_signup_s_record_held_after_the_release(api, app, newsletter, form, smtp_server):  # noqa: F811
-    """The client wrote the signup's record afterwards (another person's address, an opt-in with evidence):
-    the customer's erasure stripped all of it (found in review). It forgets what the record held until the
-    release only."""
+def test_erasing_the_customer_leaves_what_the_signup_s_record_held_after_the_release(
+    api,
+    app,
+    newsletter,
+    form,
+    smtp_server,  # noqa: F811
+    console,
+):
+    """The client wrote the signup's record afterwards (another person's address, an opt-in with evidence, a
+    staff edit whose reason happens to read like the release's): the customer's erasure stripped all of it
+    (found in review, twice). It forgets what the record held until the release only."""
     Visitor(app, ip="198.51.100.62").submit(FORM_ADDRESS)
     holder = holder_of(app, FORM_ADDRESS)
     assert api.put("/recipients/cust-1", {"email": FORM_ADDRESS}).status_code == 201
@@ -783,9 +791,13 @@ def test_erasing_the_customer_leaves_what_the_signup_s_record_held_after_the_rel
     evidence = {"collected_at": "2026-11-30T10:00:00Z", "source": "Bob phoned us"}
     change = {"changes": [{"topic": "newsletter", "channel": "email", "subscribed": True}], "evidence": evidence}
     assert api.patch(f"/recipients/{holder}/preferences", change).status_code == 200
+    page = f"/console/recipients/{holder}"
+    lookalike = "email taken by cust-1: this sign-up was never confirmed"
+    edited = console("agent").submit(page, page + "/contact", {"email": "bob2@example.com", "reason": lookalike})
+    assert edited.status_code == 303
 
     assert api.delete("/recipients/cust-1").status_code == 204
     history = str(api.get(f"/recipients/{holder}/events").get_json())
     assert FORM_ADDRESS not in history and "198.51.100.62" not in history
-    assert "bob@example.com" in history and "Bob phoned us" in history
-    assert api.get(f"/recipients/{holder}").get_json()["email"] == "bob@example.com"
+    assert "bob@example.com" in history and "Bob phoned us" in history and "bob2@example.com" in history
+    assert api.get(f"/recipients/{holder}").get_json()["email"] == "bob2@example.com"

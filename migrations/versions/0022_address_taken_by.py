@@ -2,8 +2,8 @@
 
 When the client's own system gives its customer an address an unconfirmed signup held, the signup's history
 still holds that address (and the IP and user agent of whoever typed it): data about the customer, which the
-customer's erasure must reach. The signup remembers who took its address; erasure forgets such signups too.
-The index holds only the few signups whose address was taken.
+customer's erasure must reach. The signup remembers who took its address and the event that says so; the
+taker's erasure forgets what the signup held up to that event. The index holds only the few such signups.
 
 Revision ID: 0022
 Revises: 0021
@@ -24,6 +24,7 @@ TAKEN = sa.text("address_taken_by IS NOT NULL")
 def upgrade():
     with op.batch_alter_table("recipients") as batch_op:
         batch_op.add_column(sa.Column("address_taken_by", sa.String(128), nullable=True))
+        batch_op.add_column(sa.Column("address_taken_at_event", sa.BigInteger(), nullable=True))
     op.create_index(
         "ix_recipients_address_taken_by", "recipients", ["address_taken_by"], postgresql_where=TAKEN, sqlite_where=TAKEN
     )
@@ -32,4 +33,5 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_recipients_address_taken_by", table_name="recipients")
     with op.batch_alter_table("recipients") as batch_op:
+        batch_op.drop_column("address_taken_at_event")
         batch_op.drop_column("address_taken_by")

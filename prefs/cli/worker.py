@@ -78,11 +78,7 @@ class Worker:
     def run_once(self) -> int:
         """One round; returns how much it did (messages fanned out + attempts made)."""
         fanned = unit_of_work(lambda: fan_out(self.clock(), sync_targets=tuple(self.sync_clients)))
-        recorded = (
-            unit_of_work(self._deliver_in_one_transaction, sends=True)
-            if self.postgres
-            else self._deliver_outside_the_write_lock()
-        )
+        recorded = unit_of_work(self._deliver_in_one_transaction) if self.postgres else self._deliver_outside_the_write_lock()
         done = fanned
         if recorded is not None:
             count_deliveries("webhook", recorded.delivered, recorded.retried, recorded.failed)  # committed: count them
@@ -101,7 +97,7 @@ class Worker:
         """The due emails, sent and recorded: on PostgreSQL in one transaction holding their row locks; on
         SQLite the claim is a plain read and only the record takes the write lock."""
         if self.postgres:
-            return unit_of_work(self._mail_in_one_transaction, sends=True)
+            return unit_of_work(self._mail_in_one_transaction)
         now = self.clock()
         try:
             mails = claim_due_mails(now, self.batch)
@@ -131,7 +127,7 @@ class Worker:
         if not limits:
             return None
         if self.postgres:
-            pushes, recorded = unit_of_work(lambda: self._push_in_one_transaction(now, limits), sends=True)
+            pushes, recorded = unit_of_work(lambda: self._push_in_one_transaction(now, limits))
         else:
             try:
                 pushes = claim_due_pushes(now, limits)

@@ -68,6 +68,11 @@ RELEASE_UNVOUCHED_PHONE = (
     f" WHERE r.id = ? AND r.phone = ? AND {_UNVOUCHED}"
     " RETURNING pk"
 )
+# A release's event is the holder's newest: its id, for the taker's erasure (services/forgetting.py).
+MARK_RELEASE_EVENT = (
+    "UPDATE recipients SET address_taken_at_event = (SELECT max(e.id) FROM consent_events e WHERE e.recipient_id = ?)"
+    " WHERE id = ?"
+)
 # Import: a new recipient.
 INSERT_RECIPIENT = (
     "INSERT INTO recipients (id, status, email, phone, locale, time_zone, email_hash, phone_hash, created_at, updated_at)"

@@ -25,15 +25,15 @@ from .write_gate import gate
 T = TypeVar("T")
 
 
-def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use", *, sends: bool = False) -> T:
+def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use") -> T:
     """Run `operation` and commit. Retries once when a concurrent writer won a unique-key race, or when
     PostgreSQL ended a deadlock by rolling this transaction back (two writers locking the same two people in
     opposite orders: a PUT taking an address from another recipient, an import): nothing of it was written.
 
     The retry reads the winner's rows and so takes the ordinary path (an update, or a clean 409); should
     it lose a key race again, PrefsError(`conflict`) is raised. Raises PrefsError from the operation, rolled back.
-    `sends`: the operation acts outside the database too (the worker's rounds that post, mail or push in
-    their transaction), so a deadlock victim is not run again at once: that would send twice.
+    (The worker's rounds that post, mail or push inside their transaction run again too: what they sent
+    before the rollback is still due either way, and goes again, as at-least-once delivery allows.)
     """
     for attempt in (1, 2):
         try:
@@ -47,7 +47,7 @@ def unit_of_work(operation: Callable[[], T], conflict: str = "address_in_use", *
                 raise PrefsError(conflict, "A concurrent change got there first; try again.") from None
         except BaseException as error:
             db.session.rollback()
-            if attempt == 2 or sends or not _deadlock_victim(error):
+            if attempt == 2 or not _deadlock_victim(error):
                 raise
     raise AssertionError("unreachable")
 

@@ -12,7 +12,6 @@ from ..extensions import db
 from ..models import ConsentEvent, ConsentRequest, Recipient
 from .insights import forget_message_ids
 from .mail import cancel_mail_to
-from .recipients import release_reason
 
 # Erasure keeps the fact of each event (kind, time, actor type, topic, channel, the choice's before and
 # after) and nothing typed by a person: reasons, evidence wording and sources, message ids and import file
@@ -36,25 +35,20 @@ def forget_personal_data(recipient_id: str, why: str) -> None:
 
 
 def forget_taken_signups(taker_id: str) -> None:
-    """The taker is erased: each signup whose address its record took forgets what it held until that release,
-    its events up to the release's and its consent requests made before it. What that record holds since is
-    someone else's (the client may have written it since: found in review, all of it went). Mail it had
-    queued is never sent: its recipient no longer holds the address (services/mail_delivery.py)."""
-    reasons = [release_reason(name, taker_id) for name in ("email", "phone")]
-    signups = db.session.execute(select(Recipient.id).where(Recipient.address_taken_by == taker_id)).scalars().all()
-    for signup in signups:
-        release = db.session.execute(
-            select(ConsentEvent.id, ConsentEvent.at)
-            .where(ConsentEvent.recipient_id == signup, ConsentEvent.kind == "contact_changed", ConsentEvent.reason.in_(reasons))
-            .order_by(ConsentEvent.id.desc())
-            .limit(1)
-        ).first()
-        if release is None:  # the signup was erased itself since: nothing of it is left to forget
-            continue
-        strip_events(signup, through=release.id)
+    """The taker is erased: each signup whose address its record took forgets what it held until that release:
+    its events up to the release's, its consent requests made and mail queued before it. What that record
+    holds since is someone else's (the client may have written it since: found in review, all of it went)."""
+    signups = db.session.execute(
+        select(Recipient.id, ConsentEvent.id, ConsentEvent.at)
+        .join(ConsentEvent, ConsentEvent.id == Recipient.address_taken_at_event)
+        .where(Recipient.address_taken_by == taker_id)
+    ).all()
+    for signup, release_event, released_at in signups:
+        strip_events(signup, through=release_event)
         db.session.execute(
-            delete(ConsentRequest).where(ConsentRequest.recipient_id == signup, ConsentRequest.requested_at <= release.at)
+            delete(ConsentRequest).where(ConsentRequest.recipient_id == signup, ConsentRequest.requested_at <= released_at)
         )
+        cancel_mail_to(signup, "its address went to a recipient since erased", queued_through=released_at)
 
 
 def forget_requests(recipient_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from ..deps import Deps
 from ..errors import PrefsError
@@ -67,28 +67,46 @@ def export_recipient(deps: Deps, recipient_id: str, controller: str = "") -> dic
         "suppressed": {kind: digest in suppressed for kind, digest in hashes.items()},
         "events": [event_to_dict(event) for event in events],
         "consents": consent_records(deps, recipient, controller),
-        **_what_prefs_exchanged(recipient, _email_held_since(recipient, events)),
+        **_what_prefs_exchanged(recipient, _times_holding_email(recipient, events)),
     }
 
 
-def _email_held_since(recipient: Recipient, events: list[ConsentEvent]) -> datetime:
-    """When the recipient got the email address it holds: the last contact event that gave it."""
-    for event in reversed(events):
-        if event.kind in CONTACT_KINDS and isinstance(event.after, dict) and event.after.get("email") == recipient.email:
-            return event.at
-    return recipient.created_at
+def _times_holding_email(recipient: Recipient, events: list[ConsentEvent]) -> list[tuple[datetime, datetime | None]]:
+    """(from, until) of each time the recipient held the email address it holds now (until None: still), from
+    the contact events that gave it and took it away (oldest first)."""
+    times: list[tuple[datetime, datetime | None]] = []
+    held_since: datetime | None = None
+    for event in events:
+        if event.kind not in CONTACT_KINDS or not isinstance(event.after, dict) or "email" not in event.after:
+            continue
+        if event.after["email"] == recipient.email and held_since is None:
+            held_since = event.at
+        elif event.after["email"] != recipient.email and held_since is not None:
+            times.append((held_since, event.at))
+            held_since = None
+    if held_since is not None:
+        times.append((held_since, None))
+    return times or [(recipient.created_at, None)]
 
 
-def _what_prefs_exchanged(recipient: Recipient, email_since: datetime) -> dict[str, list[dict[str, Any]]]:
+def _what_prefs_exchanged(
+    recipient: Recipient, times_holding_email: list[tuple[datetime, datetime | None]]
+) -> dict[str, list[dict[str, Any]]]:
     """What mail providers reported about the person's email address while they held it (reports about it
     before belong to its earlier holder: found in review), what prefs pushed to their lists, and the mails
     prefs sent them (found in review: "everything held" left these out)."""
     reports: list[ProviderEvent] = []
     if recipient.email_hash:
+        held = or_(
+            *(
+                and_(ProviderEvent.received_at >= since, *([] if until is None else [ProviderEvent.received_at < until]))
+                for since, until in times_holding_email
+            )
+        )
         reports = list(
             db.session.execute(
                 select(ProviderEvent)
-                .where(ProviderEvent.address_hash == recipient.email_hash, ProviderEvent.received_at >= email_since)
+                .where(ProviderEvent.address_hash == recipient.email_hash, held)
                 .order_by(ProviderEvent.received_at)
             ).scalars()
         )

@@ -182,19 +182,22 @@ def _environment(tag: str) -> Environment:
     return environment
 
 
-def cancel_mail_to(ordering_key: str, why: str) -> int:
+def cancel_mail_to(ordering_key: str, why: str, queued_through: datetime | None = None) -> int:
     """Nothing more is mailed to the person whose messages carry `ordering_key` (their recipient id): erased, or
     no longer holding the address (services/forgetting.py).
     Messages still in the outbox are deleted; those the worker took but has not sent yet become `cancelled`,
     keeping neither address nor message (like a sent or failed one, and pruned like them). A message the
     worker is sending at this very moment is not stopped: on PostgreSQL this waits for its row lock, and it
-    is then sent already. Returns how many were stopped."""
+    is then sent already. With `queued_through`, only messages queued by then (a message the worker took
+    later than that is left to its guard: mail_delivery.claim_due_mails). Returns how many were stopped."""
+    queued = [] if queued_through is None else [OutboxMessage.created_at <= queued_through]
+    taken = [] if queued_through is None else [OutboundMail.created_at <= queued_through]
     dropped = db.session.execute(
-        delete(OutboxMessage).where(OutboxMessage.kind == MAIL_KIND, OutboxMessage.ordering_key == ordering_key)
+        delete(OutboxMessage).where(OutboxMessage.kind == MAIL_KIND, OutboxMessage.ordering_key == ordering_key, *queued)
     )
     cancelled = db.session.execute(
         update(OutboundMail)
-        .where(OutboundMail.ordering_key == ordering_key, OutboundMail.status == "pending")
+        .where(OutboundMail.ordering_key == ordering_key, OutboundMail.status == "pending", *taken)
         .values(status="cancelled", payload=None, last_error=why, updated_at=utcnow())
     )
     return int(getattr(dropped, "rowcount", 0) or 0) + int(getattr(cancelled, "rowcount", 0) or 0)

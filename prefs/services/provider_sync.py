@@ -229,25 +229,23 @@ def sync_receipts(recipient_id: str) -> dict[str, Receipt]:
 
 
 def forget_unneeded_failed_pushes(recipient_id: str, digest: str | None) -> None:
-    """Erasure of the recipient whose email address has hash `digest`: a push that failed for good keeps its
-    address only where `providers reconcile` reads it, the newest push of the address to a target when it is
-    a suppression (it keeps the erased person off that list, _known_addresses_to_list). Every other failed
-    push of that address, or of an address the recipient held before, forgets it (found in review: a failed
-    removal from a list kept the erased person's address for 30 days, read by nothing)."""
-    former = select(ProviderSync.address_hash).where(ProviderSync.recipient_id == recipient_id).distinct()
-    for address_hash in {*db.session.execute(former).scalars(), digest} - {None}:
-        newest = select(func.max(ProviderSync.id)).where(ProviderSync.address_hash == address_hash).group_by(ProviderSync.target)
+    """Erasure of the recipient whose email address has hash `digest`: a failed push of that address keeps it
+    only where `providers reconcile` reads it, the newest push to a target when it is a suppression (it keeps
+    the erased person off that list: the erasure suppressed the address). Every other failed push of it, and
+    every failed push made for the recipient about an address they held before (which nothing suppresses on
+    their behalf), forgets it (found in review: a failed removal from a list kept the erased person's address
+    for 30 days, read by nothing)."""
+    failed = [ProviderSync.status == "failed", ProviderSync.email.is_not(None)]
+    if digest is not None:
+        newest = select(func.max(ProviderSync.id)).where(ProviderSync.address_hash == digest).group_by(ProviderSync.target)
         read_by_reconcile = select(ProviderSync.id).where(ProviderSync.id.in_(newest), ProviderSync.action == SUPPRESS)
         db.session.execute(
             update(ProviderSync)
-            .where(
-                ProviderSync.address_hash == address_hash,
-                ProviderSync.status == "failed",
-                ProviderSync.email.is_not(None),
-                ProviderSync.id.not_in(read_by_reconcile),
-            )
+            .where(ProviderSync.address_hash == digest, ProviderSync.id.not_in(read_by_reconcile), *failed)
             .values(email=None)
         )
+    former = [] if digest is None else [ProviderSync.address_hash != digest]
+    db.session.execute(update(ProviderSync).where(ProviderSync.recipient_id == recipient_id, *former, *failed).values(email=None))
 
 
 # --- providers reconcile

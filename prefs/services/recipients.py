@@ -21,6 +21,7 @@ from ..db.driver import DriverSql
 from ..db.statements import (
     LOCK_RECIPIENT_POSTGRES,
     LOCK_RECIPIENT_SQLITE,
+    MARK_RELEASE_EVENT,
     READ_RECIPIENT_SQLITE,
     RECIPIENT_IDS_BY_EMAIL,
     RECIPIENT_IDS_BY_PHONE,
@@ -233,16 +234,15 @@ def release_address(sql: DriverSql, release: Release, taker_id: str, now: dateti
     return bool(sql.rows(_RELEASE[release.name], (sql.time(now), taker_id, release.holder_id, release.address)))
 
 
-def release_reason(name: str, taker_id: str) -> str:
-    """The reason of a release's event, by which the taker's erasure finds it (services/forgetting.py)."""
-    return f"{name} taken by {taker_id}: this sign-up was never confirmed"
-
-
 def record_release(context: ChangeContext, release: Release, taker_id: str, sql: DriverSql | None = None) -> None:
-    """The holder's event for a release, written by the writer who took the address, saying who took it."""
-    why = release_reason(release.name, taker_id)
+    """The holder's event for a release, written by the writer who took the address, saying who took it; the
+    holder remembers it, up to which the taker's erasure forgets the holder's history (services/forgetting.py).
+    (The writer holds the holder's lock and the event lock: the event is the holder's newest.)"""
+    sql = sql or DriverSql()
+    why = f"{release.name} taken by {taker_id}: this sign-up was never confirmed"
     before, after = {release.name: release.address}, {release.name: None}
     record_event(replace(context, reason=why), release.holder_id, "contact_changed", before=before, after=after, sql=sql)
+    sql.execute(MARK_RELEASE_EVENT, (release.holder_id, release.holder_id))
 
 
 def _take_addresses(recipient: Recipient, fields: Mapping[str, Any], vouched: bool) -> list[Release]:
