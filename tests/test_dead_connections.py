@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from prefs import create_app
-from prefs.db.driver import DriverSql
+from prefs.db.driver import DriverSql, fast_paths_engine
 from prefs.extensions import db
 from prefs.services.states import load_states
 
@@ -41,9 +41,11 @@ def dead_pool(app):
     """Make the pool hold connections the server has since closed: warm it, then end them server-side."""
 
     def kill() -> None:
-        # Take every pooled connection out (and a few more), note their server pids, put them all back.
+        # Take every pooled connection out (and a few more) of the session's pool and the fast paths' (the check,
+        # the one-click: db/engine.py), note their server pids, put them all back.
         with app.app_context():
-            held = [db.engine.raw_connection() for _ in range(max(5, db.engine.pool.checkedin()))]
+            engines = (db.engine, fast_paths_engine(db.engine))
+            held = [engine.raw_connection() for engine in engines for _ in range(max(5, engine.pool.checkedin()))]
             pids = [connection.driver_connection.info.backend_pid for connection in held]
             for connection in held:
                 connection.close()  # back to the pool, alive for now

@@ -15,9 +15,10 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from ..extensions import db
 from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES_NUMBERS, IN_LIST_POSTGRES_TEXT, IN_LIST_SQLITE
@@ -25,8 +26,8 @@ from .statements import BEGIN_IMMEDIATE, IN_LIST_POSTGRES_NUMBERS, IN_LIST_POSTG
 
 class DriverSql:
     """By default inside the session's transaction, or inside the transaction of standalone_transaction()
-    when one is open. `standalone=True` borrows a pooled connection of its own (for the check's reads),
-    skipping the session's begin and close; call close() to give it back."""
+    when one is open. `standalone=True` borrows a connection of its own from the fast paths' pool (db/engine.py),
+    for the check's reads, skipping the session's begin and close; call close() to give it back."""
 
     connection: Connection | None  # the session's, when the statements run in its transaction
     _dbapi: Any  # the driver's connection (sqlite3 or psycopg) behind the pool's proxy
@@ -54,7 +55,7 @@ class DriverSql:
             self.postgres = self.connection.dialect.name == "postgresql"
 
     def _checkout(self) -> None:
-        self._dbapi = db.engine.raw_connection()
+        self._dbapi = fast_paths_engine(db.engine).raw_connection()
         if self._autocommit:
             # Reads only: each statement is its own transaction, so no BEGIN and no ROLLBACK round trips
             # (PostgreSQL's READ COMMITTED gives each statement its own snapshot either way).
@@ -229,6 +230,18 @@ _OUT_OF_STEP = ("received ", "got no result from the query", "unexpected result 
 _PIPELINES = psycopg.Pipeline.is_supported()  # libpq 14 or later (the psycopg[binary] wheel bundles one)
 # Set in a pooled connection's info by the engine's wiring behind a transaction pooler (db/engine.py).
 NO_PIPELINES = "prefs_no_pipelines"
+# Per app engine, the engine whose pool lends the standalone connections (db/engine.py says why).
+_FAST_PATHS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def fast_paths_engine(engine: Engine) -> Engine:
+    """The engine that lends the fast paths their connections, for the app whose engine is `engine`."""
+    return _FAST_PATHS.get(engine, engine)
+
+
+def give_fast_paths_their_engine(engine: Engine, fast_paths: Engine) -> None:
+    _FAST_PATHS[engine] = fast_paths
+
 
 _standalone: ContextVar[DriverSql | None] = ContextVar("prefs_standalone_transaction", default=None)
 

@@ -1,4 +1,16 @@
-"""The engine's wiring: every wait on the database bounded, SQLite's pragmas, the fast-write guard on the session."""
+"""The engine's wiring: every wait on the database bounded, SQLite's pragmas, the fast-write guard on the session.
+
+On PostgreSQL the fast paths (db/driver.py: the check's reads, the one-click's transaction, the import) take
+their connections from a second engine of their own, with the same options. psycopg forgets every
+server-side prepared statement of a connection at each ROLLBACK (psycopg/_preparing.py), and every
+session ends with one: sharing one pool, the check's statement lost its prepared form whenever a session
+had used its connection, and about a third of the checks were parsed and planned afresh (the database's
+CPU per check about 600 µs instead of about 280 µs, measured with bench/run.py on a 2-core machine). The fast paths end their
+transactions with COMMIT, or in autocommit with nothing, so their connections keep their prepared
+statements. Each sync worker still holds at most two connections at a time (docs/scaling.md): a request's
+session's, and its fast path's. SQLite keeps one engine (an in-memory database is one connection's, and
+sqlite3's statement cache survives a rollback).
+"""
 
 from __future__ import annotations
 
@@ -9,32 +21,44 @@ from typing import Any
 
 from flask import Flask
 from psycopg.pq import ConnStatus
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
 from ..extensions import db
 from ..metrics import POOL_CAPACITY, POOL_IN_USE
-from .driver import NO_PIPELINES, lost_its_place
+from .driver import NO_PIPELINES, give_fast_paths_their_engine, lost_its_place
 from .transactions import guard_fast_writes
 
 
 def init_engine(app: Flask) -> None:
-    """Bind the Flask-SQLAlchemy extension to the configured database."""
+    """Bind the Flask-SQLAlchemy extension to the configured database, and give the fast paths their engine."""
     # Every wait on the database is bounded (connect, pool, statement); past it, 503 (prefs/outages.py).
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
     db.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
-        _count_pool_use(db.engine)
-        if db.engine.dialect.name == "postgresql":
-            event.listen(db.engine, "checkout", _refuse_dead_connections)
-            event.listen(db.engine, "handle_error", _discard_lost_connections)
-            if app.config["PREFS_DATABASE_POOLER"]:
-                event.listen(db.engine, "connect", _no_pipelines)
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine, app.config["PREFS_SQLITE_SYNCHRONOUS"])
+            fast_paths = engine
+        else:
+            fast_paths = create_engine(engine.url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+            # Disposing of the app's engine (a test, a forked process) disposes of both.
+            event.listen(engine, "engine_disposed", lambda _engine: fast_paths.dispose())
+            give_fast_paths_their_engine(engine, fast_paths)
+        for each in {engine, fast_paths}:
+            _wire(each, app)
     guard_fast_writes(db.session)
+
+
+def _wire(engine: Engine, app: Flask) -> None:
+    _count_pool_use(engine)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "checkout", _refuse_dead_connections)
+        event.listen(engine, "handle_error", _discard_lost_connections)
+        if app.config["PREFS_DATABASE_POOLER"]:
+            event.listen(engine, "connect", _no_pipelines)
 
 
 def _count_pool_use(engine: Engine) -> None:
