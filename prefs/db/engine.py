@@ -44,7 +44,10 @@ def init_engine(app: Flask) -> None:
             fast_paths = engine
         else:
             fast_paths = create_engine(engine.url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-            # Disposing of the app's engine (a test, a forked process) disposes of both.
+            # Disposing of the app's engine (tests, benchmarks) disposes of both, closing the connections: the
+            # event does not say whether dispose(close=False) was asked, which a process forked from one that had
+            # connected would need. Nothing here forks after connecting (gunicorn workers import the app
+            # themselves; the import's validators are spawned, not forked).
             event.listen(engine, "engine_disposed", lambda _engine: fast_paths.dispose())
             give_fast_paths_their_engine(engine, fast_paths)
         for each in {engine, fast_paths}:
