@@ -58,8 +58,8 @@ def test_the_checks_statement_stays_prepared_after_sessions_end(app, api, newsle
 
 
 def test_disposing_of_the_apps_engine_closes_the_fast_paths_connections(app, api, newsletter, person):
-    """Tests and forked processes dispose of db.engine; the fast paths' pool must not outlive it (a connection
-    left open would keep a dropped test database busy, or be shared across a fork)."""
+    """Tests and benchmarks dispose of db.engine to let go of the database; the fast paths' pool must go with it
+    (a connection left open keeps the database busy: a DROP DATABASE waits for it)."""
     api.check("newsletter", "email", recipient_id="cust-1")
     with app.app_context():
         connection = fast_paths_engine(db.engine).raw_connection()
