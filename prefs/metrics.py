@@ -57,12 +57,14 @@ DELIVERIES = Counter(
 RATE_LIMITED = Counter("prefs_rate_limited", "Requests refused with 429 by a rate limit, per route.", ["route"])
 POOL_IN_USE = Gauge(
     "prefs_db_pool_connections_in_use",
-    "Database connections checked out of the pool now, summed over processes.",
+    "Database connections checked out of a pool now, per pool (sessions, fast_paths), summed over processes.",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 POOL_CAPACITY = Gauge(
     "prefs_db_pool_capacity",
-    "Connections the pools may hold (size + overflow), summed over processes; 0 where the pool has no limit.",
+    "Connections a pool may hold (size + overflow), per pool, summed over processes; 0 where the pool has no limit.",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from conftest import BASE_SETTINGS, TEST_DATABASE_URL, ApiClient, requires_postgres
 from interrupting_proxy import InterruptingProxy
 from sqlalchemy import text
@@ -84,6 +85,30 @@ def test_a_read_whose_connection_dies_before_its_first_statement_is_retried_once
             assert states["cust-1"].id == "cust-1"
         finally:
             sql.close()
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("PREFS_DATABASE_POOLER")),
+    reason="behind a transaction pooler the pids are the pooler's, not the server's",
+)
+def test_a_dead_connection_a_session_finds_empties_the_fast_paths_pool(app, api, newsletter, person):
+    """In a failover connections can die silently (no FIN, so the checkout's look at the socket passes). When a
+    session finds its connection dead, SQLAlchemy renews the sessions' pool; the fast paths' pool (the check, the
+    one-click: db/engine.py) on the same server is emptied too, so their next request does not fail on a dead
+    connection as well (found in review)."""
+    api.check("newsletter", "email", recipient_id="cust-1")  # the fast paths' pool now holds an idle connection
+    with app.app_context():
+        idle = fast_paths_engine(db.engine).raw_connection()
+        resting = idle.driver_connection
+        idle.close()  # back to the pool
+        db.session.execute(text("SELECT 1"))
+        end_server_side([db.session.connection().connection.driver_connection.info.backend_pid])
+        with pytest.raises(sa.exc.OperationalError) as failure:
+            db.session.execute(text("SELECT 1"))
+        assert failure.value.connection_invalidated
+        db.session.rollback()
+    assert resting.closed
+    assert api.check("newsletter", "email", recipient_id="cust-1")["allowed"] is True
 
 
 @pytest.mark.skipif(

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from conftest import ON_POSTGRES
 from prometheus_client.parser import text_string_to_metric_families
 from test_webhooks import add_endpoint, deliver
 from webhook_receiver import Receiver
 
+from prefs.db.driver import fast_paths_engine
+from prefs.extensions import db
 from prefs.logs import request_id_for
 from prefs.metrics import forget_dead_processes
 
@@ -142,10 +145,23 @@ def test_outbox_depth_and_age_then_deliveries_by_result(app, api, client, newsle
     assert failing[("prefs_outbox_oldest_age_seconds", frozenset({("stage", "delivery")}))] >= 0
 
 
-def test_database_pool_use_is_reported(app, client):
-    samples = scrape(client)
-    assert ("prefs_db_pool_connections_in_use", frozenset()) in samples
-    assert samples[("prefs_db_pool_connections_in_use", frozenset())] >= 0
+def test_database_pool_use_is_reported_per_pool(app, client, api, newsletter, person):
+    """Each pool reports its use and capacity under its own `pool` label, so one running dry shows as dry. The
+    fast paths' own pool (PostgreSQL: the check, the one-click, the import) counts its capacity from its first
+    use, once: a process that never checks (the delivery worker) adds no capacity nobody asks for."""
+    before = scrape(client)
+    for pool in ("sessions", "fast_paths") if ON_POSTGRES else ("sessions",):  # SQLite: the fast paths use the sessions'
+        assert before[("prefs_db_pool_connections_in_use", frozenset({("pool", pool)}))] >= 0
+    assert before[("prefs_db_pool_capacity", frozenset({("pool", "sessions")}))] > 0
+    api.check("newsletter", "email", recipient_id="cust-1")  # the fast paths' first use in this app
+    api.check("newsletter", "sms", recipient_id="cust-1")
+    after = scrape(client)
+    with app.app_context():
+        pool = fast_paths_engine(db.engine).pool
+        own_pool = fast_paths_engine(db.engine) is not db.engine
+        size = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+    assert moved(before, after, "prefs_db_pool_capacity", pool="fast_paths") == (size if own_pool else 0)
+    assert own_pool is ON_POSTGRES
 
 
 def test_the_request_id_is_the_callers_when_plain_else_a_new_one(app, client):

@@ -50,13 +50,19 @@ def init_engine(app: Flask) -> None:
             # themselves; the import's validators are spawned, not forked).
             event.listen(engine, "engine_disposed", lambda _engine: fast_paths.dispose())
             give_fast_paths_their_engine(engine, fast_paths)
-        for each in {engine, fast_paths}:
-            _wire(each, app)
+            _wire(fast_paths, app, FAST_PATHS_POOL, counted_from_first_use=True)
+        _wire(engine, app, SESSIONS_POOL)
+        if fast_paths is not engine:
+            event.listen(engine, "handle_error", _disconnects_empty(fast_paths))
     guard_fast_writes(db.session)
 
 
-def _wire(engine: Engine, app: Flask) -> None:
-    _count_pool_use(engine)
+# The `pool` label of the pool metrics. On SQLite the fast paths use the sessions' pool.
+SESSIONS_POOL, FAST_PATHS_POOL = "sessions", "fast_paths"
+
+
+def _wire(engine: Engine, app: Flask, pool_name: str, counted_from_first_use: bool = False) -> None:
+    _count_pool_use(engine, pool_name, counted_from_first_use)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "checkout", _refuse_dead_connections)
         event.listen(engine, "handle_error", _discard_lost_connections)
@@ -64,13 +70,40 @@ def _wire(engine: Engine, app: Flask) -> None:
             event.listen(engine, "connect", _no_pipelines)
 
 
-def _count_pool_use(engine: Engine) -> None:
-    """prefs_db_pool_connections_in_use and _capacity (prefs/metrics.py): a pool running dry shows there first."""
+def _count_pool_use(engine: Engine, pool_name: str, counted_from_first_use: bool) -> None:
+    """prefs_db_pool_connections_in_use and _capacity (prefs/metrics.py), per pool: a pool running dry shows
+    there first. The fast paths' pool counts its capacity from its first use, so that processes which never
+    use it (the delivery worker, most commands) do not dilute its ratio with connections no one asks for."""
+    in_use = POOL_IN_USE.labels(pool=pool_name)
+    capacity = POOL_CAPACITY.labels(pool=pool_name)
     pool = engine.pool
-    if isinstance(pool, QueuePool):
-        POOL_CAPACITY.inc(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))  # no public accessor
-    event.listen(engine, "checkout", lambda *_: POOL_IN_USE.inc())
-    event.listen(engine, "checkin", lambda *_: POOL_IN_USE.dec())
+    size = pool.size() + max(getattr(pool, "_max_overflow", 0), 0) if isinstance(pool, QueuePool) else 0  # no public accessor
+    counted = [False]
+
+    def checked_out(*_: Any) -> None:
+        if not counted[0]:
+            counted[0] = True
+            capacity.inc(size)
+        in_use.inc()
+
+    if not counted_from_first_use:
+        counted[0] = True
+        capacity.inc(size)
+    event.listen(engine, "checkout", checked_out)
+    event.listen(engine, "checkin", lambda *_: in_use.dec())
+
+
+def _disconnects_empty(fast_paths: Engine):
+    """A handle_error listener for the sessions' engine: when a session finds its connection dead, SQLAlchemy
+    marks every older connection of that pool for replacement; the fast paths' pool, on the same server, is
+    emptied too. Without it, a failover whose connections die silently (no FIN, so the checkout's look at the
+    socket passes) would cost each worker a second slow failure, on the check or the one-click."""
+
+    def empty(context: ExceptionContext) -> None:
+        if context.is_disconnect:
+            fast_paths.dispose()  # idle connections closed now; those in use are dropped when given back
+
+    return empty
 
 
 def _refuse_dead_connections(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
