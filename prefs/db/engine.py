@@ -5,7 +5,7 @@ their connections from a second engine of their own, with the same options. psyc
 server-side prepared statement of a connection at each ROLLBACK (psycopg/_preparing.py), and every
 session ends with one: sharing one pool, the check's statement lost its prepared form whenever a session
 had used its connection, and about a third of the checks were parsed and planned afresh (the database's
-CPU per check about 600 µs instead of about 280 µs, measured with bench/run.py on a 2-core machine). The fast paths end their
+CPU per check about 600 µs instead of about 300 µs, measured with bench/run.py on a 2-core machine). The fast paths end their
 transactions with COMMIT, or in autocommit with nothing, so their connections keep their prepared
 statements. Each sync worker still holds at most two connections at a time (docs/scaling.md): a request's
 session's, and its fast path's. SQLite keeps one engine (an in-memory database is one connection's, and
