@@ -131,11 +131,11 @@ def table(r: dict) -> list[str]:
         "| target | figure | baseline | ratio | target | |",
         "|---|---|---|---|---|---|",
         f"| P1 batch of 10,000 mixed checks, {n} recipients | {p1['service_ms']:.0f} ms | raw SQL {p1['baseline_ms']:.0f} ms | {p1['ratio']:.2f}× | ≤ 3× (goal 2×) | {met(p1['ratio'] <= 3)} |",
-        f"| P2 POST /check over HTTP | {p2['check_rps']:.0f} req/s, p99 {p2['check_p99_ms']:.1f} ms | trivial route {p2['trivial_rps']:.0f} req/s | {p2['ratio']:.0%} | ≥ 60%, p99 ≤ 10 ms | {met(p2['ratio'] >= 0.6 and p2['check_p99_ms'] <= 10)} |",
+        f"| P2 POST /check over HTTP | {p2['check_rps']:.0f} req/s, p99 {p2['check_p99_ms']:.1f} ms | trivial route {p2['trivial_rps']:.0f} req/s | {p2['ratio']:.1%} | ≥ 60%, p99 ≤ 10 ms | {met(p2['ratio'] >= 0.6 and p2['check_p99_ms'] <= 10)} |",
         f"| P3 check latency p50, {n} vs 10,000 | {p3['large']['p50_ms']:.2f} ms | {p3['small']['p50_ms']:.2f} ms | {p3['ratio']:.2f}× | ≤ 1.25× | {met(p3['ratio'] <= 1.25)} |",
         f"| P4 import of {n} rows | {p4['seconds']:.1f} s | — | — | ≤ 60 s | {met(p4['seconds'] <= 60)} |",
-        f"| P5 one-click POSTs over HTTP | {p5['one_click_rps']:.0f} req/s, p99 {p5['one_click_p99_ms']:.1f} ms | trivial route {p5['trivial_rps']:.0f} req/s | {p5['ratio']:.0%} | ≥ 40% | {met(p5['ratio'] >= 0.4)} |",
-        f"| the app's JSON 404 (its cost per request, issue 17) | {overhead['app_404_rps']:.0f} req/s | bare Flask JSON route {overhead['bare_rps']:.0f} req/s | {overhead['ratio']:.0%} | ≥ 80% | {met(overhead['ratio'] >= 0.8)} |",
+        f"| P5 one-click POSTs over HTTP | {p5['one_click_rps']:.0f} req/s, p99 {p5['one_click_p99_ms']:.1f} ms | trivial route {p5['trivial_rps']:.0f} req/s | {p5['ratio']:.1%} | ≥ 40% | {met(p5['ratio'] >= 0.4)} |",
+        f"| the app's JSON 404 (its cost per request, issue 17) | {overhead['app_404_rps']:.0f} req/s | bare Flask JSON route {overhead['bare_rps']:.0f} req/s | {overhead['ratio']:.1%} | ≥ 80% | {met(overhead['ratio'] >= 0.8)} |",
     ]
 
 
