@@ -27,18 +27,7 @@ sys.path.insert(0, HERE)
 from dataset import POSTGRES_URL, build  # noqa: E402
 from one_click import measure_one_click  # noqa: E402
 from run import measure_http_check  # noqa: E402
-
-
-def _postgres_pids() -> list[int]:
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _name(int(entry)) == "postgres"]
-
-
-def _name(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/comm") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None  # it ended meanwhile
+from served import postgres_pids  # noqa: E402
 
 
 @contextmanager
@@ -65,7 +54,7 @@ def database_on(cpus: set[int] | None) -> Iterator[None]:
 
 
 def _pin_postgres(cpus: set[int]) -> None:
-    for pid in _postgres_pids():
+    for pid in postgres_pids():
         with suppress(ProcessLookupError):  # a backend that ended meanwhile
             os.sched_setaffinity(pid, cpus)
 

@@ -32,8 +32,8 @@ class Served(str):
     pid: int
 
 
-def _processes() -> Iterator[tuple[str, int, float]]:
-    """(command name, parent's pid, user + system CPU seconds so far) of every process (Linux /proc)."""
+def _processes() -> Iterator[tuple[int, str, int, float]]:
+    """(pid, command name, parent's pid, user + system CPU seconds so far) of every process (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -44,19 +44,24 @@ def _processes() -> Iterator[tuple[str, int, float]]:
         except OSError:
             continue  # it ended meanwhile
         fields = rest.split()  # after the name: [1] the parent's pid, [11] and [12] utime and stime
-        yield head.partition("(")[2], int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        yield int(entry), head.partition("(")[2], int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
 
 
 def cpu_seconds(master_pid: int) -> float:
     """CPU seconds used so far by the workers of a gunicorn master: a figure that other work on the machine
     barely moves, unlike requests/s."""
-    return sum(seconds for _name, parent, seconds in _processes() if parent == master_pid)
+    return sum(seconds for _pid, _name, parent, seconds in _processes() if parent == master_pid)
 
 
 def postgres_cpu_seconds() -> float:
     """CPU seconds used so far by every PostgreSQL process on this machine (backends, WAL writer,
     checkpointer): what a request costs the database, when nothing else uses it meanwhile."""
-    return sum(seconds for name, _parent, seconds in _processes() if name == "postgres")
+    return sum(seconds for _pid, name, _parent, seconds in _processes() if name == "postgres")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine: the postmaster and what it has forked."""
+    return [pid for pid, name, _parent, _seconds in _processes() if name == "postgres"]
 
 
 class CpuMeter:
